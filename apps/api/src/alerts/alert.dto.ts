@@ -1,0 +1,96 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsISO8601, IsOptional, IsString, IsUUID, Max, MaxLength, Min } from 'class-validator';
+import { ALERT_PRIORITIES, ALERT_STATES, type AlertPriority, type AlertResource, type AlertState, type PatientNotificationResource } from '@lantern/domain';
+import type { EffectiveRule } from '@lantern/alerting';
+
+export class AlertDto implements AlertResource {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty({ format: 'uuid' }) patientId!: string;
+  @ApiPropertyOptional({ format: 'uuid' }) deviceId?: string;
+  @ApiProperty({ example: 'glucose.urgent_low' }) rule!: string;
+  @ApiPropertyOptional({ example: 'glucose' }) metric?: AlertResource['metric'];
+  @ApiProperty({ enum: ALERT_PRIORITIES }) priority!: AlertPriority;
+  @ApiProperty({ enum: ALERT_STATES }) state!: AlertState;
+  @ApiProperty({ example: 'Glucose 48 mg/dL — below 54 (urgent low)' }) message!: string;
+  @ApiPropertyOptional() value?: number;
+  @ApiPropertyOptional() peakValue?: number;
+  @ApiProperty({ format: 'date-time' }) openedAt!: string;
+  @ApiProperty({ format: 'date-time' }) lastTriggeredAt!: string;
+  @ApiPropertyOptional({ format: 'date-time' }) clearedAt?: string;
+  @ApiPropertyOptional({ format: 'date-time' }) acknowledgedAt?: string;
+  @ApiPropertyOptional({ format: 'uuid' }) acknowledgedBy?: string;
+  @ApiPropertyOptional({ format: 'date-time' }) resolvedAt?: string;
+  @ApiPropertyOptional({ format: 'uuid' }) resolvedBy?: string;
+  @ApiProperty() escalationLevel!: number;
+  @ApiProperty({ description: 'The triggering reading was more than 15 minutes old when evaluated (store-and-forward).' }) late!: boolean;
+}
+
+export class AlertPageDto {
+  @ApiProperty({ type: [AlertDto] }) items!: AlertDto[];
+  @ApiProperty() total!: number;
+  @ApiProperty() limit!: number;
+  @ApiProperty() offset!: number;
+}
+
+export class AlertListQueryDto {
+  @ApiPropertyOptional({ format: 'uuid' }) @IsOptional() @IsUUID() patientId?: string;
+  @ApiPropertyOptional({ enum: ALERT_STATES }) @IsOptional() @IsIn(ALERT_STATES) state?: AlertState;
+  @ApiPropertyOptional({ enum: ALERT_PRIORITIES }) @IsOptional() @IsIn(ALERT_PRIORITIES) priority?: AlertPriority;
+  @ApiPropertyOptional({ format: 'date-time', description: 'openedAt ≥ from' }) @IsOptional() @IsISO8601() from?: string;
+  @ApiPropertyOptional({ format: 'date-time', description: 'openedAt < to' }) @IsOptional() @IsISO8601() to?: string;
+  @ApiPropertyOptional({ default: 100, maximum: 1000 }) @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(1000) limit?: number;
+  @ApiPropertyOptional({ default: 0 }) @IsOptional() @Type(() => Number) @IsInt() @Min(0) offset?: number;
+}
+
+export class AlertActionDto {
+  @ApiPropertyOptional({ maxLength: 2000 }) @IsOptional() @IsString() @MaxLength(2000) note?: string;
+}
+
+export class AlertRuleDto {
+  @ApiProperty({ example: 'glucose.low' }) key!: string;
+  @ApiProperty({ enum: ['threshold', 'rate', 'predictive', 'trend', 'signal_loss', 'battery'] }) kind!: string;
+  @ApiPropertyOptional({ example: 'glucose' }) metric?: string;
+  @ApiProperty({ enum: ['metric', 'device'] }) scope!: string;
+  @ApiProperty() label!: string;
+  @ApiProperty() enabled!: boolean;
+  @ApiProperty({ enum: ['default', 'patient'] }) source!: 'default' | 'patient';
+  @ApiProperty({ type: 'object', additionalProperties: true, example: { direction: 'below', threshold: 70, delaySec: 0, hysteresis: 5, priority: 'medium' } })
+  params!: Record<string, unknown>;
+}
+
+export function toAlertRuleDto(rule: EffectiveRule): AlertRuleDto {
+  return {
+    key: rule.key,
+    kind: rule.kind,
+    ...(rule.scope === 'metric' ? { metric: rule.metric } : {}),
+    scope: rule.scope,
+    label: rule.label,
+    enabled: rule.enabled,
+    source: rule.source,
+    params: { ...rule.params },
+  };
+}
+
+export class NotificationDto implements PatientNotificationResource {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty({ format: 'uuid' }) patientId!: string;
+  @ApiProperty({ enum: ['alert_opened', 'alert_acknowledged', 'signal_lost', 'signal_restored', 'battery_low'] }) kind!: PatientNotificationResource['kind'];
+  @ApiProperty({ enum: ['info', 'warning', 'urgent'] }) severity!: PatientNotificationResource['severity'];
+  @ApiProperty() title!: string;
+  @ApiProperty() body!: string;
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
+  @ApiPropertyOptional({ format: 'uuid' }) alertId?: string;
+  @ApiPropertyOptional({ format: 'date-time' }) readAt?: string;
+}
+
+export class NotificationPageDto {
+  @ApiProperty({ type: [NotificationDto] }) items!: NotificationDto[];
+  @ApiProperty() total!: number;
+}
+
+export class NotificationListQueryDto {
+  @ApiPropertyOptional({ default: 50, maximum: 500 }) @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(500) limit?: number;
+  @ApiPropertyOptional({ default: 0 }) @IsOptional() @Type(() => Number) @IsInt() @Min(0) offset?: number;
+  @ApiPropertyOptional({ description: 'Only unread ones' }) @IsOptional() @IsIn(['true', 'false']) unread?: 'true' | 'false';
+}

@@ -1,0 +1,207 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
+import { BadRequestError, ConflictError, ForbiddenError, NotFoundError, type AlertResource, type PatientNotificationResource } from '@lantern/domain';
+import {
+  AlertTransitionError,
+  acknowledgeAlert,
+  acknowledgedNotificationText,
+  alertChangedTopic,
+  applyOverride,
+  effectiveRules,
+  findRule,
+  resolveAlert,
+  rulesChangedTopic,
+  toAlertResource,
+  validateRuleOverride,
+  type AlertRecord,
+  type AlertTransition,
+  type EffectiveRule,
+} from '@lantern/alerting';
+import { PatientAccessService, type Actor } from '@lantern/auth';
+import { patientEventTopic, topicsFor, type ServiceMqttClient, type Topics } from '@lantern/messaging';
+import {
+  AlertRepository,
+  AlertRuleOverrideRepository,
+  DeviceRepository,
+  PatientNotificationRepository,
+  type StoredAlert,
+  type StoredNotification,
+} from '@lantern/storage';
+import { LIVE_MQTT_CLIENT } from '../live/live.tokens.js';
+import type { AlertListQueryDto } from './alert.dto.js';
+
+const toRecord = (stored: StoredAlert): AlertRecord => ({ ...stored, raisedAt: stored.openedAt });
+const toStored = ({ raisedAt: _r, ...stored }: AlertRecord): StoredAlert => stored;
+
+/** The §2 notification resource of a stored notification. */
+export function toNotificationResource(n: StoredNotification): PatientNotificationResource & { readAt?: string } {
+  return {
+    id: n.id,
+    patientId: n.patientId,
+    kind: n.kind,
+    severity: n.severity,
+    title: n.title,
+    body: n.body,
+    createdAt: new Date(n.createdAt).toISOString(),
+    ...(n.alertId === null ? {} : { alertId: n.alertId }),
+    ...(n.readAt === null ? {} : { readAt: new Date(n.readAt).toISOString() }),
+  };
+}
+
+/**
+ * Alerts and personalised rules for clinicians (contract §3.4) and patients' notifications (§3.5).
+ * Acknowledgement and resolution apply the streaming core's lifecycle to the stored row under a
+ * row lock, then announce the change: the alert event (and the patient's notification) on the
+ * broker, and `{root}/internal/alert-changed` so the ingest's in-memory state follows.
+ */
+@Injectable()
+export class AlertService {
+  private readonly logger = new Logger('Alerts');
+  private readonly topics: Topics;
+
+  constructor(
+    @Inject(LANTERN_CONFIG) config: LanternConfig,
+    @Inject(LIVE_MQTT_CLIENT) private readonly mqtt: ServiceMqttClient,
+    private readonly access: PatientAccessService,
+    private readonly alerts: AlertRepository,
+    private readonly overrides: AlertRuleOverrideRepository,
+    private readonly notifications: PatientNotificationRepository,
+    private readonly devices: DeviceRepository,
+  ) {
+    this.topics = topicsFor(config.mqttTopicRoot);
+  }
+
+  async list(actor: Actor, query: AlertListQueryDto): Promise<{ items: AlertResource[]; total: number; limit: number; offset: number }> {
+    if (query.patientId !== undefined) await this.access.assertCanSeePatient(actor.principal, query.patientId);
+    const limit = query.limit ?? 100;
+    const offset = query.offset ?? 0;
+    const page = await this.alerts.list({
+      scope: this.access.scopeOf(actor.principal),
+      ...(query.patientId === undefined ? {} : { patientId: query.patientId.toLowerCase() }),
+      ...(query.state === undefined ? {} : { state: query.state }),
+      ...(query.priority === undefined ? {} : { priority: query.priority }),
+      ...(query.from === undefined ? {} : { from: Date.parse(query.from) }),
+      ...(query.to === undefined ? {} : { to: Date.parse(query.to) }),
+      limit,
+      offset,
+    });
+    return { items: page.items.map((a) => toAlertResource(toRecord(a))), total: page.total, limit, offset };
+  }
+
+  acknowledge(actor: Actor, alertId: string, note: string | undefined): Promise<AlertResource> {
+    return this.transition(actor, alertId, (alert, now) => acknowledgeAlert(alert, actor.principal.userId, now, note ?? null));
+  }
+
+  resolve(actor: Actor, alertId: string, note: string | undefined): Promise<AlertResource> {
+    return this.transition(actor, alertId, (alert, now) => resolveAlert(alert, actor.principal.userId, now, note ?? null));
+  }
+
+  async rules(actor: Actor, patientId: string): Promise<EffectiveRule[]> {
+    await this.access.assertCanSeePatient(actor.principal, patientId);
+    return effectiveRules(await this.overrides.listForPatient(patientId.toLowerCase()));
+  }
+
+  /** Merges `body` into the patient's override of `ruleKey` (validated against the rule's schema). */
+  async putRule(actor: Actor, patientId: string, ruleKey: string, body: unknown): Promise<EffectiveRule> {
+    this.assertClinical(actor);
+    await this.access.assertCanSeePatient(actor.principal, patientId);
+    const rule = findRule(ruleKey);
+    if (!rule) throw new NotFoundError('Alert rule', ruleKey);
+    const checked = validateRuleOverride(ruleKey, body);
+    if (!checked.ok) throw new BadRequestError(checked.problems.join('; '));
+    const id = patientId.toLowerCase();
+    const existing = (await this.overrides.listForPatient(id)).find((o) => o.ruleKey === ruleKey);
+    const params = { ...(existing?.params ?? {}), ...checked.params };
+    const enabled = checked.enabled ?? existing?.enabled ?? true;
+    const stored = await this.overrides.upsert(id, ruleKey, enabled, params, actor.principal.userId);
+    await this.announce(rulesChangedTopic(this.topics.root), { patientId: id });
+    return applyOverride(rule, stored);
+  }
+
+  /** Reverts a rule to the catalog default for this patient. */
+  async deleteRule(actor: Actor, patientId: string, ruleKey: string): Promise<EffectiveRule> {
+    this.assertClinical(actor);
+    await this.access.assertCanSeePatient(actor.principal, patientId);
+    const rule = findRule(ruleKey);
+    if (!rule) throw new NotFoundError('Alert rule', ruleKey);
+    const id = patientId.toLowerCase();
+    if (await this.overrides.remove(id, ruleKey)) await this.announce(rulesChangedTopic(this.topics.root), { patientId: id });
+    return applyOverride(rule, undefined);
+  }
+
+  async myNotifications(actor: Actor, options: { limit: number; offset: number; unreadOnly: boolean }): Promise<{ items: ReturnType<typeof toNotificationResource>[]; total: number }> {
+    const patientId = this.ownPatient(actor);
+    const page = await this.notifications.listForPatient(patientId, options);
+    return { items: page.items.map(toNotificationResource), total: page.total };
+  }
+
+  async markRead(actor: Actor, notificationId: string): Promise<ReturnType<typeof toNotificationResource>> {
+    const patientId = this.ownPatient(actor);
+    const stored = await this.notifications.markRead(patientId, notificationId, Date.now());
+    if (!stored) throw new NotFoundError('Notification', notificationId);
+    return toNotificationResource(stored);
+  }
+
+  private ownPatient(actor: Actor): string {
+    if (actor.principal.role !== 'patient' || !actor.principal.patientId) throw new ForbiddenError('Notifications are for patient users');
+    return actor.principal.patientId;
+  }
+
+  private assertClinical(actor: Actor): void {
+    if (actor.principal.role === 'patient') throw new ForbiddenError('Only clinicians and admins change alert rules');
+  }
+
+  private async transition(
+    actor: Actor,
+    alertId: string,
+    apply: (alert: AlertRecord, now: number) => { alert: AlertRecord; transitions: AlertTransition[] },
+  ): Promise<AlertResource> {
+    const found = await this.alerts.findById(alertId);
+    // An alert of a patient the caller may not see is as unknown as a missing one.
+    if (!found || !(await this.access.canSeePatient(actor.principal, found.patientId))) throw new NotFoundError('Alert', alertId);
+    let transitions: AlertTransition[] = [];
+    const now = Date.now();
+    let saved: StoredAlert | undefined;
+    try {
+      saved = await this.alerts.updateLocked(alertId, (current) => {
+        const step = apply(toRecord(current), now);
+        transitions = step.transitions;
+        return toStored(step.alert);
+      });
+    } catch (error) {
+      if (error instanceof AlertTransitionError) throw new ConflictError(error.message);
+      throw error;
+    }
+    if (!saved) throw new NotFoundError('Alert', alertId);
+    const record = toRecord(saved);
+    let notification: StoredNotification | undefined;
+    if (transitions.some((t) => t.kind === 'acknowledged')) notification = await this.storeAcknowledgedNotification(record, now);
+    // Persisted; now emitted, each transition once.
+    for (const t of transitions) await this.announce(patientEventTopic(this.topics, 'alerts', record.patientId), toAlertResource(t.alert));
+    if (notification) await this.announce(patientEventTopic(this.topics, 'notifications', record.patientId), toNotificationResource(notification));
+    await this.announce(alertChangedTopic(this.topics.root), { alertId, transitions: transitions.map((t) => t.kind) });
+    return toAlertResource(record);
+  }
+
+  private async storeAcknowledgedNotification(alert: AlertRecord, now: number): Promise<StoredNotification | undefined> {
+    const rule = findRule(alert.rule);
+    if (!rule) return undefined;
+    const overrides = await this.overrides.listForPatient(alert.patientId);
+    const effective = applyOverride(rule, overrides.find((o) => o.ruleKey === rule.key));
+    const device = alert.deviceId === null ? undefined : await this.devices.findById(alert.deviceId).catch(() => undefined);
+    const text = acknowledgedNotificationText(effective, { value: alert.value, deviceType: device?.type ?? null });
+    const notification: StoredNotification = { ...text, id: randomUUID(), patientId: alert.patientId, alertId: alert.id, deviceId: alert.deviceId, createdAt: now, readAt: null };
+    await this.notifications.insertMany([notification]);
+    return notification;
+  }
+
+  /** Best effort: the change is stored; a broker outage delays only the live view and the ingest's copy. */
+  private async announce(topic: string, payload: unknown): Promise<void> {
+    try {
+      await this.mqtt.publish(topic, JSON.stringify(payload), { qos: 1 });
+    } catch (error) {
+      this.logger.warn(`Publishing ${topic} failed: ${(error as Error).message}`);
+    }
+  }
+}

@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { AlertRepository, AlertRuleOverrideRepository, PatientNotificationRepository } from '@lantern/storage';
+import { LiveModule } from '../live/live.module.js';
+import { AlertService } from './alert.service.js';
+import { AlertsController } from './alerts.controller.js';
+import { NotificationsController } from './notifications.controller.js';
+
+/** Alerts, personalised alert rules (contract §3.4) and patients' notifications (§3.5). Publishes through the live module's broker connection. */
+@Module({
+  imports: [LiveModule],
+  controllers: [AlertsController, NotificationsController],
+  providers: [AlertRepository, AlertRuleOverrideRepository, PatientNotificationRepository, AlertService],
+})
+export class AlertsModule {}

@@ -1,0 +1,18 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { LogLevel } from '@nestjs/common';
+import { ApiModule } from './api.module.js';
+import { configureApp } from './configure-app.js';
+
+const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
+
+/** Builds the configured api application (not yet listening): what main.ts runs and the tests boot. */
+export async function createApiApp(options: { logLevel?: LogLevel | false } = {}): Promise<NestExpressApplication> {
+  const level = options.logLevel;
+  const app = await NestFactory.create<NestExpressApplication>(ApiModule, {
+    logger: level === false ? false : LEVELS.slice(0, LEVELS.indexOf(level ?? 'log') + 1),
+  });
+  configureApp(app);
+  return app;
+}

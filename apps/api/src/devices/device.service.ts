@@ -1,0 +1,97 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
+import { AuditService, generateDeviceSecret, hashDeviceSecret, PatientAccessService, type Actor } from '@lantern/auth';
+import { ConflictError, NotFoundError, type DeviceTypeKey } from '@lantern/domain';
+import { topicsFor } from '@lantern/messaging';
+import { DeviceRepository, type DeviceRecord } from '@lantern/storage';
+import { DeviceRevocationPublisher } from './device-revocation.publisher.js';
+
+export interface ProvisionDeviceCommand {
+  readonly patientId: string;
+  readonly type: DeviceTypeKey;
+  readonly serial?: string;
+  readonly model?: string;
+}
+
+export interface DeviceCredentials {
+  readonly username: string;
+  readonly password: string;
+  readonly telemetryTopic: string;
+  readonly statusTopic: string;
+  readonly errorsTopic: string;
+}
+
+/** Device provisioning and lifecycle (contract §3.2). A device is visible exactly when its patient is. */
+@Injectable()
+export class DeviceService {
+  constructor(
+    private readonly devices: DeviceRepository,
+    private readonly access: PatientAccessService,
+    private readonly audit: AuditService,
+    private readonly revocations: DeviceRevocationPublisher,
+    @Inject(LANTERN_CONFIG) private readonly config: LanternConfig,
+  ) {}
+
+  /** Registers a device and issues its credentials; the secret exists in clear only in the answer. */
+  async provision(actor: Actor, command: ProvisionDeviceCommand): Promise<{ device: DeviceRecord; credentials: DeviceCredentials }> {
+    await this.access.assertCanSeePatient(actor.principal, command.patientId);
+    const secret = generateDeviceSecret();
+    const device = await this.devices.create({ ...command, secretHash: hashDeviceSecret(secret) });
+    await this.audit.record(actor, { action: 'device.create', patientId: device.patientId, resource: 'device', resourceId: device.id, details: { type: device.type } });
+    return { device, credentials: this.credentials(device.id, secret) };
+  }
+
+  async list(actor: Actor, patientId?: string): Promise<DeviceRecord[]> {
+    if (patientId !== undefined) await this.access.assertCanSeePatient(actor.principal, patientId);
+    const devices = await this.devices.list(this.access.scopeOf(actor.principal), patientId);
+    await this.audit.record(actor, { action: 'device.list', ...(patientId !== undefined && { patientId }), resource: 'device', details: { count: devices.length } });
+    return devices;
+  }
+
+  async get(actor: Actor, deviceId: string): Promise<DeviceRecord> {
+    const device = await this.findVisible(actor, deviceId);
+    await this.audit.record(actor, { action: 'device.read', patientId: device.patientId, resource: 'device', resourceId: device.id });
+    return device;
+  }
+
+  /** New secret; the old one stops working at once (registry first, then the broker is told to disconnect). */
+  async rotateSecret(actor: Actor, deviceId: string): Promise<{ device: DeviceRecord; credentials: DeviceCredentials }> {
+    const existing = await this.findVisible(actor, deviceId);
+    if (existing.decommissionedAt !== undefined) throw new ConflictError(`Device ${deviceId} is decommissioned`);
+    const secret = generateDeviceSecret();
+    const device = await this.devices.rotateSecret(deviceId, hashDeviceSecret(secret));
+    if (device === undefined) throw new ConflictError(`Device ${deviceId} is decommissioned`);
+    await this.audit.record(actor, { action: 'device.rotate_secret', patientId: device.patientId, resource: 'device', resourceId: device.id });
+    await this.revocations.deviceRevoked(device.id);
+    return { device, credentials: this.credentials(device.id, secret) };
+  }
+
+  /** Revokes the credentials at once and keeps the device's history (readings, alerts). Idempotent. */
+  async decommission(actor: Actor, deviceId: string): Promise<DeviceRecord> {
+    const existing = await this.findVisible(actor, deviceId);
+    const device = await this.devices.decommission(deviceId);
+    if (device === undefined) throw new NotFoundError('Device', deviceId);
+    if (existing.decommissionedAt === undefined) {
+      await this.audit.record(actor, { action: 'device.decommission', patientId: device.patientId, resource: 'device', resourceId: device.id });
+    }
+    await this.revocations.deviceRevoked(device.id);
+    return device;
+  }
+
+  private async findVisible(actor: Actor, deviceId: string): Promise<DeviceRecord> {
+    const device = await this.devices.findById(deviceId);
+    if (device === undefined || !(await this.access.canSeePatient(actor.principal, device.patientId))) throw new NotFoundError('Device', deviceId);
+    return device;
+  }
+
+  private credentials(deviceId: string, secret: string): DeviceCredentials {
+    const topics = topicsFor(this.config.mqttTopicRoot);
+    return {
+      username: deviceId,
+      password: secret,
+      telemetryTopic: topics.telemetry(deviceId),
+      statusTopic: topics.status(deviceId),
+      errorsTopic: topics.errors(deviceId),
+    };
+  }
+}

@@ -1,0 +1,231 @@
+import { Logger, type OnModuleDestroy } from '@nestjs/common';
+import {
+  ConnectedSocket,
+  MessageBody,
+  SubscribeMessage,
+  WebSocketGateway,
+  WebSocketServer,
+  type OnGatewayConnection,
+  type OnGatewayDisconnect,
+  type OnGatewayInit,
+} from '@nestjs/websockets';
+import type { Namespace, Socket } from 'socket.io';
+import { AccessTokenService, type Principal } from '@lantern/auth';
+import {
+  LIVE_NAMESPACE,
+  type LiveClientToServerEvents,
+  type LiveServerToClientEvents,
+  type SubscribeAck,
+} from '@lantern/domain';
+import { patientSelfRoom, watchersRoom, type LiveBroadcaster, type WatcherEvent } from './live-broadcaster.js';
+import { LiveService } from './live.service.js';
+import { parsePatientMessage } from './live-message.js';
+
+interface LiveSocketData {
+  principal: Principal;
+  /** Patients this socket subscribed to, released on disconnect. */
+  patients: Set<string>;
+  /** Subscriptions being granted: a repeated subscribe shares the first one's answer instead of counting twice. */
+  pending: Map<string, Promise<SubscribeAck>>;
+  /** Disconnects the socket when its access token expires. */
+  expiry?: NodeJS.Timeout;
+}
+
+/** How often every live subscription's visibility is checked again (care-team changes). */
+const ACCESS_RECHECK_MS = 30_000;
+/** setTimeout's limit; tokens living longer are re-armed on the next check instead. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+type LiveNamespace = Namespace<
+  LiveClientToServerEvents,
+  LiveServerToClientEvents,
+  Record<string, never>,
+  LiveSocketData
+>;
+type LiveSocket = Socket<LiveClientToServerEvents, LiveServerToClientEvents, Record<string, never>, LiveSocketData>;
+
+const BAD_REQUEST: SubscribeAck = { ok: false, error: 'bad_request' };
+
+/**
+ * Socket.IO `/live` (contract §2): authenticates the handshake, turns subscribe/unsubscribe into calls
+ * of LiveService, and is the destination of routed events (rooms per patient). Every handler answers
+ * its acknowledgement even when the message is garbage; nothing a client sends can drop the connection.
+ */
+@WebSocketGateway({ namespace: LIVE_NAMESPACE, cors: { origin: true } })
+export class LiveGateway
+  implements
+    OnGatewayInit<LiveNamespace>,
+    OnGatewayConnection<LiveSocket>,
+    OnGatewayDisconnect<LiveSocket>,
+    OnModuleDestroy,
+    LiveBroadcaster
+{
+  private readonly logger = new Logger(LiveGateway.name);
+  private readonly recheckTimer: NodeJS.Timeout;
+
+  @WebSocketServer()
+  private readonly namespace!: LiveNamespace;
+
+  constructor(
+    private readonly tokens: AccessTokenService,
+    private readonly live: LiveService,
+  ) {
+    this.recheckTimer = setInterval(() => void this.revalidate(), ACCESS_RECHECK_MS);
+    this.recheckTimer.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.recheckTimer);
+  }
+
+  afterInit(namespace: LiveNamespace): void {
+    namespace.use((socket, next) => {
+      try {
+        const auth: unknown = socket.handshake.auth;
+        const token = typeof auth === 'object' && auth !== null ? (auth as { token?: unknown }).token : undefined;
+        socket.data.principal = this.tokens.verify(typeof token === 'string' ? token : undefined);
+        socket.data.patients = new Set();
+        socket.data.pending = new Map();
+        // A socket lives no longer than the token that opened it.
+        const expiresAt = tokenExpiry(token as string);
+        if (expiresAt !== undefined) {
+          socket.data.expiry = setTimeout(
+            () => socket.disconnect(true),
+            Math.min(MAX_TIMER_MS, Math.max(0, expiresAt - Date.now())),
+          );
+          socket.data.expiry.unref();
+        }
+        next();
+      } catch {
+        // One message for every cause, as the contract says: nothing to learn from probing.
+        next(new Error('unauthorized'));
+      }
+    });
+    this.live.attach(this);
+  }
+
+  handleConnection(socket: LiveSocket): void {
+    this.live.socketConnected(socket.data.principal);
+  }
+
+  async handleDisconnect(socket: LiveSocket): Promise<void> {
+    this.live.socketDisconnected();
+    if (socket.data.expiry) clearTimeout(socket.data.expiry);
+    const patients = socket.data.patients ?? new Set<string>();
+    await Promise.all([...patients].map((patientId) => this.live.unsubscribe(patientId)));
+    patients.clear();
+  }
+
+  @SubscribeMessage('subscribe')
+  async subscribe(@ConnectedSocket() socket: LiveSocket, @MessageBody() body: unknown): Promise<SubscribeAck> {
+    try {
+      const message = parsePatientMessage(body);
+      if (!message) return BAD_REQUEST;
+      const { patientId } = message;
+      if (socket.data.patients.has(patientId)) return { ok: true };
+      const pending = socket.data.pending.get(patientId);
+      if (pending) return await pending;
+      const granting = this.grant(socket, patientId);
+      socket.data.pending.set(patientId, granting);
+      try {
+        return await granting;
+      } finally {
+        socket.data.pending.delete(patientId);
+      }
+    } catch (error) {
+      this.logger.error(`subscribe failed: ${String(error)}`);
+      return BAD_REQUEST;
+    }
+  }
+
+  private async grant(socket: LiveSocket, patientId: string): Promise<SubscribeAck> {
+    const { principal } = socket.data;
+    const result = await this.live.subscribe({ principal, ip: socket.handshake.address }, patientId);
+    if (!result.ok) return result;
+    if (!socket.connected) {
+      // Left while we were checking: give the watch back at once (disconnect only releases granted ones).
+      await this.live.unsubscribe(patientId);
+      return result;
+    }
+    socket.data.patients.add(patientId);
+    const rooms = [watchersRoom(patientId)];
+    if (principal.role === 'patient' && principal.patientId === patientId) rooms.push(patientSelfRoom(patientId));
+    await socket.join(rooms);
+    return result;
+  }
+
+  @SubscribeMessage('unsubscribe')
+  async unsubscribe(@ConnectedSocket() socket: LiveSocket, @MessageBody() body: unknown): Promise<SubscribeAck> {
+    try {
+      const message = parsePatientMessage(body);
+      if (!message) return BAD_REQUEST;
+      // Unsubscribing from something never subscribed is harmless and reveals nothing: always ok.
+      if (!socket.data.patients.delete(message.patientId)) return { ok: true };
+      await this.leaveRooms(socket, message.patientId);
+      await this.live.unsubscribe(message.patientId);
+      return { ok: true };
+    } catch (error) {
+      this.logger.error(`unsubscribe failed: ${String(error)}`);
+      return BAD_REQUEST;
+    }
+  }
+
+  /**
+   * Checks every subscription on this instance against the visibility rule again and drops those no
+   * longer allowed (a clinician taken off a care team), so access ends within ACCESS_RECHECK_MS.
+   */
+  async revalidate(): Promise<void> {
+    const verdicts = new Map<string, Promise<boolean>>();
+    const work: Promise<void>[] = [];
+    for (const socket of this.namespace.sockets.values()) {
+      const { principal, patients } = socket.data;
+      for (const patientId of patients ?? []) {
+        const key = `${principal.userId}:${patientId}`;
+        if (!verdicts.has(key)) {
+          // A database hiccup keeps the subscription (it was granted; dropping every watcher's alerts would be worse) until the next check.
+          const verdict = this.live.canWatch(principal, patientId).catch((error: unknown) => {
+            this.logger.warn(`live access re-check failed: ${String(error)}`);
+            return true;
+          });
+          verdicts.set(key, verdict);
+        }
+        work.push(
+          verdicts.get(key)!.then(async (allowed) => {
+            if (allowed || !socket.data.patients.delete(patientId)) return;
+            await this.leaveRooms(socket, patientId);
+            await this.live.unsubscribe(patientId);
+          }),
+        );
+      }
+    }
+    await Promise.all(work);
+  }
+
+  private async leaveRooms(socket: LiveSocket, patientId: string): Promise<void> {
+    await socket.leave(watchersRoom(patientId));
+    await socket.leave(patientSelfRoom(patientId));
+  }
+
+  toWatchers<E extends WatcherEvent>(
+    patientId: string,
+    event: E,
+    ...args: Parameters<LiveServerToClientEvents[E]>
+  ): void {
+    this.namespace.to(watchersRoom(patientId)).emit(event, ...args);
+  }
+
+  toPatientSelf(patientId: string, ...args: Parameters<LiveServerToClientEvents['notification']>): void {
+    this.namespace.to(patientSelfRoom(patientId)).emit('notification', ...args);
+  }
+}
+
+/** The `exp` of a token already verified, in epoch ms; undefined when it has none. */
+function tokenExpiry(token: string): number | undefined {
+  try {
+    const payload: unknown = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8'));
+    const exp = (payload as { exp?: unknown }).exp;
+    return typeof exp === 'number' ? exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,129 @@
+import { Injectable } from '@nestjs/common';
+import { AuditService, PatientAccessService, type Actor } from '@lantern/auth';
+import { BadRequestError, METRICS, type MetricKey } from '@lantern/domain';
+import {
+  DeviceRepository,
+  InvalidCursorError,
+  ReadingRepository,
+  type BucketSize,
+  type PatientScope,
+} from '@lantern/storage';
+import {
+  DEFAULT_RAW_LIMIT,
+  toBucketDto,
+  toReadingDto,
+  type ReadingBucketDto,
+  type ReadingDto,
+  type ReadingPageDto,
+  type ReadingSummaryDto,
+} from './reading.dto.js';
+import { summarizeReadings, type CoverageDevice } from './reading-summary.js';
+
+const DAY_MS = 86_400_000;
+const ALL: PatientScope = { kind: 'all' };
+
+export interface HistoryQuery {
+  readonly metric?: MetricKey;
+  readonly from?: string;
+  readonly to?: string;
+  readonly bucket?: BucketSize;
+  readonly limit?: number;
+  readonly cursor?: string;
+}
+
+/** A patient's reading history (contract §3.3): every call checks visibility first and is audited. */
+@Injectable()
+export class ReadingsService {
+  constructor(
+    private readonly access: PatientAccessService,
+    private readonly audit: AuditService,
+    private readonly readings: ReadingRepository,
+    private readonly devices: DeviceRepository,
+  ) {}
+
+  /** Raw readings (one page) or, with `bucket`, min/max/avg/count per bucket. */
+  async history(actor: Actor, patientId: string, query: HistoryQuery): Promise<ReadingPageDto | ReadingBucketDto[]> {
+    await this.access.assertCanSeePatient(actor.principal, patientId);
+    const { from, to } = period(query.from, query.to, DAY_MS);
+    await this.audit.record(actor, {
+      action: 'readings.read',
+      patientId,
+      resource: 'readings',
+      details: {
+        metric: query.metric ?? null,
+        bucket: query.bucket ?? null,
+        from: new Date(from).toISOString(),
+        to: new Date(to).toISOString(),
+      },
+    });
+    if (query.bucket !== undefined) {
+      if (query.metric === undefined) throw new BadRequestError('metric is required with bucket');
+      const buckets = await this.readings.bucketed(patientId, { metric: query.metric, from, to, bucket: query.bucket });
+      return buckets.map(toBucketDto);
+    }
+    try {
+      const page = await this.readings.raw(patientId, {
+        metric: query.metric,
+        from,
+        to,
+        limit: query.limit ?? DEFAULT_RAW_LIMIT,
+        cursor: query.cursor,
+      });
+      const readings: ReadingDto[] = page.readings.map((r) => toReadingDto(r, METRICS[r.metric].unit));
+      return page.nextCursor === undefined ? { readings } : { readings, nextCursor: page.nextCursor };
+    } catch (error) {
+      if (error instanceof InvalidCursorError) throw new BadRequestError('cursor is not one this API issued');
+      throw error;
+    }
+  }
+
+  /** The newest reading of every metric the patient has. */
+  async latest(actor: Actor, patientId: string): Promise<ReadingDto[]> {
+    await this.access.assertCanSeePatient(actor.principal, patientId);
+    await this.audit.record(actor, { action: 'readings.latest', patientId, resource: 'readings' });
+    const latest = await this.readings.latest(patientId);
+    return latest.map((r) => toReadingDto(r, METRICS[r.metric].unit));
+  }
+
+  /** Per-metric statistics and coverage, and the standard CGM figures for glucose. Default period: the last 14 days. */
+  async summary(actor: Actor, patientId: string, fromText?: string, toText?: string): Promise<ReadingSummaryDto> {
+    await this.access.assertCanSeePatient(actor.principal, patientId);
+    const { from, to } = period(fromText, toText, 14 * DAY_MS);
+    await this.audit.record(actor, {
+      action: 'readings.summary',
+      patientId,
+      resource: 'readings',
+      details: { from: new Date(from).toISOString(), to: new Date(to).toISOString() },
+    });
+    // Nothing is expected of the future: coverage counts up to now.
+    const until = Math.max(from, Math.min(to, Date.now()));
+    const [stats, devices] = await Promise.all([
+      this.readings.statsByMetric(patientId, from, to),
+      this.devices.list(ALL, patientId),
+    ]);
+    const coverageDevices: CoverageDevice[] = devices.map((d) => ({
+      type: d.type,
+      createdAt: d.createdAt.getTime(),
+      ...(d.decommissionedAt ? { decommissionedAt: d.decommissionedAt.getTime() } : {}),
+    }));
+    return {
+      patientId,
+      from: new Date(from).toISOString(),
+      to: new Date(to).toISOString(),
+      metrics: summarizeReadings(stats, coverageDevices, from, until),
+    };
+  }
+}
+
+/** Parses a [from, to) period; `to` defaults to now and `from` to `to` minus `defaultSpanMs`. */
+function period(
+  fromText: string | undefined,
+  toText: string | undefined,
+  defaultSpanMs: number,
+): { from: number; to: number } {
+  const to = toText === undefined ? Date.now() : Date.parse(toText);
+  const from = fromText === undefined ? to - defaultSpanMs : Date.parse(fromText);
+  if (Number.isNaN(from) || Number.isNaN(to)) throw new BadRequestError('from and to must be ISO-8601 times');
+  if (from >= to) throw new BadRequestError('from must be before to');
+  return { from, to };
+}

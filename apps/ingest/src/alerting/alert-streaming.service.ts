@@ -1,0 +1,179 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import mqtt, { type MqttClient } from 'mqtt';
+import type { Subscription } from 'rxjs';
+import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
+import type { DeviceStatus, Reading } from '@lantern/domain';
+import { AlertEngine, alertChangedTopic, rulesChangedTopic, toAlertResource, type AlertTransitionKind, type EngineOutput } from '@lantern/alerting';
+import { AlertRepository, AlertRuleOverrideRepository, DeviceStatusRepository } from '@lantern/storage';
+import { DeviceRegistryService } from '../pipeline/device-registry.service.js';
+import { ReadingStream } from '../pipeline/reading.stream.js';
+import { AlertOutputWriter, toAlertRecord } from './alert-output.writer.js';
+import { AlertWebhookService } from './alert-webhook.service.js';
+
+/**
+ * The streaming core's shell in the ingest role: holds the AlertEngine, feeds it every validated
+ * reading and status as they are decoded (before their batch commits), drives signal loss and
+ * escalation from one periodic sweep, and hands every decision to the AlertOutputWriter.
+ * On start it restores active alerts and rule overrides from the database, so a restart neither
+ * re-opens nor forgets an alert. The api announces rule and alert changes on internal topics.
+ */
+@Injectable()
+export class AlertStreamingService implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('AlertStreaming');
+  readonly engine = new AlertEngine({ newId: randomUUID });
+  private readonly registered = new Set<string>();
+  private readonly subscriptions: Subscription[] = [];
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private client: MqttClient | undefined;
+  /** Nanoseconds spent evaluating, and readings evaluated (for /metrics and the benchmark). */
+  evaluationNs = 0n;
+  evaluated = 0;
+
+  constructor(
+    @Inject(LANTERN_CONFIG) private readonly config: LanternConfig,
+    private readonly stream: ReadingStream,
+    private readonly registry: DeviceRegistryService,
+    private readonly devices: DeviceStatusRepository,
+    private readonly alerts: AlertRepository,
+    private readonly overrides: AlertRuleOverrideRepository,
+    private readonly writer: AlertOutputWriter,
+    private readonly webhook: AlertWebhookService,
+  ) {
+    writer.onStoredDiffers = (alert) => this.engine.applyExternal(alert);
+    writer.onDuplicate = async (alert) => {
+      const stored = (await this.alerts.findActive()).filter((a) => a.patientId === alert.patientId && a.rule === alert.rule);
+      this.engine.restore(stored.map(toAlertRecord));
+    };
+  }
+
+  /** Restores state and subscribes before the broker connection starts delivering (IngestService, bootstrap). */
+  async onModuleInit(): Promise<void> {
+    const [devices, overrides, active] = await Promise.all([this.devices.loadAll(), this.overrides.listAll(), this.alerts.findActive()]);
+    for (const d of devices) {
+      if (d.decommissioned) continue;
+      this.engine.registerDevice({ deviceId: d.id, patientId: d.patientId, type: d.type, lastHeardAt: d.lastSeenAt ?? null });
+      this.registered.add(d.id);
+    }
+    const byPatient = new Map<string, typeof overrides>();
+    for (const o of overrides) byPatient.set(o.patientId, [...(byPatient.get(o.patientId) ?? []), o]);
+    const now = Date.now();
+    for (const [patientId, list] of byPatient) this.writer.enqueue(this.engine.setOverrides(patientId, list, now));
+    this.engine.restore(active.map(toAlertRecord));
+    this.logger.log(`Streaming core ready: ${this.registered.size} devices, ${byPatient.size} patients with overrides, ${active.length} active alerts restored`);
+    this.subscriptions.push(
+      this.stream.readings$.subscribe((reading) => this.onReading(reading)),
+      this.stream.statuses$.subscribe((status) => this.onStatus(status)),
+    );
+  }
+
+  onApplicationBootstrap(): void {
+    this.sweepTimer = setInterval(() => this.sweep(Date.now()), this.config.signalLossSweepMs);
+    this.sweepTimer.unref();
+    this.connectInternal();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    for (const s of this.subscriptions) s.unsubscribe();
+    await this.client?.endAsync(true);
+    await this.writer.drained();
+  }
+
+  /** Evaluates one reading; never throws into the stream. */
+  onReading(reading: Reading): void {
+    try {
+      if (!this.registered.has(reading.deviceId)) this.register(reading.deviceId);
+      const start = process.hrtime.bigint();
+      const output = this.engine.onReading(reading, Date.now());
+      this.evaluationNs += process.hrtime.bigint() - start;
+      this.evaluated += 1;
+      this.writer.enqueue(output);
+    } catch (error) {
+      this.logger.error(`Evaluating a reading of ${reading.deviceId} failed: ${(error as Error).stack ?? String(error)}`);
+    }
+  }
+
+  onStatus(status: DeviceStatus): void {
+    try {
+      if (!this.registered.has(status.deviceId)) this.register(status.deviceId);
+      this.writer.enqueue(this.engine.onStatus(status, Date.now()));
+    } catch (error) {
+      this.logger.error(`Evaluating a status of ${status.deviceId} failed: ${(error as Error).stack ?? String(error)}`);
+    }
+  }
+
+  /** The periodic sweep: signal loss and escalation. Public for tests, which pass their own clock. */
+  sweep(now: number): EngineOutput {
+    try {
+      const output = this.engine.sweep(now);
+      this.writer.enqueue(output);
+      return output;
+    } catch (error) {
+      this.logger.error(`Sweep failed: ${(error as Error).stack ?? String(error)}`);
+      return { transitions: [], notifications: [] };
+    }
+  }
+
+  /** Reloads one patient's overrides (after `{root}/internal/rules-changed`). */
+  async reloadRules(patientId: string): Promise<void> {
+    const list = await this.overrides.listForPatient(patientId);
+    this.writer.enqueue(this.engine.setOverrides(patientId, list, Date.now()));
+  }
+
+  /**
+   * Adopts a clinician's acknowledgement or resolution (after `{root}/internal/alert-changed`) and
+   * sends its transitions to the webhook, which only the ingest role delivers.
+   */
+  async reloadAlert(alertId: string, kinds: readonly AlertTransitionKind[] = []): Promise<void> {
+    const stored = await this.alerts.findById(alertId);
+    if (!stored) return;
+    const alert = toAlertRecord(stored);
+    this.engine.applyExternal(alert);
+    for (const kind of kinds) this.webhook.send(kind, toAlertResource(alert));
+  }
+
+  /** A device provisioned since start: its type comes from the ingest's device registry. */
+  private register(deviceId: string): void {
+    const lookup = this.registry.peek(deviceId);
+    if (lookup?.kind !== 'known') return;
+    const d = lookup.device;
+    this.engine.registerDevice({ deviceId, patientId: d.patientId, type: d.type, lastHeardAt: d.lastSeenAt ?? null });
+    this.registered.add(deviceId);
+  }
+
+  private connectInternal(): void {
+    const root = this.config.mqttTopicRoot;
+    // MQTT 3.1.1: understood by the embedded broker (aedes) and Mosquitto/EMQX alike.
+    const client = mqtt.connect(this.config.mqttUrl ?? `mqtt://127.0.0.1:${this.config.embeddedMqttPort}`, {
+      clientId: `lantern-ingest-rules-${randomUUID().slice(0, 8)}`,
+      username: this.config.mqttUsername,
+      password: this.config.mqttPassword,
+      protocolVersion: 4,
+      clean: true,
+      reconnectPeriod: 1000,
+    });
+    client.on('connect', () => {
+      client.subscribe([rulesChangedTopic(root), alertChangedTopic(root)], { qos: 1 }, (error) => {
+        if (error) this.logger.warn(`Subscribing to internal topics failed: ${error.message}`);
+      });
+    });
+    client.on('error', (error) => this.logger.debug(`Internal topics connection: ${error.message}`));
+    client.on('message', (topic, payload) => {
+      let body: { patientId?: unknown; alertId?: unknown; transitions?: unknown };
+      try {
+        body = JSON.parse(payload.toString('utf8')) as typeof body;
+      } catch {
+        return;
+      }
+      const task =
+        topic === rulesChangedTopic(root) && typeof body.patientId === 'string'
+          ? this.reloadRules(body.patientId)
+          : topic === alertChangedTopic(root) && typeof body.alertId === 'string'
+            ? this.reloadAlert(body.alertId, Array.isArray(body.transitions) ? (body.transitions as AlertTransitionKind[]) : [])
+            : undefined;
+      task?.catch((error: unknown) => this.logger.warn(`Applying ${topic} failed: ${(error as Error).message}`));
+    });
+    this.client = client;
+  }
+}

@@ -1,0 +1,15 @@
+import type { Provider } from '@nestjs/common';
+import { AlertRepository, AlertRuleOverrideRepository, PatientNotificationRepository } from '@lantern/storage';
+import { AlertOutputWriter } from './alert-output.writer.js';
+import { AlertStreamingService } from './alert-streaming.service.js';
+import { AlertWebhookService } from './alert-webhook.service.js';
+
+/** The streaming core's shell, as providers of the ingest module (it needs the module's stream, registry and broker connection). */
+export const ALERTING_PROVIDERS: Provider[] = [
+  AlertRepository,
+  AlertRuleOverrideRepository,
+  PatientNotificationRepository,
+  AlertWebhookService,
+  AlertOutputWriter,
+  AlertStreamingService,
+];

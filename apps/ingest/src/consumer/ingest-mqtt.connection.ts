@@ -1,0 +1,279 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient, type Packet } from 'mqtt';
+import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
+import { sharedFilter, topicsFor, type BrokerPublisher } from '@lantern/messaging';
+import { IngestMetrics } from '../metrics/ingest-metrics.js';
+import { OrderedAcks } from './ordered-acks.js';
+import { PendingMessage } from './pending-message.js';
+
+/**
+ * How PUBACKs are sent. `held` (the default): mqtt.js reads on at once and the PUBACKs wait, in
+ * arrival order, for their messages to commit. `naive`: mqtt.js's own flow, holding its read loop
+ * until the message commits — one message in flight per connection (kept for measurement only).
+ */
+export type AckMode = 'held' | 'naive';
+export const INGEST_ACK_MODE = Symbol('INGEST_ACK_MODE');
+
+/** A message handed to the pipeline. The pipeline must hold/release/seal `pending` and never throw. */
+export interface InboundMessage {
+  readonly topic: string;
+  readonly payload: Buffer;
+  readonly qos: number;
+  readonly receivedAt: number;
+  readonly pending: PendingMessage;
+}
+
+/** Shared-subscription group of the ingest instances. */
+export const INGEST_SHARE_GROUP = 'ingest';
+
+/** mqtt.js internals this class takes over; see docs/ingest.md ("Acknowledgement design"). */
+interface PatchableClient {
+  handleMessage(packet: IPublishPacket, callback: (error?: Error) => void): void;
+  _sendPacket(packet: Packet, cb?: (error?: Error) => void, cbStorePut?: () => void, noStore?: boolean): void;
+  stream?: { cork?: () => void; uncork?: () => void };
+}
+
+/**
+ * The ingest's MQTT connection: a fixed client id with a persistent session, QoS 1 subscriptions
+ * (shared where the broker speaks MQTT 5), and acknowledgement after commit without giving up
+ * pipelining. Works on MQTT 5 (Mosquitto, EMQX) and 3.1.1 (the embedded aedes broker): rather than
+ * `customHandleAcks` (MQTT 5 only in mqtt.js), it intercepts the PUBACK mqtt.js would send after
+ * `handleMessage`, lets mqtt.js read the next packet at once, and sends the PUBACKs itself in
+ * arrival order as messages commit. When INGEST_MAX_PENDING_MESSAGES are unacknowledged it stops
+ * reading the socket (backpressure) until acknowledgements catch up.
+ */
+@Injectable()
+export class IngestMqttConnection implements BrokerPublisher {
+  private readonly logger = new Logger('IngestMqtt');
+  private client: MqttClient | undefined;
+  private sendPacket: PatchableClient['_sendPacket'] | undefined;
+  private readonly acks = new OrderedAcks((run) => this.sendAcks(run));
+  private readonly naiveCallbacks = new WeakMap<PendingMessage, () => void>();
+  private handler: ((message: InboundMessage) => void) | undefined;
+  private gated: (() => void) | undefined;
+  private version: 4 | 5 = 5;
+
+  constructor(
+    @Inject(LANTERN_CONFIG) private readonly config: LanternConfig,
+    private readonly metrics: IngestMetrics,
+    @Inject(INGEST_ACK_MODE) private readonly mode: AckMode,
+  ) {}
+
+  /** Protocol in use after `start` (5 or 4 = 3.1.1). */
+  get protocolVersion(): 4 | 5 {
+    return this.version;
+  }
+
+  get pendingMessages(): number {
+    return this.acks.pending;
+  }
+
+  get connected(): boolean {
+    return this.client?.connected ?? false;
+  }
+
+  /** Registers the pipeline; must be called before `start` so redelivered messages find it. */
+  onMessage(handler: (message: InboundMessage) => void): void {
+    this.handler = handler;
+  }
+
+  /** Connects (retrying until the broker answers), subscribes when the session is new, starts consuming. */
+  async start(): Promise<void> {
+    const url = this.brokerUrl();
+    this.version = await this.detectProtocol(url);
+    const topics = topicsFor(this.config.mqttTopicRoot);
+    const filters = [topics.allTelemetry, topics.allStatus].map((f) => (this.version === 5 ? sharedFilter(INGEST_SHARE_GROUP, f) : f));
+    const maxPending = this.config.ingestMaxPendingMessages;
+    const options: IClientOptions = {
+      clientId: this.config.ingestMqttClientId,
+      username: this.config.mqttUsername,
+      password: this.config.mqttPassword,
+      protocolVersion: this.version,
+      clean: false,
+      // MQTT 5 sessions end with the connection unless given an expiry: keep it (the broker holds our messages).
+      ...(this.version === 5 ? { properties: { sessionExpiryInterval: 0xffffffff, receiveMaximum: Math.min(65535, maxPending) } } : {}),
+      keepalive: 30,
+      reconnectPeriod: 1000,
+      connectTimeout: 10_000,
+      resubscribe: false,
+      manualConnect: true,
+    };
+    const client = mqtt.connect(url, options);
+    this.client = client;
+    const patchable = client as unknown as PatchableClient;
+    const original = patchable._sendPacket.bind(client);
+    this.sendPacket = original;
+    // Installed before connecting: a resumed session's redeliveries arrive right after CONNACK.
+    patchable.handleMessage = (packet, callback) => this.onPublish(packet, callback);
+    if (this.mode === 'held') {
+      patchable._sendPacket = (packet, cb, cbStorePut, noStore) => {
+        if (packet.cmd === 'puback') {
+          // Not now: OrderedAcks sends it after commit. Let mqtt.js read the next packet (unless paused).
+          this.gate(() => cb?.());
+          return;
+        }
+        original(packet, cb, cbStorePut, noStore);
+      };
+    }
+    client.on('connect', (connack) => {
+      this.metrics.connected.set(1);
+      this.logger.log(`Connected to ${url} as ${options.clientId} (MQTT ${this.version === 5 ? '5' : '3.1.1'}, session ${connack.sessionPresent ? 'resumed' : 'new'})`);
+      if (!connack.sessionPresent) {
+        client.subscribe(filters, { qos: 1 }, (error, granted) => {
+          if (error) this.logger.error(`Subscribe failed: ${error.message}`);
+          else if (granted?.some((g) => g.qos > 2)) this.logger.error(`Subscription refused: ${JSON.stringify(granted)}`);
+          else this.logger.log(`Subscribed to ${filters.join(', ')}`);
+        });
+      }
+    });
+    client.on('close', () => {
+      this.metrics.connected.set(0);
+      const dropped = this.acks.connectionLost();
+      if (dropped > 0) {
+        this.metrics.redeliveryDrops.inc(dropped);
+        this.logger.warn(`Connection lost with ${dropped} unacknowledged messages; the broker will redeliver them`);
+      }
+      this.releaseGate();
+    });
+    client.on('error', (error) => this.logger.warn(`MQTT: ${error.message}`));
+    this.metrics.onScrape(() => this.sampleLag());
+
+    await new Promise<void>((resolve) => {
+      client.once('connect', () => resolve());
+      client.connect();
+    });
+  }
+
+  /** Publishes (error replies, patient events) on the ingest's connection. */
+  publish(topic: string, payload: string | Buffer, options: { qos: 0 | 1; retain?: boolean }, callback?: (error?: Error) => void): void {
+    if (!this.client) {
+      callback?.(new Error('not connected'));
+      return;
+    }
+    this.client.publish(topic, payload, { qos: options.qos, retain: options.retain ?? false }, (error) => callback?.(error ?? undefined));
+  }
+
+  /** Disconnects. Unacknowledged messages stay in the broker session and are redelivered on the next start. */
+  async stop(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    if (client) await client.endAsync(true);
+  }
+
+  private onPublish(packet: IPublishPacket, callback: (error?: Error) => void): void {
+    const receivedAt = Date.now();
+    const qos = packet.qos ?? 0;
+    const pending =
+      qos > 0 ? this.acks.begin(packet.messageId, receivedAt) : new PendingMessage(undefined, this.acks.currentGeneration, receivedAt, () => undefined);
+    if (this.mode === 'naive' && qos > 0) this.naiveCallbacks.set(pending, () => callback());
+    this.metrics.messages.inc({ kind: packet.topic.endsWith('/status') ? 'status' : 'telemetry', qos: String(qos) });
+    try {
+      if (!this.handler) throw new Error('no pipeline registered');
+      this.handler({ topic: packet.topic, payload: packet.payload as Buffer, qos, receivedAt, pending });
+    } catch (error) {
+      // The pipeline never throws by contract; if it did, don't acknowledge: a redelivery retries it.
+      this.logger.error(`Pipeline failed on ${packet.topic}: ${(error as Error).stack ?? String(error)}`);
+    }
+    if (this.mode === 'naive' && qos > 0) return;
+    // Held mode: `callback` makes mqtt.js send the PUBACK (intercepted above) and read on.
+    // QoS 0: nothing to acknowledge, only the backpressure gate.
+    if (qos > 0) callback();
+    else this.gate(() => callback());
+  }
+
+  /** Lets mqtt.js read the next packet now, or later when too many messages are unacknowledged. */
+  private gate(readNext: () => void): void {
+    if (this.acks.pending < this.config.ingestMaxPendingMessages) {
+      readNext();
+      return;
+    }
+    if (this.gated) this.logger.error('Backpressure gate held twice; releasing the first');
+    const previous = this.gated;
+    this.gated = readNext;
+    previous?.();
+    this.metrics.paused.set(1);
+    this.logger.warn(`Paused reading: ${this.acks.pending} messages unacknowledged (INGEST_MAX_PENDING_MESSAGES)`);
+  }
+
+  private releaseGate(): void {
+    const readNext = this.gated;
+    if (!readNext) return;
+    this.gated = undefined;
+    this.metrics.paused.set(0);
+    this.logger.log('Resumed reading');
+    readNext();
+  }
+
+  private sendAcks(run: readonly PendingMessage[]): void {
+    const now = Date.now();
+    if (this.mode === 'naive') {
+      for (const m of run) {
+        this.metrics.ackLagSeconds.observe((now - m.receivedAt) / 1000);
+        this.naiveCallbacks.get(m)?.();
+      }
+      return;
+    }
+    const client = this.client;
+    const send = this.sendPacket;
+    if (client?.connected && send) {
+      // One write for the whole run rather than a syscall per PUBACK.
+      const stream = (client as unknown as PatchableClient).stream;
+      stream?.cork?.();
+      for (const m of run) {
+        if (m.messageId === undefined || m.generation !== this.acks.currentGeneration) continue;
+        send({ cmd: 'puback', messageId: m.messageId, reasonCode: 0 });
+        this.metrics.ackLagSeconds.observe((now - m.receivedAt) / 1000);
+      }
+      if (stream?.uncork) process.nextTick(() => stream.uncork?.());
+    }
+    if (this.gated && this.acks.pending < this.config.ingestMaxPendingMessages) this.releaseGate();
+  }
+
+  private sampleLag(): void {
+    const oldest = this.acks.oldestReceivedAt;
+    this.metrics.pendingMessages.set(this.acks.pending);
+    this.metrics.oldestUnackedSeconds.set(oldest === undefined ? 0 : (Date.now() - oldest) / 1000);
+  }
+
+  private brokerUrl(): string {
+    if (!this.config.mqttUrl) throw new Error('MQTT_URL is not set (the embedded broker sets it before the ingest starts)');
+    return this.config.mqttUrl;
+  }
+
+  /**
+   * MQTT 5 where the broker speaks it (needed for shared subscriptions with session expiry); 3.1.1
+   * otherwise (aedes refuses a v5 CONNECT). Retries until the broker answers at all.
+   */
+  private async detectProtocol(url: string): Promise<4 | 5> {
+    for (let delay = 500; ; delay = Math.min(delay * 2, 10_000)) {
+      const answer = await new Promise<4 | 5 | Error>((resolve) => {
+        const probe = mqtt.connect(url, {
+          clientId: `${this.config.ingestMqttClientId}-probe-${randomUUID().slice(0, 8)}`,
+          username: this.config.mqttUsername,
+          password: this.config.mqttPassword,
+          protocolVersion: 5,
+          clean: true,
+          reconnectPeriod: 0,
+          connectTimeout: 5000,
+        });
+        const done = (result: 4 | 5 | Error): void => {
+          probe.removeAllListeners();
+          probe.on('error', () => undefined);
+          probe.end(true);
+          resolve(result);
+        };
+        probe.once('connect', () => done(5));
+        probe.once('error', (error: Error & { code?: number }) => {
+          // 1: "unacceptable protocol version" (3.1.1 CONNACK); 132: "unsupported protocol version" (5).
+          if (error.code === 1 || error.code === 132 || /protocol version/i.test(error.message)) done(4);
+          else done(error);
+        });
+        probe.once('close', () => done(new Error('connection closed')));
+      });
+      if (answer === 4 || answer === 5) return answer;
+      this.logger.warn(`Broker ${url} not ready (${answer.message}); retrying in ${delay} ms`);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}

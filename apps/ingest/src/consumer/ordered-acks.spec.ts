@@ -1,0 +1,34 @@
+import { describe, expect, it } from '@jest/globals';
+import { OrderedAcks } from './ordered-acks.js';
+
+describe('OrderedAcks', () => {
+  it('acknowledges in arrival order even when later messages complete first', () => {
+    const sent: number[][] = [];
+    const acks = new OrderedAcks((run) => sent.push(run.map((m) => m.messageId!)));
+    const [a, b, c] = [1, 2, 3].map((id) => acks.begin(id, 0));
+    for (const m of [a, b, c]) m!.hold();
+    for (const m of [a, b, c]) m!.seal();
+    c!.release();
+    b!.release();
+    expect(sent).toEqual([]);
+    a!.release();
+    expect(sent).toEqual([[1, 2, 3]]);
+    expect(acks.pending).toBe(0);
+  });
+
+  it('drops unacknowledged messages of a lost connection and never acknowledges them later', () => {
+    const sent: number[] = [];
+    const acks = new OrderedAcks((run) => sent.push(...run.map((m) => m.messageId!)));
+    const old = acks.begin(7, 0);
+    old.hold();
+    old.seal();
+    expect(acks.connectionLost()).toBe(1);
+    expect(old.abandoned).toBe(true);
+    const fresh = acks.begin(7, 0);
+    fresh.seal();
+    old.release();
+    expect(sent).toEqual([7]);
+    expect(fresh.generation).toBe(1);
+    expect(acks.pending).toBe(0);
+  });
+});

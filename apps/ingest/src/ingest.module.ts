@@ -1,0 +1,32 @@
+import { Module } from '@nestjs/common';
+import { ConfigModule } from '@lantern/config';
+import { DeviceStatusRepository, RejectionRepository, StorageModule } from '@lantern/storage';
+import { INGEST_ACK_MODE, IngestMqttConnection } from './consumer/ingest-mqtt.connection.js';
+import { IngestService } from './ingest.service.js';
+import { ALERTING_PROVIDERS } from './alerting/alerting.providers.js';
+import { IngestMetrics } from './metrics/ingest-metrics.js';
+import { MetricsServer } from './metrics/metrics.server.js';
+import { DevicePresenceService } from './pipeline/device-presence.service.js';
+import { DeviceRegistryService } from './pipeline/device-registry.service.js';
+import { IngestPipeline } from './pipeline/ingest.pipeline.js';
+import { ReadingStream } from './pipeline/reading.stream.js';
+
+@Module({
+  imports: [ConfigModule, StorageModule.forRoot({ applicationName: 'lantern-ingest' })],
+  providers: [
+    { provide: INGEST_ACK_MODE, useValue: 'held' },
+    IngestMetrics,
+    MetricsServer,
+    RejectionRepository,
+    DeviceStatusRepository,
+    DeviceRegistryService,
+    IngestMqttConnection,
+    DevicePresenceService,
+    ReadingStream,
+    IngestPipeline,
+    IngestService,
+    ...ALERTING_PROVIDERS,
+  ],
+  exports: [ReadingStream, IngestMqttConnection, IngestMetrics],
+})
+export class IngestModule {}

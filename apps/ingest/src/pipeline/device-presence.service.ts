@@ -1,0 +1,98 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
+import type { LiveDeviceEvent } from '@lantern/domain';
+import { PatientEventPublisher, topicsFor, type DecodedStatus } from '@lantern/messaging';
+import { DeviceStatusRepository, type DeviceSeen, type IngestDevice } from '@lantern/storage';
+import { IngestMqttConnection } from '../consumer/ingest-mqtt.connection.js';
+import { DeviceRegistryService } from './device-registry.service.js';
+
+/** How often last_seen_at is written: one UPDATE for all devices heard from since, not one per message. */
+const LAST_SEEN_FLUSH_MS = 2000;
+
+/**
+ * Online/battery/last-seen of devices as the ingest hears them: keeps the registry's view current,
+ * publishes a `devices` patient event when online or battery changes, and folds last-seen times
+ * into a periodic batched write (last_seen_at is informational: at most a flush interval is lost
+ * on a crash, and the next message restores it).
+ */
+@Injectable()
+export class DevicePresenceService implements OnApplicationShutdown {
+  private readonly logger = new Logger('DevicePresence');
+  private readonly events: PatientEventPublisher;
+  private dirty = new Map<string, DeviceSeen>();
+  private timer: NodeJS.Timeout | undefined;
+  private flushing = false;
+
+  constructor(
+    @Inject(LANTERN_CONFIG) config: LanternConfig,
+    private readonly registry: DeviceRegistryService,
+    private readonly repository: DeviceStatusRepository,
+    connection: IngestMqttConnection,
+  ) {
+    this.events = new PatientEventPublisher(connection, topicsFor(config.mqttTopicRoot));
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.flush(), LAST_SEEN_FLUSH_MS);
+    this.timer.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.flush();
+  }
+
+  /** A telemetry message arrived from the device: it is online and was seen now. */
+  heardFrom(device: IngestDevice, at: number): void {
+    const becameOnline = !device.online;
+    const lastSeenAt = Math.max(device.lastSeenAt ?? 0, at);
+    const updated = this.registry.update(device.id, { lastSeenAt, ...(becameOnline ? { online: true } : {}) }) ?? device;
+    const prior = this.dirty.get(device.id);
+    this.dirty.set(device.id, { deviceId: device.id, lastSeenAt, ...(becameOnline || prior?.online ? { online: true } : {}) });
+    if (becameOnline) this.publish(updated);
+  }
+
+  /** A status message was accepted: update the view, publish an event when online or battery changed. */
+  statusReceived(device: IngestDevice, status: DecodedStatus, receivedAt: number): void {
+    // A device that talks is online; `{ online: false }` is normally its last will, sent by the broker
+    // on its behalf, so it does not count as hearing from the device.
+    const online = status.online ?? true;
+    const battery = status.battery ?? device.battery;
+    const lastSeenAt = online ? Math.max(device.lastSeenAt ?? 0, receivedAt) : device.lastSeenAt;
+    const changed = online !== device.online || battery !== device.battery;
+    const updated =
+      this.registry.update(device.id, { online, ...(lastSeenAt === undefined ? {} : { lastSeenAt }), ...(battery === undefined ? {} : { battery }) }) ?? device;
+    // The status row itself is written by the pipeline's status writer (acknowledged after commit);
+    // a pending last-seen write must not undo its online flag.
+    const prior = this.dirty.get(device.id);
+    if (prior) this.dirty.set(device.id, { ...prior, online });
+    if (changed) this.publish(updated);
+  }
+
+  /** Writes pending last-seen times; on failure they are kept for the next flush. */
+  async flush(): Promise<void> {
+    if (this.flushing || this.dirty.size === 0) return;
+    this.flushing = true;
+    const batch = this.dirty;
+    this.dirty = new Map();
+    try {
+      await this.repository.touchLastSeen([...batch.values()]);
+    } catch (error) {
+      for (const [id, seen] of batch) if (!this.dirty.has(id)) this.dirty.set(id, seen);
+      this.logger.warn(`last_seen_at update failed (kept for the next flush): ${(error as Error).message}`);
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private publish(device: IngestDevice): void {
+    const event: LiveDeviceEvent = {
+      patientId: device.patientId,
+      deviceId: device.id,
+      online: device.online,
+      battery: device.battery ?? null,
+      lastSeenAt: device.lastSeenAt === undefined ? null : new Date(device.lastSeenAt).toISOString(),
+    };
+    this.events.publish('devices', device.patientId, event, (error) => this.logger.warn(`Device event not published: ${error.message}`));
+  }
+}

@@ -1,0 +1,250 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { connect } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { resolveJwtSecret } from '@lantern/auth';
+import type { LanternConfig } from '@lantern/config';
+import {
+  isPortFree,
+  pgDeviceCredentialLookup,
+  PortTakenError,
+  startEmbeddedBroker,
+  startEmbeddedPostgres,
+  type RunningEmbeddedBroker,
+} from '@lantern/embedded';
+import { createDataSource, runMigrations } from '@lantern/storage';
+import { LanternChildProcess } from './lantern-child-process.js';
+
+/** Children get this long to stop after SIGTERM before SIGKILL. */
+const CHILD_STOP_GRACE_MS = 10_000;
+/** How long the api may take to accept connections before the start is reported as stuck. */
+const API_READY_TIMEOUT_MS = 120_000;
+
+// Compiled to dist/apps/lantern/apps/lantern/src/; the other apps are built next to it.
+const DIST_APPS = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
+const CHILD_SCRIPTS = {
+  api: join(DIST_APPS, 'api/apps/api/src/main.js'),
+  ingest: join(DIST_APPS, 'ingest/apps/ingest/src/main.js'),
+} as const;
+
+const say = (line: string) => process.stdout.write(`[lantern] ${line}\n`);
+const warn = (line: string) => process.stderr.write(`[lantern] ${line}\n`);
+
+/**
+ * `npm start`: embedded PostgreSQL and broker when none is configured, migrations, then the api and
+ * ingest processes. Nothing is restarted silently: a child that dies stops everything with a
+ * non-zero code. `shutdown()` stops the children, then the broker, then PostgreSQL.
+ */
+export class LanternSupervisor {
+  /** Undo steps of what has been started, run newest first on shutdown. */
+  private readonly started: { name: string; stop: () => Promise<void> }[] = [];
+  private readonly children: LanternChildProcess[] = [];
+  private stopping: Promise<never> | undefined;
+  private starting: Promise<void> | undefined;
+
+  constructor(private readonly config: LanternConfig) {}
+
+  get isStopping(): boolean {
+    return this.stopping !== undefined;
+  }
+
+  /** Starts everything; rejects (PortTakenError, …) with the cause when the start fails. */
+  start(): Promise<void> {
+    this.starting ??= this.startAll();
+    return this.starting;
+  }
+
+  private async startAll(): Promise<void> {
+    const { config } = this;
+    const dataDir = resolve(config.dataDir);
+    for (const script of Object.values(CHILD_SCRIPTS)) {
+      if (!existsSync(script))
+        throw new Error(`${script} is missing: run npm run build (npm start builds when needed)`);
+    }
+    // Both ports first: a taken broker port should not wait for PostgreSQL to initialise.
+    if (!config.databaseUrl && !(await isPortFree(config.embeddedPostgresPort, '127.0.0.1')))
+      throw new PortTakenError(config.embeddedPostgresPort, 'postgres');
+    if (!config.mqttUrl && !(await isPortFree(config.embeddedMqttPort)))
+      throw new PortTakenError(config.embeddedMqttPort, 'mqtt');
+
+    let databaseUrl = config.databaseUrl;
+    let databaseNote = `external (${describeUrl(config.databaseUrl)})`;
+    if (!databaseUrl) {
+      const firstStart = !existsSync(join(dataDir, 'postgres/PG_VERSION'));
+      say(
+        `${firstStart ? 'Initialising' : 'Starting'} embedded PostgreSQL in ${join(dataDir, 'postgres')} on port ${config.embeddedPostgresPort}…`,
+      );
+      const postgres = await startEmbeddedPostgres({
+        dataDir,
+        port: config.embeddedPostgresPort,
+        onLog: (line) => {
+          if (/\b(WARNING|ERROR|FATAL|PANIC):/.test(line)) process.stderr.write(`[postgres] ${line}\n`);
+        },
+      });
+      this.started.push({ name: 'PostgreSQL', stop: postgres.stop });
+      databaseUrl = postgres.url;
+      databaseNote = `embedded PostgreSQL 18 on 127.0.0.1:${postgres.port}, data in ${postgres.clusterDir}`;
+    }
+    this.abortIfStopping();
+
+    await this.migrate(databaseUrl);
+    this.abortIfStopping();
+
+    let mqttUrl = config.mqttUrl;
+    let mqttPassword = config.mqttPassword;
+    let brokerNote = `external (${describeUrl(config.mqttUrl)})`;
+    if (!mqttUrl) {
+      mqttPassword ??= randomBytes(24).toString('base64url');
+      const broker = await this.startBroker(databaseUrl, mqttPassword);
+      mqttUrl = broker.url;
+      brokerNote = `mqtt://localhost:${broker.port} (embedded; a device connects with user name = device id, password = device secret)`;
+    }
+    this.abortIfStopping();
+
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      MQTT_URL: mqttUrl,
+      MQTT_USERNAME: config.mqttUsername,
+      JWT_SECRET: resolveJwtSecret({ jwtSecret: config.jwtSecret, dataDir }),
+      DATA_DIR: dataDir,
+      ...(mqttPassword !== undefined && { MQTT_PASSWORD: mqttPassword }),
+      // The children's output is piped through here: no colour codes unless ours is a terminal.
+      ...(!process.stdout.isTTY && process.env.NO_COLOR === undefined && { NO_COLOR: '1' }),
+    };
+    for (const [name, script] of Object.entries(CHILD_SCRIPTS)) {
+      const child = new LanternChildProcess(name, script, env);
+      this.children.push(child);
+      say(`${name} started (pid ${child.pid})`);
+      void child.exited.then(({ code, signal }) => {
+        if (this.isStopping) return;
+        warn(`${name} exited unexpectedly (${signal ? `signal ${signal}` : `code ${code}`}): stopping Lantern`);
+        void this.shutdown(1);
+      });
+    }
+
+    await this.waitForApi();
+    if (this.isStopping) return;
+    const base = `http://localhost:${config.port}`;
+    say('Lantern is running');
+    say(`  API        ${base}/api/v1`);
+    say(`  API docs   ${base}/api/docs`);
+    say(`  Dashboard  ${base}/`);
+    say(`  Health     ${base}/health`);
+    say(`  Broker     ${brokerNote}`);
+    say(`  Database   ${databaseNote}`);
+    say(
+      `  Metrics    ${base}/metrics (api)${config.ingestMetricsPort ? `, http://localhost:${config.ingestMetricsPort}/metrics (ingest)` : ''}`,
+    );
+    say('Press Ctrl-C to stop.');
+  }
+
+  /**
+   * Stops children (SIGTERM, SIGKILL after 10 s), then the broker, then PostgreSQL; exits with `code`.
+   * `quiet` after a failed start, whose one-line reason has been printed already.
+   */
+  shutdown(code: number, { quiet = false } = {}): Promise<never> {
+    if (this.stopping) {
+      // A second Ctrl-C: say what is going on rather than nothing.
+      say('Already stopping…');
+      return this.stopping;
+    }
+    this.stopping = (async () => {
+      if (!quiet) say('Stopping…');
+      // A step in flight (PostgreSQL initialising, say) finishes first, so what it starts is stopped too.
+      await Promise.race([
+        this.starting?.catch(() => undefined),
+        new Promise((done) => setTimeout(done, 15_000).unref()),
+      ]);
+      await Promise.all(this.children.map((child) => child.stop(CHILD_STOP_GRACE_MS)));
+      for (const { name, stop } of this.started.reverse()) {
+        try {
+          await stop();
+        } catch (error) {
+          warn(`stopping ${name} failed: ${error instanceof Error ? error.message : String(error)}`);
+          code ||= 1;
+        }
+      }
+      if (!quiet) say(code === 0 ? 'Stopped.' : `Stopped (exit code ${code}).`);
+      process.exit(code);
+    })();
+    return this.stopping;
+  }
+
+  private async migrate(url: string): Promise<void> {
+    const dataSource = createDataSource({ url, poolSize: 1, applicationName: 'lantern-migrations' });
+    await dataSource.initialize();
+    try {
+      const ran = await runMigrations(dataSource);
+      say(ran.length > 0 ? `Migrations applied: ${ran.join(', ')}` : 'Database schema is up to date');
+    } finally {
+      await dataSource.destroy();
+    }
+  }
+
+  private async startBroker(databaseUrl: string, servicePassword: string): Promise<RunningEmbeddedBroker> {
+    const { config } = this;
+    const pool = new pg.Pool({ connectionString: databaseUrl, max: 4, application_name: 'lantern-broker' });
+    // An idle connection dropped by the server must not crash the supervisor; the next lookup reconnects.
+    pool.on('error', (error) => warn(`broker database connection: ${error.message}`));
+    this.started.push({ name: 'broker database pool', stop: () => pool.end() });
+    const broker = await startEmbeddedBroker({
+      port: config.embeddedMqttPort,
+      topicRoot: config.mqttTopicRoot,
+      serviceUsername: config.mqttUsername,
+      servicePassword,
+      devices: pgDeviceCredentialLookup(pool),
+      onLog: (line) => process.stdout.write(`[broker] ${line}\n`),
+    });
+    this.started.push({ name: 'broker', stop: broker.stop });
+    return broker;
+  }
+
+  /** Polls the api's port until it accepts connections, a child exits, or the start is abandoned. */
+  private async waitForApi(): Promise<void> {
+    const { port, host } = this.config;
+    if (port === 0) return;
+    const target = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+    const deadline = Date.now() + API_READY_TIMEOUT_MS;
+    while (!this.isStopping && !(await accepts(target, port))) {
+      if (Date.now() > deadline) {
+        warn(
+          `the api does not accept connections on port ${port} after ${API_READY_TIMEOUT_MS / 1000} s; still waiting on it`,
+        );
+        return;
+      }
+      await new Promise((done) => setTimeout(done, 200));
+    }
+  }
+
+  private abortIfStopping(): void {
+    if (this.isStopping) throw new StartAbandoned();
+  }
+}
+
+/** Thrown inside start() when a signal arrived meanwhile; shutdown() is already under way. */
+export class StartAbandoned extends Error {
+  constructor() {
+    super('start abandoned');
+  }
+}
+
+function accepts(host: string, port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const socket = connect({ host, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      done(true);
+    });
+    socket.once('error', () => done(false));
+  });
+}
+
+/** A URL without its credentials, for the log. */
+function describeUrl(raw: string | undefined): string {
+  if (!raw) return 'unset';
+  const url = new URL(raw);
+  return `${url.protocol}//${url.host}${url.pathname === '/' ? '' : url.pathname}`;
+}

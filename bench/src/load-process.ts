@@ -1,0 +1,72 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startProcess, waitUntil, type BenchProcess } from './infra/processes.js';
+
+export interface LoadSnapshot {
+  connected: number;
+  devices: number;
+  acked: number;
+  ackedReadings: number;
+  sent: number;
+  inFlight: number;
+  errors: number;
+  heldBack: number;
+  readingsPerSec: number;
+  rssBytes: number;
+  phase: string;
+}
+
+/**
+ * The simulator's load mode as a separate process (so its memory is measured apart from the
+ * harness), driven over stdin: "rate N" changes the rate without reconnecting the devices.
+ */
+export class LoadProcess {
+  latest: LoadSnapshot | undefined;
+  private constructor(readonly process: BenchProcess) {}
+
+  static async start(rootDir: string, workDir: string, devices: { deviceId: string; secret: string }[], mqttUrl: string, topicRoot: string): Promise<LoadProcess> {
+    const entry = join(rootDir, 'dist/device-simulator/device-simulator/src/main.js');
+    if (!existsSync(entry)) throw new Error(`${entry} is missing: build first (npm run build)`);
+    const file = join(workDir, 'load-devices.json');
+    writeFileSync(file, JSON.stringify(devices.map(({ deviceId, secret }) => ({ deviceId, secret }))));
+    let self: LoadProcess | undefined;
+    const proc = startProcess(
+      'simulator',
+      process.execPath,
+      [entry, 'load', '--devices-file', file, '--rate', '0', '--json', '--mqtt', mqttUrl, '--root', topicRoot, '--connect-concurrency', '250'],
+      {},
+      {
+        stdin: true,
+        onLine: (line) => {
+          if (!line.startsWith('{')) return;
+          try {
+            self!.latest = JSON.parse(line) as LoadSnapshot;
+          } catch {
+            // a partial line; the next one will do
+          }
+        },
+      },
+    );
+    self = new LoadProcess(proc);
+    const timeoutMs = 30_000 + devices.length * 10;
+    try {
+      await waitUntil(`${devices.length} simulated devices to connect`, async () => (self.latest?.connected ?? 0) >= devices.length && self.latest?.phase === 'running', timeoutMs, proc);
+    } catch (error) {
+      await proc.stop();
+      throw error;
+    }
+    return self;
+  }
+
+  setRate(readingsPerSec: number): void {
+    this.process.child.stdin!.write(`rate ${Math.round(readingsPerSec)}\n`);
+  }
+
+  async stop(): Promise<void> {
+    if (this.process.child.exitCode === null) this.process.child.stdin!.write('stop\n');
+    const exited = new Promise((r) => this.process.child.once('exit', r));
+    const timer = setTimeout(() => void this.process.stop(), 60_000);
+    if (this.process.child.exitCode === null) await exited;
+    clearTimeout(timer);
+  }
+}

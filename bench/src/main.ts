@@ -1,0 +1,310 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { benchmarkEvaluation } from '@lantern/alerting';
+import { boolFlag, numberFlag, parseArgs, stringFlag } from '../../device-simulator/src/cli-args.js';
+import { createBenchDatabase, seedDevices, type BenchDatabase } from './infra/bench-database.js';
+import { startBroker, type BenchBroker } from './infra/broker.js';
+import { freePort, peakRss, startProcess, waitUntil, type BenchProcess } from './infra/processes.js';
+import { LoadProcess } from './load-process.js';
+import { login, measureAlertLatency } from './phases/alert-latency.phase.js';
+import { measureQueries } from './phases/query.phase.js';
+import { measureSustained } from './phases/sustained-ingest.phase.js';
+import { checkTargets, renderMarkdown, type BenchReport, type PhaseOutcome } from './report.js';
+
+const HELP = `npm run bench -- [flags]     (docs/benchmarks.md)
+  --quick                 seconds-long smoke run (small devices, rates, durations, data)
+  --phases LIST           reference,lantern,alert,rss,query,core (default: all)
+  --devices N             simulated devices, each on its own MQTT connection (10000)
+  --rates LIST            readings/s steps (5000,10000,15000,20000,25000,30000,40000,50000)
+  --step-sec S            seconds per step (60)
+  --max-drain-sec S       bound on the time to store everything after a step (10)
+  --alert-samples N       alert probes (200)      --watchers N   watching sockets (200)
+  --alert-rate R          load during the alert phase (default: 50 % of Lantern's sustained rate)
+  --query-patients N      (1000)  --query-days D (30)  --query-interval-sec S (300)  --query-samples N (200)
+  --core-readings N       streaming-core micro-benchmark size (1000000)
+  --out-dir DIR           write benchmarks.md and latest.json there (default: docs/ and bench/reports/)
+  --database-url URL      server to create the bench database on (DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres)
+  --keep                  keep the bench database and work folder`;
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '../../../..');
+const log = (line: string) => console.log(line);
+const TOPIC_ROOT = 'bench/v1';
+
+async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2));
+  if (boolFlag(args, 'help')) {
+    console.log(HELP);
+    return 0;
+  }
+  const quick = boolFlag(args, 'quick');
+  const opts = {
+    quick,
+    phases: new Set((stringFlag(args, 'phases') ?? 'reference,lantern,alert,rss,query,core').split(',')),
+    devices: numberFlag(args, 'devices', quick ? 40 : 10_000),
+    rates: (stringFlag(args, 'rates') ?? (quick ? '200,400' : '5000,10000,15000,20000,25000,30000,40000,50000')).split(',').map(Number),
+    stepSec: numberFlag(args, 'step-sec', quick ? 2 : 60),
+    maxDrainSec: numberFlag(args, 'max-drain-sec', quick ? 5 : 10),
+    alertSamples: numberFlag(args, 'alert-samples', quick ? 5 : 200),
+    watchers: numberFlag(args, 'watchers', quick ? 5 : 200),
+    alertRate: numberFlag(args, 'alert-rate', 0),
+    queryPatients: numberFlag(args, 'query-patients', quick ? 5 : 1000),
+    queryDays: numberFlag(args, 'query-days', quick ? 1 : 30),
+    queryIntervalSec: numberFlag(args, 'query-interval-sec', 300),
+    querySamples: numberFlag(args, 'query-samples', quick ? 5 : 200),
+    coreReadings: numberFlag(args, 'core-readings', quick ? 20_000 : 1_000_000),
+    outDir: stringFlag(args, 'out-dir'),
+    databaseUrl: stringFlag(args, 'database-url', process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres')!,
+    keep: boolFlag(args, 'keep'),
+  };
+  const startedAt = new Date().toISOString();
+  const work = mkdtempSync(join(tmpdir(), 'lantern-bench-'));
+  const notRun = (reason: string) => ({ status: 'skipped', reason }) as const;
+  const phases: BenchReport['phases'] = {
+    reference: notRun('not selected'),
+    lantern: notRun('not selected'),
+    alertLatency: notRun('not selected'),
+    streamingCore: notRun('not selected'),
+    rss: notRun('not selected'),
+    query: notRun('not selected'),
+  };
+  const rss: Record<string, number | null> = { ingest: null, api: null, broker: null, simulator: null, reference: null };
+  let broker: BenchBroker | undefined;
+  let db: BenchDatabase | undefined;
+  const running: BenchProcess[] = [];
+  // Ctrl-C: the children and the bench database must not outlive the harness.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log(`\n${signal}: stopping the bench processes`);
+      void (async () => {
+        for (const p of running) await p.stop().catch(() => undefined);
+        await broker?.stop().catch(() => undefined);
+        if (!opts.keep) await db?.drop().catch(() => undefined);
+        rmSync(work, { recursive: true, force: true });
+        process.exit(130);
+      })();
+    });
+  }
+  const guard = async <T>(name: string, fn: () => Promise<T>): Promise<PhaseOutcome<T>> => {
+    log(`▶ ${name}`);
+    const t0 = Date.now();
+    try {
+      const result = await fn();
+      log(`  ✓ ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+      return { status: 'ok', result };
+    } catch (error) {
+      const message = (error as Error).stack ?? String(error);
+      log(`  ✗ ${name} failed: ${message.split('\n')[0]}`);
+      return { status: 'failed', error: message };
+    }
+  };
+  const mib = (bytes: number | undefined) => (bytes === undefined ? null : Math.round(bytes / 1048576));
+  const noteRss = (name: string, proc: BenchProcess | undefined) => {
+    const v = proc ? mib(peakRss(proc.pid)) : null;
+    if (v !== null) rss[name] = Math.max(rss[name] ?? 0, v);
+  };
+
+  try {
+    broker = await startBroker(root, work);
+    db = await createBenchDatabase(opts.databaseUrl);
+    log(`bench database ${db.url}, broker ${broker.url}, ${opts.devices} devices`);
+    const pool = db.pool;
+    const loadDevices = await seedDevices(pool, opts.devices, 'pulse_oximeter', 'Load');
+    const probes = await seedDevices(pool, 5, 'wearable_patch', 'Probe');
+
+    if (opts.phases.has('reference')) {
+      phases.reference = await guard('reference pipeline', async () => {
+        const entry = join(root, 'dist/bench/bench/src/reference-pipeline.js');
+        let ready = false;
+        const ref = startProcess('reference', process.execPath, [entry, broker!.url, db!.url, TOPIC_ROOT], {}, { onLine: (l) => (ready ||= l.includes('"ready"')) });
+        running.push(ref);
+        await waitUntil('the reference pipeline to subscribe', async () => ready, 20_000, ref);
+        const load = await LoadProcess.start(root, work, loadDevices, broker!.url, TOPIC_ROOT);
+        running.push(load.process);
+        try {
+          return await measureSustained(pool, load, {
+            rates: opts.rates,
+            stepSec: opts.stepSec,
+            maxDrainSec: opts.maxDrainSec,
+            extend: !quick,
+            countRows: async (p) => (await p.query<{ n: number }>('SELECT count(*)::int AS n FROM bench_reference_readings')).rows[0]!.n,
+            log,
+          });
+        } finally {
+          noteRss('simulator', load.process);
+          noteRss('reference', ref);
+          await load.stop();
+          await ref.stop();
+        }
+      });
+    }
+
+    const lanternWanted = ['lantern', 'alert', 'rss', 'query'].some((p) => opts.phases.has(p));
+    if (lanternWanted) {
+      const ingestEntry = join(root, 'dist/apps/ingest/apps/ingest/src/main.js');
+      const apiEntry = join(root, 'dist/apps/api/apps/api/src/main.js');
+      const apiPort = await freePort();
+      const metricsPort = await freePort();
+      const adminEmail = 'bench-admin@lantern.local';
+      const adminPassword = 'bench-admin-password-1';
+      const env = {
+        NODE_ENV: 'production',
+        DATABASE_URL: db.url,
+        MQTT_URL: broker.url,
+        MQTT_TOPIC_ROOT: TOPIC_ROOT,
+        MQTT_PASSWORD: 'bench-service-password',
+        INGEST_METRICS_PORT: String(metricsPort),
+        INGEST_MQTT_CLIENT_ID: `bench-ingest-${Date.now()}`,
+        PORT: String(apiPort),
+        HOST: '127.0.0.1',
+        JWT_SECRET: 'bench-jwt-secret-bench-jwt-secret-0123456789',
+        ADMIN_EMAIL: adminEmail,
+        ADMIN_PASSWORD: adminPassword,
+        LOGIN_RATE_LIMIT: '10000',
+        LOG_LEVEL: 'warn',
+        DATA_DIR: join(work, 'data'),
+      };
+      const apiUrl = `http://127.0.0.1:${apiPort}`;
+      const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+      let ingest: BenchProcess | undefined;
+      let api: BenchProcess | undefined;
+      let load: LoadProcess | undefined;
+      let token = '';
+      const started = await guard('start Lantern (ingest and api processes)', async () => {
+        for (const entry of [ingestEntry, apiEntry]) if (!existsSync(entry)) throw new Error(`${entry} is missing: build first (npm run build)`);
+        ingest = startProcess('ingest', process.execPath, [ingestEntry], env);
+        running.push(ingest);
+        await waitUntil('the ingest to connect to the broker', async () => /lantern_ingest_broker_connected 1/.test(await (await fetch(metricsUrl)).text()), 60_000, ingest);
+        api = startProcess('api', process.execPath, [apiEntry], env);
+        running.push(api);
+        await waitUntil('the api /health to answer 200', async () => (await fetch(`${apiUrl}/health`)).ok, 60_000, api);
+        token = await login(apiUrl, adminEmail, adminPassword);
+        load = await LoadProcess.start(root, work, loadDevices, broker!.url, TOPIC_ROOT);
+        running.push(load.process);
+        return true;
+      });
+      const down = (outcome: PhaseOutcome<unknown>) => (outcome.status === 'failed' ? ({ status: 'failed', error: `Lantern did not start: ${outcome.error}` } as const) : undefined);
+      if (opts.phases.has('lantern')) {
+        phases.lantern =
+          down(started) ??
+          (await guard('Lantern sustained ingest', () =>
+            measureSustained(db!.pool, load!, {
+              rates: opts.rates,
+              stepSec: opts.stepSec,
+              maxDrainSec: opts.maxDrainSec,
+              extend: !quick,
+              countRows: async (p) => (await p.query<{ n: number }>('SELECT count(*)::int AS n FROM readings')).rows[0]!.n,
+              ackLag: async () => {
+                const m = /^lantern_ingest_oldest_unacked_seconds ([\d.e+-]+)$/m.exec(await (await fetch(metricsUrl)).text());
+                return m ? Number(m[1]) : undefined;
+              },
+              log,
+            }),
+          ));
+      }
+      if (opts.phases.has('alert')) {
+        const sustained = phases.lantern.status === 'ok' ? phases.lantern.result.sustainedReadingsPerSec : 0;
+        const rate = opts.alertRate || Math.round(sustained / 2);
+        phases.alertLatency =
+          down(started) ??
+          (rate === 0 && !opts.alertRate
+            ? { status: 'failed', error: 'no sustained Lantern rate to take 50 % of (the lantern phase failed or did not run); pass --alert-rate' }
+            : await guard(`alert latency at ${rate} readings/s`, async () => {
+                load!.setRate(rate);
+                try {
+                  return await measureAlertLatency({
+                    apiUrl,
+                    token,
+                    mqttUrl: broker!.url,
+                    topicRoot: TOPIC_ROOT,
+                    probes,
+                    watchedPatients: loadDevices.slice(0, opts.watchers).map((d) => d.patientId),
+                    samples: opts.alertSamples,
+                    loadReadingsPerSec: rate,
+                    log,
+                  });
+                } finally {
+                  load!.setRate(0);
+                }
+              }));
+      }
+      if (opts.phases.has('rss')) {
+        phases.rss =
+          down(started) ??
+          (await guard('peak memory', async () => {
+            noteRss('ingest', ingest);
+            noteRss('api', api);
+            noteRss('broker', broker!.process);
+            noteRss('simulator', load?.process);
+            return { devices: opts.devices, peakRssMiB: { ...rss } };
+          }));
+      }
+      await load?.stop();
+      if (opts.phases.has('query')) {
+        phases.query =
+          down(started) ??
+          (await guard('query latency', () =>
+            measureQueries(db!.pool, { apiUrl, token, patients: opts.queryPatients, days: opts.queryDays, intervalSec: opts.queryIntervalSec, samples: opts.querySamples, log }),
+          ));
+      }
+      await api?.stop();
+      await ingest?.stop();
+    }
+
+    if (opts.phases.has('core')) {
+      phases.streamingCore = await guard('streaming core micro-benchmark', async () => {
+        const r = benchmarkEvaluation({ patients: quick ? 100 : 1000, readings: opts.coreReadings });
+        return { patients: r.patients, readings: r.readings, nsPerReading: r.nsPerReading, readingsPerSecond: r.readingsPerSecond };
+      });
+    }
+  } catch (error) {
+    log(`bench setup failed: ${(error as Error).stack ?? String(error)}`);
+    for (const key of Object.keys(phases) as (keyof BenchReport['phases'])[]) {
+      if (phases[key].status === 'skipped' && phases[key].reason === 'not selected') (phases as Record<string, PhaseOutcome<unknown>>)[key] = { status: 'failed', error: `setup failed: ${(error as Error).message}` };
+    }
+  } finally {
+    for (const p of running) await p.stop().catch(() => undefined);
+    await broker?.stop().catch(() => undefined);
+    if (!opts.keep) {
+      await db?.drop().catch((e: unknown) => log(`could not drop the bench database: ${String(e)}`));
+      rmSync(work, { recursive: true, force: true });
+    } else await db?.pool.end();
+  }
+
+  const base: Omit<BenchReport, 'targets'> = {
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    quick,
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, postgres: version('psql', ['--version']), mosquitto: version('mosquitto', ['-h'])?.split('\n')[0] },
+    settings: { ...opts, phases: [...opts.phases] },
+    phases,
+  };
+  const report: BenchReport = { ...base, targets: checkTargets(base) };
+  const mdPath = opts.outDir ? join(opts.outDir, 'benchmarks.md') : join(root, 'docs/benchmarks.md');
+  const jsonPath = opts.outDir ? join(opts.outDir, 'latest.json') : join(root, 'bench/reports/latest.json');
+  for (const p of [mdPath, jsonPath]) mkdirSync(dirname(p), { recursive: true });
+  writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(mdPath, renderMarkdown(report));
+  log(`\nwrote ${mdPath} and ${jsonPath}`);
+  for (const t of report.targets) log(`  ${t.met === null ? '–' : t.met ? '✓' : '✗'} ${t.name}: ${t.measured} (target ${t.target})${t.note ? ` — ${t.note}` : ''}`);
+  return 0;
+}
+
+function version(cmd: string, args: string[]): string | undefined {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch (error) {
+    const out = (error as { stdout?: string }).stdout;
+    return out ? out.trim() : undefined;
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(`bench: ${(error as Error).stack ?? String(error)}`);
+    process.exit(1);
+  },
+);

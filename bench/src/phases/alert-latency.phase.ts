@@ -1,0 +1,127 @@
+import { LIVE_NAMESPACE, type AlertResource, type LiveClientToServerEvents, type LiveServerToClientEvents } from '@lantern/domain';
+import mqtt from 'mqtt';
+import { io, type Socket } from 'socket.io-client';
+import { percentile, sleep } from '../infra/processes.js';
+
+type LiveSocket = Socket<LiveServerToClientEvents, LiveClientToServerEvents>;
+
+export interface AlertLatencyResult {
+  samples: number;
+  timeouts: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  watchers: number;
+  loadReadingsPerSec: number;
+}
+
+export interface AlertLatencyOptions {
+  apiUrl: string;
+  token: string;
+  mqttUrl: string;
+  topicRoot: string;
+  probes: { deviceId: string; patientId: string }[];
+  watchedPatients: string[];
+  samples: number;
+  loadReadingsPerSec: number;
+  log: (line: string) => void;
+}
+
+/** Login helper: POST /api/v1/auth/login → access token. */
+export async function login(apiUrl: string, email: string, password: string): Promise<string> {
+  const response = await fetch(`${apiUrl}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
+  if (!response.ok) throw new Error(`login as ${email} answered ${response.status}: ${(await response.text()).slice(0, 200)}`);
+  return ((await response.json()) as { accessToken: string }).accessToken;
+}
+
+async function connectSocket(apiUrl: string, token: string): Promise<LiveSocket> {
+  const socket: LiveSocket = io(`${apiUrl}${LIVE_NAMESPACE}`, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    socket.once('connect_error', (e) => reject(new Error(`socket: ${e.message}`)));
+  });
+  return socket;
+}
+
+async function subscribe(socket: LiveSocket, patientId: string): Promise<void> {
+  const answer = await socket.timeout(10_000).emitWithAck('subscribe', { patientId });
+  if (!answer.ok) throw new Error(`subscribe ${patientId}: ${answer.error}`);
+}
+
+/**
+ * Publish of a threshold-crossing reading (body temperature 39.4 °C: body_temperature.fever, no
+ * delay) → the `alert` event (state open) on a subscribed socket, measured from just before the
+ * publish; then a normal reading resolves it before the probe patient is used again. Meanwhile
+ * `watchedPatients.length` other sockets each watch one patient of the load (live readings flow).
+ */
+export async function measureAlertLatency(options: AlertLatencyOptions): Promise<AlertLatencyResult> {
+  const watchers: LiveSocket[] = [];
+  const probeSocket = await connectSocket(options.apiUrl, options.token);
+  const clients: mqtt.MqttClient[] = [];
+  try {
+    for (const patientId of options.watchedPatients) {
+      const socket = await connectSocket(options.apiUrl, options.token);
+      await subscribe(socket, patientId);
+      watchers.push(socket);
+    }
+    for (const probe of options.probes) await subscribe(probeSocket, probe.patientId);
+    const waiting = new Map<string, { state: AlertResource['state']; resolve: (at: number) => void }>();
+    probeSocket.on('alert', (alert) => {
+      const w = waiting.get(alert.patientId);
+      if (w && alert.rule === 'body_temperature.fever' && alert.state === w.state) {
+        waiting.delete(alert.patientId);
+        w.resolve(performance.now());
+      }
+    });
+    for (const probe of options.probes) {
+      const client = await mqtt.connectAsync(options.mqttUrl, { clientId: `bench-probe-${probe.deviceId}`, username: probe.deviceId, password: 'bench', clean: true });
+      clients.push(client);
+    }
+    const wait = (patientId: string, state: AlertResource['state'], ms: number) =>
+      Promise.race([
+        new Promise<number>((resolve) => waiting.set(patientId, { state, resolve })),
+        sleep(ms).then(() => {
+          waiting.delete(patientId);
+          return -1;
+        }),
+      ]);
+    const latencies: number[] = [];
+    let timeouts = 0;
+    for (let i = 0; i < options.samples; i++) {
+      const k = i % options.probes.length;
+      const probe = options.probes[k]!;
+      const topic = `${options.topicRoot}/devices/${probe.deviceId}/telemetry`;
+      const opened = wait(probe.patientId, 'open', 5000);
+      const t0 = performance.now();
+      await clients[k]!.publishAsync(topic, JSON.stringify({ ts: new Date().toISOString(), readings: [{ metric: 'body_temperature', value: 39.4 }] }), { qos: 1 });
+      const at = await opened;
+      if (at < 0) timeouts++;
+      else latencies.push(at - t0);
+      const resolved = wait(probe.patientId, 'resolved', 5000);
+      await sleep(5);
+      await clients[k]!.publishAsync(topic, JSON.stringify({ ts: new Date().toISOString(), readings: [{ metric: 'body_temperature', value: 36.8 }] }), { qos: 1 });
+      await resolved;
+      // Spread the probes so they sample the load rather than each other.
+      await sleep(50);
+    }
+    if (latencies.length === 0) throw new Error(`no alert event arrived within 5 s for any of ${options.samples} probes`);
+    options.log(`    ${latencies.length} probes, ${timeouts} timeouts`);
+    return {
+      samples: latencies.length,
+      timeouts,
+      p50Ms: round(percentile(latencies, 50)),
+      p95Ms: round(percentile(latencies, 95)),
+      p99Ms: round(percentile(latencies, 99)),
+      maxMs: round(Math.max(...latencies)),
+      watchers: watchers.length,
+      loadReadingsPerSec: options.loadReadingsPerSec,
+    };
+  } finally {
+    probeSocket.disconnect();
+    for (const s of watchers) s.disconnect();
+    await Promise.all(clients.map((c) => c.endAsync().catch(() => undefined)));
+  }
+}
+
+const round = (v: number) => Math.round(v * 10) / 10;

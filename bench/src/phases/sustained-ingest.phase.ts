@@ -1,0 +1,107 @@
+import type pg from 'pg';
+import type { LoadProcess } from '../load-process.js';
+import { sleep } from '../infra/processes.js';
+
+export interface IngestStep {
+  targetReadingsPerSec: number;
+  /** Readings/s the broker acknowledged to the simulator during the step. */
+  publishedReadingsPerSec: number;
+  published: number;
+  /** Rows in the pipeline's table after the drain, minus rows before the step. */
+  stored: number;
+  lost: number;
+  /** Seconds from the end of the step until every published reading was in the database. */
+  drainSec: number | null;
+  /** Largest age of an unacknowledged message seen during the step (Lantern's own metric), seconds. */
+  maxAckLagSec?: number;
+  passed: boolean;
+  why?: string;
+}
+
+export interface SustainedResult {
+  steps: IngestStep[];
+  /** Highest target rate held with no loss and a bounded drain; 0 when none. */
+  sustainedReadingsPerSec: number;
+}
+
+export interface SustainedOptions {
+  rates: number[];
+  stepSec: number;
+  maxDrainSec: number;
+  /** Rows of the table the pipeline writes. */
+  countRows: (pool: pg.Pool) => Promise<number>;
+  /** Optional: the pipeline's current ack lag in seconds. */
+  ackLag?: () => Promise<number | undefined>;
+  /** Keep stepping past the listed rates until a step fails (off in --quick). */
+  extend?: boolean;
+  log: (line: string) => void;
+}
+
+/**
+ * Steps the simulator's rate up; each step runs `stepSec`, then the load pauses and the step passes
+ * when every reading the broker acknowledged is in the database within `maxDrainSec` and the
+ * simulator actually achieved ≥ 95 % of the target. Stops at the first failed step.
+ */
+export async function measureSustained(pool: pg.Pool, load: LoadProcess, options: SustainedOptions): Promise<SustainedResult> {
+  const steps: IngestStep[] = [];
+  let sustained = 0;
+  // After the listed rates, keep stepping by the last increment until a step fails (at most 10 more),
+  // so a pipeline faster than the list is not reported at the list's ceiling.
+  const rates = [...options.rates];
+  const increment = rates.length > 1 ? rates.at(-1)! - rates.at(-2)! : rates[0]!;
+  for (let i = 0; i < rates.length; i++) {
+    const rate = rates[i]!;
+    if (options.extend && i === rates.length - 1 && rates.length < options.rates.length + 10) rates.push(rate + increment);
+    const before = await options.countRows(pool);
+    const ackedBefore = load.latest?.ackedReadings ?? 0;
+    load.setRate(rate);
+    const started = Date.now();
+    let maxLag: number | undefined;
+    while (Date.now() - started < options.stepSec * 1000) {
+      await sleep(Math.min(1000, options.stepSec * 1000));
+      const lag = await options.ackLag?.().catch(() => undefined);
+      if (lag !== undefined) maxLag = Math.max(maxLag ?? 0, lag);
+    }
+    load.setRate(0);
+    const stepSec = (Date.now() - started) / 1000;
+    // Let the simulator's outstanding PUBACKs arrive before reading its count.
+    const settle = Date.now();
+    while ((load.latest?.inFlight ?? 0) > 0 && Date.now() - settle < 10_000) await sleep(100);
+    await sleep(1100);
+    const published = (load.latest?.ackedReadings ?? 0) - ackedBefore;
+    const stopped = Date.now();
+    let stored = 0;
+    let drainSec: number | null = null;
+    while (Date.now() - stopped < options.maxDrainSec * 1000 + 2000) {
+      stored = (await options.countRows(pool)) - before;
+      if (stored >= published) {
+        drainSec = (Date.now() - stopped) / 1000;
+        break;
+      }
+      await sleep(250);
+    }
+    const publishedRate = published / stepSec;
+    const lost = Math.max(0, published - stored);
+    const reasons: string[] = [];
+    if (publishedRate < rate * 0.95) reasons.push(`simulator reached only ${Math.round(publishedRate)} of ${rate} readings/s`);
+    if (drainSec === null) reasons.push(`${lost} readings not in the database ${options.maxDrainSec} s after the step`);
+    else if (drainSec > options.maxDrainSec) reasons.push(`drain took ${drainSec.toFixed(1)} s (bound ${options.maxDrainSec} s)`);
+    if (stored > published) reasons.push(`${stored - published} more rows than published (duplicates?)`);
+    const step: IngestStep = {
+      targetReadingsPerSec: rate,
+      publishedReadingsPerSec: Math.round(publishedRate),
+      published,
+      stored,
+      lost,
+      drainSec,
+      maxAckLagSec: maxLag,
+      passed: reasons.length === 0,
+      why: reasons.join('; ') || undefined,
+    };
+    steps.push(step);
+    options.log(`    ${rate} readings/s: published ${step.publishedReadingsPerSec}/s, stored ${stored}/${published}, drain ${drainSec ?? '—'} s${maxLag !== undefined ? `, max ack lag ${maxLag.toFixed(2)} s` : ''} → ${step.passed ? 'ok' : `FAIL (${step.why})`}`);
+    if (!step.passed) break;
+    sustained = rate;
+  }
+  return { steps, sustainedReadingsPerSec: sustained };
+}

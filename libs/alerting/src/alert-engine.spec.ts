@@ -1,0 +1,356 @@
+import { beforeEach, describe, expect, it } from '@jest/globals';
+import type { Reading } from '@lantern/domain';
+import { AlertEngine, AlertNotHeldError, type EngineOutput } from './alert-engine.js';
+import { AlertTransitionError, type AlertRecord } from './alert-lifecycle.js';
+
+const T0 = Date.UTC(2026, 10, 22, 10, 0, 0);
+const SEC = 1000;
+const MIN = 60 * SEC;
+const P = 'patient-1';
+const CGM = 'cgm-1';
+
+let engine: AlertEngine;
+let ids: number;
+
+beforeEach(() => {
+  ids = 0;
+  engine = new AlertEngine({ newId: () => `id-${++ids}` });
+  engine.registerDevice({ deviceId: CGM, patientId: P, type: 'cgm' });
+});
+
+function glucose(offsetMs: number, value: number, receivedDelayMs = 2 * SEC, deviceId = CGM): Reading {
+  return { deviceId, patientId: P, metric: 'glucose', value, time: T0 + offsetMs, receivedAt: T0 + offsetMs + receivedDelayMs };
+}
+
+/** "kind rule" for each transition, e.g. "opened glucose.low". */
+const kinds = (out: EngineOutput): string[] => out.transitions.map((t) => `${t.kind} ${t.alert.rule}`);
+
+/** Feeds CGM readings every 5 min from `startMin`; returns everything decided, in order. */
+function feed(values: number[], startMin = 0): { transitions: string[]; notifications: string[]; outputs: EngineOutput[] } {
+  const outputs = values.map((v, i) => engine.onReading(glucose((startMin + 5 * i) * MIN, v)));
+  return {
+    transitions: outputs.flatMap(kinds),
+    notifications: outputs.flatMap((o) => o.notifications.map((n) => `${n.kind}: ${n.title}`)),
+    outputs,
+  };
+}
+
+const byRule = (rule: string): AlertRecord | undefined => engine.activeAlerts().find((a) => a.rule === rule);
+
+describe('AlertEngine — hypoglycemia', () => {
+  const FALL = [180, 165, 150, 135, 120, 105, 90, 75, 60, 45];
+
+  it('a fall opens falling_fast, urgent_low_soon, low, urgent_low in that order, each with one patient notification', () => {
+    const { transitions, notifications, outputs } = feed(FALL);
+    expect(transitions.filter((t) => t.startsWith('opened'))).toEqual([
+      'opened glucose.falling_fast',
+      'opened glucose.urgent_low_soon',
+      'opened glucose.low',
+      'opened glucose.urgent_low',
+    ]);
+    // The minute each opened: falling_fast at 10 (third sample, −3/min), urgent_low_soon at 25 (105 − 3×20 < 55), low at 40 (60), urgent_low at 45 (45).
+    expect(outputs.map((o) => kinds(o).filter((k) => k.startsWith('opened')))).toEqual([
+      [],
+      [],
+      ['opened glucose.falling_fast'],
+      [],
+      [],
+      ['opened glucose.urgent_low_soon'],
+      [],
+      [],
+      ['opened glucose.low'],
+      ['opened glucose.urgent_low'],
+    ]);
+    expect(notifications).toEqual([
+      'alert_opened: Your glucose (blood sugar) is falling quickly',
+      'alert_opened: Your glucose (blood sugar) may soon be very low',
+      'alert_opened: Your glucose (blood sugar) is low',
+      'alert_opened: Your glucose (blood sugar) is very low',
+    ]);
+    // At 45 the value has crossed: the prediction latches as cleared (high), the threshold rule has taken over.
+    expect(kinds(outputs[9]!)).toEqual(['opened glucose.urgent_low', 'updated glucose.low', 'updated glucose.falling_fast', 'cleared glucose.urgent_low_soon']);
+    expect(byRule('glucose.urgent_low')).toMatchObject({
+      state: 'open',
+      priority: 'high',
+      value: 45,
+      peakValue: 45,
+      openedAt: T0 + 45 * MIN,
+      lastTriggeredAt: T0 + 45 * MIN,
+      message: 'Glucose 45 mg/dL — below 54 (urgent low)',
+      deviceId: CGM,
+      metric: 'glucose',
+      late: false,
+    });
+    expect(byRule('glucose.falling_fast')?.message).toBe('Glucose 150 mg/dL, falling 3 mg/dL/min — at least 3 over 15 min (falling fast)');
+    expect(byRule('glucose.urgent_low_soon')?.message).toBe('Glucose 105 mg/dL — projected below 55 within 20 min (urgent low soon)');
+    expect(engine.activeAlerts()).toHaveLength(4);
+  });
+
+  it('recovery resolves low and falling_fast, leaves urgent_low latched until acknowledged', () => {
+    feed(FALL);
+    const recovery = feed([52, 62, 75, 90], 50);
+    expect(recovery.outputs.map(kinds)).toEqual([
+      ['resolved glucose.falling_fast'], // slope over 35–50 min: −1.68/min
+      ['cleared glucose.urgent_low'], // 62 ≥ 54 + 5: latched
+      ['resolved glucose.low'], // 75 ≥ 70 + 5
+      [],
+    ]);
+    expect(recovery.notifications).toEqual([]);
+    const urgent = byRule('glucose.urgent_low')!;
+    expect(urgent).toMatchObject({ state: 'open', clearedAt: T0 + 55 * MIN, lastTriggeredAt: T0 + 50 * MIN });
+    expect(byRule('glucose.urgent_low_soon')).toMatchObject({ state: 'open', clearedAt: T0 + 45 * MIN });
+    expect(byRule('glucose.low')).toBeUndefined();
+    expect(byRule('glucose.falling_fast')).toBeUndefined();
+
+    const ack = engine.acknowledge(urgent.id, 'clinician-1', T0 + 80 * MIN, 'called patient');
+    expect(kinds(ack)).toEqual(['acknowledged glucose.urgent_low', 'resolved glucose.urgent_low']);
+    expect(ack.notifications).toEqual([
+      expect.objectContaining({
+        kind: 'alert_acknowledged',
+        severity: 'info',
+        title: 'Your care team has seen your alert',
+        body: 'Your care team has seen the alert: your glucose (blood sugar) is very low. Please keep following your care plan.',
+        alertId: urgent.id,
+        patientId: P,
+        createdAt: T0 + 80 * MIN,
+      }),
+    ]);
+    expect(byRule('glucose.urgent_low')).toBeUndefined();
+    expect(() => engine.acknowledge(urgent.id, 'clinician-1', T0 + 81 * MIN)).toThrow(AlertNotHeldError);
+  });
+
+  it('does not re-predict during recovery while the urgent low alert is latched', () => {
+    engine.setOverrides(P, [{ ruleKey: 'glucose.urgent_low', enabled: true, params: { hysteresis: 0 } }], T0);
+    feed(FALL);
+    const ack = engine.acknowledge(byRule('glucose.urgent_low_soon')!.id, 'c', T0 + 46 * MIN);
+    expect(kinds(ack)).toEqual(['acknowledged glucose.urgent_low_soon', 'resolved glucose.urgent_low_soon']);
+    // 55 after 75, 60, 45: urgent_low clears (latched); the slope is −1.5/min and 55 − 30 < 55, but urgent_low has taken over.
+    const { transitions } = feed([55], 50);
+    expect(transitions).toEqual(['cleared glucose.urgent_low', 'resolved glucose.falling_fast']);
+  });
+});
+
+describe('AlertEngine — per-device ordering and lateness', () => {
+  it('an out-of-order or repeated reading does not move live state', () => {
+    engine.onReading(glucose(10 * MIN, 100));
+    expect(kinds(engine.onReading(glucose(5 * MIN, 40)))).toEqual([]);
+    expect(kinds(engine.onReading(glucose(10 * MIN, 40)))).toEqual([]);
+    expect(engine.activeAlerts()).toEqual([]);
+    expect(kinds(engine.onReading(glucose(15 * MIN, 40)))).toEqual(['opened glucose.urgent_low', 'opened glucose.low']);
+  });
+
+  it('orders per device: another device’s older reading is still evaluated', () => {
+    engine.registerDevice({ deviceId: 'cgm-2', patientId: P, type: 'cgm' });
+    engine.onReading(glucose(10 * MIN, 100));
+    expect(kinds(engine.onReading(glucose(5 * MIN, 65, 2 * SEC, 'cgm-2')))).toEqual(['opened glucose.low']);
+    expect(byRule('glucose.low')?.deviceId).toBe('cgm-2');
+  });
+
+  it('flags an alert late when its reading is more than 15 min old at evaluation', () => {
+    const onTime = engine.onReading(glucose(0, 65, 15 * MIN));
+    expect(onTime.transitions[0]!.alert.late).toBe(false);
+    const late = engine.onReading(glucose(5 * MIN, 50, 15 * MIN + 1));
+    expect(late.transitions.find((t) => t.alert.rule === 'glucose.urgent_low')!.alert).toMatchObject({ late: true, openedAt: T0 + 5 * MIN, raisedAt: T0 + 20 * MIN + 1 });
+  });
+
+  it('evaluates a store-and-forward backlog in event time: open then auto-resolve', () => {
+    const backlog = [65, 66, 80].map((v, i) => engine.onReading(glucose(i * 5 * MIN, v, 2 * 3600 * SEC)));
+    expect(backlog.flatMap(kinds)).toEqual(['opened glucose.low', 'resolved glucose.low']);
+    expect(backlog[0]!.transitions[0]!.alert.late).toBe(true);
+    expect(backlog[2]!.transitions[0]!.alert).toMatchObject({ state: 'resolved', resolvedAt: T0 + 10 * MIN });
+  });
+});
+
+describe('AlertEngine — delays, hysteresis and other metrics', () => {
+  function hr(offsetMs: number, value: number): Reading {
+    return { deviceId: 'ox-1', patientId: P, metric: 'heart_rate', value, time: T0 + offsetMs, receivedAt: T0 + offsetMs };
+  }
+
+  it('heart_rate.low fires only after 30 s below 40 in event time, once', () => {
+    engine.registerDevice({ deviceId: 'ox-1', patientId: P, type: 'pulse_oximeter' });
+    const out = Array.from({ length: 40 }, (_, s) => engine.onReading(hr(s * SEC, 38)));
+    expect(out.findIndex((o) => o.transitions.length > 0)).toBe(30);
+    expect(out.flatMap(kinds)).toEqual(['opened heart_rate.low']);
+    expect(byRule('heart_rate.low')?.message).toBe('Heart rate 38 bpm — below 40 for 30 s (low)');
+    // Inside the band (40..44) it holds; at 45 it clears — high latches.
+    expect(kinds(engine.onReading(hr(41 * SEC, 44)))).toEqual([]);
+    expect(kinds(engine.onReading(hr(42 * SEC, 45)))).toEqual(['cleared heart_rate.low']);
+  });
+
+  it('body weight: +2 kg within 72 h opens the heart-failure trend alert', () => {
+    const DAY = 24 * 3600 * SEC;
+    const w = (day: number, kg: number): Reading => ({ deviceId: 'scale-1', patientId: P, metric: 'body_weight', value: kg, time: T0 + day * DAY, receivedAt: T0 + day * DAY });
+    engine.registerDevice({ deviceId: 'scale-1', patientId: P, type: 'weight_scale' });
+    expect([80.4, 81, 81.9].flatMap((kg, d) => kinds(engine.onReading(w(d, kg))))).toEqual([]);
+    const out = engine.onReading(w(3, 82.5));
+    expect(kinds(out)).toEqual(['opened body_weight.gain_3d']);
+    expect(out.transitions[0]!.alert.message).toBe('Weight 82.5 kg — up 2.1 kg within 72 h, limit 2 kg (gain over 3 days)');
+    expect(out.notifications[0]).toMatchObject({
+      kind: 'alert_opened',
+      severity: 'warning',
+      title: 'Your weight has gone up',
+      body: 'It went up by 2.1 kilograms within 3 days, to 82.5 kilograms. Your care team has been told. Please follow your care plan.',
+    });
+  });
+
+  it('glucose.high needs 30 min above 250 in event time', () => {
+    const out = feed([260, 270, 280, 290, 300, 300, 255]);
+    expect(out.outputs.map(kinds)).toEqual([[], [], [], [], [], [], ['opened glucose.high']]);
+  });
+});
+
+describe('AlertEngine — per-patient overrides', () => {
+  it('a changed threshold applies to the next reading', () => {
+    expect(kinds(engine.onReading(glucose(0, 75)))).toEqual([]);
+    engine.setOverrides(P, [{ ruleKey: 'glucose.low', enabled: true, params: { threshold: 80 } }], T0 + MIN);
+    const out = engine.onReading(glucose(5 * MIN, 76));
+    expect(kinds(out)).toEqual(['opened glucose.low']);
+    expect(out.transitions[0]!.alert.message).toBe('Glucose 76 mg/dL — below 80 (low)');
+    expect(engine.rulesOf(P).find((r) => r.key === 'glucose.low')).toMatchObject({ source: 'patient', params: { threshold: 80 } });
+    // Other patients keep the defaults.
+    expect(engine.rulesOf('other').find((r) => r.key === 'glucose.low')?.params).toMatchObject({ threshold: 70 });
+  });
+
+  it('a disabled rule never fires, and disabling resolves its active alert', () => {
+    engine.onReading(glucose(0, 65));
+    const off = engine.setOverrides(P, [{ ruleKey: 'glucose.low', enabled: false, params: {} }], T0 + MIN);
+    expect(kinds(off)).toEqual(['resolved glucose.low']);
+    expect(off.transitions[0]!.alert).toMatchObject({ resolvedBy: null, resolveNote: 'rule disabled', resolvedAt: T0 + MIN });
+    expect(kinds(engine.onReading(glucose(5 * MIN, 60)))).toEqual([]);
+    // Reverting to the default (no overrides) re-arms it.
+    engine.setOverrides(P, [], T0 + 6 * MIN);
+    expect(kinds(engine.onReading(glucose(10 * MIN, 66)))).toEqual(['opened glucose.low']);
+  });
+});
+
+describe('AlertEngine — manual transitions, restore, external changes', () => {
+  it('a hand-resolved alert does not reopen while its condition holds, but does after it cleared', () => {
+    const id = engine.onReading(glucose(0, 65)).transitions[0]!.alert.id;
+    expect(kinds(engine.resolve(id, 'c1', T0 + MIN, 'known'))).toEqual(['resolved glucose.low']);
+    expect(() => engine.resolve(id, 'c1', T0 + MIN)).toThrow(AlertNotHeldError);
+    expect(kinds(engine.onReading(glucose(5 * MIN, 62)))).toEqual([]);
+    expect(kinds(engine.onReading(glucose(10 * MIN, 80)))).toEqual([]);
+    expect(kinds(engine.onReading(glucose(15 * MIN, 66)))).toEqual(['opened glucose.low']);
+  });
+
+  it('acknowledging twice is an illegal transition', () => {
+    const id = engine.onReading(glucose(0, 50)).transitions[0]!.alert.id;
+    expect(kinds(engine.acknowledge(id, 'c1', T0 + MIN))).toEqual(['acknowledged glucose.urgent_low']);
+    expect(() => engine.acknowledge(id, 'c1', T0 + 2 * MIN)).toThrow(AlertTransitionError);
+    // Acknowledged and uncleared: resolves when it clears.
+    expect(kinds(engine.onReading(glucose(5 * MIN, 59)))).toEqual(['resolved glucose.urgent_low']);
+  });
+
+  it('after a restart, restored alerts are neither re-opened nor forgotten', () => {
+    const opened = engine.onReading(glucose(0, 50)).transitions.map((t) => t.alert);
+    const restarted = new AlertEngine({ newId: () => 'new' });
+    restarted.registerDevice({ deviceId: CGM, patientId: P, type: 'cgm' });
+    restarted.restore(opened);
+    expect(kinds(restarted.onReading(glucose(5 * MIN, 52)))).toEqual([]);
+    expect(kinds(restarted.onReading(glucose(10 * MIN, 48)))).toEqual(['updated glucose.urgent_low', 'updated glucose.low']);
+    expect(kinds(restarted.onReading(glucose(15 * MIN, 80)))).toEqual(['cleared glucose.urgent_low', 'resolved glucose.low']);
+  });
+
+  it('adopts an acknowledgement or resolution made by the api', () => {
+    const alert = engine.onReading(glucose(0, 65)).transitions[0]!.alert;
+    engine.applyExternal({ ...alert, state: 'acknowledged', acknowledgedAt: T0 + MIN, acknowledgedBy: 'c1' });
+    expect(engine.alert(alert.id)?.state).toBe('acknowledged');
+    expect(engine.sweep(T0 + 16 * MIN).transitions).toEqual([]);
+    engine.applyExternal({ ...alert, state: 'resolved', resolvedAt: T0 + 2 * MIN, resolvedBy: 'c1' });
+    expect(engine.alert(alert.id)).toBeUndefined();
+    expect(kinds(engine.onReading(glucose(5 * MIN, 60)))).toEqual([]);
+  });
+});
+
+describe('AlertEngine — escalation', () => {
+  it('re-emits an open high alert every 5 min with a higher level, medium every 15, stops when acknowledged', () => {
+    engine.onReading(glucose(0, 50, 0)); // urgent_low (high) and low (medium), raised at T0
+    const steps = [4, 5, 9, 10, 15, 20].map((m) => [m, kinds(engine.sweep(T0 + m * MIN))] as const);
+    expect(steps).toEqual([
+      [4, []],
+      [5, ['escalated glucose.urgent_low']],
+      [9, []],
+      [10, ['escalated glucose.urgent_low']],
+      [15, ['escalated glucose.urgent_low', 'escalated glucose.low']],
+      [20, ['opened device.signal_loss', 'escalated glucose.urgent_low']],
+    ]);
+    const urgent = byRule('glucose.urgent_low')!;
+    expect(urgent).toMatchObject({ escalationLevel: 4, escalatedAt: T0 + 20 * MIN });
+    engine.acknowledge(urgent.id, 'c1', T0 + 21 * MIN);
+    expect(kinds(engine.sweep(T0 + 30 * MIN))).toEqual(['escalated glucose.low']);
+  });
+
+  it('never escalates low-priority alerts', () => {
+    engine.sweep(T0);
+    engine.onReading(glucose(0, 100, 0));
+    const lost = engine.sweep(T0 + 20 * MIN);
+    expect(kinds(lost)).toEqual(['opened device.signal_loss']);
+    expect(kinds(engine.sweep(T0 + 600 * MIN))).toEqual([]);
+  });
+});
+
+describe('AlertEngine — devices: signal loss and battery', () => {
+  it('signal loss fires after the device type’s afterSec of wall clock, clears when data arrives, and tells the patient both', () => {
+    engine.onReading(glucose(0, 100, 0));
+    expect(kinds(engine.sweep(T0 + 20 * MIN - 1))).toEqual([]);
+    const lost = engine.sweep(T0 + 20 * MIN);
+    expect(kinds(lost)).toEqual(['opened device.signal_loss']);
+    expect(lost.transitions[0]!.alert).toMatchObject({ deviceId: CGM, metric: null, priority: 'low', message: 'Continuous glucose monitor — no data for 20 min (signal loss)' });
+    expect(lost.notifications).toEqual([
+      expect.objectContaining({
+        kind: 'signal_lost',
+        severity: 'info',
+        title: 'We are not receiving data from your glucose sensor',
+        deviceId: CGM,
+        alertId: lost.transitions[0]!.alert.id,
+      }),
+    ]);
+    expect(kinds(engine.sweep(T0 + 40 * MIN))).toEqual([]);
+    // An old reading uploaded late still shows the device is alive.
+    const back = engine.onReading(glucose(-10 * MIN, 100, 55 * MIN));
+    expect(kinds(back)).toEqual(['resolved device.signal_loss']);
+    expect(back.notifications.map((n) => [n.kind, n.title])).toEqual([['signal_restored', 'Your glucose sensor is sending data again']]);
+  });
+
+  it('uses a per-patient afterSec override, and ignores devices never heard from', () => {
+    engine.registerDevice({ deviceId: 'scale-1', patientId: P, type: 'weight_scale' });
+    engine.setOverrides(P, [{ ruleKey: 'device.signal_loss', enabled: true, params: { afterSec: 600 } }], T0);
+    engine.onReading(glucose(0, 100, 0));
+    expect(engine.sweep(T0 + 10 * MIN).transitions.map((t) => t.alert.deviceId)).toEqual([CGM]);
+  });
+
+  it('a last will (online: false) is not a sign of life; other statuses are', () => {
+    engine.onStatus({ deviceId: CGM, patientId: P, time: T0, online: true }, T0);
+    engine.onStatus({ deviceId: CGM, patientId: P, time: T0 + MIN, online: false }, T0 + MIN);
+    expect(kinds(engine.sweep(T0 + 20 * MIN))).toEqual(['opened device.signal_loss']);
+  });
+
+  it('battery low and critical from status messages: "Please charge your…", peak, auto-resolve', () => {
+    const low = engine.onStatus({ deviceId: CGM, patientId: P, time: T0, battery: 14 }, T0);
+    expect(kinds(low)).toEqual(['opened device.battery_low']);
+    expect(low.transitions[0]!.alert.message).toBe('Continuous glucose monitor battery 14% — at or below 15% (battery low)');
+    expect(low.notifications[0]).toMatchObject({
+      kind: 'battery_low',
+      title: 'Please charge your glucose sensor',
+      body: 'The battery of your glucose sensor is at 14 percent. Please charge it, or change its battery, soon so that your readings keep reaching your care team.',
+    });
+    expect(kinds(engine.onStatus({ deviceId: CGM, patientId: P, time: T0 + MIN, battery: 14 }, T0 + MIN))).toEqual([]);
+    expect(kinds(engine.onStatus({ deviceId: CGM, patientId: P, time: T0 + 2 * MIN, battery: 5 }, T0 + 2 * MIN))).toEqual([
+      'updated device.battery_low',
+      'opened device.battery_critical',
+    ]);
+    // An older status does not move state.
+    expect(kinds(engine.onStatus({ deviceId: CGM, patientId: P, time: T0 + MIN, battery: 90 }, T0 + 3 * MIN))).toEqual([]);
+    expect(kinds(engine.onStatus({ deviceId: CGM, patientId: P, time: T0 + 4 * MIN, battery: 90 }, T0 + 4 * MIN))).toEqual([
+      'resolved device.battery_low',
+      'resolved device.battery_critical',
+    ]);
+  });
+
+  it('an implant’s low battery is not something to charge', () => {
+    engine.registerDevice({ deviceId: 'icd-1', patientId: P, type: 'cardiac_implant' });
+    const out = engine.onStatus({ deviceId: 'icd-1', patientId: P, time: T0, battery: 12 }, T0);
+    expect(out.notifications[0]!.title).toBe('The battery of your heart implant is getting low');
+    expect(out.notifications[0]!.body).not.toMatch(/charge/i);
+  });
+});

@@ -1,0 +1,605 @@
+import { DEVICE_TYPES, METRIC_KEYS, type DeviceStatus, type DeviceTypeKey, type MetricKey, type Reading } from '@lantern/domain';
+import {
+  acknowledgeAlert,
+  clearAlert,
+  escalateAlert,
+  isActive,
+  openAlert,
+  resolveAlert,
+  retriggerAlert,
+  type AlertRecord,
+  type AlertTransition,
+  type Worse,
+} from './alert-lifecycle.js';
+
+function isWorse(value: number | null, peak: number | null, worse: Worse): boolean {
+  if (value === null || worse === null) return false;
+  return peak === null || (worse === 'lower' ? value < peak : value > peak);
+}
+import {
+  acknowledgedNotificationText,
+  clinicianMessage,
+  openedNotificationText,
+  signalRestoredNotificationText,
+  type MessageFacts,
+  type NotificationText,
+} from './alert-messages.js';
+import { DEFAULT_RULES } from './rule-catalog.js';
+import {
+  evaluateBattery,
+  evaluatePredictive,
+  evaluateRate,
+  evaluateSignalHeard,
+  evaluateSignalLoss,
+  evaluateThreshold,
+  evaluateTrend,
+  newConditionState,
+  type Condition,
+  type ConditionState,
+} from './rule-evaluators.js';
+import { effectiveRules, type EffectiveRule, type RuleOverride } from './rule-overrides.js';
+import { SampleWindow } from './sample-window.js';
+
+/** A triggering reading evaluated more than this after its event time makes a `late` alert (store-and-forward). */
+export const LATE_AFTER_MS = 15 * 60_000;
+
+/** A patient notification to store and publish (§6); times in epoch milliseconds. */
+export interface NotificationDraft extends NotificationText {
+  readonly id: string;
+  readonly patientId: string;
+  readonly createdAt: number;
+  readonly alertId: string | null;
+  readonly deviceId: string | null;
+}
+
+/** What one call of the engine decided, in order: persist the transitions, then the notifications, then emit each once. */
+export interface EngineOutput {
+  readonly transitions: readonly AlertTransition[];
+  readonly notifications: readonly NotificationDraft[];
+}
+
+/** The device facts the engine needs: whose it is and its type (signal-loss default, patient wording). */
+export interface DeviceRegistration {
+  readonly deviceId: string;
+  readonly patientId: string;
+  readonly type: DeviceTypeKey | null;
+  /** Wall-clock time it was last heard from (restored from `devices.last_seen_at`), null if never. */
+  readonly lastHeardAt?: number | null;
+}
+
+export interface AlertEngineOptions {
+  /** Issues alert and notification ids (a UUID in production, a counter in tests): the core has no randomness. */
+  readonly newId: () => string;
+}
+
+const EMPTY: EngineOutput = Object.freeze({ transitions: Object.freeze([]) as readonly AlertTransition[], notifications: Object.freeze([]) as readonly NotificationDraft[] });
+
+interface CompiledRule {
+  readonly rule: EffectiveRule;
+  readonly index: number;
+  readonly worse: Worse;
+  /** Predictive: index of the threshold rule that takes over, else -1. */
+  readonly takeoverIndex: number;
+}
+
+interface RuleSet {
+  readonly rules: readonly EffectiveRule[];
+  readonly byKey: ReadonlyMap<string, CompiledRule>;
+  /** Enabled metric rules per metric, in catalog order (threshold rules before the predictive rules they take over). */
+  readonly byMetric: Readonly<Record<MetricKey, readonly CompiledRule[]>>;
+  /** History each metric's windowed rules need, in ms (0: no window kept). */
+  readonly windowMs: Readonly<Record<MetricKey, number>>;
+  readonly signalLoss: CompiledRule | null;
+  readonly battery: readonly CompiledRule[];
+}
+
+interface PatientState {
+  readonly patientId: string;
+  ruleSet: RuleSet;
+  /** Metric rules' condition states, by rule index (catalog order). */
+  readonly conditions: ConditionState[];
+  /** Active alerts by rule key (metric rules) or `rule|device` (device rules). */
+  readonly alerts: Map<string, AlertRecord>;
+}
+
+interface StreamState {
+  lastTime: number;
+  window: SampleWindow | null;
+}
+
+interface DeviceState {
+  readonly deviceId: string;
+  patientId: string;
+  type: DeviceTypeKey | null;
+  lastHeardAt: number | null;
+  lastStatusTime: number;
+  readonly streams: Map<MetricKey, StreamState>;
+  readonly signal: ConditionState;
+  readonly battery: Map<string, ConditionState>;
+}
+
+function worseOf(rule: EffectiveRule): Worse {
+  switch (rule.kind) {
+    case 'threshold':
+    case 'predictive':
+      return rule.params.direction === 'below' ? 'lower' : 'higher';
+    case 'rate':
+      return rule.params.direction === 'falling' ? 'lower' : 'higher';
+    case 'trend':
+      return rule.params.direction === 'rising' ? 'higher' : 'lower';
+    case 'battery':
+      return 'lower';
+    case 'signal_loss':
+      return null;
+  }
+}
+
+function compile(rules: readonly EffectiveRule[]): RuleSet {
+  const byKey = new Map<string, CompiledRule>();
+  const byMetric = Object.fromEntries(METRIC_KEYS.map((m) => [m, [] as CompiledRule[]])) as Record<MetricKey, CompiledRule[]>;
+  const windowMs = Object.fromEntries(METRIC_KEYS.map((m) => [m, 0])) as Record<MetricKey, number>;
+  const indexOf = new Map(rules.map((rule, index) => [rule.key, index]));
+  let signalLoss: CompiledRule | null = null;
+  const battery: CompiledRule[] = [];
+  rules.forEach((rule, index) => {
+    const takeover = rule.kind === 'predictive' && rule.takenOverBy ? (indexOf.get(rule.takenOverBy) ?? -1) : -1;
+    const compiled: CompiledRule = { rule, index, worse: worseOf(rule), takeoverIndex: takeover };
+    byKey.set(rule.key, compiled);
+    if (!rule.enabled) return;
+    if (rule.scope === 'metric') {
+      byMetric[rule.metric].push(compiled);
+      if (rule.kind !== 'threshold') windowMs[rule.metric] = Math.max(windowMs[rule.metric], rule.params.windowSec * 1000);
+    } else if (rule.kind === 'signal_loss') signalLoss = compiled;
+    else battery.push(compiled);
+  });
+  return { rules, byKey, byMetric, windowMs, signalLoss, battery };
+}
+
+const DEFAULT_RULE_SET = compile(effectiveRules());
+
+/**
+ * The streaming core's facade: per-patient and per-device state in memory, fed readings, device
+ * statuses and sweep ticks with the evaluation time passed in; returns the alert transitions and
+ * patient notifications to persist and emit. Deterministic: no clock, no timers, no I/O.
+ */
+export class AlertEngine {
+  private readonly patients = new Map<string, PatientState>();
+  private readonly devices = new Map<string, DeviceState>();
+  private readonly alertsById = new Map<string, PatientState>();
+  private readonly scratch = new Float64Array(2);
+  private pending: { transitions: AlertTransition[]; notifications: NotificationDraft[] } | null = null;
+
+  constructor(private readonly options: AlertEngineOptions) {}
+
+  /** Registers (or updates) a device: its patient and type. Keeps its live state. */
+  registerDevice(registration: DeviceRegistration): void {
+    const device = this.device(registration.deviceId, registration.patientId);
+    device.patientId = registration.patientId;
+    device.type = registration.type;
+    if (registration.lastHeardAt !== undefined && registration.lastHeardAt !== null) {
+      device.lastHeardAt = Math.max(device.lastHeardAt ?? -Infinity, registration.lastHeardAt);
+    }
+  }
+
+  /** Forgets a decommissioned device (its active alerts stay until resolved). */
+  removeDevice(deviceId: string): void {
+    this.devices.delete(deviceId);
+  }
+
+  /**
+   * Replaces a patient's overrides. Rules that become disabled have their active alerts resolved
+   * (by the system, note "rule disabled") and their condition state reset.
+   */
+  setOverrides(patientId: string, overrides: readonly RuleOverride[], now: number): EngineOutput {
+    const patient = this.patient(patientId);
+    const ruleSet = overrides.length === 0 ? DEFAULT_RULE_SET : compile(effectiveRules(overrides));
+    patient.ruleSet = ruleSet;
+    for (const rule of ruleSet.rules) {
+      if (rule.enabled) continue;
+      const index = ruleSet.byKey.get(rule.key)!.index;
+      patient.conditions[index] = newConditionState();
+      for (const [key, alert] of patient.alerts) {
+        if (alert.rule !== rule.key) continue;
+        const step = resolveAlert(alert, null, now, 'rule disabled');
+        this.store(patient, key, step.alert);
+        this.out().transitions.push(...step.transitions);
+      }
+      if (rule.scope === 'device') {
+        for (const device of this.devices.values()) {
+          if (device.patientId !== patientId) continue;
+          if (rule.kind === 'signal_loss') Object.assign(device.signal, newConditionState());
+          else device.battery.delete(rule.key);
+        }
+      }
+    }
+    return this.take();
+  }
+
+  /** The effective rules currently applied to a patient. */
+  rulesOf(patientId: string): readonly EffectiveRule[] {
+    return (this.patients.get(patientId)?.ruleSet ?? DEFAULT_RULE_SET).rules;
+  }
+
+  /**
+   * Restores active alerts after a restart (from the alerts table), so a restart neither re-opens
+   * nor forgets them: an alert whose condition had not cleared seeds its rule's condition as active,
+   * so the next normal reading clears it and the next abnormal one only updates it.
+   */
+  restore(alerts: readonly AlertRecord[]): void {
+    for (const alert of alerts) {
+      if (!isActive(alert)) continue;
+      const patient = this.patient(alert.patientId);
+      const compiled = patient.ruleSet.byKey.get(alert.rule);
+      if (!compiled) continue;
+      const rule = compiled.rule;
+      if (rule.scope === 'device' && alert.deviceId === null) continue;
+      this.store(patient, rule.scope === 'device' ? `${rule.key}|${alert.deviceId}` : rule.key, alert);
+      if (alert.clearedAt !== null) continue;
+      if (rule.scope === 'metric') patient.conditions[compiled.index]!.active = true;
+      else {
+        const device = this.device(alert.deviceId!, alert.patientId);
+        if (rule.kind === 'signal_loss') device.signal.active = true;
+        else this.batteryState(device, rule.key).active = true;
+      }
+    }
+  }
+
+  /** The active alerts the engine holds. */
+  activeAlerts(): AlertRecord[] {
+    const result: AlertRecord[] = [];
+    for (const patient of this.patients.values()) result.push(...patient.alerts.values());
+    return result;
+  }
+
+  /** One active alert by id, if the engine holds it. */
+  alert(alertId: string): AlertRecord | undefined {
+    for (const alert of this.alertsById.get(alertId)?.alerts.values() ?? []) if (alert.id === alertId) return alert;
+    return undefined;
+  }
+
+  /**
+   * Evaluates one reading (canonical unit, event time) at wall-clock `now`. A reading not newer than
+   * the last one evaluated for its device and metric changes nothing (the caller still stores it),
+   * except that it shows the device is alive.
+   */
+  onReading(reading: Reading, now: number = reading.receivedAt): EngineOutput {
+    const device = this.device(reading.deviceId, reading.patientId);
+    this.heard(device, now);
+    let stream = device.streams.get(reading.metric);
+    if (stream === undefined) {
+      stream = { lastTime: -Infinity, window: null };
+      device.streams.set(reading.metric, stream);
+    }
+    const time = reading.time;
+    if (time <= stream.lastTime) return this.take();
+    stream.lastTime = time;
+
+    const patient = this.patient(reading.patientId);
+    const ruleSet = patient.ruleSet;
+    const spanMs = ruleSet.windowMs[reading.metric];
+    if (spanMs > 0) {
+      if (stream.window === null) stream.window = new SampleWindow(spanMs);
+      else stream.window.spanMs = spanMs;
+      stream.window.push(time, reading.value);
+    }
+    const rules = ruleSet.byMetric[reading.metric];
+    const value = reading.value;
+    const out = this.scratch;
+    for (let i = 0; i < rules.length; i++) {
+      const compiled = rules[i]!;
+      const state = patient.conditions[compiled.index]!;
+      const rule = compiled.rule;
+      let condition: Condition;
+      switch (rule.kind) {
+        case 'threshold':
+          condition = evaluateThreshold(state, value, time, rule.params);
+          break;
+        case 'rate':
+          condition = evaluateRate(state, stream.window!, time, rule.params, out);
+          break;
+        case 'predictive': {
+          // The threshold rule has taken over while its condition holds or its alert is still active (latched).
+          const takenOver =
+            compiled.takeoverIndex >= 0 && (patient.conditions[compiled.takeoverIndex]!.active || patient.alerts.has(rule.takenOverBy!));
+          condition = evaluatePredictive(state, value, stream.window!, time, rule.params, takenOver, out);
+          break;
+        }
+        case 'trend':
+          condition = evaluateTrend(state, value, stream.window!, time, rule.params, out);
+          break;
+        default:
+          continue;
+      }
+      if (condition === 'none') continue;
+      if (condition === 'clear') {
+        this.cleared(patient, state, rule.key, time);
+        continue;
+      }
+      const existing = patient.alerts.get(rule.key);
+      if (existing !== undefined) {
+        this.retriggered(patient, rule.key, existing, value, time, compiled.worse);
+      } else if (!state.suppressed) {
+        const facts: MessageFacts = { value };
+        if (rule.kind === 'rate') facts.slopePerMin = out[0];
+        else if (rule.kind === 'predictive') facts.slopePerMin = out[1];
+        else if (rule.kind === 'trend') facts.change = out[0];
+        this.opened(patient, rule, rule.key, {
+          deviceId: device.deviceId,
+          metric: reading.metric,
+          value,
+          time,
+          now,
+          late: now - time > LATE_AFTER_MS,
+          facts,
+        });
+      }
+    }
+    return this.take();
+  }
+
+  /** Evaluates a device status message (battery rules; any status but a last will shows the device is alive). */
+  onStatus(status: DeviceStatus, now: number): EngineOutput {
+    const device = this.device(status.deviceId, status.patientId);
+    // `online: false` is the broker's last will, sent on the device's behalf: not a sign of life.
+    if (status.online !== false) this.heard(device, now);
+    if (status.battery === undefined || status.time <= device.lastStatusTime) return this.take();
+    device.lastStatusTime = status.time;
+    const patient = this.patient(device.patientId);
+    for (const compiled of patient.ruleSet.battery) {
+      const rule = compiled.rule;
+      if (rule.kind !== 'battery') continue;
+      const state = this.batteryState(device, rule.key);
+      const condition = evaluateBattery(state, status.battery, rule.params);
+      const key = `${rule.key}|${device.deviceId}`;
+      if (condition === 'clear') this.cleared(patient, state, key, status.time);
+      else if (condition === 'fire') {
+        const existing = patient.alerts.get(key);
+        if (existing !== undefined) this.retriggered(patient, key, existing, status.battery, status.time, 'lower');
+        else if (!state.suppressed) {
+          this.opened(patient, rule, key, {
+            deviceId: device.deviceId,
+            metric: null,
+            value: status.battery,
+            time: status.time,
+            now,
+            late: now - status.time > LATE_AFTER_MS,
+            facts: { value: status.battery, deviceType: device.type },
+          });
+        }
+      }
+    }
+    return this.take();
+  }
+
+  /** The periodic sweep at wall-clock `now`: signal loss of every device, then escalation of open alerts. */
+  sweep(now: number): EngineOutput {
+    for (const device of this.devices.values()) {
+      const patient = this.patients.get(device.patientId);
+      const compiled = (patient?.ruleSet ?? DEFAULT_RULE_SET).signalLoss;
+      if (compiled === null || compiled.rule.kind !== 'signal_loss') continue;
+      const rule = compiled.rule;
+      const afterSec = rule.params.afterSec ?? (device.type === null ? null : DEVICE_TYPES[device.type].signalLossAfterSec);
+      if (afterSec === null) continue;
+      if (evaluateSignalLoss(device.signal, device.lastHeardAt, now, afterSec) !== 'fire') continue;
+      const owner = this.patient(device.patientId);
+      const key = `${rule.key}|${device.deviceId}`;
+      const existing = owner.alerts.get(key);
+      if (existing !== undefined) this.retriggered(owner, key, existing, null, now, null);
+      else if (!device.signal.suppressed) {
+        const silentSec = Math.round((now - device.lastHeardAt!) / 1000);
+        this.opened(owner, rule, key, { deviceId: device.deviceId, metric: null, value: null, time: now, now, late: false, facts: { deviceType: device.type, silentSec } });
+      }
+    }
+    for (const patient of this.patients.values()) {
+      for (const [key, alert] of patient.alerts) {
+        if (alert.state !== 'open' || alert.priority === 'low') continue;
+        const step = escalateAlert(alert, now);
+        if (step.transition === undefined) continue;
+        this.store(patient, key, step.alert);
+        this.out().transitions.push(step.transition);
+      }
+    }
+    return this.take();
+  }
+
+  /**
+   * A clinician acknowledges an active alert held by the engine (see {@link acknowledgeAlert});
+   * notifies the patient. Throws AlertTransitionError on an illegal transition.
+   */
+  acknowledge(alertId: string, by: string, now: number, note: string | null = null): EngineOutput {
+    const { patient, key, alert } = this.find(alertId);
+    const step = acknowledgeAlert(alert, by, now, note);
+    this.store(patient, key, step.alert);
+    this.out().transitions.push(...step.transitions);
+    this.notify(patient.patientId, acknowledgedNotificationText(this.ruleOf(patient, alert.rule), this.factsOf(alert)), now, alert);
+    return this.take();
+  }
+
+  /** A clinician resolves an active alert by hand; no new alert for its rule until its condition has cleared. */
+  resolve(alertId: string, by: string, now: number, note: string | null = null): EngineOutput {
+    const { patient, key, alert } = this.find(alertId);
+    const step = resolveAlert(alert, by, now, note);
+    this.store(patient, key, step.alert);
+    this.out().transitions.push(...step.transitions);
+    this.suppressIfHolding(patient, alert);
+    return this.take();
+  }
+
+  /**
+   * Adopts a change made elsewhere (the api acknowledged or resolved the alert in the database):
+   * replaces the engine's copy; a hand-resolved alert whose condition still holds suppresses its rule.
+   */
+  applyExternal(alert: AlertRecord): void {
+    const patient = this.patients.get(alert.patientId);
+    if (!patient) return;
+    const compiled = patient.ruleSet.byKey.get(alert.rule);
+    if (!compiled) return;
+    const key = compiled.rule.scope === 'device' ? `${alert.rule}|${alert.deviceId}` : alert.rule;
+    const held = patient.alerts.get(key);
+    if (held === undefined || held.id !== alert.id) return;
+    this.store(patient, key, alert);
+    if (!isActive(alert)) this.suppressIfHolding(patient, alert);
+  }
+
+  /** After a hand resolution: while the rule's condition still holds, it must not open a new alert. */
+  private suppressIfHolding(patient: PatientState, alert: AlertRecord): void {
+    const compiled = patient.ruleSet.byKey.get(alert.rule);
+    const state = compiled && this.conditionOf(patient, compiled, alert.deviceId);
+    if (state?.active) state.suppressed = true;
+  }
+
+  // ---- internals ----
+
+  private out(): { transitions: AlertTransition[]; notifications: NotificationDraft[] } {
+    return (this.pending ??= { transitions: [], notifications: [] });
+  }
+
+  private take(): EngineOutput {
+    const result = this.pending;
+    this.pending = null;
+    return result ?? EMPTY;
+  }
+
+  private patient(patientId: string): PatientState {
+    let patient = this.patients.get(patientId);
+    if (patient === undefined) {
+      patient = { patientId, ruleSet: DEFAULT_RULE_SET, conditions: DEFAULT_RULES.map(() => newConditionState()), alerts: new Map() };
+      this.patients.set(patientId, patient);
+    }
+    return patient;
+  }
+
+  private device(deviceId: string, patientId: string): DeviceState {
+    let device = this.devices.get(deviceId);
+    if (device === undefined) {
+      device = {
+        deviceId,
+        patientId,
+        type: null,
+        lastHeardAt: null,
+        lastStatusTime: -Infinity,
+        streams: new Map(),
+        signal: newConditionState(),
+        battery: new Map(),
+      };
+      this.devices.set(deviceId, device);
+    }
+    return device;
+  }
+
+  private batteryState(device: DeviceState, ruleKey: string): ConditionState {
+    let state = device.battery.get(ruleKey);
+    if (state === undefined) {
+      state = newConditionState();
+      device.battery.set(ruleKey, state);
+    }
+    return state;
+  }
+
+  private conditionOf(patient: PatientState, compiled: CompiledRule, deviceId: string | null): ConditionState | undefined {
+    if (compiled.rule.scope === 'metric') return patient.conditions[compiled.index];
+    const device = deviceId === null ? undefined : this.devices.get(deviceId);
+    if (!device) return undefined;
+    return compiled.rule.kind === 'signal_loss' ? device.signal : device.battery.get(compiled.rule.key);
+  }
+
+  private ruleOf(patient: PatientState, ruleKey: string): EffectiveRule {
+    return patient.ruleSet.byKey.get(ruleKey)!.rule;
+  }
+
+  private factsOf(alert: AlertRecord): MessageFacts {
+    const type = alert.deviceId === null ? null : (this.devices.get(alert.deviceId)?.type ?? null);
+    return { value: alert.value, deviceType: type };
+  }
+
+  private find(alertId: string): { patient: PatientState; key: string; alert: AlertRecord } {
+    const patient = this.alertsById.get(alertId);
+    if (patient) for (const [key, alert] of patient.alerts) if (alert.id === alertId) return { patient, key, alert };
+    throw new AlertNotHeldError(alertId);
+  }
+
+  private store(patient: PatientState, key: string, alert: AlertRecord): void {
+    if (isActive(alert)) {
+      // The engine keeps its own copy: records handed out in transitions never change afterwards.
+      patient.alerts.set(key, { ...alert });
+      this.alertsById.set(alert.id, patient);
+    } else {
+      patient.alerts.delete(key);
+      this.alertsById.delete(alert.id);
+    }
+  }
+
+  /** The device was heard from at `now`: ends a signal loss (and tells the patient it is back). */
+  private heard(device: DeviceState, now: number): void {
+    if (device.lastHeardAt === null || now > device.lastHeardAt) device.lastHeardAt = now;
+    if (!device.signal.active) return;
+    const wasSuppressed = device.signal.suppressed;
+    evaluateSignalHeard(device.signal);
+    const patient = this.patient(device.patientId);
+    const key = `device.signal_loss|${device.deviceId}`;
+    const hadAlert = patient.alerts.has(key);
+    this.cleared(patient, device.signal, key, now);
+    if (hadAlert || wasSuppressed) {
+      this.notify(patient.patientId, signalRestoredNotificationText({ deviceType: device.type }), now, null, device.deviceId);
+    }
+  }
+
+  private cleared(patient: PatientState, state: ConditionState, key: string, time: number): void {
+    state.suppressed = false;
+    const alert = patient.alerts.get(key);
+    if (alert === undefined) return;
+    const step = clearAlert(alert, time);
+    if (step.transitions.length === 0) return;
+    this.store(patient, key, step.alert);
+    this.out().transitions.push(...step.transitions);
+  }
+
+  private retriggered(patient: PatientState, key: string, alert: AlertRecord, value: number | null, time: number, worse: Worse): void {
+    // Hot path while a condition holds (every reading of a 1 Hz oximeter): nothing to emit, so move
+    // lastTriggeredAt on the engine's own copy (see store) instead of allocating a new record.
+    if (alert.clearedAt === null && !isWorse(value, alert.peakValue, worse)) {
+      if (time > alert.lastTriggeredAt) (alert as { lastTriggeredAt: number }).lastTriggeredAt = time;
+      return;
+    }
+    const step = retriggerAlert(alert, value, time, worse);
+    this.store(patient, key, step.alert);
+    if (step.transition) this.out().transitions.push(step.transition);
+  }
+
+  private opened(
+    patient: PatientState,
+    rule: EffectiveRule,
+    key: string,
+    input: { deviceId: string | null; metric: MetricKey | null; value: number | null; time: number; now: number; late: boolean; facts: MessageFacts },
+  ): void {
+    const alert = openAlert({
+      id: this.options.newId(),
+      patientId: patient.patientId,
+      deviceId: input.deviceId,
+      rule: rule.key,
+      metric: input.metric,
+      priority: rule.params.priority,
+      message: clinicianMessage(rule, input.facts),
+      value: input.value,
+      time: input.time,
+      now: input.now,
+      late: input.late,
+    });
+    this.store(patient, key, alert);
+    this.out().transitions.push({ kind: 'opened', alert });
+    this.notify(patient.patientId, openedNotificationText(rule, input.facts), input.now, alert);
+  }
+
+  private notify(patientId: string, text: NotificationText, now: number, alert: AlertRecord | null, deviceId: string | null = alert?.deviceId ?? null): void {
+    this.out().notifications.push({ ...text, id: this.options.newId(), patientId, createdAt: now, alertId: alert?.id ?? null, deviceId });
+  }
+}
+
+/** The engine holds no active alert with this id (unknown, or already resolved). */
+export class AlertNotHeldError extends Error {
+  readonly code = 'alert_not_held';
+  constructor(readonly alertId: string) {
+    super(`no active alert ${alertId}`);
+    this.name = 'AlertNotHeldError';
+  }
+}

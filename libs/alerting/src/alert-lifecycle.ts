@@ -1,0 +1,221 @@
+import type { AlertPriority, AlertResource, AlertState, MetricKey } from '@lantern/domain';
+
+/** An alert as the streaming core keeps it: the §3.4 resource with epoch-millisecond times. */
+export interface AlertRecord {
+  readonly id: string;
+  readonly patientId: string;
+  /** The device whose data triggered it (for device rules also part of the alert's identity). */
+  readonly deviceId: string | null;
+  readonly rule: string;
+  readonly metric: MetricKey | null;
+  readonly priority: AlertPriority;
+  readonly state: AlertState;
+  readonly message: string;
+  /** The value that opened the alert. */
+  readonly value: number | null;
+  /** The worst value seen while active (lowest for below/falling rules, highest otherwise). */
+  readonly peakValue: number | null;
+  /** Event time of the reading (or wall time of the sweep/status) that opened it. */
+  readonly openedAt: number;
+  readonly lastTriggeredAt: number;
+  readonly clearedAt: number | null;
+  readonly acknowledgedAt: number | null;
+  readonly acknowledgedBy: string | null;
+  readonly acknowledgeNote: string | null;
+  readonly resolvedAt: number | null;
+  readonly resolvedBy: string | null;
+  readonly resolveNote: string | null;
+  readonly escalationLevel: number;
+  readonly escalatedAt: number | null;
+  /** Wall-clock time the core raised it: escalation counts from here, not from a late reading's event time. */
+  readonly raisedAt: number;
+  readonly late: boolean;
+}
+
+export type AlertTransitionKind = 'opened' | 'updated' | 'escalated' | 'acknowledged' | 'cleared' | 'resolved';
+
+/** One change of one alert, with the alert as it is after the change: persist, then emit once. */
+export interface AlertTransition {
+  readonly kind: AlertTransitionKind;
+  readonly alert: AlertRecord;
+}
+
+/** Acknowledging or resolving an alert whose state does not allow it (→ HTTP 409). */
+export class AlertTransitionError extends Error {
+  readonly code = 'illegal_transition';
+  constructor(message: string) {
+    super(message);
+    this.name = 'AlertTransitionError';
+  }
+}
+
+/** Which way a value gets worse for a rule: decides the peak. */
+export type Worse = 'lower' | 'higher' | null;
+
+/** How long an alert may stay open (unacknowledged) before each escalation step; low never escalates. */
+export const ESCALATION_INTERVAL_MS: Record<AlertPriority, number | null> = {
+  high: 5 * 60_000,
+  medium: 15 * 60_000,
+  low: null,
+};
+
+/** An alert's active states: at most one per (patient, rule[, device]). */
+export function isActive(alert: Pick<AlertRecord, 'state'>): boolean {
+  return alert.state !== 'resolved';
+}
+
+export interface OpenAlertInput {
+  id: string;
+  patientId: string;
+  deviceId: string | null;
+  rule: string;
+  metric: MetricKey | null;
+  priority: AlertPriority;
+  message: string;
+  value: number | null;
+  /** Event time of the triggering input. */
+  time: number;
+  /** Wall-clock time of the evaluation. */
+  now: number;
+  late: boolean;
+}
+
+/** A new open alert. */
+export function openAlert(input: OpenAlertInput): AlertRecord {
+  return {
+    id: input.id,
+    patientId: input.patientId,
+    deviceId: input.deviceId,
+    rule: input.rule,
+    metric: input.metric,
+    priority: input.priority,
+    state: 'open',
+    message: input.message,
+    value: input.value,
+    peakValue: input.value,
+    openedAt: input.time,
+    lastTriggeredAt: input.time,
+    clearedAt: null,
+    acknowledgedAt: null,
+    acknowledgedBy: null,
+    acknowledgeNote: null,
+    resolvedAt: null,
+    resolvedBy: null,
+    resolveNote: null,
+    escalationLevel: 0,
+    escalatedAt: null,
+    raisedAt: input.now,
+    late: input.late,
+  };
+}
+
+function isWorse(value: number, peak: number | null, worse: Worse): boolean {
+  if (worse === null) return false;
+  if (peak === null) return true;
+  return worse === 'lower' ? value < peak : value > peak;
+}
+
+/**
+ * The rule fired again while the alert is active: `lastTriggeredAt` moves on, the peak follows a
+ * worse value, a latched (cleared) alert is no longer cleared. No new alert, no new notification;
+ * an `updated` transition only when the peak or the cleared mark changed, so a condition that
+ * holds for hours does not emit on every reading.
+ */
+export function retriggerAlert(alert: AlertRecord, value: number | null, time: number, worse: Worse): { alert: AlertRecord; transition?: AlertTransition } {
+  if (!isActive(alert)) throw new AlertTransitionError(`alert ${alert.id} is resolved and cannot fire again`);
+  const newPeak = value !== null && isWorse(value, alert.peakValue, worse);
+  const unclear = alert.clearedAt !== null;
+  const next: AlertRecord = {
+    ...alert,
+    lastTriggeredAt: Math.max(alert.lastTriggeredAt, time),
+    peakValue: newPeak ? value : alert.peakValue,
+    clearedAt: null,
+  };
+  return newPeak || unclear ? { alert: next, transition: { kind: 'updated', alert: next } } : { alert: next };
+}
+
+/**
+ * The condition cleared at `time`. Low and medium alerts resolve by themselves. A high alert
+ * latches: it records `clearedAt` and stays until a clinician acknowledges it — unless it was
+ * already acknowledged, in which case it resolves now.
+ */
+export function clearAlert(alert: AlertRecord, time: number): { alert: AlertRecord; transitions: AlertTransition[] } {
+  if (!isActive(alert) || alert.clearedAt !== null) return { alert, transitions: [] };
+  if (alert.priority === 'high' && alert.state === 'open') {
+    const cleared: AlertRecord = { ...alert, clearedAt: time };
+    return { alert: cleared, transitions: [{ kind: 'cleared', alert: cleared }] };
+  }
+  const resolved: AlertRecord = { ...alert, clearedAt: time, state: 'resolved', resolvedAt: time, resolvedBy: null };
+  return { alert: resolved, transitions: [{ kind: 'resolved', alert: resolved }] };
+}
+
+/**
+ * A clinician acknowledges an open alert. If its condition has already cleared (a latched high
+ * alert) it resolves at once; otherwise it stays acknowledged and resolves when the condition clears.
+ */
+export function acknowledgeAlert(alert: AlertRecord, by: string, now: number, note: string | null = null): { alert: AlertRecord; transitions: AlertTransition[] } {
+  if (alert.state !== 'open') throw new AlertTransitionError(`alert ${alert.id} is ${alert.state} and cannot be acknowledged`);
+  const acknowledged: AlertRecord = { ...alert, state: 'acknowledged', acknowledgedAt: now, acknowledgedBy: by, acknowledgeNote: note };
+  if (alert.clearedAt === null) return { alert: acknowledged, transitions: [{ kind: 'acknowledged', alert: acknowledged }] };
+  const resolved: AlertRecord = { ...acknowledged, state: 'resolved', resolvedAt: now, resolvedBy: by };
+  return {
+    alert: resolved,
+    transitions: [
+      { kind: 'acknowledged', alert: acknowledged },
+      { kind: 'resolved', alert: resolved },
+    ],
+  };
+}
+
+/** A clinician resolves an active alert by hand (`by` null: the system, e.g. its rule was disabled). */
+export function resolveAlert(alert: AlertRecord, by: string | null, now: number, note: string | null = null): { alert: AlertRecord; transitions: AlertTransition[] } {
+  if (!isActive(alert)) throw new AlertTransitionError(`alert ${alert.id} is already resolved`);
+  const resolved: AlertRecord = { ...alert, state: 'resolved', resolvedAt: now, resolvedBy: by, resolveNote: note };
+  return { alert: resolved, transitions: [{ kind: 'resolved', alert: resolved }] };
+}
+
+/** When the next escalation step of this alert is due (wall clock), or null when it never escalates. */
+export function escalationDueAt(alert: AlertRecord): number | null {
+  const interval = ESCALATION_INTERVAL_MS[alert.priority];
+  if (interval === null || alert.state !== 'open') return null;
+  return (alert.escalatedAt ?? alert.raisedAt) + interval;
+}
+
+/**
+ * Escalation, from the periodic sweep: an alert still open (not acknowledged) one interval after it
+ * was raised, or after its previous step, goes up one level and is re-emitted.
+ */
+export function escalateAlert(alert: AlertRecord, now: number): { alert: AlertRecord; transition?: AlertTransition } {
+  const due = escalationDueAt(alert);
+  if (due === null || now < due) return { alert };
+  const escalated: AlertRecord = { ...alert, escalationLevel: alert.escalationLevel + 1, escalatedAt: now };
+  return { alert: escalated, transition: { kind: 'escalated', alert: escalated } };
+}
+
+const iso = (ms: number | null): string | undefined => (ms === null ? undefined : new Date(ms).toISOString());
+
+/** The §3.4 resource of an alert (ISO-8601 times; absent fields omitted). */
+export function toAlertResource(alert: AlertRecord): AlertResource {
+  const resource: AlertResource = {
+    id: alert.id,
+    patientId: alert.patientId,
+    rule: alert.rule,
+    priority: alert.priority,
+    state: alert.state,
+    message: alert.message,
+    openedAt: new Date(alert.openedAt).toISOString(),
+    lastTriggeredAt: new Date(alert.lastTriggeredAt).toISOString(),
+    escalationLevel: alert.escalationLevel,
+    late: alert.late,
+  };
+  if (alert.deviceId !== null) resource.deviceId = alert.deviceId;
+  if (alert.metric !== null) resource.metric = alert.metric;
+  if (alert.value !== null) resource.value = alert.value;
+  if (alert.peakValue !== null) resource.peakValue = alert.peakValue;
+  if (alert.clearedAt !== null) resource.clearedAt = iso(alert.clearedAt);
+  if (alert.acknowledgedAt !== null) resource.acknowledgedAt = iso(alert.acknowledgedAt);
+  if (alert.acknowledgedBy !== null) resource.acknowledgedBy = alert.acknowledgedBy;
+  if (alert.resolvedAt !== null) resource.resolvedAt = iso(alert.resolvedAt);
+  if (alert.resolvedBy !== null) resource.resolvedBy = alert.resolvedBy;
+  return resource;
+}

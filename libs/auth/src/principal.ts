@@ -1,0 +1,19 @@
+import type { Role } from '@lantern/domain';
+
+/** Who is calling, as proven by a verified access token. */
+export interface Principal {
+  readonly userId: string;
+  readonly role: Role;
+  readonly email: string;
+  /** Set for role 'patient': the one patient record this user is. */
+  readonly patientId?: string;
+}
+
+/**
+ * The one visibility rule (contract §3.1, §2), used by every REST route and the socket gateway:
+ * admins see every patient, clinicians their care team's patients, a patient user only themselves.
+ * Implemented by PatientAccessService.
+ */
+export interface PatientVisibility {
+  canSeePatient(principal: Principal, patientId: string): Promise<boolean>;
+}

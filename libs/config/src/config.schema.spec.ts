@@ -1,0 +1,49 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from '@jest/globals';
+import { ConfigError, describeSettings, loadConfig } from './config.schema.js';
+
+describe('loadConfig', () => {
+  it('applies defaults and leaves optional settings unset', () => {
+    const config = loadConfig({});
+    expect(config.port).toBe(3000);
+    expect(config.mqttTopicRoot).toBe('lantern/v1');
+    expect(config.rawRetention).toBe(90 * 86_400_000);
+    expect(config.compressAfter).toBe(7 * 86_400_000);
+    expect(config.databaseUrl).toBeUndefined();
+    expect(config.mqttUrl).toBeUndefined();
+  });
+
+  it('parses given values', () => {
+    const config = loadConfig({ PORT: '8080', DATABASE_URL: 'postgres://u@127.0.0.1:5432/db', RAW_RETENTION: '30d', MQTT_TOPIC_ROOT: 'acme/rpm' });
+    expect(config.port).toBe(8080);
+    expect(config.databaseUrl).toBe('postgres://u@127.0.0.1:5432/db');
+    expect(config.rawRetention).toBe(30 * 86_400_000);
+    expect(config.mqttTopicRoot).toBe('acme/rpm');
+  });
+
+  it('lists every problem at once', () => {
+    let error: unknown;
+    try {
+      loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://x', JWT_SECRET: 'short', RAW_RETENTION: '3 weeks', MQTT_TOPIC_ROOT: 'a/#' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems;
+    expect(problems).toHaveLength(5);
+    expect(problems.join('\n')).toMatch(/PORT must be an integer/);
+    expect(problems.join('\n')).toMatch(/DATABASE_URL must use postgres:\/\/ or postgresql:\/\//);
+    expect(problems.join('\n')).toMatch(/JWT_SECRET must be at least 32 characters/);
+    expect(problems.join('\n')).toMatch(/RAW_RETENTION must be a duration/);
+    expect(problems.join('\n')).toMatch(/MQTT_TOPIC_ROOT/);
+  });
+
+  it('refuses out-of-range numbers', () => {
+    expect(() => loadConfig({ PORT: '70000' })).toThrow(/PORT must be between 0 and 65535, got 70000/);
+  });
+
+  it('is documented setting by setting in docs/configuration.md', () => {
+    const doc = readFileSync(new URL('../../../docs/configuration.md', import.meta.url), 'utf8');
+    for (const { env } of describeSettings()) expect(doc).toContain(`\`${env}\``);
+  });
+});

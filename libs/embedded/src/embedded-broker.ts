@@ -1,0 +1,234 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { timingSafeEqual } from 'node:crypto';
+import { Aedes, type AedesOptions, type AuthenticateError, type Client } from 'aedes';
+import { deviceRevokedTopic, isDeviceTopicAllowed, verifyDeviceSecret } from '@lantern/auth';
+import type { DeviceCredential, DeviceCredentialLookup } from './device-credential.lookup.js';
+import { PortTakenError } from './port-taken.error.js';
+
+export interface EmbeddedBrokerOptions {
+  readonly port: number;
+  /** Listening address; default all interfaces (devices connect from the network). */
+  readonly host?: string;
+  readonly topicRoot: string;
+  /** Lantern's own services authenticate with this credential and may publish and subscribe anywhere. */
+  readonly serviceUsername: string;
+  readonly servicePassword: string;
+  readonly devices: DeviceCredentialLookup;
+  /** How long a looked-up device credential is reused (a revocation event drops it at once); default 60 s. */
+  readonly credentialCacheTtlMs?: number;
+  /** Revocations and refused operations, one line each. */
+  readonly onLog?: (line: string) => void;
+}
+
+export interface RunningEmbeddedBroker {
+  /** URL for Lantern's own clients (loopback). */
+  readonly url: string;
+  readonly port: number;
+  /** Closes every connection and the listener (idempotent). */
+  stop(): Promise<void>;
+}
+
+type Identity = { readonly kind: 'service' } | { readonly kind: 'device'; readonly deviceId: string; revoked: boolean };
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const MAX_CACHED_CREDENTIALS = 100_000;
+
+function refusal(returnCode: 2 | 3 | 4 | 5, message: string): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode });
+}
+
+function sameText(a: string, b: string): boolean {
+  const left = Buffer.from(a, 'utf8');
+  const right = Buffer.from(b, 'utf8');
+  return left.length === right.length && timingSafeEqual(left, right);
+}
+
+/**
+ * Starts the embedded MQTT 3.1.1 broker (aedes on a TCP port) that enforces contract §1: devices
+ * authenticate with their id and secret (checked against the devices table, decommissioned ones
+ * refused) and may only publish their own telemetry/status and subscribe to their own errors topic;
+ * the service credential may do anything. `{root}/internal/device-revoked` `{ deviceId }` from the
+ * service disconnects that device at once and forgets its cached credential.
+ * Throws {@link PortTakenError} when the port is in use.
+ */
+export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<RunningEmbeddedBroker> {
+  const { topicRoot: root, serviceUsername, servicePassword, devices, credentialCacheTtlMs = 60_000, onLog } = options;
+  const identities = new WeakMap<Client, Identity>();
+  const connectionsByDevice = new Map<string, Set<Client>>();
+  /**
+   * Which identity owns a client id: another identity may not take over that client's session (its
+   * queued messages and subscriptions). Kept for persistent sessions and the service, whose
+   * sessions outlive a connection; clean sessions have nothing to steal.
+   */
+  const clientIdOwners = new Map<string, string>();
+  const cache = new Map<string, { credential: DeviceCredential; expiresAt: number }>();
+  // Bumped by every revocation: a lookup that overlapped one may have read the old secret, so it is redone.
+  let revocationEpoch = 0;
+
+  async function findCredential(deviceId: string): Promise<DeviceCredential | undefined> {
+    const cached = cache.get(deviceId);
+    if (cached && cached.expiresAt > Date.now()) return cached.credential;
+    cache.delete(deviceId);
+    for (;;) {
+      const epoch = revocationEpoch;
+      const credential = await devices.find(deviceId);
+      if (epoch !== revocationEpoch) continue;
+      if (credential) {
+        if (cache.size >= MAX_CACHED_CREDENTIALS) cache.delete(cache.keys().next().value!);
+        cache.set(deviceId, { credential, expiresAt: Date.now() + credentialCacheTtlMs });
+      }
+      return credential;
+    }
+  }
+
+  async function identify(username: string | undefined, password: Buffer | undefined): Promise<Identity | undefined> {
+    if (username === undefined || password === undefined) return undefined;
+    const secret = password.toString('utf8');
+    if (username === serviceUsername) return sameText(secret, servicePassword) ? { kind: 'service' } : undefined;
+    if (!UUID.test(username)) return undefined;
+    const deviceId = username.toLowerCase();
+    const credential = await findCredential(deviceId);
+    if (!credential || credential.decommissioned || !verifyDeviceSecret(secret, credential.secretHash))
+      return undefined;
+    return { kind: 'device', deviceId, revoked: false };
+  }
+
+  const authenticate: AedesOptions['authenticate'] = (client, username, password, done) => {
+    identify(username, password).then(
+      (identity) => {
+        if (!identity) return done(refusal(4, 'bad user name or password'), false);
+        const owner = identity.kind === 'service' ? serviceUsername : identity.deviceId;
+        const previousOwner = clientIdOwners.get(client.id);
+        if (previousOwner !== undefined && previousOwner !== owner) {
+          onLog?.(`refused client id '${client.id}' for ${owner}: it belongs to ${previousOwner}`);
+          return done(refusal(2, 'client id in use by another identity'), false);
+        }
+        if (!client.clean || identity.kind === 'service') clientIdOwners.set(client.id, owner);
+        identities.set(client, identity);
+        if (identity.kind === 'device') {
+          const connections = connectionsByDevice.get(identity.deviceId) ?? new Set<Client>();
+          for (const connection of connections) if (connection.closed) connections.delete(connection);
+          connectionsByDevice.set(identity.deviceId, connections.add(client));
+        }
+        done(null, true);
+      },
+      (error: unknown) => {
+        onLog?.(`device lookup failed: ${error instanceof Error ? error.message : String(error)}`);
+        done(refusal(3, 'server unavailable'), false);
+      },
+    );
+  };
+
+  const authorizePublish: AedesOptions['authorizePublish'] = (client, packet, callback) => {
+    const identity = client ? identities.get(client) : undefined;
+    if (identity?.kind === 'service') return callback(null);
+    if (identity && !identity.revoked && isDeviceTopicAllowed(root, identity.deviceId, 'publish', packet.topic))
+      return callback(null);
+    // MQTT 3.1.1 has no negative PUBACK: the broker closes the connection.
+    onLog?.(
+      `refused publish to '${packet.topic}' by ${identity?.kind === 'device' ? `device ${identity.deviceId}` : 'an unknown client'}`,
+    );
+    callback(new Error('publish not authorized'));
+  };
+
+  const authorizeSubscribe: AedesOptions['authorizeSubscribe'] = (client, subscription, callback) => {
+    const identity = identities.get(client);
+    const allowed =
+      identity?.kind === 'service' ||
+      (identity?.kind === 'device' &&
+        !identity.revoked &&
+        isDeviceTopicAllowed(root, identity.deviceId, 'subscribe', subscription.topic));
+    // A null subscription is a SUBACK failure (0x80) for that filter; the connection stays.
+    callback(null, allowed ? subscription : null);
+  };
+
+  const broker = await Aedes.createBroker({ authenticate, authorizePublish, authorizeSubscribe });
+  broker.on('clientDisconnect', (client) => {
+    const identity = identities.get(client);
+    if (identity?.kind === 'device') connectionsByDevice.get(identity.deviceId)?.delete(client);
+  });
+
+  function revoke(deviceId: string): void {
+    revocationEpoch += 1;
+    cache.delete(deviceId);
+    const connections = connectionsByDevice.get(deviceId) ?? new Set<Client>();
+    connectionsByDevice.delete(deviceId);
+    for (const client of connections) {
+      const identity = identities.get(client);
+      if (identity?.kind === 'device') identity.revoked = true;
+      client.close();
+    }
+    onLog?.(`device ${deviceId} revoked: ${connections.size} connection(s) closed`);
+  }
+
+  await new Promise<void>((resolve) =>
+    broker.subscribe(
+      deviceRevokedTopic(root),
+      (packet, done) => {
+        try {
+          const { deviceId } = JSON.parse(packet.payload.toString()) as { deviceId?: unknown };
+          if (typeof deviceId === 'string' && deviceId !== '') revoke(deviceId.toLowerCase());
+          else onLog?.('ignored a device-revoked event without deviceId');
+        } catch {
+          onLog?.('ignored a device-revoked event that is not JSON');
+        }
+        done();
+      },
+      resolve,
+    ),
+  );
+
+  const server = createServer((socket) => broker.handle(socket));
+  try {
+    await listen(server, options.port, options.host, 'mqtt');
+  } catch (error) {
+    await new Promise<void>((resolve) => broker.close(() => resolve()));
+    throw error;
+  }
+  return running(server, broker, options.port);
+}
+
+/** Starts an aedes broker that lets anyone do anything: for tests and development only. */
+export async function startAnonymousBroker(options: { port: number; host?: string }): Promise<RunningEmbeddedBroker> {
+  const broker = await Aedes.createBroker();
+  const server = createServer((socket) => broker.handle(socket));
+  try {
+    await listen(server, options.port, options.host, 'mqtt');
+  } catch (error) {
+    await new Promise<void>((resolve) => broker.close(() => resolve()));
+    throw error;
+  }
+  return running(server, broker, options.port);
+}
+
+function listen(server: Server, port: number, host: string | undefined, kind: 'mqtt'): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(error.code === 'EADDRINUSE' ? new PortTakenError(port, kind) : error),
+    );
+    server.listen({ port, host, exclusive: true }, () => resolve());
+  });
+}
+
+function running(server: Server, broker: Aedes, requestedPort: number): RunningEmbeddedBroker {
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : requestedPort;
+  let stopping: Promise<void> | undefined;
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    port,
+    stop: () =>
+      (stopping ??= (async () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        await new Promise<void>((resolve) => broker.close(() => resolve()));
+        // Connections that never sent CONNECT are not aedes clients; they would keep the listener open.
+        for (const socket of sockets) socket.destroy();
+        await closed;
+      })()),
+  };
+}

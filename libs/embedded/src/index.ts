@@ -1,0 +1,4 @@
+export * from './port-taken.error.js';
+export * from './embedded-postgres.js';
+export * from './device-credential.lookup.js';
+export * from './embedded-broker.js';

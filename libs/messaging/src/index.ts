@@ -1,0 +1,6 @@
+export * from './topics.js';
+export * from './ingest-rejection.js';
+export * from './telemetry.codec.js';
+export * from './status.codec.js';
+export * from './broker-events.js';
+export * from './mqtt-client.js';

@@ -1,0 +1,141 @@
+import { randomUUID } from 'node:crypto';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+
+type QoS = 0 | 1 | 2;
+
+export interface ServiceMqttClientOptions {
+  readonly url: string;
+  readonly username?: string;
+  readonly password?: string;
+  /** Prefix of the generated client id; each connection gets a unique id so api instances never kick each other off. */
+  readonly clientIdPrefix?: string;
+  /** How long `connect` waits for the first CONNACK. */
+  readonly connectTimeoutMs?: number;
+}
+
+export type MqttMessageHandler = (topic: string, payload: Buffer) => void;
+
+/**
+ * A plain mqtt.js connection for Lantern's own services (the api role's live routing, event publishing):
+ * clean session, automatic reconnect, and the current subscriptions re-established after a reconnect.
+ * Subscriptions are tracked by filter so callers can see (and tests can assert) what the broker sends us.
+ * It does not hold acknowledgements back; the ingest's at-least-once consumer needs its own client.
+ */
+export class ServiceMqttClient {
+  private readonly handlers = new Set<MqttMessageHandler>();
+  /** Filters asked for, and whether the broker acknowledged them yet. */
+  private readonly filters = new Map<string, { qos: QoS; acknowledged: boolean }>();
+  private received = 0;
+
+  private constructor(private readonly client: MqttClient) {
+    client.on('message', (topic, payload) => {
+      this.received += 1;
+      for (const handler of this.handlers) {
+        // One failing handler must not starve the others, nor throw into mqtt.js's read loop.
+        try {
+          handler(topic, payload);
+        } catch {
+          // Handlers own their error reporting; this is the last line of defence.
+        }
+      }
+    });
+  }
+
+  /** Connects and resolves once the broker accepted the connection (rejects on refusal or timeout). */
+  static async connect(options: ServiceMqttClientOptions): Promise<ServiceMqttClient> {
+    const clientOptions: IClientOptions = {
+      clientId: `${options.clientIdPrefix ?? 'lantern'}-${randomUUID()}`,
+      username: options.username,
+      password: options.password,
+      clean: true,
+      protocolVersion: 5,
+      reconnectPeriod: 1000,
+      connectTimeout: options.connectTimeoutMs ?? 10_000,
+      resubscribe: true,
+    };
+    const client = mqtt.connect(options.url, clientOptions);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => fail(new Error(`MQTT broker ${options.url} did not answer`)),
+        options.connectTimeoutMs ?? 10_000,
+      );
+      const onConnect = (): void => {
+        clearTimeout(timer);
+        client.off('error', fail);
+        resolve();
+      };
+      function fail(error: Error): void {
+        clearTimeout(timer);
+        client.off('connect', onConnect);
+        client.end(true);
+        reject(error);
+      }
+      client.once('connect', onConnect);
+      client.once('error', fail);
+    });
+    // After the first connection, errors are transient: mqtt.js reconnects by itself.
+    client.on('error', () => undefined);
+    return new ServiceMqttClient(client);
+  }
+
+  get connected(): boolean {
+    return this.client.connected;
+  }
+
+  /** Messages received since the connection was made (all filters). */
+  get receivedCount(): number {
+    return this.received;
+  }
+
+  /** Filters the broker acknowledged and we have not unsubscribed since. */
+  activeFilters(): string[] {
+    return [...this.filters].filter(([, f]) => f.acknowledged).map(([filter]) => filter);
+  }
+
+  /** Registers a handler for every incoming message; returns a function that removes it. */
+  onMessage(handler: MqttMessageHandler): () => void {
+    this.handlers.add(handler);
+    return () => this.handlers.delete(handler);
+  }
+
+  /** Subscribes to the filters not yet subscribed; resolves on SUBACK, rejects on a refused filter. */
+  async subscribe(filters: readonly string[], qos: QoS = 1): Promise<void> {
+    const fresh = filters.filter((f) => !this.filters.has(f));
+    if (fresh.length === 0) return;
+    const entries = fresh.map((f) => {
+      const entry = { qos, acknowledged: false };
+      this.filters.set(f, entry);
+      return [f, entry] as const;
+    });
+    try {
+      // mqtt.js rejects when the SUBACK carries a failure reason code.
+      await this.client.subscribeAsync(fresh, { qos });
+      for (const [, entry] of entries) entry.acknowledged = true;
+    } catch (error) {
+      // Only forget entries still ours: an unsubscribe + subscribe in between replaced them.
+      for (const [f, entry] of entries) if (this.filters.get(f) === entry) this.filters.delete(f);
+      throw error;
+    }
+  }
+
+  /** Unsubscribes from the given filters that are subscribed; resolves on UNSUBACK. */
+  async unsubscribe(filters: readonly string[]): Promise<void> {
+    const known = filters.filter((f) => this.filters.has(f));
+    if (known.length === 0) return;
+    for (const f of known) this.filters.delete(f);
+    // While disconnected mqtt.js queues the packet; the clean session drops the subscription anyway.
+    await this.client.unsubscribeAsync(known);
+  }
+
+  /** Publishes a UTF-8 JSON or raw payload. */
+  async publish(topic: string, payload: string | Buffer, options: { qos?: QoS; retain?: boolean } = {}): Promise<void> {
+    await this.client.publishAsync(topic, payload, { qos: options.qos ?? 1, retain: options.retain ?? false });
+  }
+
+  /** Closes the connection after in-flight packets are sent. */
+  async close(): Promise<void> {
+    this.handlers.clear();
+    this.filters.clear();
+    await this.client.endAsync();
+  }
+}

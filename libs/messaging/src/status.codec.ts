@@ -1,0 +1,70 @@
+import type { Rejection } from './ingest-rejection.js';
+import { checkClaimedDevice, checkTimeWindow, decodeJsonObject, parseTimestamp, type DecodeContext } from './telemetry.codec.js';
+
+/** The fields of a device status message (contract §1.2), validated; absent fields were not sent. */
+export interface DecodedStatus {
+  readonly time: number;
+  readonly battery?: number;
+  readonly online?: boolean;
+  readonly firmware?: string;
+  readonly rssi?: number;
+  /** ISO-8601, normalised to UTC. */
+  readonly sensorExpiresAt?: string;
+}
+
+export type DecodedStatusResult = { ok: true; status: DecodedStatus } | { ok: false; rejection: Rejection };
+
+const MAX_FIRMWARE_LENGTH = 64;
+
+/**
+ * Decodes and validates a device status message. Any invalid field refuses the whole message: a
+ * status is small and a half-applied one (battery without the matching time) would mislead.
+ */
+export function decodeStatus(payload: Uint8Array, ctx: DecodeContext): DecodedStatusResult {
+  const parsed = decodeJsonObject(payload, ctx.maxPayloadBytes);
+  if (!parsed.ok) return parsed;
+  const body = parsed.value;
+  const bad = (reason: string): DecodedStatusResult => ({ ok: false, rejection: { code: 'invalid_status', reason } });
+
+  const mismatch = checkClaimedDevice(body, ctx.deviceId);
+  if (mismatch) return { ok: false, rejection: mismatch };
+
+  let time = ctx.receivedAt;
+  if (body['ts'] !== undefined) {
+    const t = parseTimestamp(body['ts']);
+    if (t === undefined) return { ok: false, rejection: { code: 'invalid_ts', reason: 'ts must be an ISO-8601 time with offset or epoch milliseconds' } };
+    const window = checkTimeWindow(t, ctx);
+    if (window) return { ok: false, rejection: window };
+    time = t;
+  }
+
+  const status: { -readonly [K in keyof DecodedStatus]: DecodedStatus[K] } = { time };
+  const { battery, online, firmware, rssi, sensorExpiresAt } = body;
+  if (battery !== undefined) {
+    if (typeof battery !== 'number' || !Number.isFinite(battery) || battery < 0 || battery > 100) return bad('battery must be a number from 0 to 100');
+    status.battery = Math.round(battery);
+  }
+  if (online !== undefined) {
+    if (typeof online !== 'boolean') return bad('online must be true or false');
+    status.online = online;
+  }
+  if (firmware !== undefined) {
+    if (typeof firmware !== 'string' || firmware.length === 0 || firmware.length > MAX_FIRMWARE_LENGTH) {
+      return bad(`firmware must be a string of 1 to ${MAX_FIRMWARE_LENGTH} characters`);
+    }
+    status.firmware = firmware;
+  }
+  if (rssi !== undefined) {
+    if (typeof rssi !== 'number' || !Number.isFinite(rssi) || rssi < -200 || rssi > 0) return bad('rssi must be a number from -200 to 0 (dBm)');
+    status.rssi = Math.round(rssi);
+  }
+  if (sensorExpiresAt !== undefined) {
+    const t = typeof sensorExpiresAt === 'string' ? parseTimestamp(sensorExpiresAt) : undefined;
+    if (t === undefined) return bad('sensorExpiresAt must be an ISO-8601 time with offset');
+    status.sensorExpiresAt = new Date(t).toISOString();
+  }
+  if (Object.keys(status).length === 1) {
+    return bad('status must carry at least one of battery, online, firmware, rssi, sensorExpiresAt');
+  }
+  return { ok: true, status };
+}

@@ -1,0 +1,53 @@
+import { DataSource } from 'typeorm';
+import { CoreSchema1764000000000 } from './migrations/1764000000000-core-schema.js';
+import { ReadingsSchema1764000000100 } from './migrations/1764000000100-readings-schema.js';
+
+/** Every migration in order. An explicit list, not a glob: globs do not survive ESM and `nest build`. */
+export const MIGRATIONS = [CoreSchema1764000000000, ReadingsSchema1764000000100];
+
+export interface DataSourceOptions {
+  readonly url: string;
+  /** Connections in the pg pool; 1 for PGlite over pglite-socket, which serves one connection at a time. */
+  readonly poolSize: number;
+  readonly applicationName?: string;
+}
+
+/** Builds (does not initialize) Lantern's TypeORM data source: PostgreSQL, no synchronize, explicit migrations. */
+export function createDataSource({ url, poolSize, applicationName = 'lantern' }: DataSourceOptions): DataSource {
+  return new DataSource({
+    type: 'postgres',
+    url,
+    poolSize,
+    applicationName,
+    synchronize: false,
+    migrationsRun: false,
+    // Each migration in its own transaction; one that cannot run inside a transaction sets `transaction = false`.
+    migrationsTransactionMode: 'each',
+    migrations: MIGRATIONS,
+    entities: [],
+    // Not 'error': TypeORM would log every failed query with all its parameters (thousands per batch).
+    logging: ['warn', 'migration'],
+  });
+}
+
+// Any constant works; it only has to be the same in every Lantern process.
+const MIGRATION_LOCK_KEY = 7_346_100_001;
+
+/**
+ * Runs the pending migrations on an initialized data source; returns the names of those it ran.
+ * Both roles may start at once, so with more than one connection a session advisory lock
+ * serializes them (with one connection — PGlite — there is nobody to race with).
+ */
+export async function runMigrations(dataSource: DataSource): Promise<string[]> {
+  const poolSize = dataSource.options.poolSize ?? 10;
+  if (poolSize < 2) return (await dataSource.runMigrations({ transaction: 'each' })).map((m) => m.name);
+  const lock = dataSource.createQueryRunner();
+  await lock.connect();
+  try {
+    await lock.query(`SELECT pg_advisory_lock($1)`, [MIGRATION_LOCK_KEY]);
+    return (await dataSource.runMigrations({ transaction: 'each' })).map((m) => m.name);
+  } finally {
+    await lock.query(`SELECT pg_advisory_unlock($1)`, [MIGRATION_LOCK_KEY]).catch(() => undefined);
+    await lock.release();
+  }
+}

@@ -1,0 +1,89 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { Role } from '@lantern/domain';
+
+export interface AuditEntry {
+  readonly actorId?: string;
+  readonly actorRole?: Role;
+  /** Dotted verb: `patient.read`, `device.create`, `auth.login`… */
+  readonly action: string;
+  readonly patientId?: string;
+  readonly resource?: string;
+  readonly resourceId?: string;
+  readonly ip?: string;
+  readonly details?: Record<string, unknown>;
+}
+
+export interface AuditRecord extends AuditEntry {
+  readonly id: string;
+  readonly at: Date;
+}
+
+export interface AuditQuery {
+  readonly patientId?: string;
+  readonly actorId?: string;
+  /** Only entries older than this id (paging backwards). */
+  readonly beforeId?: string;
+  readonly limit: number;
+}
+
+interface AuditRow {
+  id: string;
+  at: Date;
+  actor_id: string | null;
+  actor_role: Role | null;
+  action: string;
+  patient_id: string | null;
+  resource: string | null;
+  resource_id: string | null;
+  ip: string | null;
+  details: Record<string, unknown> | null;
+}
+
+/** Append-only audit log: who did what to which patient's data, when, from where. */
+@Injectable()
+export class AuditRepository {
+  constructor(private readonly db: DataSource) {}
+
+  async append(entry: AuditEntry): Promise<void> {
+    await this.db.query(
+      `INSERT INTO audit_log (actor_id, actor_role, action, patient_id, resource, resource_id, ip, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [
+        entry.actorId ?? null,
+        entry.actorRole ?? null,
+        entry.action,
+        entry.patientId ?? null,
+        entry.resource ?? null,
+        entry.resourceId ?? null,
+        entry.ip ?? null,
+        entry.details === undefined ? null : JSON.stringify(entry.details),
+      ],
+    );
+  }
+
+  /** Newest first. */
+  async list(query: AuditQuery): Promise<AuditRecord[]> {
+    const rows: AuditRow[] = await this.db.query(
+      `SELECT id::text AS id, at, actor_id, actor_role, action, patient_id, resource, resource_id, ip, details
+         FROM audit_log
+        WHERE ($1::uuid IS NULL OR patient_id = $1)
+          AND ($2::uuid IS NULL OR actor_id = $2)
+          AND ($3::bigint IS NULL OR id < $3)
+        ORDER BY audit_log.id DESC
+        LIMIT $4`,
+      [query.patientId ?? null, query.actorId ?? null, query.beforeId ?? null, query.limit],
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      at: r.at,
+      action: r.action,
+      ...(r.actor_id !== null && { actorId: r.actor_id }),
+      ...(r.actor_role !== null && { actorRole: r.actor_role }),
+      ...(r.patient_id !== null && { patientId: r.patient_id }),
+      ...(r.resource !== null && { resource: r.resource }),
+      ...(r.resource_id !== null && { resourceId: r.resource_id }),
+      ...(r.ip !== null && { ip: r.ip }),
+      ...(r.details !== null && { details: r.details }),
+    }));
+  }
+}

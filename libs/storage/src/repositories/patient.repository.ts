@@ -1,0 +1,110 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { ConflictError } from '@lantern/domain';
+import { isUniqueViolation } from './sql-helpers.js';
+
+export interface PatientRecord {
+  readonly id: string;
+  readonly displayName: string;
+  /** ISO date (YYYY-MM-DD). */
+  readonly dateOfBirth?: string;
+  /** Medical record number, unique when given. */
+  readonly mrn?: string;
+  readonly createdAt: Date;
+}
+
+export interface NewPatient {
+  readonly displayName: string;
+  readonly dateOfBirth?: string;
+  readonly mrn?: string;
+  readonly createdBy: string;
+}
+
+/**
+ * Which patients a query may return, as decided by the one visibility rule (PatientAccessService):
+ * every patient, a clinician's care team, or one patient's own record.
+ */
+export type PatientScope =
+  | { readonly kind: 'all' }
+  | { readonly kind: 'care-team'; readonly clinicianId: string }
+  | { readonly kind: 'self'; readonly patientId: string };
+
+interface PatientRow {
+  id: string;
+  display_name: string;
+  date_of_birth: string | null;
+  mrn: string | null;
+  created_at: Date;
+}
+
+const COLUMNS = `p.id, p.display_name, to_char(p.date_of_birth, 'YYYY-MM-DD') AS date_of_birth, p.mrn, p.created_at`;
+
+function toRecord(row: PatientRow): PatientRecord {
+  return {
+    id: row.id,
+    displayName: row.display_name,
+    ...(row.date_of_birth !== null && { dateOfBirth: row.date_of_birth }),
+    ...(row.mrn !== null && { mrn: row.mrn }),
+    createdAt: row.created_at,
+  };
+}
+
+/**
+ * SQL condition restricting `alias.patient_id`-like column `column` to `scope`, with its parameter
+ * numbered `$n`. Other repositories (readings, alerts) use it to filter by visibility in SQL.
+ */
+export function patientScopeCondition(scope: PatientScope, column: string, n: number): { sql: string; params: unknown[] } {
+  switch (scope.kind) {
+    case 'all':
+      return { sql: 'TRUE', params: [] };
+    case 'care-team':
+      return { sql: `${column} IN (SELECT patient_id FROM care_team_members WHERE clinician_id = $${n})`, params: [scope.clinicianId] };
+    case 'self':
+      return { sql: `${column} = $${n}`, params: [scope.patientId] };
+  }
+}
+
+@Injectable()
+export class PatientRepository {
+  constructor(private readonly db: DataSource) {}
+
+  async findById(id: string): Promise<PatientRecord | undefined> {
+    const rows: PatientRow[] = await this.db.query(`SELECT ${COLUMNS} FROM patients p WHERE p.id = $1`, [id]);
+    return rows[0] && toRecord(rows[0]);
+  }
+
+  async exists(id: string): Promise<boolean> {
+    const rows: unknown[] = await this.db.query(`SELECT 1 FROM patients WHERE id = $1`, [id]);
+    return rows.length > 0;
+  }
+
+  /** Patients within `scope`, by name. */
+  async list(scope: PatientScope): Promise<PatientRecord[]> {
+    const where = patientScopeCondition(scope, 'p.id', 1);
+    const rows: PatientRow[] = await this.db.query(`SELECT ${COLUMNS} FROM patients p WHERE ${where.sql} ORDER BY p.display_name, p.id`, where.params);
+    return rows.map(toRecord);
+  }
+
+  /**
+   * Inserts a patient and, when `careTeamClinicianId` is given, puts that clinician on its care
+   * team in the same transaction (a clinician who creates a patient must be able to see it).
+   */
+  async create(patient: NewPatient, careTeamClinicianId?: string): Promise<PatientRecord> {
+    try {
+      return await this.db.transaction(async (tx) => {
+        const rows: PatientRow[] = await tx.query(
+          `INSERT INTO patients AS p (display_name, date_of_birth, mrn, created_by) VALUES ($1, $2, $3, $4) RETURNING ${COLUMNS}`,
+          [patient.displayName, patient.dateOfBirth ?? null, patient.mrn ?? null, patient.createdBy],
+        );
+        const created = toRecord(rows[0]);
+        if (careTeamClinicianId !== undefined) {
+          await tx.query(`INSERT INTO care_team_members (patient_id, clinician_id, added_by) VALUES ($1, $2, $2)`, [created.id, careTeamClinicianId]);
+        }
+        return created;
+      });
+    } catch (error) {
+      if (isUniqueViolation(error, 'patients_mrn_key')) throw new ConflictError(`A patient with MRN ${patient.mrn} already exists`);
+      throw error;
+    }
+  }
+}

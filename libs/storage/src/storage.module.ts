@@ -1,0 +1,103 @@
+import {
+  type DynamicModule,
+  Global,
+  Inject,
+  Logger,
+  Module,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
+import { createDataSource, runMigrations } from './data-source.js';
+import { STORAGE_MODE, detectStorageMode, type StorageMode } from './storage-mode.js';
+import { ReadingRepository } from './repositories/reading.repository.js';
+import { ReadingRollupService } from './maintenance/reading-rollup.service.js';
+import { ReadingPartitions } from './maintenance/reading-partitions.js';
+import {
+  MAINTENANCE_SETTINGS,
+  StorageMaintenanceService,
+  type MaintenanceSettings,
+} from './maintenance/storage-maintenance.service.js';
+
+export interface StorageModuleOptions {
+  /** Run pending migrations at start (serialized across processes by an advisory lock). Default true. */
+  readonly migrate?: boolean;
+  /** Run storage maintenance in this process (policies, partitions, rollups, retention). Default false: one role does it. */
+  readonly maintenance?: boolean;
+  /** Name the process shows in pg_stat_activity. */
+  readonly applicationName?: string;
+}
+
+const STORAGE_OPTIONS = Symbol('STORAGE_OPTIONS');
+
+/**
+ * The database for the whole application: a migrated DataSource, the detected StorageMode and the
+ * ReadingRepository. Other modules add repositories as plain `@Injectable()` classes taking DataSource.
+ */
+@Global()
+@Module({})
+export class StorageModule implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Storage');
+
+  constructor(
+    private readonly dataSource: DataSource,
+    @Inject(STORAGE_MODE) private readonly mode: StorageMode,
+    @Inject(STORAGE_OPTIONS) private readonly options: StorageModuleOptions,
+    private readonly maintenance: StorageMaintenanceService,
+  ) {}
+
+  /** Registers the storage providers, built from the validated configuration. */
+  static forRoot(options: StorageModuleOptions = {}): DynamicModule {
+    return {
+      module: StorageModule,
+      global: true,
+      providers: [
+        { provide: STORAGE_OPTIONS, useValue: options },
+        {
+          provide: DataSource,
+          inject: [LANTERN_CONFIG],
+          useFactory: async (config: LanternConfig): Promise<DataSource> => {
+            if (!config.databaseUrl)
+              throw new Error('DATABASE_URL is not set (the embedded PostgreSQL sets it before the app starts)');
+            const dataSource = createDataSource({
+              url: config.databaseUrl,
+              poolSize: config.databasePoolSize,
+              applicationName: options.applicationName,
+            });
+            await dataSource.initialize();
+            if (options.migrate ?? true) {
+              const ran = await runMigrations(dataSource);
+              if (ran.length > 0) new Logger('Storage').log(`Ran migrations: ${ran.join(', ')}`);
+            }
+            return dataSource;
+          },
+        },
+        { provide: STORAGE_MODE, inject: [DataSource], useFactory: detectStorageMode },
+        {
+          provide: MAINTENANCE_SETTINGS,
+          inject: [LANTERN_CONFIG],
+          useFactory: (config: LanternConfig): MaintenanceSettings => config,
+        },
+        ReadingPartitions,
+        ReadingRepository,
+        ReadingRollupService,
+        StorageMaintenanceService,
+      ],
+      exports: [DataSource, STORAGE_MODE, ReadingRepository, ReadingRollupService, StorageMaintenanceService],
+    };
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.logger.log(
+      this.mode === 'timescaledb'
+        ? 'Storage mode: TimescaleDB (hypertable, continuous aggregates, server-side policies)'
+        : 'Storage mode: PostgreSQL (daily partitions, application-kept rollups)',
+    );
+    if (this.options.maintenance) await this.maintenance.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.dataSource.isInitialized) await this.dataSource.destroy();
+  }
+}

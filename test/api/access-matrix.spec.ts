@@ -1,0 +1,212 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, startApi, type ApiFixture } from './api-fixture.js';
+
+/**
+ * Every route of the people/devices/audit surface, tried as each kind of caller, against the
+ * statuses of contract §3: 401 without a token, 403 for a role that may never do it, 404 for a
+ * patient (or their device) outside the caller's visibility — exactly like an unknown id.
+ */
+type Actor = 'admin' | 'inTeam' | 'outOfTeam' | 'patient' | 'otherPatient' | 'anonymous';
+const ACTORS: Actor[] = ['admin', 'inTeam', 'outOfTeam', 'patient', 'otherPatient', 'anonymous'];
+
+interface Row {
+  readonly name: string;
+  readonly method: 'get' | 'post' | 'delete';
+  /** Evaluated per call, after `prepare`. */
+  readonly path: () => string;
+  readonly body?: (actor: Actor) => object;
+  /** Per-call setup (e.g. a fresh device to decommission); returns nothing. */
+  readonly prepare?: (actor: Actor) => Promise<void>;
+  readonly expected: Record<Actor, number>;
+}
+
+let api: ApiFixture;
+const token: Partial<Record<Actor, string>> = {};
+const ids = { patientP: '', patientQ: '', deviceD: '', freshDevice: '', clinicianA: '', clinicianB: '', clinicianC: '' };
+const password = 'a-long-password-1';
+
+async function asAdmin(method: 'post' | 'delete', path: string, body?: object): Promise<Record<string, unknown>> {
+  const req = api.http[method](path).set('Authorization', `Bearer ${token.admin}`);
+  const res = await (body ? req.send(body) : req);
+  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body as Record<string, unknown>;
+}
+
+async function createUser(role: string, email: string, patientId?: string): Promise<string> {
+  const user = await asAdmin('post', '/api/v1/users', { email, password, role, displayName: email, ...(patientId && { patientId }) });
+  return user.id as string;
+}
+
+beforeAll(async () => {
+  api = await startApi();
+  token.admin = await api.login(ADMIN_EMAIL, ADMIN_PASSWORD);
+  ids.clinicianA = await createUser('clinician', 'a@clinic.test');
+  ids.clinicianB = await createUser('clinician', 'b@clinic.test');
+  ids.clinicianC = await createUser('clinician', 'c@clinic.test');
+  ids.patientP = (await asAdmin('post', '/api/v1/patients', { displayName: 'Patient P' })).id as string;
+  ids.patientQ = (await asAdmin('post', '/api/v1/patients', { displayName: 'Patient Q' })).id as string;
+  await asAdmin('post', `/api/v1/patients/${ids.patientP}/care-team`, { clinicianId: ids.clinicianA });
+  await asAdmin('post', `/api/v1/patients/${ids.patientQ}/care-team`, { clinicianId: ids.clinicianB });
+  await createUser('patient', 'p@home.test', ids.patientP);
+  await createUser('patient', 'q@home.test', ids.patientQ);
+  ids.deviceD = (await asAdmin('post', '/api/v1/devices', { patientId: ids.patientP, type: 'cgm' })).id as string;
+  token.inTeam = await api.login('a@clinic.test', password);
+  token.outOfTeam = await api.login('b@clinic.test', password);
+  token.patient = await api.login('p@home.test', password);
+  token.otherPatient = await api.login('q@home.test', password);
+});
+
+afterAll(async () => {
+  await api?.close();
+});
+
+const all = (status: number): Record<Actor, number> => ({ admin: status, inTeam: status, outOfTeam: status, patient: status, otherPatient: status, anonymous: status });
+const adminOnly = (status: number): Record<Actor, number> => ({ admin: status, inTeam: 403, outOfTeam: 403, patient: 403, otherPatient: 403, anonymous: 401 });
+
+const ROWS: Row[] = [
+  { name: 'GET /me', method: 'get', path: () => '/api/v1/me', expected: { ...all(200), anonymous: 401 } },
+  {
+    name: 'POST /users',
+    method: 'post',
+    path: () => '/api/v1/users',
+    body: (actor) => ({ email: `new-${actor}-${randomUUID()}@clinic.test`, password, role: 'clinician', displayName: 'New' }),
+    expected: adminOnly(201),
+  },
+  { name: 'GET /users', method: 'get', path: () => '/api/v1/users', expected: adminOnly(200) },
+  {
+    name: 'POST /patients',
+    method: 'post',
+    path: () => '/api/v1/patients',
+    body: () => ({ displayName: 'Someone new' }),
+    expected: { admin: 201, inTeam: 201, outOfTeam: 201, patient: 403, otherPatient: 403, anonymous: 401 },
+  },
+  { name: 'GET /patients', method: 'get', path: () => '/api/v1/patients', expected: { ...all(200), anonymous: 401 } },
+  {
+    name: 'GET /patients/:id',
+    method: 'get',
+    path: () => `/api/v1/patients/${ids.patientP}`,
+    expected: { admin: 200, inTeam: 200, outOfTeam: 404, patient: 200, otherPatient: 404, anonymous: 401 },
+  },
+  {
+    name: 'POST /patients/:id/care-team',
+    method: 'post',
+    path: () => `/api/v1/patients/${ids.patientP}/care-team`,
+    body: () => ({ clinicianId: ids.clinicianC }),
+    expected: adminOnly(201),
+  },
+  {
+    name: 'DELETE /patients/:id/care-team/:clinicianId',
+    method: 'delete',
+    path: () => `/api/v1/patients/${ids.patientP}/care-team/${ids.clinicianC}`,
+    prepare: async (actor) => {
+      if (actor === 'admin') await asAdmin('post', `/api/v1/patients/${ids.patientP}/care-team`, { clinicianId: ids.clinicianC });
+    },
+    expected: adminOnly(204),
+  },
+  {
+    name: 'POST /devices',
+    method: 'post',
+    path: () => '/api/v1/devices',
+    body: () => ({ patientId: ids.patientP, type: 'pulse_oximeter', serial: 'SN-1' }),
+    expected: { admin: 201, inTeam: 201, outOfTeam: 404, patient: 403, otherPatient: 403, anonymous: 401 },
+  },
+  {
+    name: 'GET /devices?patientId=',
+    method: 'get',
+    path: () => `/api/v1/devices?patientId=${ids.patientP}`,
+    expected: { admin: 200, inTeam: 200, outOfTeam: 404, patient: 200, otherPatient: 404, anonymous: 401 },
+  },
+  { name: 'GET /devices', method: 'get', path: () => '/api/v1/devices', expected: { ...all(200), anonymous: 401 } },
+  {
+    name: 'GET /devices/:id',
+    method: 'get',
+    path: () => `/api/v1/devices/${ids.deviceD}`,
+    expected: { admin: 200, inTeam: 200, outOfTeam: 404, patient: 200, otherPatient: 404, anonymous: 401 },
+  },
+  {
+    name: 'POST /devices/:id/rotate-secret',
+    method: 'post',
+    path: () => `/api/v1/devices/${ids.deviceD}/rotate-secret`,
+    expected: { admin: 200, inTeam: 200, outOfTeam: 404, patient: 403, otherPatient: 403, anonymous: 401 },
+  },
+  {
+    name: 'DELETE /devices/:id',
+    method: 'delete',
+    path: () => `/api/v1/devices/${ids.freshDevice}`,
+    prepare: async () => {
+      ids.freshDevice = (await asAdmin('post', '/api/v1/devices', { patientId: ids.patientP, type: 'weight_scale' })).id as string;
+    },
+    expected: { admin: 200, inTeam: 200, outOfTeam: 404, patient: 403, otherPatient: 403, anonymous: 401 },
+  },
+  { name: 'GET /audit?patientId=', method: 'get', path: () => `/api/v1/audit?patientId=${ids.patientP}`, expected: adminOnly(200) },
+  { name: 'GET /health', method: 'get', path: () => '/health', expected: all(200) },
+  { name: 'GET /metrics', method: 'get', path: () => '/metrics', expected: all(200) },
+  {
+    name: 'POST /mqtt/authenticate',
+    method: 'post',
+    path: () => '/api/v1/mqtt/authenticate',
+    body: () => ({ username: ids.deviceD, password: 'wrong' }),
+    expected: all(200),
+  },
+  {
+    name: 'POST /mqtt/authorize',
+    method: 'post',
+    path: () => '/api/v1/mqtt/authorize',
+    body: () => ({ username: ids.deviceD, topic: 'x', action: 'publish' }),
+    expected: all(200),
+  },
+];
+
+describe('access matrix', () => {
+  const cases = ROWS.flatMap((row) => ACTORS.map((actor) => [row.name, actor, row.expected[actor], row] as const));
+
+  it.each(cases)('%s as %s → %i', async (_name, actor, expected, row) => {
+    await row.prepare?.(actor);
+    let req = api.http[row.method](row.path());
+    if (actor !== 'anonymous') req = req.set('Authorization', `Bearer ${token[actor]}`);
+    const res = await (row.body ? req.send(row.body(actor)) : req);
+    expect({ status: res.status, body: res.status >= 400 ? res.body : undefined }).toMatchObject({ status: expected });
+    if (expected >= 400) expect(Object.keys(res.body).sort()).toEqual(['error', 'message', 'statusCode']);
+  });
+
+  it('GET /patients lists exactly the visible patients', async () => {
+    const visible = async (actor: Actor): Promise<string[]> =>
+      ((await api.http.get('/api/v1/patients').set('Authorization', `Bearer ${token[actor]}`)).body as { id: string }[])
+        .map((p) => p.id)
+        .filter((id) => id === ids.patientP || id === ids.patientQ)
+        .sort();
+    expect(await visible('admin')).toEqual([ids.patientP, ids.patientQ].sort());
+    expect(await visible('inTeam')).toEqual([ids.patientP]);
+    expect(await visible('outOfTeam')).toEqual([ids.patientQ]);
+    expect(await visible('patient')).toEqual([ids.patientP]);
+    expect(await visible('otherPatient')).toEqual([ids.patientQ]);
+  });
+
+  it('answers another team\'s patient exactly like an unknown one', async () => {
+    const unknown = randomUUID();
+    const hidden = await api.http.get(`/api/v1/patients/${ids.patientP}`).set('Authorization', `Bearer ${token.outOfTeam}`);
+    const missing = await api.http.get(`/api/v1/patients/${unknown}`).set('Authorization', `Bearer ${token.outOfTeam}`);
+    expect(hidden.body).toEqual({ statusCode: 404, error: 'Not Found', message: `Patient ${ids.patientP} not found` });
+    expect(missing.body).toEqual({ statusCode: 404, error: 'Not Found', message: `Patient ${unknown} not found` });
+  });
+
+  it('lets a clinician who creates a patient see it, and no other clinician', async () => {
+    const created = await api.http.post('/api/v1/patients').set('Authorization', `Bearer ${token.inTeam}`).send({ displayName: 'Made by A' });
+    expect(created.status).toBe(201);
+    expect(created.body.careTeam.map((m: { clinicianId: string }) => m.clinicianId)).toEqual([ids.clinicianA]);
+    const id = created.body.id as string;
+    expect((await api.http.get(`/api/v1/patients/${id}`).set('Authorization', `Bearer ${token.inTeam}`)).status).toBe(200);
+    expect((await api.http.get(`/api/v1/patients/${id}`).set('Authorization', `Bearer ${token.outOfTeam}`)).status).toBe(404);
+  });
+
+  it('records reads and changes of a patient in the audit log, with who and from where', async () => {
+    await api.http.get(`/api/v1/patients/${ids.patientQ}`).set('Authorization', `Bearer ${token.outOfTeam}`).expect(200);
+    const res = await api.http.get(`/api/v1/audit?patientId=${ids.patientQ}`).set('Authorization', `Bearer ${token.admin}`).expect(200);
+    const entries = res.body as { action: string; actorId?: string; actorRole?: string; ip?: string; patientId?: string; at: string }[];
+    expect(entries[0]).toMatchObject({ action: 'patient.read', actorId: ids.clinicianB, actorRole: 'clinician', patientId: ids.patientQ });
+    expect(entries[0].ip).toMatch(/127\.0\.0\.1|::1/);
+    expect(entries.map((e) => e.action)).toEqual(expect.arrayContaining(['patient.create', 'care_team.add', 'user.create']));
+    expect(entries.every((e) => e.patientId === ids.patientQ)).toBe(true);
+  });
+});

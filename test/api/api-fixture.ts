@@ -1,0 +1,82 @@
+import { randomBytes } from 'node:crypto';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import request from 'supertest';
+import type { DataSource } from 'typeorm';
+import { createApiApp } from '../../apps/api/src/create-api-app.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+
+export const ADMIN_EMAIL = 'admin@test.lantern';
+export const ADMIN_PASSWORD = 'admin-password-123';
+export const SERVICE_USERNAME = 'lantern-service';
+export const SERVICE_PASSWORD = 'service-password-xyz';
+
+export interface ApiFixture {
+  readonly app: NestExpressApplication;
+  readonly http: ReturnType<typeof request>;
+  readonly db: DataSource;
+  /** MQTT_TOPIC_ROOT of this test file (own root per file: files share the broker). */
+  readonly topicRoot: string;
+  readonly mqttUrl: string;
+  login(email: string, password: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+/**
+ * Boots the real api (createApiApp → configureApp, exactly what main.ts runs) on a fresh database
+ * of the test server and the test broker, with a known first admin.
+ */
+export async function startApi(env: Record<string, string> = {}): Promise<ApiFixture> {
+  const database: TestDatabase = await createTestDatabase();
+  const topicRoot = `test-${randomBytes(4).toString('hex')}/v1`;
+  const mqttUrl = process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883';
+  Object.assign(process.env, {
+    NODE_ENV: 'test',
+    DATABASE_URL: database.url,
+    DATABASE_POOL_SIZE: '4',
+    MQTT_URL: mqttUrl,
+    MQTT_TOPIC_ROOT: topicRoot,
+    MQTT_USERNAME: SERVICE_USERNAME,
+    MQTT_PASSWORD: SERVICE_PASSWORD,
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    JWT_SECRET: randomBytes(32).toString('hex'),
+    LOGIN_RATE_LIMIT: '1000',
+    ...env,
+  });
+  let app: NestExpressApplication;
+  try {
+    app = await createApiApp({ logLevel: process.env.TEST_LOG === '1' ? 'debug' : false });
+    await app.init();
+  } catch (error) {
+    await database.drop();
+    throw error;
+  }
+  const http = request(app.getHttpServer());
+  return {
+    app,
+    http,
+    db: database.dataSource,
+    topicRoot,
+    mqttUrl,
+    async login(email, password) {
+      const res = await http.post('/api/v1/auth/login').send({ email, password });
+      if (res.status !== 200) throw new Error(`login ${email}: ${res.status} ${JSON.stringify(res.body)}`);
+      return res.body.accessToken as string;
+    },
+    async close() {
+      await app.close();
+      await database.drop();
+    },
+  };
+}
+
+/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
+export async function waitFor<T>(check: () => T | undefined | Promise<T | undefined>, timeoutMs = 5000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

@@ -1,0 +1,125 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { INestApplicationContext } from '@nestjs/common';
+import type { MqttClient } from 'mqtt';
+import type { Principal } from '@lantern/auth';
+import type { AlertResource, LiveReadingEvent, PatientNotificationResource } from '@lantern/domain';
+import { topicsFor, type Topics } from '@lantern/messaging';
+import { ingestEnvironment, startIngest } from '../ingest/ingest-fixture.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import {
+  ask,
+  connectLive,
+  connectPublisher,
+  liveTestEnv,
+  PeopleBuilder,
+  record,
+  startApi,
+  waitFor,
+  type LiveClient,
+  type RunningApi,
+} from './live-fixture.js';
+
+describe('end to end: device → broker → ingest → alert → broker → api → socket', () => {
+  let db: TestDatabase;
+  let api: RunningApi;
+  let ingest: INestApplicationContext;
+  let device: MqttClient;
+  let topics: Topics;
+  let patient: string;
+  let otherPatient: string;
+  let cgm: string;
+  let clinician: Principal;
+  let otherClinician: Principal;
+  let patientUser: Principal;
+  const sockets: LiveClient[] = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const root = liveTestEnv(db.url);
+    topics = topicsFor(root);
+    const people = new PeopleBuilder(db.dataSource);
+    patient = await people.patient('Ada');
+    otherPatient = await people.patient('Bob');
+    cgm = await people.device(patient, 'cgm');
+    clinician = await people.user('clinician');
+    otherClinician = await people.user('clinician');
+    patientUser = await people.user('patient', patient);
+    await people.careTeam(patient, clinician.userId);
+    await people.careTeam(otherPatient, otherClinician.userId);
+    [api, ingest] = await Promise.all([
+      startApi(),
+      startIngest(
+        ingestEnvironment({
+          databaseUrl: db.url,
+          mqttUrl: process.env.MQTT_URL!,
+          topicRoot: root,
+          extra: { SIGNAL_LOSS_SWEEP_MS: '600000' },
+        }),
+      ),
+    ]);
+    device = await connectPublisher();
+  });
+
+  afterAll(async () => {
+    for (const s of sockets) s.close();
+    await device?.endAsync();
+    await ingest?.close();
+    await api?.close();
+    await db?.drop();
+  });
+
+  it('an urgent-low glucose reading raises an alert that reaches the subscribed sockets only, and a notification the patient only', async () => {
+    const watcher = await connectLive(api.url, api.token(clinician));
+    const self = await connectLive(api.url, api.token(patientUser));
+    const other = await connectLive(api.url, api.token(otherClinician));
+    sockets.push(watcher, self, other);
+    const seenWatcher = record(watcher);
+    const seenSelf = record(self);
+    const seenOther = record(other);
+    expect(await ask(watcher, 'subscribe', { patientId: patient })).toEqual({ ok: true });
+    expect(await ask(self, 'subscribe', { patientId: patient })).toEqual({ ok: true });
+    expect(await ask(other, 'subscribe', { patientId: otherPatient })).toEqual({ ok: true });
+
+    const publishedAt = Date.now();
+    await device.publishAsync(
+      topics.telemetry(cgm),
+      JSON.stringify({
+        seq: 1,
+        readings: [{ metric: 'glucose', value: 2.5, unit: 'mmol/L', ts: new Date(publishedAt).toISOString() }],
+      }),
+      { qos: 1 },
+    );
+
+    await waitFor(() => seenWatcher.alert.length > 0, 10_000, 'alert on the watching clinician');
+    const alertLatency = Date.now() - publishedAt;
+    const alert = seenWatcher.alert[0] as AlertResource;
+    expect(alert).toMatchObject({
+      patientId: patient,
+      deviceId: cgm,
+      rule: 'glucose.urgent_low',
+      priority: 'high',
+      state: 'open',
+      metric: 'glucose',
+    });
+    expect(alert.value).toBeCloseTo(2.5 * 18.016, 3);
+
+    const reading = await waitFor(() => seenWatcher.reading[0] as LiveReadingEvent | undefined, 5000, 'live reading');
+    expect(reading).toMatchObject({ patientId: patient, deviceId: cgm, metric: 'glucose', unit: 'mg/dL' });
+    expect(reading.value).toBeCloseTo(45.04, 2);
+
+    const notification = await waitFor(
+      () => seenSelf.notification[0] as PatientNotificationResource | undefined,
+      5000,
+      'patient notification',
+    );
+    expect(notification).toMatchObject({ patientId: patient, kind: 'alert_opened', alertId: alert.id });
+    await waitFor(() => seenSelf.alert.length > 0, 5000, 'alert on the patient socket');
+
+    // The other clinician's socket, subscribed to another patient, saw nothing of it.
+    expect(seenOther.alert).toHaveLength(0);
+    expect(seenOther.reading).toHaveLength(0);
+    expect(seenWatcher.notification).toHaveLength(0);
+    // Measured for information (the benchmark is bench/src/live-latency.ts); generous bound for a shared CI machine.
+    expect(alertLatency).toBeLessThan(5000);
+  });
+});

@@ -1,0 +1,163 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import Module from 'node:module';
+import { join } from 'node:path';
+
+/** Stoppers of what this setup started, read by global-teardown.ts (same process). */
+export const STARTED_SERVERS = Symbol.for('lantern.test.startedServers');
+type Stopper = { readonly name: string; stop(): Promise<void> };
+
+/**
+ * Gives the test run a database server and a broker when the environment names none:
+ * an embedded PostgreSQL in `.tmp/test-postgres` (fresh each run) and Debian's mosquitto when
+ * installed (MQTT 5 and shared subscriptions, which aedes lacks), else an anonymous aedes broker.
+ * Test files create their own databases and topic roots on these servers.
+ */
+export default async function globalSetup(globalConfig: { rootDir: string }): Promise<void> {
+  const started: Stopper[] = [];
+  (globalThis as Record<symbol, unknown>)[STARTED_SERVERS] = started;
+  const root = globalConfig.rootDir;
+  const restoreResolution = resolveLanternSources(root);
+  let embedded: typeof import('@lantern/embedded');
+  try {
+    embedded = await import('@lantern/embedded');
+  } finally {
+    restoreResolution();
+  }
+  const { findFreePort, startAnonymousBroker, startEmbeddedPostgres } = embedded;
+
+  if (!process.env.DATABASE_URL) {
+    // One folder per run: jest runs started in parallel in the same checkout must not share a cluster.
+    const runsDir = join(root, '.tmp/test-postgres');
+    removeStaleRuns(runsDir);
+    const dataDir = join(runsDir, `run-${process.pid}`);
+    rmSync(dataDir, { recursive: true, force: true });
+    const postgres = await startEmbeddedPostgres({ dataDir, port: await findFreePort(), database: 'postgres' });
+    started.push({
+      name: 'embedded PostgreSQL',
+      stop: async () => {
+        await postgres.stop();
+        rmSync(dataDir, { recursive: true, force: true });
+      },
+    });
+    process.env.DATABASE_URL = postgres.adminUrl;
+  }
+
+  if (!process.env.MQTT_URL) {
+    const port = await findFreePort();
+    const mosquitto = findMosquitto();
+    if (mosquitto) {
+      const child = await startMosquitto(mosquitto, port, root);
+      started.push({ name: 'mosquitto', stop: () => stopChild(child) });
+    } else {
+      const broker = await startAnonymousBroker({ port, host: '127.0.0.1' });
+      started.push({ name: 'aedes', stop: broker.stop });
+    }
+    process.env.MQTT_URL = `mqtt://127.0.0.1:${port}`;
+  }
+}
+
+/**
+ * Jest loads global setup outside its module system, as CommonJS without moduleNameMapper: map
+ * `@lantern/<lib>` and the `.js` of relative ESM imports to the TypeScript sources, as jest.config.js does.
+ */
+function resolveLanternSources(root: string): () => void {
+  type Resolve = (request: string, parent: unknown, ...rest: unknown[]) => string;
+  const loader = Module as unknown as { _resolveFilename: Resolve };
+  const original = loader._resolveFilename;
+  loader._resolveFilename = function (this: unknown, request, parent, ...rest) {
+    const alias = /^@lantern\/([\w-]+)$/.exec(request);
+    if (alias) return original.call(this, join(root, 'libs', alias[1], 'src/index.ts'), parent, ...rest);
+    try {
+      return original.call(this, request, parent, ...rest);
+    } catch (error) {
+      if (!/^\.{1,2}\/.*\.js$/.test(request)) throw error;
+      return original.call(this, request.replace(/\.js$/, '.ts'), parent, ...rest);
+    }
+  };
+  return () => {
+    loader._resolveFilename = original;
+  };
+}
+
+/** Removes the folders of earlier runs whose jest process is gone (killed before its teardown). */
+function removeStaleRuns(runsDir: string): void {
+  if (!existsSync(runsDir)) return;
+  for (const name of readdirSync(runsDir)) {
+    const pid = Number(/^run-(\d+)$/.exec(name)?.[1]);
+    if (!pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch {
+      rmSync(join(runsDir, name), { recursive: true, force: true });
+    }
+  }
+}
+
+function findMosquitto(): string | undefined {
+  return ['/usr/sbin/mosquitto', '/usr/bin/mosquitto', '/usr/local/sbin/mosquitto', '/usr/local/bin/mosquitto'].find(
+    (path) => existsSync(path),
+  );
+}
+
+// Settings of docker/mosquitto.conf worth keeping in tests (queue and inflight limits); listeners,
+// persistence, authentication and logging are the test run's own.
+const KEPT_SETTINGS =
+  /^(max_queued_messages|max_queued_bytes|max_inflight_messages|max_inflight_bytes|max_packet_size|message_size_limit|max_keepalive|upgrade_outgoing_qos|queue_qos0_messages|set_tcp_nodelay|retain_available|persistent_client_expiration)\s/;
+
+async function startMosquitto(binary: string, port: number, root: string): Promise<ChildProcess> {
+  const dir = join(root, '.tmp/test-mosquitto');
+  mkdirSync(dir, { recursive: true });
+  const composeConf = join(root, 'docker/mosquitto.conf');
+  const kept = existsSync(composeConf)
+    ? readFileSync(composeConf, 'utf8')
+        .split('\n')
+        .map((line) => line.trim())
+        .filter((line) => KEPT_SETTINGS.test(line))
+    : [];
+  const conf = join(dir, `mosquitto-${port}.conf`);
+  writeFileSync(
+    conf,
+    [
+      ...kept,
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous true',
+      'persistence false',
+      'log_dest stderr',
+      'log_type error',
+      '',
+    ].join('\n'),
+  );
+  const child = spawn(binary, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const deadline = Date.now() + 5000;
+  while (!(await canConnect(port))) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`mosquitto did not start on port ${port}: ${stderr.trim() || 'no output'}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return child;
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}

@@ -1,0 +1,68 @@
+import { createServer, connect, type Server, type Socket } from 'node:net';
+
+export interface TcpProxy {
+  readonly port: number;
+  /** Connection string of the target with host/port replaced by the proxy's. */
+  urlFor(targetUrl: string): string;
+  /** Cuts every open connection and refuses new ones (as if the server vanished). */
+  cut(): void;
+  /** Accepts connections again. */
+  restore(): void;
+  readonly connections: number;
+  close(): Promise<void>;
+}
+
+/**
+ * A TCP proxy the test controls, to take a server away from the code under test (and give it
+ * back) without touching the server itself.
+ */
+export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
+  const open = new Set<Socket>();
+  let up = true;
+  const server: Server = createServer((client) => {
+    if (!up) {
+      client.destroy();
+      return;
+    }
+    const upstream = connect({ host: targetHost, port: targetPort });
+    open.add(client);
+    open.add(upstream);
+    const drop = (): void => {
+      client.destroy();
+      upstream.destroy();
+      open.delete(client);
+      open.delete(upstream);
+    };
+    client.on('error', drop).on('close', drop);
+    upstream.on('error', drop).on('close', drop);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  const cut = (): void => {
+    up = false;
+    for (const s of open) s.destroy();
+    open.clear();
+  };
+  return {
+    port,
+    urlFor(targetUrl) {
+      const url = new URL(targetUrl);
+      url.hostname = '127.0.0.1';
+      url.port = String(port);
+      return url.toString();
+    },
+    cut,
+    restore() {
+      up = true;
+    },
+    get connections() {
+      return open.size / 2;
+    },
+    async close() {
+      cut();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
