@@ -12,7 +12,7 @@ import { IngestPipeline } from './pipeline/ingest.pipeline.js';
 import { ReadingStream } from './pipeline/reading.stream.js';
 
 @Module({
-  imports: [ConfigModule, StorageModule.forRoot({ applicationName: 'lantern-ingest' })],
+  imports: [ConfigModule, StorageModule.forRoot({ applicationName: 'lantern-ingest', maintenance: true })],
   providers: [
     { provide: INGEST_ACK_MODE, useValue: 'held' },
     IngestMetrics,

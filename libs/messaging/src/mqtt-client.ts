@@ -48,7 +48,8 @@ export class ServiceMqttClient {
       username: options.username,
       password: options.password,
       clean: true,
-      protocolVersion: 5,
+      // MQTT 3.1.1: the embedded aedes broker speaks nothing newer, and nothing here needs MQTT 5.
+      protocolVersion: 4,
       reconnectPeriod: 1000,
       connectTimeout: options.connectTimeoutMs ?? 10_000,
       resubscribe: true,
