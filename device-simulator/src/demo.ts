@@ -5,11 +5,11 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DeviceTypeKey } from '@lantern/domain';
+import { isPortFree } from '@lantern/embedded';
 import { runHealthy, runScenario } from './simulator.runner.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../../..');
@@ -26,18 +26,10 @@ const SCENARIO_FOR: [DeviceTypeKey, string, number][] = [
   ['cgm', 'battery-drain', 120],
 ];
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((res) => {
-    const server = createServer();
-    server.once('error', () => res(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => res(true)));
-  });
-}
-
 async function choosePort(variable: string, fallback: number): Promise<number> {
   if (env[variable]) return Number(env[variable]);
   let port = fallback;
-  while (!(await portFree(port))) port++;
+  while (!(await isPortFree(port))) port++;
   if (port !== fallback) console.log(`[demo] port ${fallback} is taken: ${variable}=${port}`);
   env[variable] = String(port);
   return port;
@@ -47,12 +39,13 @@ async function main(): Promise<void> {
   const port = await choosePort('PORT', 3000);
   if (!env.MQTT_URL) await choosePort('EMBEDDED_MQTT_PORT', 1883);
   if (!env.DATABASE_URL) await choosePort('EMBEDDED_POSTGRES_PORT', 5433);
-  env.DATA_DIR ??= resolve(root, '.lantern');
+  // Its own data folder (own embedded PostgreSQL): the demo never mixes with `npm start`'s data.
+  env.DATA_DIR ??= resolve(root, '.lantern/demo');
   const passwordFile = join(env.DATA_DIR, 'demo-admin-password');
   if (!env.ADMIN_PASSWORD) env.ADMIN_PASSWORD = existsSync(passwordFile) ? readFileSync(passwordFile, 'utf8').trim() : randomBytes(12).toString('base64url');
   const apiUrl = `http://127.0.0.1:${port}`;
 
-  console.log('[demo] starting Lantern (npm start)…');
+  console.log(`[demo] starting Lantern (npm start) with data in ${env.DATA_DIR}…`);
   const lantern = spawn(process.execPath, [join(root, 'scripts/start.js')], { cwd: root, env, stdio: 'inherit' });
   const controller = new AbortController();
   const stop = () => {
@@ -61,27 +54,45 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  lantern.once('exit', (code) => {
-    controller.abort();
-    if (code) console.error(`[demo] Lantern exited with ${code}`);
-  });
+  const exited = new Promise<void>((done) =>
+    lantern.once('exit', (code) => {
+      controller.abort();
+      if (code) console.error(`[demo] Lantern exited with ${code}`);
+      done();
+    }),
+  );
+  try {
+    await runDemo(apiUrl, controller.signal);
+  } catch (error) {
+    console.error(`[demo] ${(error as Error).message}`);
+    process.exitCode = 1;
+  }
+  // Whatever happened, Lantern and its embedded servers are not left running.
+  stop();
+  await exited;
+}
+
+async function runDemo(apiUrl: string, signal: AbortSignal): Promise<void> {
+  const dataDir = env.DATA_DIR!;
+  const passwordFile = join(dataDir, 'demo-admin-password');
 
   const deadline = Date.now() + 300_000;
-  while (!controller.signal.aborted) {
+  while (!signal.aborted) {
     if (await fetch(`${apiUrl}/health`).then((r) => r.ok, () => false)) break;
     if (Date.now() > deadline) throw new Error(`Lantern did not answer ${apiUrl}/health within 5 minutes`);
     await new Promise((r) => setTimeout(r, 500));
   }
-  if (controller.signal.aborted) return;
+  if (signal.aborted) return;
   // Keep the generated admin password next to the data so the next demo can log in again.
-  spawnSync('sh', ['-c', `mkdir -p "$1" && [ -f "$2" ] || (umask 077 && printf '%s' "$3" > "$2")`, 'sh', env.DATA_DIR, passwordFile, env.ADMIN_PASSWORD]);
+  mkdirSync(dataDir, { recursive: true });
+  if (!existsSync(passwordFile)) writeFileSync(passwordFile, env.ADMIN_PASSWORD!, { mode: 0o600 });
 
   console.log('[demo] seeding the demo care team (npm run seed:demo)…');
   const seedEntry = join(root, 'dist/apps/api/apps/api/src/seed/seed-demo.main.js');
   if (!existsSync(seedEntry)) throw new Error(`${seedEntry} is missing: npm run build`);
   const seed = spawnSync(process.execPath, [seedEntry], { cwd: root, env: { ...env, LANTERN_URL: apiUrl }, stdio: 'inherit' });
-  if (seed.status !== 0) throw new Error('seed:demo failed (if this data folder was seeded before, set ADMIN_PASSWORD to its admin password)');
-  const devicesFile = join(env.DATA_DIR, 'demo-devices.json');
+  if (seed.status !== 0) throw new Error(`seed:demo failed (if ${dataDir} was seeded with another admin password, set ADMIN_PASSWORD to it)`);
+  const devicesFile = join(dataDir, 'demo-devices.json');
   const seeded = JSON.parse(readFileSync(devicesFile, 'utf8')) as {
     topicRoot: string;
     devices: { patientId: string; patientName: string; deviceId: string; type: DeviceTypeKey; password: string }[];
@@ -99,7 +110,8 @@ async function main(): Promise<void> {
   }
   const healthy = seeded.devices.filter((d) => !scenarios.some((s) => s.device.deviceId === d.deviceId));
   console.log(`\n[demo] dashboard: ${apiUrl}/   admin: ${env.ADMIN_EMAIL ?? 'admin@lantern.local'} / ${env.ADMIN_PASSWORD}`);
-  console.log('[demo] clinician and patient logins: printed by seed:demo above (first run only).');
+  const loginsFile = join(dataDir, 'demo-logins.txt');
+  if (existsSync(loginsFile)) console.log(`[demo] clinician and patient logins (${loginsFile}):\n${readFileSync(loginsFile, 'utf8')}`);
   console.log(`[demo] streaming ${healthy.length} healthy devices; scenarios: ${scenarios.map((s) => `${s.name} for ${s.device.patientName} in ${s.delaySec} s`).join('; ')}. Ctrl-C stops.\n`);
 
   const log = (line: string) => console.log(`[sim] ${line}`);
@@ -107,13 +119,13 @@ async function main(): Promise<void> {
     runHealthy(
       healthy.map((d) => ({ deviceId: d.deviceId, secret: d.password, type: d.type })),
       broker,
-      { seed: 'demo', signalLossPerDay: 2, signal: controller.signal },
+      { seed: 'demo', signalLossPerDay: 2, signal },
     ).catch((e: unknown) => log(`healthy devices stopped: ${(e as Error).message}`)),
     ...scenarios.map(async ({ name, device, delaySec }) => {
       await new Promise((r) => setTimeout(r, delaySec * 1000));
-      if (controller.signal.aborted) return;
+      if (signal.aborted) return;
       log(`${name} starts for ${device.patientName}`);
-      await runScenario(name, { deviceId: device.deviceId, secret: device.password }, broker, { seed: 'demo', signal: controller.signal }).catch((e: unknown) =>
+      await runScenario(name, { deviceId: device.deviceId, secret: device.password }, broker, { seed: 'demo', signal }).catch((e: unknown) =>
         log(`${name}: ${(e as Error).message}`),
       );
       log(`${name} finished for ${device.patientName}`);
