@@ -1,5 +1,8 @@
 /** Jest in ES-module mode (Nest 12 ships ES modules): run through `node --experimental-vm-modules`. */
-const esmTsJest = ['ts-jest', { useESM: true, tsconfig: { module: 'esnext', moduleResolution: 'bundler', isolatedModules: true } }];
+const esmTsJest = [
+  'ts-jest',
+  { useESM: true, tsconfig: { module: 'esnext', moduleResolution: 'bundler', isolatedModules: true } },
+];
 
 export default {
   testEnvironment: 'node',

@@ -24,7 +24,13 @@ export class LoadProcess {
   latest: LoadSnapshot | undefined;
   private constructor(readonly process: BenchProcess) {}
 
-  static async start(rootDir: string, workDir: string, devices: { deviceId: string; secret: string }[], mqttUrl: string, topicRoot: string): Promise<LoadProcess> {
+  static async start(
+    rootDir: string,
+    workDir: string,
+    devices: { deviceId: string; secret: string }[],
+    mqttUrl: string,
+    topicRoot: string,
+  ): Promise<LoadProcess> {
     const entry = join(rootDir, 'dist/device-simulator/device-simulator/src/main.js');
     if (!existsSync(entry)) throw new Error(`${entry} is missing: build first (npm run build)`);
     const file = join(workDir, 'load-devices.json');
@@ -33,7 +39,21 @@ export class LoadProcess {
     const proc = startProcess(
       'simulator',
       process.execPath,
-      [entry, 'load', '--devices-file', file, '--rate', '0', '--json', '--mqtt', mqttUrl, '--root', topicRoot, '--connect-concurrency', '250'],
+      [
+        entry,
+        'load',
+        '--devices-file',
+        file,
+        '--rate',
+        '0',
+        '--json',
+        '--mqtt',
+        mqttUrl,
+        '--root',
+        topicRoot,
+        '--connect-concurrency',
+        '250',
+      ],
       {},
       {
         stdin: true,
@@ -50,7 +70,12 @@ export class LoadProcess {
     self = new LoadProcess(proc);
     const timeoutMs = 30_000 + devices.length * 10;
     try {
-      await waitUntil(`${devices.length} simulated devices to connect`, async () => (self.latest?.connected ?? 0) >= devices.length && self.latest?.phase === 'running', timeoutMs, proc);
+      await waitUntil(
+        `${devices.length} simulated devices to connect`,
+        async () => (self.latest?.connected ?? 0) >= devices.length && self.latest?.phase === 'running',
+        timeoutMs,
+        proc,
+      );
     } catch (error) {
       await proc.stop();
       throw error;

@@ -44,7 +44,9 @@ async function main(): Promise<number> {
     quick,
     phases: new Set((stringFlag(args, 'phases') ?? 'reference,lantern,alert,rss,query,core').split(',')),
     devices: numberFlag(args, 'devices', quick ? 40 : 10_000),
-    rates: (stringFlag(args, 'rates') ?? (quick ? '200,400' : '5000,10000,15000,20000,25000,30000,40000,50000')).split(',').map(Number),
+    rates: (stringFlag(args, 'rates') ?? (quick ? '200,400' : '5000,10000,15000,20000,25000,30000,40000,50000'))
+      .split(',')
+      .map(Number),
     stepSec: numberFlag(args, 'step-sec', quick ? 2 : 60),
     maxDrainSec: numberFlag(args, 'max-drain-sec', quick ? 5 : 10),
     alertSamples: numberFlag(args, 'alert-samples', quick ? 5 : 200),
@@ -56,7 +58,11 @@ async function main(): Promise<number> {
     querySamples: numberFlag(args, 'query-samples', quick ? 5 : 200),
     coreReadings: numberFlag(args, 'core-readings', quick ? 20_000 : 1_000_000),
     outDir: stringFlag(args, 'out-dir'),
-    databaseUrl: stringFlag(args, 'database-url', process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres')!,
+    databaseUrl: stringFlag(
+      args,
+      'database-url',
+      process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres',
+    )!,
     keep: boolFlag(args, 'keep'),
   };
   const startedAt = new Date().toISOString();
@@ -70,7 +76,13 @@ async function main(): Promise<number> {
     rss: notRun('not selected'),
     query: notRun('not selected'),
   };
-  const rss: Record<string, number | null> = { ingest: null, api: null, broker: null, simulator: null, reference: null };
+  const rss: Record<string, number | null> = {
+    ingest: null,
+    api: null,
+    broker: null,
+    simulator: null,
+    reference: null,
+  };
   let broker: BenchBroker | undefined;
   let db: BenchDatabase | undefined;
   const running: BenchProcess[] = [];
@@ -118,7 +130,13 @@ async function main(): Promise<number> {
       phases.reference = await guard('reference pipeline', async () => {
         const entry = join(root, 'dist/bench/bench/src/reference-pipeline.js');
         let ready = false;
-        const ref = startProcess('reference', process.execPath, [entry, broker!.url, db!.url, TOPIC_ROOT], {}, { onLine: (l) => (ready ||= l.includes('"ready"')) });
+        const ref = startProcess(
+          'reference',
+          process.execPath,
+          [entry, broker!.url, db!.url, TOPIC_ROOT],
+          {},
+          { onLine: (l) => (ready ||= l.includes('"ready"')) },
+        );
         running.push(ref);
         await waitUntil('the reference pipeline to subscribe', async () => ready, 20_000, ref);
         const load = await LoadProcess.start(root, work, loadDevices, broker!.url, TOPIC_ROOT);
@@ -129,7 +147,8 @@ async function main(): Promise<number> {
             stepSec: opts.stepSec,
             maxDrainSec: opts.maxDrainSec,
             extend: !quick,
-            countRows: async (p) => (await p.query<{ n: number }>('SELECT count(*)::int AS n FROM bench_reference_readings')).rows[0]!.n,
+            countRows: async (p) =>
+              (await p.query<{ n: number }>('SELECT count(*)::int AS n FROM bench_reference_readings')).rows[0].n,
             log,
           });
         } finally {
@@ -173,10 +192,16 @@ async function main(): Promise<number> {
       let load: LoadProcess | undefined;
       let token = '';
       const started = await guard('start Lantern (ingest and api processes)', async () => {
-        for (const entry of [ingestEntry, apiEntry]) if (!existsSync(entry)) throw new Error(`${entry} is missing: build first (npm run build)`);
+        for (const entry of [ingestEntry, apiEntry])
+          if (!existsSync(entry)) throw new Error(`${entry} is missing: build first (npm run build)`);
         ingest = startProcess('ingest', process.execPath, [ingestEntry], env);
         running.push(ingest);
-        await waitUntil('the ingest to connect to the broker', async () => /lantern_ingest_broker_connected 1/.test(await (await fetch(metricsUrl)).text()), 60_000, ingest);
+        await waitUntil(
+          'the ingest to connect to the broker',
+          async () => /lantern_ingest_broker_connected 1/.test(await (await fetch(metricsUrl)).text()),
+          60_000,
+          ingest,
+        );
         api = startProcess('api', process.execPath, [apiEntry], env);
         running.push(api);
         await waitUntil('the api /health to answer 200', async () => (await fetch(`${apiUrl}/health`)).ok, 60_000, api);
@@ -185,7 +210,10 @@ async function main(): Promise<number> {
         running.push(load.process);
         return true;
       });
-      const down = (outcome: PhaseOutcome<unknown>) => (outcome.status === 'failed' ? ({ status: 'failed', error: `Lantern did not start: ${outcome.error}` } as const) : undefined);
+      const down = (outcome: PhaseOutcome<unknown>) =>
+        outcome.status === 'failed'
+          ? ({ status: 'failed', error: `Lantern did not start: ${outcome.error}` } as const)
+          : undefined;
       if (opts.phases.has('lantern')) {
         phases.lantern =
           down(started) ??
@@ -195,9 +223,12 @@ async function main(): Promise<number> {
               stepSec: opts.stepSec,
               maxDrainSec: opts.maxDrainSec,
               extend: !quick,
-              countRows: async (p) => (await p.query<{ n: number }>('SELECT count(*)::int AS n FROM readings')).rows[0]!.n,
+              countRows: async (p) =>
+                (await p.query<{ n: number }>('SELECT count(*)::int AS n FROM readings')).rows[0].n,
               ackLag: async () => {
-                const m = /^lantern_ingest_oldest_unacked_seconds ([\d.e+-]+)$/m.exec(await (await fetch(metricsUrl)).text());
+                const m = /^lantern_ingest_oldest_unacked_seconds ([\d.e+-]+)$/m.exec(
+                  await (await fetch(metricsUrl)).text(),
+                );
                 return m ? Number(m[1]) : undefined;
               },
               log,
@@ -210,7 +241,11 @@ async function main(): Promise<number> {
         phases.alertLatency =
           down(started) ??
           (rate === 0 && !opts.alertRate
-            ? { status: 'failed', error: 'no sustained Lantern rate to take 50 % of (the lantern phase failed or did not run); pass --alert-rate' }
+            ? {
+                status: 'failed',
+                error:
+                  'no sustained Lantern rate to take 50 % of (the lantern phase failed or did not run); pass --alert-rate',
+              }
             : await guard(`alert latency at ${rate} readings/s`, async () => {
                 load!.setRate(rate);
                 try {
@@ -246,7 +281,15 @@ async function main(): Promise<number> {
         phases.query =
           down(started) ??
           (await guard('query latency', () =>
-            measureQueries(db!.pool, { apiUrl, token, patients: opts.queryPatients, days: opts.queryDays, intervalSec: opts.queryIntervalSec, samples: opts.querySamples, log }),
+            measureQueries(db!.pool, {
+              apiUrl,
+              token,
+              patients: opts.queryPatients,
+              days: opts.queryDays,
+              intervalSec: opts.queryIntervalSec,
+              samples: opts.querySamples,
+              log,
+            }),
           ));
       }
       await api?.stop();
@@ -256,13 +299,22 @@ async function main(): Promise<number> {
     if (opts.phases.has('core')) {
       phases.streamingCore = await guard('streaming core micro-benchmark', async () => {
         const r = benchmarkEvaluation({ patients: quick ? 100 : 1000, readings: opts.coreReadings });
-        return { patients: r.patients, readings: r.readings, nsPerReading: r.nsPerReading, readingsPerSecond: r.readingsPerSecond };
+        return {
+          patients: r.patients,
+          readings: r.readings,
+          nsPerReading: r.nsPerReading,
+          readingsPerSecond: r.readingsPerSecond,
+        };
       });
     }
   } catch (error) {
     log(`bench setup failed: ${(error as Error).stack ?? String(error)}`);
     for (const key of Object.keys(phases) as (keyof BenchReport['phases'])[]) {
-      if (phases[key].status === 'skipped' && phases[key].reason === 'not selected') (phases as Record<string, PhaseOutcome<unknown>>)[key] = { status: 'failed', error: `setup failed: ${(error as Error).message}` };
+      if (phases[key].status === 'skipped' && phases[key].reason === 'not selected')
+        (phases as Record<string, PhaseOutcome<unknown>>)[key] = {
+          status: 'failed',
+          error: `setup failed: ${(error as Error).message}`,
+        };
     }
   } finally {
     for (const p of running) await p.stop().catch(() => undefined);
@@ -277,7 +329,14 @@ async function main(): Promise<number> {
     startedAt,
     finishedAt: new Date().toISOString(),
     quick,
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, postgres: version('psql', ['--version']), mosquitto: version('mosquitto', ['-h'])?.split('\n')[0] },
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      postgres: version('psql', ['--version']),
+      mosquitto: version('mosquitto', ['-h'])?.split('\n')[0],
+    },
     settings: { ...opts, phases: [...opts.phases] },
     phases,
   };
@@ -288,7 +347,10 @@ async function main(): Promise<number> {
   writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(mdPath, renderMarkdown(report));
   log(`\nwrote ${mdPath} and ${jsonPath}`);
-  for (const t of report.targets) log(`  ${t.met === null ? '–' : t.met ? '✓' : '✗'} ${t.name}: ${t.measured} (target ${t.target})${t.note ? ` — ${t.note}` : ''}`);
+  for (const t of report.targets)
+    log(
+      `  ${t.met === null ? '–' : t.met ? '✓' : '✗'} ${t.name}: ${t.measured} (target ${t.target})${t.note ? ` — ${t.note}` : ''}`,
+    );
   return 0;
 }
 

@@ -15,7 +15,18 @@
 import mqtt from 'mqtt';
 import pg from 'pg';
 
-const METRICS = new Set(['heart_rate', 'spo2', 'glucose', 'systolic_bp', 'diastolic_bp', 'respiratory_rate', 'body_temperature', 'body_weight', 'pa_pressure_mean', 'steps']);
+const METRICS = new Set([
+  'heart_rate',
+  'spo2',
+  'glucose',
+  'systolic_bp',
+  'diastolic_bp',
+  'respiratory_rate',
+  'body_temperature',
+  'body_weight',
+  'pa_pressure_mean',
+  'steps',
+]);
 const BATCH_MAX = 5000;
 const BATCH_WAIT_MS = 20;
 const DAY = 86_400_000;
@@ -44,10 +55,13 @@ async function main(): Promise<void> {
     const from = new Date(today + d * DAY);
     const to = new Date(today + (d + 1) * DAY);
     const name = `bench_reference_readings_${from.toISOString().slice(0, 10).replaceAll('-', '')}`;
-    await pool.query(`CREATE TABLE IF NOT EXISTS ${name} PARTITION OF bench_reference_readings FOR VALUES FROM ('${from.toISOString()}') TO ('${to.toISOString()}')`);
+    await pool.query(
+      `CREATE TABLE IF NOT EXISTS ${name} PARTITION OF bench_reference_readings FOR VALUES FROM ('${from.toISOString()}') TO ('${to.toISOString()}')`,
+    );
   }
   const patients = new Map<string, string>();
-  for (const row of (await pool.query<{ id: string; patient_id: string }>(`SELECT id, patient_id FROM devices`)).rows) patients.set(row.id, row.patient_id);
+  for (const row of (await pool.query<{ id: string; patient_id: string }>(`SELECT id, patient_id FROM devices`)).rows)
+    patients.set(row.id, row.patient_id);
 
   const prefix = `${root}/devices/`;
   let pending = emptyBatch();
@@ -132,7 +146,10 @@ async function main(): Promise<void> {
       return;
     }
     try {
-      const message = JSON.parse(payload.toString('utf8')) as { ts?: string | number; readings?: { metric: string; value: number; ts?: string | number }[] };
+      const message = JSON.parse(payload.toString('utf8')) as {
+        ts?: string | number;
+        readings?: { metric: string; value: number; ts?: string | number }[];
+      };
       for (const r of message.readings ?? []) {
         if (!METRICS.has(r.metric) || typeof r.value !== 'number' || !Number.isFinite(r.value)) continue;
         const time = new Date(r.ts ?? message.ts ?? Date.now());
@@ -155,7 +172,13 @@ async function main(): Promise<void> {
     client.once('error', reject);
   });
   process.stdout.write(`${JSON.stringify({ type: 'ready' })}\n`);
-  setInterval(() => process.stdout.write(`${JSON.stringify({ type: 'stats', stored, acked, dropped, rss: process.memoryUsage.rss() })}\n`), 1000);
+  setInterval(
+    () =>
+      process.stdout.write(
+        `${JSON.stringify({ type: 'stats', stored, acked, dropped, rss: process.memoryUsage.rss() })}\n`,
+      ),
+    1000,
+  );
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
       void client.endAsync().finally(() => pool.end().finally(() => process.exit(0)));

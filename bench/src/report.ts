@@ -2,7 +2,10 @@ import type { AlertLatencyResult } from './phases/alert-latency.phase.js';
 import type { QueryResult } from './phases/query.phase.js';
 import type { SustainedResult } from './phases/sustained-ingest.phase.js';
 
-export type PhaseOutcome<T> = { status: 'ok'; result: T; note?: string } | { status: 'failed'; error: string } | { status: 'skipped'; reason: string };
+export type PhaseOutcome<T> =
+  | { status: 'ok'; result: T; note?: string }
+  | { status: 'failed'; error: string }
+  | { status: 'skipped'; reason: string };
 
 export interface BenchReport {
   startedAt: string;
@@ -14,7 +17,12 @@ export interface BenchReport {
     reference: PhaseOutcome<SustainedResult>;
     lantern: PhaseOutcome<SustainedResult>;
     alertLatency: PhaseOutcome<AlertLatencyResult>;
-    streamingCore: PhaseOutcome<{ patients: number; readings: number; nsPerReading: number; readingsPerSecond: number }>;
+    streamingCore: PhaseOutcome<{
+      patients: number;
+      readings: number;
+      nsPerReading: number;
+      readingsPerSecond: number;
+    }>;
     rss: PhaseOutcome<{ devices: number; peakRssMiB: Record<string, number | null> }>;
     query: PhaseOutcome<QueryResult>;
   };
@@ -40,36 +48,92 @@ export function checkTargets(report: Omit<BenchReport, 'targets'>): TargetCheck[
       target: '≥ 80 %',
       measured: `${(ratio * 100).toFixed(0)} % (${lantern.result.sustainedReadingsPerSec} vs ${reference.result.sustainedReadingsPerSec} readings/s)`,
       met: ratio >= 0.8,
-      note: [
-        ratio >= 0.8 ? undefined : `short by ${((0.8 - ratio) * 100).toFixed(0)} points; Lantern's first failed step: ${lantern.result.steps.find((s) => !s.passed)?.why ?? '—'}`,
-        reference.result.steps.every((s) => s.passed) ? "the reference passed every step, so its rate is a lower bound and the ratio an upper bound" : undefined,
-        /simulator reached only/.test(reference.result.steps.find((s) => !s.passed)?.why ?? '')
-          ? 'the reference stopped where the simulator could publish no faster on the shared cores: its rate is a lower bound'
-          : undefined,
-      ]
-        .filter(Boolean)
-        .join('; ') || undefined,
+      note:
+        [
+          ratio >= 0.8
+            ? undefined
+            : `short by ${((0.8 - ratio) * 100).toFixed(0)} points; Lantern's first failed step: ${lantern.result.steps.find((s) => !s.passed)?.why ?? '—'}`,
+          reference.result.steps.every((s) => s.passed)
+            ? 'the reference passed every step, so its rate is a lower bound and the ratio an upper bound'
+            : undefined,
+          /simulator reached only/.test(reference.result.steps.find((s) => !s.passed)?.why ?? '')
+            ? 'the reference stopped where the simulator could publish no faster on the shared cores: its rate is a lower bound'
+            : undefined,
+        ]
+          .filter(Boolean)
+          .join('; ') || undefined,
     });
-  } else out.push({ name: 'Sustained ingest vs reference', target: '≥ 80 %', measured: 'not measured', met: null, note: failure(reference) ?? failure(lantern) });
+  } else
+    out.push({
+      name: 'Sustained ingest vs reference',
+      target: '≥ 80 %',
+      measured: 'not measured',
+      met: null,
+      note: failure(reference) ?? failure(lantern),
+    });
   if (alertLatency.status === 'ok') {
     const r = alertLatency.result;
-    out.push({ name: 'Alert latency p99', target: '≤ 100 ms', measured: `${r.p99Ms} ms`, met: r.p99Ms <= 100 && r.timeouts === 0, note: r.p99Ms <= 100 ? (r.timeouts ? `${r.timeouts} probes timed out` : undefined) : `over by ${(r.p99Ms - 100).toFixed(0)} ms` });
-  } else out.push({ name: 'Alert latency p99', target: '≤ 100 ms', measured: 'not measured', met: null, note: failure(alertLatency) });
+    out.push({
+      name: 'Alert latency p99',
+      target: '≤ 100 ms',
+      measured: `${r.p99Ms} ms`,
+      met: r.p99Ms <= 100 && r.timeouts === 0,
+      note:
+        r.p99Ms <= 100
+          ? r.timeouts
+            ? `${r.timeouts} probes timed out`
+            : undefined
+          : `over by ${(r.p99Ms - 100).toFixed(0)} ms`,
+    });
+  } else
+    out.push({
+      name: 'Alert latency p99',
+      target: '≤ 100 ms',
+      measured: 'not measured',
+      met: null,
+      note: failure(alertLatency),
+    });
   if (rss.status === 'ok') {
     for (const [name, mib] of Object.entries(rss.result.peakRssMiB)) {
-      out.push({ name: `Peak RSS ${name}`, target: '≤ 400 MB', measured: mib === null ? 'not measured' : `${mib} MiB at ${rss.result.devices} devices`, met: mib === null ? null : mib * 1.048576 <= 400 });
+      out.push({
+        name: `Peak RSS ${name}`,
+        target: '≤ 400 MB',
+        measured: mib === null ? 'not measured' : `${mib} MiB at ${rss.result.devices} devices`,
+        met: mib === null ? null : mib * 1.048576 <= 400,
+      });
     }
   } else out.push({ name: 'Peak RSS', target: '≤ 400 MB', measured: 'not measured', met: null, note: failure(rss) });
   if (query.status === 'ok') {
     const q = query.result;
-    out.push({ name: 'Query 24 h of 1-min buckets p99', target: '≤ 50 ms', measured: `${q.minute24h.p99Ms} ms`, met: q.minute24h.p99Ms <= 50 });
-    out.push({ name: 'Query 90 d of 1-h buckets p99', target: '≤ 50 ms', measured: `${q.hour90d.p99Ms} ms`, met: q.hour90d.p99Ms <= 50 });
-  } else out.push({ name: 'Bucketed query p99', target: '≤ 50 ms', measured: 'not measured', met: null, note: failure(query) });
+    out.push({
+      name: 'Query 24 h of 1-min buckets p99',
+      target: '≤ 50 ms',
+      measured: `${q.minute24h.p99Ms} ms`,
+      met: q.minute24h.p99Ms <= 50,
+    });
+    out.push({
+      name: 'Query 90 d of 1-h buckets p99',
+      target: '≤ 50 ms',
+      measured: `${q.hour90d.p99Ms} ms`,
+      met: q.hour90d.p99Ms <= 50,
+    });
+  } else
+    out.push({
+      name: 'Bucketed query p99',
+      target: '≤ 50 ms',
+      measured: 'not measured',
+      met: null,
+      note: failure(query),
+    });
   return out;
 }
 
 function failure(outcome: PhaseOutcome<unknown>): string | undefined {
-  return outcome.status === 'failed' ? `failed: ${outcome.error.split('\n')[0]}` : outcome.status === 'skipped' ? `skipped: ${outcome.reason}` : undefined;
+  return outcome.status === 'failed'
+    ? `failed: ${outcome.error.split('\n')[0]}`
+    : outcome.status === 'skipped'
+      ? `skipped: ${outcome.reason}`
+      : undefined;
 }
 
 /** docs/benchmarks.md: the numbers of the last run, what they mean and how they were measured. */
@@ -77,20 +141,40 @@ export function renderMarkdown(report: BenchReport): string {
   const p = report.phases;
   const lines: string[] = [];
   lines.push('# Benchmarks', '');
-  lines.push(`Generated by \`npm run bench${report.quick ? ' -- --quick' : ''}\` on ${report.finishedAt.slice(0, 16).replace('T', ' ')} UTC; the raw numbers are in \`bench/reports/latest.json\`.`);
-  if (report.quick) lines.push('', '> **Quick (smoke) run**: tiny loads and durations. These numbers only show that the harness works; they are not the benchmark.');
-  lines.push('', `Machine: ${report.machine.cpus} × ${report.machine.cpuModel}, ${report.machine.memoryGiB} GiB RAM, Node ${report.machine.node}${report.machine.postgres ? `, ${report.machine.postgres}` : ''}${report.machine.mosquitto ? `, ${report.machine.mosquitto}` : ''}. Everything (database, broker, both Lantern processes, the simulator, the harness) shares these cores.`);
+  lines.push(
+    `Generated by \`npm run bench${report.quick ? ' -- --quick' : ''}\` on ${report.finishedAt.slice(0, 16).replace('T', ' ')} UTC; the raw numbers are in \`bench/reports/latest.json\`.`,
+  );
+  if (report.quick)
+    lines.push(
+      '',
+      '> **Quick (smoke) run**: tiny loads and durations. These numbers only show that the harness works; they are not the benchmark.',
+    );
+  lines.push(
+    '',
+    `Machine: ${report.machine.cpus} × ${report.machine.cpuModel}, ${report.machine.memoryGiB} GiB RAM, Node ${report.machine.node}${report.machine.postgres ? `, ${report.machine.postgres}` : ''}${report.machine.mosquitto ? `, ${report.machine.mosquitto}` : ''}. Everything (database, broker, both Lantern processes, the simulator, the harness) shares these cores.`,
+  );
   lines.push('', '## Targets', '', '| | target | measured | met |', '|---|---|---|---|');
-  for (const t of report.targets) lines.push(`| ${t.name} | ${t.target} | ${t.measured} | ${t.met === null ? '—' : t.met ? 'yes' : '**no**'}${t.note ? ` — ${t.note}` : ''} |`);
+  for (const t of report.targets)
+    lines.push(
+      `| ${t.name} | ${t.target} | ${t.measured} | ${t.met === null ? '—' : t.met ? 'yes' : '**no**'}${t.note ? ` — ${t.note}` : ''} |`,
+    );
   const why = explainMisses(report);
   if (why.length > 0) lines.push('', '## Why targets were missed', '', ...why.map((w) => `- ${w}`));
   const ingestTable = (title: string, outcome: PhaseOutcome<SustainedResult>) => {
     lines.push('', `### ${title}`, '');
-    if (outcome.status !== 'ok') return lines.push(outcome.status === 'failed' ? `**Failed**: ${fence(outcome.error)}` : `Skipped: ${outcome.reason}`);
+    if (outcome.status !== 'ok')
+      return lines.push(
+        outcome.status === 'failed' ? `**Failed**: ${fence(outcome.error)}` : `Skipped: ${outcome.reason}`,
+      );
     lines.push(`Sustained: **${outcome.result.sustainedReadingsPerSec} readings/s**.`, '');
-    lines.push('| target readings/s | published/s | stored / published | drain s | max ack lag s | result |', '|---|---|---|---|---|---|');
+    lines.push(
+      '| target readings/s | published/s | stored / published | drain s | max ack lag s | result |',
+      '|---|---|---|---|---|---|',
+    );
     for (const s of outcome.result.steps) {
-      lines.push(`| ${s.targetReadingsPerSec} | ${s.publishedReadingsPerSec} | ${s.stored} / ${s.published} | ${s.drainSec ?? '—'} | ${s.maxAckLagSec?.toFixed(2) ?? '—'} | ${s.passed ? 'ok' : `fail: ${s.why}`} |`);
+      lines.push(
+        `| ${s.targetReadingsPerSec} | ${s.publishedReadingsPerSec} | ${s.stored} / ${s.published} | ${s.drainSec ?? '—'} | ${s.maxAckLagSec?.toFixed(2) ?? '—'} | ${s.passed ? 'ok' : `fail: ${s.why}`} |`,
+      );
     }
     return undefined;
   };
@@ -105,30 +189,72 @@ export function renderMarkdown(report: BenchReport): string {
   lines.push('', '## Alert latency', '');
   if (p.alertLatency.status === 'ok') {
     const r = p.alertLatency.result;
-    lines.push(`From just before the publish of a threshold-crossing reading (body temperature 39.4 °C) to the \`alert\` event on a subscribed Socket.IO client, while the simulator publishes ${r.loadReadingsPerSec} readings/s and ${r.watchers} other sockets watch patients of the load.`, '');
-    lines.push('| samples | p50 ms | p95 ms | p99 ms | max ms | timeouts |', '|---|---|---|---|---|---|', `| ${r.samples} | ${r.p50Ms} | ${r.p95Ms} | ${r.p99Ms} | ${r.maxMs} | ${r.timeouts} |`);
-  } else lines.push(p.alertLatency.status === 'failed' ? `**Failed**: ${fence(p.alertLatency.error)}` : `Skipped: ${p.alertLatency.reason}`);
+    lines.push(
+      `From just before the publish of a threshold-crossing reading (body temperature 39.4 °C) to the \`alert\` event on a subscribed Socket.IO client, while the simulator publishes ${r.loadReadingsPerSec} readings/s and ${r.watchers} other sockets watch patients of the load.`,
+      '',
+    );
+    lines.push(
+      '| samples | p50 ms | p95 ms | p99 ms | max ms | timeouts |',
+      '|---|---|---|---|---|---|',
+      `| ${r.samples} | ${r.p50Ms} | ${r.p95Ms} | ${r.p99Ms} | ${r.maxMs} | ${r.timeouts} |`,
+    );
+  } else
+    lines.push(
+      p.alertLatency.status === 'failed'
+        ? `**Failed**: ${fence(p.alertLatency.error)}`
+        : `Skipped: ${p.alertLatency.reason}`,
+    );
   lines.push('', '## Streaming core', '');
   if (p.streamingCore.status === 'ok') {
     const r = p.streamingCore.result;
-    lines.push(`Full default rule set, ${r.patients} patients, ${r.readings} readings (libs/alerting \`benchmarkEvaluation\`): **${r.nsPerReading.toFixed(0)} ns per reading** (${Math.round(r.readingsPerSecond)} readings/s on one core).`);
-  } else lines.push(p.streamingCore.status === 'failed' ? `**Failed**: ${fence(p.streamingCore.error)}` : `Skipped: ${p.streamingCore.reason}`);
+    lines.push(
+      `Full default rule set, ${r.patients} patients, ${r.readings} readings (libs/alerting \`benchmarkEvaluation\`): **${r.nsPerReading.toFixed(0)} ns per reading** (${Math.round(r.readingsPerSecond)} readings/s on one core).`,
+    );
+  } else
+    lines.push(
+      p.streamingCore.status === 'failed'
+        ? `**Failed**: ${fence(p.streamingCore.error)}`
+        : `Skipped: ${p.streamingCore.reason}`,
+    );
   lines.push('', '## Peak memory', '');
   if (p.rss.status === 'ok') {
-    lines.push(`Peak resident set size (VmHWM) of each process over the run, with ${p.rss.result.devices} devices connected.`, '', '| process | peak RSS MiB |', '|---|---|');
-    for (const [name, mib] of Object.entries(p.rss.result.peakRssMiB)) lines.push(`| ${name} | ${mib ?? 'not measured'} |`);
+    lines.push(
+      `Peak resident set size (VmHWM) of each process over the run, with ${p.rss.result.devices} devices connected.`,
+      '',
+      '| process | peak RSS MiB |',
+      '|---|---|',
+    );
+    for (const [name, mib] of Object.entries(p.rss.result.peakRssMiB))
+      lines.push(`| ${name} | ${mib ?? 'not measured'} |`);
   } else lines.push(p.rss.status === 'failed' ? `**Failed**: ${fence(p.rss.error)}` : `Skipped: ${p.rss.reason}`);
   lines.push('', '## Query latency', '');
   if (p.query.status === 'ok') {
     const q = p.query.result;
-    lines.push(`${q.patients} patients with ${q.days} days of heart rate every ${q.intervalSec} s (${q.rows} rows, rollups included), bucketed REST queries for one patient at a time, sequential.`, '');
+    lines.push(
+      `${q.patients} patients with ${q.days} days of heart rate every ${q.intervalSec} s (${q.rows} rows, rollups included), bucketed REST queries for one patient at a time, sequential.`,
+      '',
+    );
     lines.push('| query | buckets | samples | p50 ms | p99 ms | max ms |', '|---|---|---|---|---|---|');
-    lines.push(`| 24 h of 1-min buckets | ${q.minute24h.buckets} | ${q.minute24h.samples} | ${q.minute24h.p50Ms} | ${q.minute24h.p99Ms} | ${q.minute24h.maxMs} |`);
-    lines.push(`| 90 days of 1-h buckets | ${q.hour90d.buckets} | ${q.hour90d.samples} | ${q.hour90d.p50Ms} | ${q.hour90d.p99Ms} | ${q.hour90d.maxMs} |`);
+    lines.push(
+      `| 24 h of 1-min buckets | ${q.minute24h.buckets} | ${q.minute24h.samples} | ${q.minute24h.p50Ms} | ${q.minute24h.p99Ms} | ${q.minute24h.maxMs} |`,
+    );
+    lines.push(
+      `| 90 days of 1-h buckets | ${q.hour90d.buckets} | ${q.hour90d.samples} | ${q.hour90d.p50Ms} | ${q.hour90d.p99Ms} | ${q.hour90d.maxMs} |`,
+    );
   } else lines.push(p.query.status === 'failed' ? `**Failed**: ${fence(p.query.error)}` : `Skipped: ${p.query.reason}`);
   lines.push('', '## How to run', '');
-  lines.push('```', 'npm run bench                  # the full run (tens of minutes): writes this page and bench/reports/latest.json', 'npm run bench -- --quick       # seconds: smoke run of every phase (what the test suite runs)', 'npm run bench -- --help        # every flag: phases, devices, rates, durations, data sizes', '```');
-  lines.push('', 'The harness starts its own Mosquitto (the no-loss limits of docker/mosquitto.conf, anonymous access), creates a fresh database on `DATABASE_URL`\'s server, seeds devices directly in the tables, and runs the built `apps/ingest` and `apps/api` as processes. A phase whose part of the system is missing or broken fails in this report with its error; it never reports invented numbers.', '');
+  lines.push(
+    '```',
+    'npm run bench                  # the full run (tens of minutes): writes this page and bench/reports/latest.json',
+    'npm run bench -- --quick       # seconds: smoke run of every phase (what the test suite runs)',
+    'npm run bench -- --help        # every flag: phases, devices, rates, durations, data sizes',
+    '```',
+  );
+  lines.push(
+    '',
+    "The harness starts its own Mosquitto (the no-loss limits of docker/mosquitto.conf, anonymous access), creates a fresh database on `DATABASE_URL`'s server, seeds devices directly in the tables, and runs the built `apps/ingest` and `apps/api` as processes. A phase whose part of the system is missing or broken fails in this report with its error; it never reports invented numbers.",
+    '',
+  );
   return lines.join('\n');
 }
 
@@ -149,7 +275,9 @@ function explainMisses(report: BenchReport): string[] {
     }
     if (t.name === 'Peak RSS simulator' && p.rss.status === 'ok') {
       const mib = p.rss.result.peakRssMiB.simulator ?? 0;
-      out.push(`Simulator memory: ${mib} MiB for ${p.rss.result.devices} mqtt.js clients is about ${Math.round((mib * 1024) / p.rss.result.devices)} KiB per connection; meeting 400 MB needs a lighter client for load mode (raw MQTT packets over one socket per device instead of a full mqtt.js client each).`);
+      out.push(
+        `Simulator memory: ${mib} MiB for ${p.rss.result.devices} mqtt.js clients is about ${Math.round((mib * 1024) / p.rss.result.devices)} KiB per connection; meeting 400 MB needs a lighter client for load mode (raw MQTT packets over one socket per device instead of a full mqtt.js client each).`,
+      );
     }
     if (t.name === 'Peak RSS ingest' && p.rss.status === 'ok') {
       out.push(
@@ -159,7 +287,9 @@ function explainMisses(report: BenchReport): string[] {
     if (t.name.startsWith('Query') && p.query.status === 'ok') {
       const q = p.query.result;
       const which = t.name.includes('1-min') ? q.minute24h : q.hour90d;
-      out.push(`${t.name.replace(' p99', '')}: p50 ${which.p50Ms} ms, p99 ${which.p99Ms} ms, max ${which.maxMs} ms for ${which.buckets} buckets over REST (HTTP, auth, visibility check, JSON included), measured right after seeding ${q.rows} rows with both apps running.`);
+      out.push(
+        `${t.name.replace(' p99', '')}: p50 ${which.p50Ms} ms, p99 ${which.p99Ms} ms, max ${which.maxMs} ms for ${which.buckets} buckets over REST (HTTP, auth, visibility check, JSON included), measured right after seeding ${q.rows} rows with both apps running.`,
+      );
     }
   }
   return out;

@@ -45,7 +45,8 @@ export function badDeviceSteps({ seed = 1, t0 }: { seed?: number | string; t0: n
   const prng = new Prng(seed).fork('bad-device');
   const at = (i: number) => i * 500;
   const ts = (i: number) => iso(t0 + at(i));
-  const good = (i: number, seq: number, value: number) => json({ seq, ts: ts(i), readings: [{ metric: 'heart_rate', value }] });
+  const good = (i: number, seq: number, value: number) =>
+    json({ seq, ts: ts(i), readings: [{ metric: 'heart_rate', value }] });
   const otherDevice = prng.uuid();
 
   const payloads: Record<BadDeviceKind, (i: number) => { payload: Buffer; topic?: string; deviceId?: string }> = {
@@ -54,35 +55,96 @@ export function badDeviceSteps({ seed = 1, t0 }: { seed?: number | string; t0: n
     'non-object-json': () => ({ payload: json([{ metric: 'heart_rate', value: 70 }]) }),
     'missing-readings': (i) => ({ payload: json({ seq: 101, ts: ts(i) }) }),
     'empty-readings': (i) => ({ payload: json({ seq: 102, ts: ts(i), readings: [] }) }),
-    'wrong-type-readings': (i) => ({ payload: json({ seq: 103, ts: ts(i), readings: { metric: 'heart_rate', value: 70 } }) }),
-    'wrong-type-value': (i) => ({ payload: json({ seq: 104, ts: ts(i), readings: [{ metric: 'heart_rate', value: '70' }] }) }),
+    'wrong-type-readings': (i) => ({
+      payload: json({ seq: 103, ts: ts(i), readings: { metric: 'heart_rate', value: 70 } }),
+    }),
+    'wrong-type-value': (i) => ({
+      payload: json({ seq: 104, ts: ts(i), readings: [{ metric: 'heart_rate', value: '70' }] }),
+    }),
     'wrong-type-metric': (i) => ({ payload: json({ seq: 105, ts: ts(i), readings: [{ metric: 42, value: 70 }] }) }),
     'wrong-type-ts': () => ({ payload: json({ seq: 106, ts: true, readings: [{ metric: 'heart_rate', value: 70 }] }) }),
-    'wrong-type-seq': (i) => ({ payload: json({ seq: 'one', ts: ts(i), readings: [{ metric: 'heart_rate', value: 70 }] }) }),
-    'null-value': (i) => ({ payload: json({ seq: 107, ts: ts(i), readings: [{ metric: 'heart_rate', value: null }] }) }),
-    // JSON has no NaN: a device serialising a NaN float naively produces this text.
-    'nan-literal': (i) => ({ payload: text(`{"seq":108,"ts":"${ts(i)}","readings":[{"metric":"heart_rate","value":NaN}]}`) }),
-    // Valid JSON whose number overflows to Infinity when parsed.
-    infinity: (i) => ({ payload: text(`{"seq":109,"ts":"${ts(i)}","readings":[{"metric":"heart_rate","value":1e999}]}`) }),
-    oversize: (i) => ({ payload: json({ seq: 110, ts: ts(i), readings: [{ metric: 'heart_rate', value: 70 }], padding: 'x'.repeat(70 * 1024) }) }),
-    binary: () => ({ payload: Buffer.from(Array.from({ length: 256 }, () => prng.int(0, 255))) }),
-    'invalid-utf8': (i) => ({ payload: Buffer.concat([text(`{"seq":111,"ts":"${ts(i)}","readings":[{"metric":"heart_rate","value":70,"unit":"`), Buffer.from([0xff, 0xfe, 0xc3]), text('"}]}')]) }),
-    'too-many-readings': (i) => ({
-      payload: json({ seq: 112, readings: Array.from({ length: 10_000 }, (_, k) => ({ metric: 'heart_rate', value: 70, ts: iso(t0 + at(i) - (10_000 - k) * 1000) })) }),
+    'wrong-type-seq': (i) => ({
+      payload: json({ seq: 'one', ts: ts(i), readings: [{ metric: 'heart_rate', value: 70 }] }),
     }),
-    'unknown-metric': (i) => ({ payload: json({ seq: 113, ts: ts(i), readings: [{ metric: 'blood_alcohol', value: 0.4 }] }) }),
-    'bad-unit': (i) => ({ payload: json({ seq: 114, ts: ts(i), readings: [{ metric: 'glucose', value: 95, unit: 'mg' }] }) }),
-    'implausible-value': (i) => ({ payload: json({ seq: 115, ts: ts(i), readings: [{ metric: 'spo2', value: 140 }] }) }),
-    'future-ts': (i) => ({ payload: json({ seq: 116, ts: iso(t0 + at(i) + 3_600_000), readings: [{ metric: 'heart_rate', value: 70 }] }) }),
-    'too-old-ts': (i) => ({ payload: json({ seq: 117, ts: iso(t0 + at(i) - 60 * 86_400_000), readings: [{ metric: 'heart_rate', value: 70 }] }) }),
-    'unparseable-ts': () => ({ payload: json({ seq: 118, ts: 'yesterday at noon', readings: [{ metric: 'heart_rate', value: 70 }] }) }),
+    'null-value': (i) => ({
+      payload: json({ seq: 107, ts: ts(i), readings: [{ metric: 'heart_rate', value: null }] }),
+    }),
+    // JSON has no NaN: a device serialising a NaN float naively produces this text.
+    'nan-literal': (i) => ({
+      payload: text(`{"seq":108,"ts":"${ts(i)}","readings":[{"metric":"heart_rate","value":NaN}]}`),
+    }),
+    // Valid JSON whose number overflows to Infinity when parsed.
+    infinity: (i) => ({
+      payload: text(`{"seq":109,"ts":"${ts(i)}","readings":[{"metric":"heart_rate","value":1e999}]}`),
+    }),
+    oversize: (i) => ({
+      payload: json({
+        seq: 110,
+        ts: ts(i),
+        readings: [{ metric: 'heart_rate', value: 70 }],
+        padding: 'x'.repeat(70 * 1024),
+      }),
+    }),
+    binary: () => ({ payload: Buffer.from(Array.from({ length: 256 }, () => prng.int(0, 255))) }),
+    'invalid-utf8': (i) => ({
+      payload: Buffer.concat([
+        text(`{"seq":111,"ts":"${ts(i)}","readings":[{"metric":"heart_rate","value":70,"unit":"`),
+        Buffer.from([0xff, 0xfe, 0xc3]),
+        text('"}]}'),
+      ]),
+    }),
+    'too-many-readings': (i) => ({
+      payload: json({
+        seq: 112,
+        readings: Array.from({ length: 10_000 }, (_, k) => ({
+          metric: 'heart_rate',
+          value: 70,
+          ts: iso(t0 + at(i) - (10_000 - k) * 1000),
+        })),
+      }),
+    }),
+    'unknown-metric': (i) => ({
+      payload: json({ seq: 113, ts: ts(i), readings: [{ metric: 'blood_alcohol', value: 0.4 }] }),
+    }),
+    'bad-unit': (i) => ({
+      payload: json({ seq: 114, ts: ts(i), readings: [{ metric: 'glucose', value: 95, unit: 'mg' }] }),
+    }),
+    'implausible-value': (i) => ({
+      payload: json({ seq: 115, ts: ts(i), readings: [{ metric: 'spo2', value: 140 }] }),
+    }),
+    'future-ts': (i) => ({
+      payload: json({ seq: 116, ts: iso(t0 + at(i) + 3_600_000), readings: [{ metric: 'heart_rate', value: 70 }] }),
+    }),
+    'too-old-ts': (i) => ({
+      payload: json({
+        seq: 117,
+        ts: iso(t0 + at(i) - 60 * 86_400_000),
+        readings: [{ metric: 'heart_rate', value: 70 }],
+      }),
+    }),
+    'unparseable-ts': () => ({
+      payload: json({ seq: 118, ts: 'yesterday at noon', readings: [{ metric: 'heart_rate', value: 70 }] }),
+    }),
     // One valid reading (stored) next to a bad one (rejected with its index).
     'partially-valid': (i) => ({
-      payload: json({ seq: 119, ts: ts(i), readings: [{ metric: 'heart_rate', value: 73 }, { metric: 'glucose', value: 95, unit: 'mg' }] }),
+      payload: json({
+        seq: 119,
+        ts: ts(i),
+        readings: [
+          { metric: 'heart_rate', value: 73 },
+          { metric: 'glucose', value: 95, unit: 'mg' },
+        ],
+      }),
     }),
     // The same (device, metric, time) twice: stored once, first value wins.
     'duplicate-reading': (i) => ({
-      payload: json({ seq: 120, readings: [{ metric: 'heart_rate', value: 74, ts: ts(i) }, { metric: 'heart_rate', value: 99, ts: ts(i) }] }),
+      payload: json({
+        seq: 120,
+        readings: [
+          { metric: 'heart_rate', value: 74, ts: ts(i) },
+          { metric: 'heart_rate', value: 99, ts: ts(i) },
+        ],
+      }),
     }),
     'bad-status': () => ({ topic: 'status', payload: json({ battery: 'full', online: 'yes' }) }),
     // Telemetry for a device this client is not: the broker's ACL or the ingest must refuse it.
@@ -92,7 +154,13 @@ export function badDeviceSteps({ seed = 1, t0 }: { seed?: number | string; t0: n
 
   const steps: PlanStep[] = [
     { kind: 'status', atMs: 0, payload: { ts: iso(t0), online: true, battery: 88, firmware: '0.0.1-bad' } },
-    { kind: 'telemetry', atMs: 0, payload: { seq: 1, ts: ts(0), readings: [{ metric: 'heart_rate', value: 70 }] }, qos: 1, note: 'valid before' },
+    {
+      kind: 'telemetry',
+      atMs: 0,
+      payload: { seq: 1, ts: ts(0), readings: [{ metric: 'heart_rate', value: 70 }] },
+      qos: 1,
+      note: 'valid before',
+    },
   ];
   BAD_DEVICE_KINDS.forEach((label, k) => {
     const i = k + 1;
@@ -100,6 +168,12 @@ export function badDeviceSteps({ seed = 1, t0 }: { seed?: number | string; t0: n
     steps.push({ kind: 'raw', atMs: at(i), topic, deviceId, payload, label });
   });
   const last = BAD_DEVICE_KINDS.length + 1;
-  steps.push({ kind: 'telemetry', atMs: at(last), payload: { seq: 2, ts: ts(last), readings: [{ metric: 'heart_rate', value: 72 }] }, qos: 1, note: 'valid after' });
+  steps.push({
+    kind: 'telemetry',
+    atMs: at(last),
+    payload: { seq: 2, ts: ts(last), readings: [{ metric: 'heart_rate', value: 72 }] },
+    qos: 1,
+    note: 'valid after',
+  });
   return steps;
 }

@@ -5,6 +5,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,12 +43,17 @@ async function main(): Promise<void> {
   // Its own data folder (own embedded PostgreSQL): the demo never mixes with `npm start`'s data.
   env.DATA_DIR ??= resolve(root, '.lantern/demo');
   const passwordFile = join(env.DATA_DIR, 'demo-admin-password');
-  if (!env.ADMIN_PASSWORD) env.ADMIN_PASSWORD = existsSync(passwordFile) ? readFileSync(passwordFile, 'utf8').trim() : randomBytes(12).toString('base64url');
+  if (!env.ADMIN_PASSWORD)
+    env.ADMIN_PASSWORD = existsSync(passwordFile)
+      ? readFileSync(passwordFile, 'utf8').trim()
+      : randomBytes(12).toString('base64url');
   const apiUrl = `http://127.0.0.1:${port}`;
 
   console.log(`[demo] starting Lantern (npm start) with data in ${env.DATA_DIR}…`);
   const lantern = spawn(process.execPath, [join(root, 'scripts/start.js')], { cwd: root, env, stdio: 'inherit' });
   const controller = new AbortController();
+  // Every simulated device and scenario listens on it.
+  setMaxListeners(0, controller.signal);
   const stop = () => {
     controller.abort();
     lantern.kill('SIGTERM');
@@ -78,7 +84,13 @@ async function runDemo(apiUrl: string, signal: AbortSignal): Promise<void> {
 
   const deadline = Date.now() + 300_000;
   while (!signal.aborted) {
-    if (await fetch(`${apiUrl}/health`).then((r) => r.ok, () => false)) break;
+    if (
+      await fetch(`${apiUrl}/health`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
     if (Date.now() > deadline) throw new Error(`Lantern did not answer ${apiUrl}/health within 5 minutes`);
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -90,8 +102,15 @@ async function runDemo(apiUrl: string, signal: AbortSignal): Promise<void> {
   console.log('[demo] seeding the demo care team (npm run seed:demo)…');
   const seedEntry = join(root, 'dist/apps/api/apps/api/src/seed/seed-demo.main.js');
   if (!existsSync(seedEntry)) throw new Error(`${seedEntry} is missing: npm run build`);
-  const seed = spawnSync(process.execPath, [seedEntry], { cwd: root, env: { ...env, LANTERN_URL: apiUrl }, stdio: 'inherit' });
-  if (seed.status !== 0) throw new Error(`seed:demo failed (if ${dataDir} was seeded with another admin password, set ADMIN_PASSWORD to it)`);
+  const seed = spawnSync(process.execPath, [seedEntry], {
+    cwd: root,
+    env: { ...env, LANTERN_URL: apiUrl },
+    stdio: 'inherit',
+  });
+  if (seed.status !== 0)
+    throw new Error(
+      `seed:demo failed (if ${dataDir} was seeded with another admin password, set ADMIN_PASSWORD to it)`,
+    );
   const devicesFile = join(dataDir, 'demo-devices.json');
   const seeded = JSON.parse(readFileSync(devicesFile, 'utf8')) as {
     topicRoot: string;
@@ -109,10 +128,15 @@ async function runDemo(apiUrl: string, signal: AbortSignal): Promise<void> {
     scenarios.push({ name, device, delaySec });
   }
   const healthy = seeded.devices.filter((d) => !scenarios.some((s) => s.device.deviceId === d.deviceId));
-  console.log(`\n[demo] dashboard: ${apiUrl}/   admin: ${env.ADMIN_EMAIL ?? 'admin@lantern.local'} / ${env.ADMIN_PASSWORD}`);
+  console.log(
+    `\n[demo] dashboard: ${apiUrl}/   admin: ${env.ADMIN_EMAIL ?? 'admin@lantern.local'} / ${env.ADMIN_PASSWORD}`,
+  );
   const loginsFile = join(dataDir, 'demo-logins.txt');
-  if (existsSync(loginsFile)) console.log(`[demo] clinician and patient logins (${loginsFile}):\n${readFileSync(loginsFile, 'utf8')}`);
-  console.log(`[demo] streaming ${healthy.length} healthy devices; scenarios: ${scenarios.map((s) => `${s.name} for ${s.device.patientName} in ${s.delaySec} s`).join('; ')}. Ctrl-C stops.\n`);
+  if (existsSync(loginsFile))
+    console.log(`[demo] clinician and patient logins (${loginsFile}):\n${readFileSync(loginsFile, 'utf8')}`);
+  console.log(
+    `[demo] streaming ${healthy.length} healthy devices; scenarios: ${scenarios.map((s) => `${s.name} for ${s.device.patientName} in ${s.delaySec} s`).join('; ')}. Ctrl-C stops.\n`,
+  );
 
   const log = (line: string) => console.log(`[sim] ${line}`);
   await Promise.all([
@@ -125,9 +149,10 @@ async function runDemo(apiUrl: string, signal: AbortSignal): Promise<void> {
       await new Promise((r) => setTimeout(r, delaySec * 1000));
       if (signal.aborted) return;
       log(`${name} starts for ${device.patientName}`);
-      await runScenario(name, { deviceId: device.deviceId, secret: device.password }, broker, { seed: 'demo', signal }).catch((e: unknown) =>
-        log(`${name}: ${(e as Error).message}`),
-      );
+      await runScenario(name, { deviceId: device.deviceId, secret: device.password }, broker, {
+        seed: 'demo',
+        signal,
+      }).catch((e: unknown) => log(`${name}: ${(e as Error).message}`));
       log(`${name} finished for ${device.patientName}`);
     }),
   ]);

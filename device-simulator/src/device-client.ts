@@ -48,7 +48,12 @@ export class DeviceClient {
       keepalive: this.options.keepaliveSec ?? 30,
       reconnectPeriod: 1000,
       connectTimeout: this.options.connectTimeoutMs ?? 10_000,
-      will: { topic: this.topics.status(deviceId), payload: Buffer.from(JSON.stringify({ online: false })), qos: 1, retain: true },
+      will: {
+        topic: this.topics.status(deviceId),
+        payload: Buffer.from(JSON.stringify({ online: false })),
+        qos: 1,
+        retain: true,
+      },
     });
     this.client = client;
     client.on('message', (topic, payload) => {
@@ -88,7 +93,11 @@ export class DeviceClient {
   }
 
   /** Publishes bytes as they are to `{root}/devices/{deviceId ?? own id}/{topic}` (malformed-input scenarios). */
-  async publishRaw(topic: string, payload: Buffer, options: { qos?: 0 | 1; retain?: boolean; deviceId?: string } = {}): Promise<void> {
+  async publishRaw(
+    topic: string,
+    payload: Buffer,
+    options: { qos?: 0 | 1; retain?: boolean; deviceId?: string } = {},
+  ): Promise<void> {
     const client = this.requireClient();
     const target = `${this.topics.root}/devices/${options.deviceId ?? this.options.deviceId}/${topic}`;
     await client.publishAsync(target, payload, { qos: options.qos ?? 1, retain: options.retain ?? false });
@@ -106,7 +115,12 @@ export class DeviceClient {
     const client = this.client;
     if (!client) return;
     if (client.connected) {
-      await client.publishAsync(this.topics.status(this.options.deviceId), JSON.stringify({ online: false }), { qos: 1, retain: true }).catch(() => undefined);
+      await client
+        .publishAsync(this.topics.status(this.options.deviceId), JSON.stringify({ online: false }), {
+          qos: 1,
+          retain: true,
+        })
+        .catch(() => undefined);
     }
     this.client = undefined;
     await client.endAsync();

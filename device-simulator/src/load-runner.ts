@@ -136,7 +136,7 @@ export class LoadRunner {
         const i = next++;
         this.lastTs[i] = 0;
         this.seq[i] = 0;
-        this.clients[i] = await this.connectOne(devices[i]!, mqttUrl);
+        this.clients[i] = await this.connectOne(devices[i], mqttUrl);
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, devices.length) }, worker));
@@ -209,7 +209,7 @@ export class LoadRunner {
 
   private publishOne(i: number, client: MqttClient, perMessage: number, now: number): void {
     // Event times strictly increase per device, so (device, metric, time) never repeats.
-    const ts = Math.max(now, this.lastTs[i]! + Math.ceil(perMessage / 2));
+    const ts = Math.max(now, this.lastTs[i] + Math.ceil(perMessage / 2));
     this.lastTs[i] = ts;
     const readings: string[] = [];
     for (let k = 0; k < perMessage; k++) {
@@ -217,10 +217,10 @@ export class LoadRunner {
       const value = metric === 'heart_rate' ? 60 + this.prng.int(0, 35) : 95 + this.prng.int(0, 4);
       readings.push(`{"metric":"${metric}","value":${value},"ts":${ts - Math.floor(k / 2)}}`);
     }
-    const payload = `{"seq":${++this.seq[i]!},"readings":[${readings.join(',')}]}`;
+    const payload = `{"seq":${++this.seq[i]},"readings":[${readings.join(',')}]}`;
     this.progress.sent++;
     this.progress.inFlight++;
-    client.publish(this.topics[i]!, payload, { qos: 1 }, (error) => {
+    client.publish(this.topics[i], payload, { qos: 1 }, (error) => {
       this.progress.inFlight--;
       if (error) this.progress.errors++;
       else {

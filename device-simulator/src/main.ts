@@ -5,7 +5,14 @@ import { boolFlag, numberFlag, parseArgs, stringFlag, type ParsedArgs } from './
 import type { DeviceCredentials } from './device-client.js';
 import { formatProgress, LoadRunner } from './load-runner.js';
 import { SCENARIOS, scenarioByName } from './scenarios.js';
-import { healthyDeviceMix, provisionPatient, runHealthy, runScenario, type ApiLogin, type BrokerOptions } from './simulator.runner.js';
+import {
+  healthyDeviceMix,
+  provisionPatient,
+  runHealthy,
+  runScenario,
+  type ApiLogin,
+  type BrokerOptions,
+} from './simulator.runner.js';
 
 const USAGE = `Lantern device simulator — see docs/simulator.md
 
@@ -47,11 +54,20 @@ async function scenarioCommand(args: ParsedArgs, signal: AbortSignal): Promise<n
   } else {
     const login = apiLogin(args);
     if (!login) throw new Error('give --api URL (with --email/--password) to provision, or --device-id and --secret');
-    const patient = await provisionPatient(login, stringFlag(args, 'patient-name', `Sim ${name} ${new Date().toISOString().slice(11, 19)}`)!, [scenario.deviceType]);
-    log(`provisioned patient ${patient.patientId} with ${scenario.deviceType} ${patient.devices[0]!.deviceId}`);
+    const patient = await provisionPatient(
+      login,
+      stringFlag(args, 'patient-name', `Sim ${name} ${new Date().toISOString().slice(11, 19)}`)!,
+      [scenario.deviceType],
+    );
+    log(`provisioned patient ${patient.patientId} with ${scenario.deviceType} ${patient.devices[0].deviceId}`);
     device = patient.devices[0]!;
   }
-  const result = await runScenario(name, device, broker(args), { speed: numberFlag(args, 'speed', 1), seed: stringFlag(args, 'seed', '1'), signal, log });
+  const result = await runScenario(name, device, broker(args), {
+    speed: numberFlag(args, 'speed', 1),
+    seed: stringFlag(args, 'seed', '1'),
+    signal,
+    log,
+  });
   log(`done: ${result.published} messages (${result.readings} readings), ${result.failed} failed`);
   return 0;
 }
@@ -64,7 +80,11 @@ async function healthyCommand(args: ParsedArgs, signal: AbortSignal): Promise<nu
   if (only?.some((t) => !isDeviceTypeKey(t))) throw new Error(`--types: unknown device type in '${only.join(',')}'`);
   const devices: (DeviceCredentials & { type: DeviceTypeKey })[] = [];
   for (let i = 0; i < patients; i++) {
-    const p = await provisionPatient(login, `Sim healthy ${i + 1}`, (only as DeviceTypeKey[] | undefined) ?? healthyDeviceMix(i));
+    const p = await provisionPatient(
+      login,
+      `Sim healthy ${i + 1}`,
+      (only as DeviceTypeKey[] | undefined) ?? healthyDeviceMix(i),
+    );
     devices.push(...p.devices);
     log(`provisioned patient ${p.patientId}: ${p.devices.map((d) => d.type).join(', ')}`);
   }
@@ -91,7 +111,8 @@ async function loadCommand(args: ParsedArgs, signal: AbortSignal): Promise<numbe
     if (!login) throw new Error('load needs --devices-file F or --api URL (with --email/--password) to provision');
     const n = numberFlag(args, 'devices', 100);
     devices = [];
-    for (let i = 0; i < n; i++) devices.push(...(await provisionPatient(login, `Load ${i + 1}`, ['pulse_oximeter'])).devices);
+    for (let i = 0; i < n; i++)
+      devices.push(...(await provisionPatient(login, `Load ${i + 1}`, ['pulse_oximeter'])).devices);
   }
   const runner = new LoadRunner({
     ...broker(args),
@@ -102,7 +123,8 @@ async function loadCommand(args: ParsedArgs, signal: AbortSignal): Promise<numbe
     connectConcurrency: numberFlag(args, 'connect-concurrency', 200),
     signal,
     onProgress: (p) => {
-      if (json) process.stdout.write(`${JSON.stringify({ type: 'progress', rssBytes: process.memoryUsage.rss(), ...p })}\n`);
+      if (json)
+        process.stdout.write(`${JSON.stringify({ type: 'progress', rssBytes: process.memoryUsage.rss(), ...p })}\n`);
       else process.stderr.write(`\r${formatProgress(p)}   `);
     },
   });
@@ -116,7 +138,8 @@ async function loadCommand(args: ParsedArgs, signal: AbortSignal): Promise<numbe
     });
   }
   const final = await runner.run();
-  if (json) process.stdout.write(`${JSON.stringify({ type: 'final', rssBytes: process.memoryUsage.rss(), ...final })}\n`);
+  if (json)
+    process.stdout.write(`${JSON.stringify({ type: 'final', rssBytes: process.memoryUsage.rss(), ...final })}\n`);
   else process.stderr.write(`\n${formatProgress(final)}\n`);
   return final.connectFailures === devices.length && devices.length > 0 ? 1 : 0;
 }

@@ -21,7 +21,11 @@ export interface PlayResult {
  * acknowledgement so the order on the wire is the order of the plan. A failed publish (the broker
  * refusing a spoofed topic, say) is reported and the device goes on, as a real one would.
  */
-export async function playPlan(device: DeviceClient, steps: Iterable<PlanStep>, options: PlayOptions = {}): Promise<PlayResult> {
+export async function playPlan(
+  device: DeviceClient,
+  steps: Iterable<PlanStep>,
+  options: PlayOptions = {},
+): Promise<PlayResult> {
   const speed = options.speed ?? 1;
   if (!(speed > 0)) throw new Error(`speed must be > 0, got ${speed}`);
   const start = Date.now();

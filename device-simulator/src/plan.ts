@@ -47,13 +47,21 @@ export interface DevicePlan {
 }
 
 /** Every telemetry reading of a plan, with its resolved event time (ms) — what tests check against rules. */
-export function readingsOf(steps: readonly PlanStep[]): { metric: string; value: number; unit?: string; time: number; atMs: number }[] {
+export function readingsOf(
+  steps: readonly PlanStep[],
+): { metric: string; value: number; unit?: string; time: number; atMs: number }[] {
   const out: { metric: string; value: number; unit?: string; time: number; atMs: number }[] = [];
   for (const step of steps) {
     if (step.kind !== 'telemetry') continue;
     for (const r of step.payload.readings) {
       const ts = r.ts ?? step.payload.ts;
-      out.push({ metric: r.metric, value: r.value, unit: r.unit, time: ts === undefined ? NaN : Date.parse(ts), atMs: step.atMs });
+      out.push({
+        metric: r.metric,
+        value: r.value,
+        unit: r.unit,
+        time: ts === undefined ? NaN : Date.parse(ts),
+        atMs: step.atMs,
+      });
     }
   }
   return out;

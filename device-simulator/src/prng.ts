@@ -51,8 +51,8 @@ export class Prng {
   /** A deterministic RFC 4122 version-4-shaped UUID (for virtual ids that must be stable per seed). */
   uuid(): string {
     const hex = Array.from({ length: 16 }, () => this.int(0, 255));
-    hex[6] = (hex[6]! & 0x0f) | 0x40;
-    hex[8] = (hex[8]! & 0x3f) | 0x80;
+    hex[6] = (hex[6] & 0x0f) | 0x40;
+    hex[8] = (hex[8] & 0x3f) | 0x80;
     const s = hex.map((b) => b.toString(16).padStart(2, '0')).join('');
     return `${s.slice(0, 8)}-${s.slice(8, 12)}-${s.slice(12, 16)}-${s.slice(16, 20)}-${s.slice(20)}`;
   }

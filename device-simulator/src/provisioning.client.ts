@@ -14,19 +14,33 @@ export class ProvisioningClient {
   }
 
   /** POST /api/v1/patients (admin or clinician). */
-  async createPatient(displayName: string, extra: { dateOfBirth?: string; mrn?: string } = {}): Promise<{ id: string; displayName: string }> {
+  async createPatient(
+    displayName: string,
+    extra: { dateOfBirth?: string; mrn?: string } = {},
+  ): Promise<{ id: string; displayName: string }> {
     return this.request('POST', '/patients', { displayName, ...extra });
   }
 
   /** POST /api/v1/devices; the answer carries the only copy of the device secret. */
-  async createDevice(patientId: string, type: DeviceTypeKey, serial?: string): Promise<DeviceCredentials & { telemetryTopic: string }> {
-    const body = await this.request<{ id: string; credentials: { username: string; password: string; telemetryTopic: string } }>('POST', '/devices', {
+  async createDevice(
+    patientId: string,
+    type: DeviceTypeKey,
+    serial?: string,
+  ): Promise<DeviceCredentials & { telemetryTopic: string }> {
+    const body = await this.request<{
+      id: string;
+      credentials: { username: string; password: string; telemetryTopic: string };
+    }>('POST', '/devices', {
       patientId,
       type,
       serial,
       model: 'Lantern virtual device',
     });
-    return { deviceId: body.credentials.username ?? body.id, secret: body.credentials.password, telemetryTopic: body.credentials.telemetryTopic };
+    return {
+      deviceId: body.credentials.username ?? body.id,
+      secret: body.credentials.password,
+      telemetryTopic: body.credentials.telemetryTopic,
+    };
   }
 
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {

@@ -27,13 +27,13 @@ const HOUR = 3_600_000;
 
 /** Linear interpolation between keyframes `[atSec, value]`, held after the last one. */
 function keyframes(frames: readonly (readonly [number, number])[], at: number): number {
-  if (at <= frames[0]![0]) return frames[0]![1];
+  if (at <= frames[0][0]) return frames[0][1];
   for (let i = 1; i < frames.length; i++) {
-    const [t1, v1] = frames[i]!;
-    const [t0, v0] = frames[i - 1]!;
+    const [t1, v1] = frames[i];
+    const [t0, v0] = frames[i - 1];
     if (at <= t1) return v0 + ((v1 - v0) * (at - t0)) / (t1 - t0);
   }
-  return frames[frames.length - 1]![1];
+  return frames[frames.length - 1][1];
 }
 
 const round = (v: number, decimals = 0): number => Math.round(v * 10 ** decimals) / 10 ** decimals;
@@ -98,7 +98,17 @@ const tachycardia: Scenario = {
   description: 'Heart rate climbs from 75 to 150 bpm, holds 2 min, returns to 80 (pulse oximeter, 1 Hz, ~5 min).',
   targets: ['heart_rate.high'],
   build({ seed = 1, t0 }) {
-    const hr = (s: number) => keyframes([[0, 75], [60, 75], [80, 150], [200, 150], [230, 80]], s);
+    const hr = (s: number) =>
+      keyframes(
+        [
+          [0, 75],
+          [60, 75],
+          [80, 150],
+          [200, 150],
+          [230, 80],
+        ],
+        s,
+      );
     return oximeterSeries(t0, 290, seed, 'tachycardia', hr, () => 97);
   },
 };
@@ -110,8 +120,30 @@ const desaturation: Scenario = {
   description: 'SpO2 drops to 88 % for 70 s, then 82 % for 35 s, then recovers to 96 % (pulse oximeter, 1 Hz, ~4 min).',
   targets: ['spo2.low', 'spo2.critical'],
   build({ seed = 1, t0 }) {
-    const spo2 = (s: number) => keyframes([[0, 97], [30, 97], [40, 88], [110, 88], [115, 82], [150, 82], [165, 96]], s);
-    const hr = (s: number) => keyframes([[0, 78], [30, 78], [40, 96], [150, 104], [170, 82]], s);
+    const spo2 = (s: number) =>
+      keyframes(
+        [
+          [0, 97],
+          [30, 97],
+          [40, 88],
+          [110, 88],
+          [115, 82],
+          [150, 82],
+          [165, 96],
+        ],
+        s,
+      );
+    const hr = (s: number) =>
+      keyframes(
+        [
+          [0, 78],
+          [30, 78],
+          [40, 96],
+          [150, 104],
+          [170, 82],
+        ],
+        s,
+      );
     return oximeterSeries(t0, 225, seed, 'desaturation', hr, spo2);
   },
 };
@@ -120,7 +152,8 @@ const desaturation: Scenario = {
 const hypertensiveCrisis: Scenario = {
   name: 'hypertensive-crisis',
   deviceType: 'bp_monitor',
-  description: 'Blood pressure 146/92 → 198/124 mmHg over repeated measurements, then treated down to 148/94 (every 5–10 min, 50 min).',
+  description:
+    'Blood pressure 146/92 → 198/124 mmHg over repeated measurements, then treated down to 148/94 (every 5–10 min, 50 min).',
   targets: ['systolic_bp.high'],
   build({ t0 }) {
     const series: [number, number, number, number][] = [
@@ -152,11 +185,22 @@ const hypertensiveCrisis: Scenario = {
 const fever: Scenario = {
   name: 'fever',
   deviceType: 'wearable_patch',
-  description: 'Temperature rises from 36.9 to 39.1 °C, holds 20 min, falls back to 37.1 °C (wearable patch, every minute, 100 min).',
+  description:
+    'Temperature rises from 36.9 to 39.1 °C, holds 20 min, falls back to 37.1 °C (wearable patch, every minute, 100 min).',
   targets: ['body_temperature.fever'],
   build({ seed = 1, t0 }) {
     const prng = new Prng(seed).fork('fever');
-    const temp = (m: number) => keyframes([[0, 36.9], [10, 36.9], [40, 39.1], [60, 39.1], [90, 37.1]], m);
+    const temp = (m: number) =>
+      keyframes(
+        [
+          [0, 36.9],
+          [10, 36.9],
+          [40, 39.1],
+          [60, 39.1],
+          [90, 37.1],
+        ],
+        m,
+      );
     const steps: PlanStep[] = [online(0, t0, 85)];
     for (let m = 0; m < 100; m++) {
       const t = temp(m);
@@ -181,7 +225,8 @@ const fever: Scenario = {
 const heartFailureWeightGain: Scenario = {
   name: 'heart-failure-weight-gain',
   deviceType: 'weight_scale',
-  description: 'Ten days of daily weights near 82.0 kg, then 82.9, 83.8, 84.4 kg: +2.4 kg within 71 h (timestamps back-dated, published 2 s apart).',
+  description:
+    'Ten days of daily weights near 82.0 kg, then 82.9, 83.8, 84.4 kg: +2.4 kg within 71 h (timestamps back-dated, published 2 s apart).',
   targets: ['body_weight.gain_3d'],
   build({ seed = 1, t0 }) {
     const prng = new Prng(seed).fork('weight');
@@ -195,7 +240,10 @@ const heartFailureWeightGain: Scenario = {
       steps.push({
         kind: 'telemetry',
         atMs: (i + 1) * 2 * SECOND,
-        payload: { seq: i + 1, readings: [{ metric: 'body_weight', value: kg, unit: 'kg', ts: iso(t0 + lastAtMs + offset) }] },
+        payload: {
+          seq: i + 1,
+          readings: [{ metric: 'body_weight', value: kg, unit: 'kg', ts: iso(t0 + lastAtMs + offset) }],
+        },
         qos: 1,
         note: offset === 0 ? 'today' : `${Math.round(-offset / HOUR)} h ago`,
       });
@@ -212,7 +260,8 @@ const heartFailureWeightGain: Scenario = {
 const signalLoss: Scenario = {
   name: 'signal-loss',
   deviceType: 'pulse_oximeter',
-  description: 'Live for 30 s, silent for 150 s (no network; last will fires), then reconnects and back-fills the 150 s (pulse oximeter, 1 Hz, 4 min).',
+  description:
+    'Live for 30 s, silent for 150 s (no network; last will fires), then reconnects and back-fills the 150 s (pulse oximeter, 1 Hz, 4 min).',
   targets: ['device.signal_loss'],
   wallClock: true,
   build({ seed = 1, t0 }) {
@@ -223,14 +272,22 @@ const signalLoss: Scenario = {
       { metric: 'heart_rate', value: round(72 + prng.between(-2, 2)), ts: iso(t0 + s * SECOND) },
     ];
     let seq = 0;
-    for (let s = 0; s < 30; s++) steps.push({ kind: 'telemetry', atMs: s * SECOND, payload: { seq: ++seq, readings: sample(s) }, qos: 1 });
+    for (let s = 0; s < 30; s++)
+      steps.push({ kind: 'telemetry', atMs: s * SECOND, payload: { seq: ++seq, readings: sample(s) }, qos: 1 });
     steps.push({ kind: 'drop', atMs: 30 * SECOND, note: 'out of range: the broker publishes the last will' });
     const stored: TelemetryReading[] = [];
     for (let s = 30; s < 180; s++) stored.push(...sample(s));
     steps.push({ kind: 'reconnect', atMs: 180 * SECOND });
     steps.push({ kind: 'status', atMs: 180 * SECOND, payload: { ts: iso(t0 + 180 * SECOND), online: true } });
-    steps.push({ kind: 'telemetry', atMs: 180 * SECOND, payload: { seq: ++seq, readings: stored }, qos: 1, note: 'store-and-forward back-fill of 150 s' });
-    for (let s = 180; s < 240; s++) steps.push({ kind: 'telemetry', atMs: s * SECOND, payload: { seq: ++seq, readings: sample(s) }, qos: 1 });
+    steps.push({
+      kind: 'telemetry',
+      atMs: 180 * SECOND,
+      payload: { seq: ++seq, readings: stored },
+      qos: 1,
+      note: 'store-and-forward back-fill of 150 s',
+    });
+    for (let s = 180; s < 240; s++)
+      steps.push({ kind: 'telemetry', atMs: s * SECOND, payload: { seq: ++seq, readings: sample(s) }, qos: 1 });
     return steps;
   },
 };
@@ -239,15 +296,23 @@ const signalLoss: Scenario = {
 const batteryDrain: Scenario = {
   name: 'battery-drain',
   deviceType: 'cgm',
-  description: 'Battery reported every 20 s from 30 % down to 0 %, glucose normal, then the device goes dark (CGM, ~5 min).',
+  description:
+    'Battery reported every 20 s from 30 % down to 0 %, glucose normal, then the device goes dark (CGM, ~5 min).',
   targets: ['device.battery_low', 'device.battery_critical'],
   build({ seed = 1, t0 }) {
     const prng = new Prng(seed).fork('battery');
     const steps: PlanStep[] = [];
     for (let i = 0; i <= 15; i++) {
       const atMs = i * 20 * SECOND;
-      steps.push({ kind: 'status', atMs, payload: { ts: iso(t0 + atMs), battery: 30 - 2 * i, online: true, rssi: -70 } });
-      if (i % 5 === 0) steps.push(telemetry(atMs, t0, i / 5 + 1, [{ metric: 'glucose', value: 105 + prng.int(-3, 3), unit: 'mg/dL' }]));
+      steps.push({
+        kind: 'status',
+        atMs,
+        payload: { ts: iso(t0 + atMs), battery: 30 - 2 * i, online: true, rssi: -70 },
+      });
+      if (i % 5 === 0)
+        steps.push(
+          telemetry(atMs, t0, i / 5 + 1, [{ metric: 'glucose', value: 105 + prng.int(-3, 3), unit: 'mg/dL' }]),
+        );
     }
     steps.push({ kind: 'drop', atMs: 320 * SECOND, note: 'battery empty' });
     return steps;
@@ -264,7 +329,17 @@ const badDevice: Scenario = {
 
 /** Every named scenario, by name. */
 export const SCENARIOS: Readonly<Record<string, Scenario>> = Object.fromEntries(
-  [hypoglycemia, tachycardia, desaturation, hypertensiveCrisis, fever, heartFailureWeightGain, signalLoss, batteryDrain, badDevice].map((s) => [s.name, s]),
+  [
+    hypoglycemia,
+    tachycardia,
+    desaturation,
+    hypertensiveCrisis,
+    fever,
+    heartFailureWeightGain,
+    signalLoss,
+    batteryDrain,
+    badDevice,
+  ].map((s) => [s.name, s]),
 );
 
 export const SCENARIO_NAMES = Object.keys(SCENARIOS);

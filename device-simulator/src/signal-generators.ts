@@ -84,7 +84,11 @@ export class GlucoseGenerator implements SignalGenerator {
     // Per patient: meal times and how well insulin matches carbohydrates (well controlled on average).
     this.meals = [7.5, 12.75, 19].map((hour) => {
       const carbEffect = this.prng.between(55, 95);
-      return { hour: hour + this.prng.between(-0.5, 0.5), carbEffect, insulinEffect: carbEffect * this.prng.between(0.5, 0.72) };
+      return {
+        hour: hour + this.prng.between(-0.5, 0.5),
+        carbEffect,
+        insulinEffect: carbEffect * this.prng.between(0.5, 0.72),
+      };
     });
   }
 
@@ -128,7 +132,8 @@ export class PulseOximeterGenerator implements SignalGenerator {
   }
 
   sample(time: number): GeneratedReading[] {
-    if (awake(time) && time >= this.activityUntil && this.prng.chance(1 / 1800)) this.activityUntil = time + this.prng.between(2, 10) * MINUTE;
+    if (awake(time) && time >= this.activityUntil && this.prng.chance(1 / 1800))
+      this.activityUntil = time + this.prng.between(2, 10) * MINUTE;
     if (time >= this.artefactUntil && this.prng.chance(1 / 900)) this.artefactUntil = time + this.prng.int(2, 6) * 1000;
     const active = time < this.activityUntil;
     const target = this.profile.restingHeartRate + 5 * circadian(time) + (active ? 25 : 0);
@@ -162,14 +167,24 @@ export class WearablePatchGenerator implements SignalGenerator {
   }
 
   sample(time: number): GeneratedReading[] {
-    if (awake(time) && time >= this.walkingUntil && this.prng.chance(1 / 45)) this.walkingUntil = time + this.prng.int(3, 25) * MINUTE;
+    if (awake(time) && time >= this.walkingUntil && this.prng.chance(1 / 45))
+      this.walkingUntil = time + this.prng.int(3, 25) * MINUTE;
     const walking = time < this.walkingUntil;
     const day = circadian(time);
     return [
-      { metric: 'heart_rate', value: round(this.profile.restingHeartRate + 5 * day + (walking ? 22 : 0) + this.prng.gaussian(2)) },
-      { metric: 'respiratory_rate', value: round(this.profile.respiratoryRate + (walking ? 4 : 0) + this.prng.gaussian(0.8)) },
+      {
+        metric: 'heart_rate',
+        value: round(this.profile.restingHeartRate + 5 * day + (walking ? 22 : 0) + this.prng.gaussian(2)),
+      },
+      {
+        metric: 'respiratory_rate',
+        value: round(this.profile.respiratoryRate + (walking ? 4 : 0) + this.prng.gaussian(0.8)),
+      },
       { metric: 'body_temperature', value: round(this.profile.temperature + 0.3 * day + this.prng.gaussian(0.08), 1) },
-      { metric: 'steps', value: walking ? this.prng.int(70, 115) : awake(time) && this.prng.chance(0.2) ? this.prng.int(1, 20) : 0 },
+      {
+        metric: 'steps',
+        value: walking ? this.prng.int(70, 115) : awake(time) && this.prng.chance(0.2) ? this.prng.int(1, 20) : 0,
+      },
     ];
   }
 }
@@ -236,7 +251,11 @@ export class CardiacImplantGenerator implements SignalGenerator {
 }
 
 /** The generator for a device type. */
-export function generatorFor(type: DeviceTypeKey, seed: number | string, profile: PatientProfile = patientProfile(seed)): SignalGenerator {
+export function generatorFor(
+  type: DeviceTypeKey,
+  seed: number | string,
+  profile: PatientProfile = patientProfile(seed),
+): SignalGenerator {
   switch (type) {
     case 'cgm':
       return new GlucoseGenerator(seed, profile);

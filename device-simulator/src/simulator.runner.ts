@@ -50,17 +50,38 @@ export async function runScenario(
   const draft = scenario.build({ seed: options.seed, t0: 0 });
   const t0 = anchorForSpeed(Date.now(), planDurationMs(draft), speed);
   const steps = scenario.build({ seed: options.seed, t0 });
-  if (scenario.wallClock && speed !== 1) log(`note: '${name}' relies on wall-clock time; at --speed ${speed} the silence is shorter than the signal-loss threshold`);
-  const client = new DeviceClient({ ...device, ...broker, onErrorReply: (reply) => log(`  ← errors: ${JSON.stringify(reply)}`) });
+  if (scenario.wallClock && speed !== 1)
+    log(
+      `note: '${name}' relies on wall-clock time; at --speed ${speed} the silence is shorter than the signal-loss threshold`,
+    );
+  const client = new DeviceClient({
+    ...device,
+    ...broker,
+    onErrorReply: (reply) => log(`  ← errors: ${JSON.stringify(reply)}`),
+  });
   await client.connect();
-  log(`scenario ${name} on device ${device.deviceId} (${scenario.deviceType}), ${steps.length} steps, ~${Math.round(planDurationMs(steps) / speed / 1000)} s at speed ${speed}`);
+  log(
+    `scenario ${name} on device ${device.deviceId} (${scenario.deviceType}), ${steps.length} steps, ~${Math.round(planDurationMs(steps) / speed / 1000)} s at speed ${speed}`,
+  );
   try {
     return await playPlan(client, steps, {
       speed,
       signal: options.signal,
       onStep: (step, error) => {
-        const what = step.kind === 'telemetry' ? step.payload.readings.map((r) => `${r.metric}=${r.value}`).slice(0, 4).join(' ') : step.kind === 'raw' ? step.label : step.kind === 'status' ? JSON.stringify(step.payload) : '';
-        log(`  +${(step.atMs / 1000).toFixed(0)} s ${step.kind} ${what}${step.note ? ` (${step.note})` : ''}${error ? ` FAILED: ${error.message}` : ''}`);
+        const what =
+          step.kind === 'telemetry'
+            ? step.payload.readings
+                .map((r) => `${r.metric}=${r.value}`)
+                .slice(0, 4)
+                .join(' ')
+            : step.kind === 'raw'
+              ? step.label
+              : step.kind === 'status'
+                ? JSON.stringify(step.payload)
+                : '';
+        log(
+          `  +${(step.atMs / 1000).toFixed(0)} s ${step.kind} ${what}${step.note ? ` (${step.note})` : ''}${error ? ` FAILED: ${error.message}` : ''}`,
+        );
       },
     });
   } finally {
@@ -80,7 +101,13 @@ export function healthyDeviceMix(index: number): DeviceTypeKey[] {
 export async function runHealthy(
   devices: readonly (DeviceCredentials & { type: DeviceTypeKey })[],
   broker: BrokerOptions,
-  options: { seed?: number | string; signalLossPerDay?: number; durationSec?: number; signal?: AbortSignal; log?: Log } = {},
+  options: {
+    seed?: number | string;
+    signalLossPerDay?: number;
+    durationSec?: number;
+    signal?: AbortSignal;
+    log?: Log;
+  } = {},
 ): Promise<PlayResult> {
   const controller = new AbortController();
   options.signal?.addEventListener('abort', () => controller.abort());
@@ -110,7 +137,9 @@ export async function runHealthy(
   } finally {
     if (timer) clearTimeout(timer);
   }
-  options.log?.(`healthy: ${total.published} messages, ${total.readings} readings, ${total.failed} failed, until ${iso(Date.now())}`);
+  options.log?.(
+    `healthy: ${total.published} messages, ${total.readings} readings, ${total.failed} failed, until ${iso(Date.now())}`,
+  );
   return total;
 }
 

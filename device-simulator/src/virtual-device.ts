@@ -1,7 +1,13 @@
 import type { DeviceTypeKey } from '@lantern/domain';
 import { iso, type PlanStep, type TelemetryReading } from './plan.js';
 import { Prng } from './prng.js';
-import { BATTERY_DRAIN_PER_HOUR, batteryLevel, generatorFor, patientProfile, type PatientProfile } from './signal-generators.js';
+import {
+  BATTERY_DRAIN_PER_HOUR,
+  batteryLevel,
+  generatorFor,
+  patientProfile,
+  type PatientProfile,
+} from './signal-generators.js';
 
 export interface HealthyTimelineOptions {
   seed: number | string;
@@ -38,7 +44,11 @@ export function* healthyTimeline(type: DeviceTypeKey, options: HealthyTimelineOp
   let buffered: TelemetryReading[] = [];
   let nextStatus = 0;
 
-  yield { kind: 'status', atMs: 0, payload: { ts: iso(options.t0), online: true, battery: startBattery, firmware, rssi: -60 } };
+  yield {
+    kind: 'status',
+    atMs: 0,
+    payload: { ts: iso(options.t0), online: true, battery: startBattery, firmware, rssi: -60 },
+  };
   for (let atMs = 0; ; atMs += interval) {
     const time = options.t0 + atMs;
     if (offlineUntil >= 0 && atMs >= offlineUntil) {
@@ -46,7 +56,12 @@ export function* healthyTimeline(type: DeviceTypeKey, options: HealthyTimelineOp
       yield { kind: 'reconnect', atMs, note: `back after a signal loss; uploading ${buffered.length} stored readings` };
       yield { kind: 'status', atMs, payload: { ts: iso(time), online: true } };
       for (let i = 0; i < buffered.length; i += chunk) {
-        yield { kind: 'telemetry', atMs, payload: { seq: ++seq, readings: buffered.slice(i, i + chunk) }, note: 'store-and-forward back-fill' };
+        yield {
+          kind: 'telemetry',
+          atMs,
+          payload: { seq: ++seq, readings: buffered.slice(i, i + chunk) },
+          note: 'store-and-forward back-fill',
+        };
       }
       buffered = [];
     }

@@ -47,7 +47,11 @@ describe('streaming core end to end: MQTT → ingest → alerts table, events, n
           res.writeHead(503).end();
           return;
         }
-        hooks.push({ body, signature: req.headers['x-lantern-signature'] as string | undefined, event: req.headers['x-lantern-event'] as string | undefined });
+        hooks.push({
+          body,
+          signature: req.headers['x-lantern-signature'] as string | undefined,
+          event: req.headers['x-lantern-event'] as string | undefined,
+        });
         res.writeHead(204).end();
       });
     });
@@ -58,7 +62,11 @@ describe('streaming core end to end: MQTT → ingest → alerts table, events, n
       databaseUrl: db.url,
       mqttUrl: broker.url,
       topicRoot: root,
-      extra: { ALERT_WEBHOOK_URL: `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/hook`, ALERT_WEBHOOK_SECRET: SECRET, SIGNAL_LOSS_SWEEP_MS: '600000' },
+      extra: {
+        ALERT_WEBHOOK_URL: `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/hook`,
+        ALERT_WEBHOOK_SECRET: SECRET,
+        SIGNAL_LOSS_SWEEP_MS: '600000',
+      },
     });
     observer = await connectMqtt(broker.url, { protocolVersion: 5 });
     observer.on('message', (topic, payload) => {
@@ -66,7 +74,9 @@ describe('streaming core end to end: MQTT → ingest → alerts table, events, n
       if (topic.endsWith('/alerts')) alertEvents.push(body as AlertResource);
       else notifications.push(body as PatientNotificationResource);
     });
-    await observer.subscribeAsync([`${root}/events/patients/+/alerts`, `${root}/events/patients/+/notifications`], { qos: 1 });
+    await observer.subscribeAsync([`${root}/events/patients/+/alerts`, `${root}/events/patients/+/notifications`], {
+      qos: 1,
+    });
     ingest = await startIngest(env);
     device = await connectMqtt(broker.url, { protocolVersion: 5 });
   });
@@ -82,23 +92,37 @@ describe('streaming core end to end: MQTT → ingest → alerts table, events, n
   async function publishGlucose(values: number[], startMin: number): Promise<void> {
     for (const [i, value] of values.entries()) {
       const ts = new Date(base + (startMin + 5 * i) * MIN).toISOString();
-      await device.publishAsync(topics.telemetry(cgm.id), JSON.stringify({ ts, readings: [{ metric: 'glucose', value }] }), { qos: 1 });
+      await device.publishAsync(
+        topics.telemetry(cgm.id),
+        JSON.stringify({ ts, readings: [{ metric: 'glucose', value }] }),
+        { qos: 1 },
+      );
     }
   }
 
   const activeRows = async (): Promise<{ rule: string; state: string; cleared: boolean }[]> =>
-    db.dataSource.query(`SELECT rule, state, cleared_at IS NOT NULL AS cleared FROM alerts WHERE patient_id = $1 AND state <> 'resolved' ORDER BY opened_at`, [cgm.patientId]);
+    db.dataSource.query(
+      `SELECT rule, state, cleared_at IS NOT NULL AS cleared FROM alerts WHERE patient_id = $1 AND state <> 'resolved' ORDER BY opened_at`,
+      [cgm.patientId],
+    );
 
   it('a glucose fall opens falling_fast, urgent_low_soon, low, urgent_low in order, persisted, with one notification each', async () => {
     await publishGlucose([180, 165, 150, 135, 120, 105, 90, 75, 60, 45], 0);
     const opened = await waitFor(() => {
-      const o = alertEvents.filter((a) => a.state === 'open' && a.escalationLevel === 0 && a.openedAt === a.lastTriggeredAt && !a.clearedAt);
+      const o = alertEvents.filter(
+        (a) => a.state === 'open' && a.escalationLevel === 0 && a.openedAt === a.lastTriggeredAt && !a.clearedAt,
+      );
       const rules = [...new Set(o.map((a) => a.rule))];
       return rules.length >= 4 ? rules : undefined;
     }, 'four opened alerts');
     expect(opened).toEqual(['glucose.falling_fast', 'glucose.urgent_low_soon', 'glucose.low', 'glucose.urgent_low']);
     await ingest.get(AlertOutputWriter).drained();
-    expect((await activeRows()).map((r) => r.rule)).toEqual(['glucose.falling_fast', 'glucose.urgent_low_soon', 'glucose.low', 'glucose.urgent_low']);
+    expect((await activeRows()).map((r) => r.rule)).toEqual([
+      'glucose.falling_fast',
+      'glucose.urgent_low_soon',
+      'glucose.low',
+      'glucose.urgent_low',
+    ]);
     const urgent = alertEvents.find((a) => a.rule === 'glucose.urgent_low')!;
     expect(urgent).toMatchObject({
       patientId: cgm.patientId,
@@ -110,14 +134,20 @@ describe('streaming core end to end: MQTT → ingest → alerts table, events, n
       openedAt: new Date(base + 45 * MIN).toISOString(),
       late: true, // 23 min old when evaluated: published as a store-and-forward backlog
     });
-    const texts = await waitFor(() => (notifications.length >= 4 ? notifications.map((n) => n.title) : undefined), 'four notifications');
+    const texts = await waitFor(
+      () => (notifications.length >= 4 ? notifications.map((n) => n.title) : undefined),
+      'four notifications',
+    );
     expect(texts).toEqual([
       'Your glucose (blood sugar) is falling quickly',
       'Your glucose (blood sugar) may soon be very low',
       'Your glucose (blood sugar) is low',
       'Your glucose (blood sugar) is very low',
     ]);
-    const stored = (await db.dataSource.query(`SELECT kind, title, alert_id::text AS alert FROM patient_notifications WHERE patient_id = $1 ORDER BY created_at, title`, [cgm.patientId])) as { kind: string; alert: string }[];
+    const stored = (await db.dataSource.query(
+      `SELECT kind, title, alert_id::text AS alert FROM patient_notifications WHERE patient_id = $1 ORDER BY created_at, title`,
+      [cgm.patientId],
+    )) as { kind: string; alert: string }[];
     expect(stored).toHaveLength(4);
     expect(stored.every((n) => n.kind === 'alert_opened' && n.alert)).toBe(true);
   });
@@ -152,7 +182,10 @@ describe('streaming core end to end: MQTT → ingest → alerts table, events, n
     await publishGlucose([50], 66); // urgent low again: updates the latched alert, opens low anew
     await waitFor(() => (alertEvents.length >= before + 2 ? true : undefined), 'events after restart');
     await ingest.get(AlertOutputWriter).drained();
-    const rows = (await db.dataSource.query(`SELECT rule, count(*)::int AS n FROM alerts WHERE patient_id = $1 GROUP BY rule ORDER BY rule`, [cgm.patientId])) as { rule: string; n: number }[];
+    const rows = (await db.dataSource.query(
+      `SELECT rule, count(*)::int AS n FROM alerts WHERE patient_id = $1 GROUP BY rule ORDER BY rule`,
+      [cgm.patientId],
+    )) as { rule: string; n: number }[];
     expect(rows).toEqual([
       { rule: 'glucose.falling_fast', n: 1 },
       { rule: 'glucose.low', n: 2 },
@@ -165,15 +198,31 @@ describe('streaming core end to end: MQTT → ingest → alerts table, events, n
   it('signal loss from the sweep notifies the patient; a rule override announced by the api applies within 2 s', async () => {
     const service = ingest.get(AlertStreamingService);
     const lost = service.sweep(Date.now() + 21 * MIN);
-    expect(lost.transitions.filter((t) => t.kind === 'opened').map((t) => t.alert.rule)).toEqual(['device.signal_loss']);
+    expect(lost.transitions.filter((t) => t.kind === 'opened').map((t) => t.alert.rule)).toEqual([
+      'device.signal_loss',
+    ]);
     // 21 min later the open high and medium alerts escalate too.
-    expect(lost.transitions.filter((t) => t.kind === 'escalated').map((t) => t.alert.rule).sort()).toEqual(['glucose.low', 'glucose.urgent_low', 'glucose.urgent_low_soon']);
+    expect(
+      lost.transitions
+        .filter((t) => t.kind === 'escalated')
+        .map((t) => t.alert.rule)
+        .sort(),
+    ).toEqual(['glucose.low', 'glucose.urgent_low', 'glucose.urgent_low_soon']);
     await waitFor(() => notifications.find((n) => n.kind === 'signal_lost'), 'signal lost notification');
 
-    await db.dataSource.query(`INSERT INTO alert_rule_overrides (patient_id, rule_key, enabled, params) VALUES ($1, 'glucose.low', true, '{"threshold": 80}')`, [cgm.patientId]);
+    await db.dataSource.query(
+      `INSERT INTO alert_rule_overrides (patient_id, rule_key, enabled, params) VALUES ($1, 'glucose.low', true, '{"threshold": 80}')`,
+      [cgm.patientId],
+    );
     const t0 = Date.now();
     await observer.publishAsync(rulesChangedTopic(root), JSON.stringify({ patientId: cgm.patientId }), { qos: 1 });
-    await waitFor(() => (service.engine.rulesOf(cgm.patientId).find((r) => r.key === 'glucose.low')?.params as { threshold: number }).threshold === 80 || undefined, 'override applied', 2000);
+    await waitFor(
+      () =>
+        (service.engine.rulesOf(cgm.patientId).find((r) => r.key === 'glucose.low')?.params as { threshold: number })
+          .threshold === 80 || undefined,
+      'override applied',
+      2000,
+    );
     expect(Date.now() - t0).toBeLessThan(2000);
   });
 });

@@ -23,7 +23,15 @@ interface Row {
 
 let api: ApiFixture;
 const token: Partial<Record<Actor, string>> = {};
-const ids = { patientP: '', patientQ: '', deviceD: '', freshDevice: '', clinicianA: '', clinicianB: '', clinicianC: '' };
+const ids = {
+  patientP: '',
+  patientQ: '',
+  deviceD: '',
+  freshDevice: '',
+  clinicianA: '',
+  clinicianB: '',
+  clinicianC: '',
+};
 const password = 'a-long-password-1';
 
 async function asAdmin(method: 'post' | 'delete', path: string, body?: object): Promise<Record<string, unknown>> {
@@ -34,7 +42,13 @@ async function asAdmin(method: 'post' | 'delete', path: string, body?: object): 
 }
 
 async function createUser(role: string, email: string, patientId?: string): Promise<string> {
-  const user = await asAdmin('post', '/api/v1/users', { email, password, role, displayName: email, ...(patientId && { patientId }) });
+  const user = await asAdmin('post', '/api/v1/users', {
+    email,
+    password,
+    role,
+    displayName: email,
+    ...(patientId && { patientId }),
+  });
   return user.id as string;
 }
 
@@ -61,8 +75,22 @@ afterAll(async () => {
   await api?.close();
 });
 
-const all = (status: number): Record<Actor, number> => ({ admin: status, inTeam: status, outOfTeam: status, patient: status, otherPatient: status, anonymous: status });
-const adminOnly = (status: number): Record<Actor, number> => ({ admin: status, inTeam: 403, outOfTeam: 403, patient: 403, otherPatient: 403, anonymous: 401 });
+const all = (status: number): Record<Actor, number> => ({
+  admin: status,
+  inTeam: status,
+  outOfTeam: status,
+  patient: status,
+  otherPatient: status,
+  anonymous: status,
+});
+const adminOnly = (status: number): Record<Actor, number> => ({
+  admin: status,
+  inTeam: 403,
+  outOfTeam: 403,
+  patient: 403,
+  otherPatient: 403,
+  anonymous: 401,
+});
 
 const ROWS: Row[] = [
   { name: 'GET /me', method: 'get', path: () => '/api/v1/me', expected: { ...all(200), anonymous: 401 } },
@@ -70,7 +98,12 @@ const ROWS: Row[] = [
     name: 'POST /users',
     method: 'post',
     path: () => '/api/v1/users',
-    body: (actor) => ({ email: `new-${actor}-${randomUUID()}@clinic.test`, password, role: 'clinician', displayName: 'New' }),
+    body: (actor) => ({
+      email: `new-${actor}-${randomUUID()}@clinic.test`,
+      password,
+      role: 'clinician',
+      displayName: 'New',
+    }),
     expected: adminOnly(201),
   },
   { name: 'GET /users', method: 'get', path: () => '/api/v1/users', expected: adminOnly(200) },
@@ -100,7 +133,8 @@ const ROWS: Row[] = [
     method: 'delete',
     path: () => `/api/v1/patients/${ids.patientP}/care-team/${ids.clinicianC}`,
     prepare: async (actor) => {
-      if (actor === 'admin') await asAdmin('post', `/api/v1/patients/${ids.patientP}/care-team`, { clinicianId: ids.clinicianC });
+      if (actor === 'admin')
+        await asAdmin('post', `/api/v1/patients/${ids.patientP}/care-team`, { clinicianId: ids.clinicianC });
     },
     expected: adminOnly(204),
   },
@@ -135,11 +169,17 @@ const ROWS: Row[] = [
     method: 'delete',
     path: () => `/api/v1/devices/${ids.freshDevice}`,
     prepare: async () => {
-      ids.freshDevice = (await asAdmin('post', '/api/v1/devices', { patientId: ids.patientP, type: 'weight_scale' })).id as string;
+      ids.freshDevice = (await asAdmin('post', '/api/v1/devices', { patientId: ids.patientP, type: 'weight_scale' }))
+        .id as string;
     },
     expected: { admin: 200, inTeam: 200, outOfTeam: 404, patient: 403, otherPatient: 403, anonymous: 401 },
   },
-  { name: 'GET /audit?patientId=', method: 'get', path: () => `/api/v1/audit?patientId=${ids.patientP}`, expected: adminOnly(200) },
+  {
+    name: 'GET /audit?patientId=',
+    method: 'get',
+    path: () => `/api/v1/audit?patientId=${ids.patientP}`,
+    expected: adminOnly(200),
+  },
   { name: 'GET /health', method: 'get', path: () => '/health', expected: all(200) },
   { name: 'GET /metrics', method: 'get', path: () => '/metrics', expected: all(200) },
   {
@@ -183,30 +223,59 @@ describe('access matrix', () => {
     expect(await visible('otherPatient')).toEqual([ids.patientQ]);
   });
 
-  it('answers another team\'s patient exactly like an unknown one', async () => {
+  it("answers another team's patient exactly like an unknown one", async () => {
     const unknown = randomUUID();
-    const hidden = await api.http.get(`/api/v1/patients/${ids.patientP}`).set('Authorization', `Bearer ${token.outOfTeam}`);
+    const hidden = await api.http
+      .get(`/api/v1/patients/${ids.patientP}`)
+      .set('Authorization', `Bearer ${token.outOfTeam}`);
     const missing = await api.http.get(`/api/v1/patients/${unknown}`).set('Authorization', `Bearer ${token.outOfTeam}`);
     expect(hidden.body).toEqual({ statusCode: 404, error: 'Not Found', message: `Patient ${ids.patientP} not found` });
     expect(missing.body).toEqual({ statusCode: 404, error: 'Not Found', message: `Patient ${unknown} not found` });
   });
 
   it('lets a clinician who creates a patient see it, and no other clinician', async () => {
-    const created = await api.http.post('/api/v1/patients').set('Authorization', `Bearer ${token.inTeam}`).send({ displayName: 'Made by A' });
+    const created = await api.http
+      .post('/api/v1/patients')
+      .set('Authorization', `Bearer ${token.inTeam}`)
+      .send({ displayName: 'Made by A' });
     expect(created.status).toBe(201);
     expect(created.body.careTeam.map((m: { clinicianId: string }) => m.clinicianId)).toEqual([ids.clinicianA]);
     const id = created.body.id as string;
-    expect((await api.http.get(`/api/v1/patients/${id}`).set('Authorization', `Bearer ${token.inTeam}`)).status).toBe(200);
-    expect((await api.http.get(`/api/v1/patients/${id}`).set('Authorization', `Bearer ${token.outOfTeam}`)).status).toBe(404);
+    expect((await api.http.get(`/api/v1/patients/${id}`).set('Authorization', `Bearer ${token.inTeam}`)).status).toBe(
+      200,
+    );
+    expect(
+      (await api.http.get(`/api/v1/patients/${id}`).set('Authorization', `Bearer ${token.outOfTeam}`)).status,
+    ).toBe(404);
   });
 
   it('records reads and changes of a patient in the audit log, with who and from where', async () => {
-    await api.http.get(`/api/v1/patients/${ids.patientQ}`).set('Authorization', `Bearer ${token.outOfTeam}`).expect(200);
-    const res = await api.http.get(`/api/v1/audit?patientId=${ids.patientQ}`).set('Authorization', `Bearer ${token.admin}`).expect(200);
-    const entries = res.body as { action: string; actorId?: string; actorRole?: string; ip?: string; patientId?: string; at: string }[];
-    expect(entries[0]).toMatchObject({ action: 'patient.read', actorId: ids.clinicianB, actorRole: 'clinician', patientId: ids.patientQ });
+    await api.http
+      .get(`/api/v1/patients/${ids.patientQ}`)
+      .set('Authorization', `Bearer ${token.outOfTeam}`)
+      .expect(200);
+    const res = await api.http
+      .get(`/api/v1/audit?patientId=${ids.patientQ}`)
+      .set('Authorization', `Bearer ${token.admin}`)
+      .expect(200);
+    const entries = res.body as {
+      action: string;
+      actorId?: string;
+      actorRole?: string;
+      ip?: string;
+      patientId?: string;
+      at: string;
+    }[];
+    expect(entries[0]).toMatchObject({
+      action: 'patient.read',
+      actorId: ids.clinicianB,
+      actorRole: 'clinician',
+      patientId: ids.patientQ,
+    });
     expect(entries[0].ip).toMatch(/127\.0\.0\.1|::1/);
-    expect(entries.map((e) => e.action)).toEqual(expect.arrayContaining(['patient.create', 'care_team.add', 'user.create']));
+    expect(entries.map((e) => e.action)).toEqual(
+      expect.arrayContaining(['patient.create', 'care_team.add', 'user.create']),
+    );
     expect(entries.every((e) => e.patientId === ids.patientQ)).toBe(true);
   });
 });

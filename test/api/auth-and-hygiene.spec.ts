@@ -19,11 +19,20 @@ const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
 
 describe('sign-in', () => {
   it('returns a token and the user, never a hash', async () => {
-    const res = await api.http.post('/api/v1/auth/login').send({ email: ADMIN_EMAIL.toUpperCase(), password: ADMIN_PASSWORD }).expect(200);
+    const res = await api.http
+      .post('/api/v1/auth/login')
+      .send({ email: ADMIN_EMAIL.toUpperCase(), password: ADMIN_PASSWORD })
+      .expect(200);
     expect(res.body).toEqual({
       accessToken: expect.any(String),
       expiresAt: expect.any(String),
-      user: { id: expect.any(String), email: ADMIN_EMAIL, role: 'admin', displayName: 'Administrator', createdAt: expect.any(String) },
+      user: {
+        id: expect.any(String),
+        email: ADMIN_EMAIL,
+        role: 'admin',
+        displayName: 'Administrator',
+        createdAt: expect.any(String),
+      },
     });
     expect(JSON.stringify(res.body)).not.toMatch(/argon2|password/i);
     const me = await api.http.get('/api/v1/me').set(auth(res.body.accessToken)).expect(200);
@@ -32,14 +41,19 @@ describe('sign-in', () => {
 
   it('answers a wrong password and an unknown e-mail the same way', async () => {
     const wrong = await api.http.post('/api/v1/auth/login').send({ email: ADMIN_EMAIL, password: 'not-the-password' });
-    const unknown = await api.http.post('/api/v1/auth/login').send({ email: 'nobody@test.lantern', password: 'not-the-password' });
+    const unknown = await api.http
+      .post('/api/v1/auth/login')
+      .send({ email: 'nobody@test.lantern', password: 'not-the-password' });
     expect(wrong.status).toBe(401);
     expect(unknown.body).toEqual(wrong.body);
     expect(wrong.body).toEqual({ statusCode: 401, error: 'Unauthorized', message: 'Invalid e-mail or password' });
   });
 
   it('refuses forged, malformed and missing tokens with 401', async () => {
-    const forged = new JwtService({ secret: 'x'.repeat(40) }).sign({ sub: 'u', role: 'admin', email: 'a@b.c' }, { issuer: 'lantern' });
+    const forged = new JwtService({ secret: 'x'.repeat(40) }).sign(
+      { sub: 'u', role: 'admin', email: 'a@b.c' },
+      { issuer: 'lantern' },
+    );
     for (const header of [`Bearer ${forged}`, 'Bearer not.a.token', `Basic ${admin}`, '']) {
       const res = await api.http.get('/api/v1/me').set('Authorization', header);
       expect(res.status).toBe(401);
@@ -56,38 +70,88 @@ describe('sign-in', () => {
 
 describe('users', () => {
   it('links a patient login to exactly one patient record', async () => {
-    const patient = await api.http.post('/api/v1/patients').set(auth(admin)).send({ displayName: 'Linked', mrn: 'MRN-1' }).expect(201);
-    const body = { email: 'Linked@Home.test', password: 'a-long-password-1', role: 'patient', displayName: 'Linked', patientId: patient.body.id };
+    const patient = await api.http
+      .post('/api/v1/patients')
+      .set(auth(admin))
+      .send({ displayName: 'Linked', mrn: 'MRN-1' })
+      .expect(201);
+    const body = {
+      email: 'Linked@Home.test',
+      password: 'a-long-password-1',
+      role: 'patient',
+      displayName: 'Linked',
+      patientId: patient.body.id,
+    };
     const created = await api.http.post('/api/v1/users').set(auth(admin)).send(body).expect(201);
     expect(created.body).toMatchObject({ email: 'linked@home.test', role: 'patient', patientId: patient.body.id });
     // Same patient again, or same e-mail in another case: conflicts.
-    await api.http.post('/api/v1/users').set(auth(admin)).send({ ...body, email: 'other@home.test' }).expect(409);
-    await api.http.post('/api/v1/users').set(auth(admin)).send({ ...body, email: 'LINKED@home.test', role: 'clinician', patientId: undefined }).expect(409);
+    await api.http
+      .post('/api/v1/users')
+      .set(auth(admin))
+      .send({ ...body, email: 'other@home.test' })
+      .expect(409);
+    await api.http
+      .post('/api/v1/users')
+      .set(auth(admin))
+      .send({ ...body, email: 'LINKED@home.test', role: 'clinician', patientId: undefined })
+      .expect(409);
     const token = await api.login('linked@home.test', 'a-long-password-1');
     expect((await api.http.get('/api/v1/me').set(auth(token))).body.patientId).toBe(patient.body.id);
   });
 
   it('requires patientId for role patient and refuses it for staff', async () => {
     const base = { email: 'x@home.test', password: 'a-long-password-1', displayName: 'X' };
-    const noLink = await api.http.post('/api/v1/users').set(auth(admin)).send({ ...base, role: 'patient' });
-    expect(noLink.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'patientId is required for role patient' });
+    const noLink = await api.http
+      .post('/api/v1/users')
+      .set(auth(admin))
+      .send({ ...base, role: 'patient' });
+    expect(noLink.body).toEqual({
+      statusCode: 400,
+      error: 'Bad Request',
+      message: 'patientId is required for role patient',
+    });
     const patients = await api.http.get('/api/v1/patients').set(auth(admin));
-    await api.http.post('/api/v1/users').set(auth(admin)).send({ ...base, role: 'clinician', patientId: patients.body[0].id }).expect(400);
+    await api.http
+      .post('/api/v1/users')
+      .set(auth(admin))
+      .send({ ...base, role: 'clinician', patientId: patients.body[0].id })
+      .expect(400);
   });
 });
 
 describe('API hygiene', () => {
   it('rejects unknown fields with 400 and the error body, without echoing values', async () => {
-    const res = await api.http.post('/api/v1/users').set(auth(admin)).send({ email: 'y@clinic.test', password: 'secret-value-123', role: 'clinician', displayName: 'Y', isAdmin: true });
+    const res = await api.http
+      .post('/api/v1/users')
+      .set(auth(admin))
+      .send({
+        email: 'y@clinic.test',
+        password: 'secret-value-123',
+        role: 'clinician',
+        displayName: 'Y',
+        isAdmin: true,
+      });
     expect(res.body).toEqual({ statusCode: 400, error: 'Bad Request', message: ['property isAdmin should not exist'] });
-    const bad = await api.http.post('/api/v1/users').set(auth(admin)).send({ email: 'not-an-email', password: 'Tiny9pw', role: 'boss' });
+    const bad = await api.http
+      .post('/api/v1/users')
+      .set(auth(admin))
+      .send({ email: 'not-an-email', password: 'Tiny9pw', role: 'boss' });
     expect(bad.status).toBe(400);
-    expect(bad.body.message).toEqual(expect.arrayContaining(['email must be an email', 'role must be one of the following values: admin, clinician, patient']));
+    expect(bad.body.message).toEqual(
+      expect.arrayContaining([
+        'email must be an email',
+        'role must be one of the following values: admin, clinician, patient',
+      ]),
+    );
     expect(JSON.stringify(bad.body)).not.toContain('Tiny9pw');
   });
 
   it('answers malformed JSON, bad ids and unknown routes in the same shape', async () => {
-    const json = await api.http.post('/api/v1/patients').set(auth(admin)).set('Content-Type', 'application/json').send('{"displayName":');
+    const json = await api.http
+      .post('/api/v1/patients')
+      .set(auth(admin))
+      .set('Content-Type', 'application/json')
+      .send('{"displayName":');
     expect(json.status).toBe(400);
     expect(Object.keys(json.body).sort()).toEqual(['error', 'message', 'statusCode']);
     const id = await api.http.get('/api/v1/patients/not-a-uuid').set(auth(admin));
@@ -102,7 +166,9 @@ describe('API hygiene', () => {
       paths: Record<string, Record<string, { security?: unknown[] }>>;
       components: { securitySchemes: Record<string, unknown>; schemas: Record<string, unknown> };
     };
-    const routes = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
+    const routes = Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`),
+    );
     expect(routes).toEqual(
       expect.arrayContaining([
         'POST /api/v1/auth/login',
@@ -129,7 +195,9 @@ describe('API hygiene', () => {
     expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
     expect(doc.paths['/api/v1/patients'].get.security).toEqual([{ bearer: [] }]);
     expect(doc.paths['/api/v1/auth/login'].post.security).toBeUndefined();
-    expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(['ProvisionedDeviceDto', 'ErrorBodyDto', 'CreateUserDto', 'LoginResponseDto']));
+    expect(Object.keys(doc.components.schemas)).toEqual(
+      expect.arrayContaining(['ProvisionedDeviceDto', 'ErrorBodyDto', 'CreateUserDto', 'LoginResponseDto']),
+    );
     const ui = await api.http.get('/api/docs/').redirects(1);
     expect(ui.status).toBe(200);
     expect(ui.text).toContain('swagger');

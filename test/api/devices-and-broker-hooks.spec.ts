@@ -1,7 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import mqtt from 'mqtt';
 import { hashDeviceSecret, verifyDeviceSecret } from '@lantern/auth';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, SERVICE_PASSWORD, SERVICE_USERNAME, startApi, waitFor, type ApiFixture } from './api-fixture.js';
+import {
+  ADMIN_EMAIL,
+  ADMIN_PASSWORD,
+  SERVICE_PASSWORD,
+  SERVICE_USERNAME,
+  startApi,
+  waitFor,
+  type ApiFixture,
+} from './api-fixture.js';
 
 let api: ApiFixture;
 let admin: string;
@@ -10,7 +18,13 @@ let patientId: string;
 beforeAll(async () => {
   api = await startApi();
   admin = await api.login(ADMIN_EMAIL, ADMIN_PASSWORD);
-  patientId = (await api.http.post('/api/v1/patients').set('Authorization', `Bearer ${admin}`).send({ displayName: 'Device owner' }).expect(201)).body.id;
+  patientId = (
+    await api.http
+      .post('/api/v1/patients')
+      .set('Authorization', `Bearer ${admin}`)
+      .send({ displayName: 'Device owner' })
+      .expect(201)
+  ).body.id;
 });
 
 afterAll(async () => {
@@ -20,23 +34,38 @@ afterAll(async () => {
 const auth = () => ({ Authorization: `Bearer ${admin}` });
 
 async function provision(type = 'cgm'): Promise<{ id: string; password: string; body: Record<string, unknown> }> {
-  const res = await api.http.post('/api/v1/devices').set(auth()).send({ patientId, type, serial: 'SN-42', model: 'G7' }).expect(201);
+  const res = await api.http
+    .post('/api/v1/devices')
+    .set(auth())
+    .send({ patientId, type, serial: 'SN-42', model: 'G7' })
+    .expect(201);
   return { id: res.body.id, password: res.body.credentials.password, body: res.body };
 }
 
 async function storedHash(deviceId: string): Promise<string> {
-  const rows: { secret_hash: string }[] = await api.db.query('SELECT secret_hash FROM devices WHERE id = $1', [deviceId]);
+  const rows: { secret_hash: string }[] = await api.db.query('SELECT secret_hash FROM devices WHERE id = $1', [
+    deviceId,
+  ]);
   return rows[0].secret_hash;
 }
 
-const authenticate = (username: string, password: string) => api.http.post('/api/v1/mqtt/authenticate').send({ username, password, clientid: 'c1' }).expect(200);
+const authenticate = (username: string, password: string) =>
+  api.http.post('/api/v1/mqtt/authenticate').send({ username, password, clientid: 'c1' }).expect(200);
 const authorize = (body: object) => api.http.post('/api/v1/mqtt/authorize').send(body).expect(200);
 
 describe('device provisioning', () => {
-  it('returns the credentials once, and stores only the secret\'s hash', async () => {
+  it("returns the credentials once, and stores only the secret's hash", async () => {
     const { id, password, body } = await provision();
     const root = api.topicRoot;
-    expect(body).toMatchObject({ id, patientId, type: 'cgm', serial: 'SN-42', model: 'G7', status: 'active', online: false });
+    expect(body).toMatchObject({
+      id,
+      patientId,
+      type: 'cgm',
+      serial: 'SN-42',
+      model: 'G7',
+      status: 'active',
+      online: false,
+    });
     expect(body.credentials).toEqual({
       username: id,
       password: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
@@ -67,16 +96,29 @@ describe('device provisioning', () => {
     const hash = await storedHash(id);
     expect(verifyDeviceSecret(fresh, hash)).toBe(true);
     expect(verifyDeviceSecret(old, hash)).toBe(false);
-    expect((await authenticate(id, old)).body).toEqual({ result: 'deny', is_superuser: false, Ok: false, Error: 'denied' });
+    expect((await authenticate(id, old)).body).toEqual({
+      result: 'deny',
+      is_superuser: false,
+      Ok: false,
+      Error: 'denied',
+    });
     expect((await authenticate(id, fresh)).body).toEqual({ result: 'allow', is_superuser: false, Ok: true, Error: '' });
   });
 
   it('decommissioning revokes the credentials, keeps the device, and cannot be rotated back', async () => {
     const { id, password } = await provision('wearable_patch');
     const gone = await api.http.delete(`/api/v1/devices/${id}`).set(auth()).expect(200);
-    expect(gone.body).toMatchObject({ id, status: 'decommissioned', online: false, decommissionedAt: expect.any(String) });
+    expect(gone.body).toMatchObject({
+      id,
+      status: 'decommissioned',
+      online: false,
+      decommissionedAt: expect.any(String),
+    });
     expect((await authenticate(id, password)).body.result).toBe('deny');
-    expect((await authorize({ username: id, topic: `${api.topicRoot}/devices/${id}/telemetry`, action: 'publish' })).body.result).toBe('deny');
+    expect(
+      (await authorize({ username: id, topic: `${api.topicRoot}/devices/${id}/telemetry`, action: 'publish' })).body
+        .result,
+    ).toBe('deny');
     await api.http.post(`/api/v1/devices/${id}/rotate-secret`).set(auth()).expect(409);
     // History kept: still listed, still readable; decommissioning again is harmless.
     expect((await api.http.get(`/api/v1/devices/${id}`).set(auth()).expect(200)).body.status).toBe('decommissioned');
@@ -85,13 +127,21 @@ describe('device provisioning', () => {
 
   it('announces rotation and decommissioning on {root}/internal/device-revoked', async () => {
     const { id } = await provision('bp_monitor');
-    const client = await mqtt.connectAsync(api.mqttUrl, { clientId: `revoked-watch-${id}`, username: SERVICE_USERNAME, password: SERVICE_PASSWORD });
+    const client = await mqtt.connectAsync(api.mqttUrl, {
+      clientId: `revoked-watch-${id}`,
+      username: SERVICE_USERNAME,
+      password: SERVICE_PASSWORD,
+    });
     const seen: string[] = [];
     client.on('message', (_topic, payload) => seen.push(JSON.parse(payload.toString()).deviceId));
     try {
       await client.subscribeAsync(`${api.topicRoot}/internal/device-revoked`, { qos: 1 });
       // The api's broker connection is made in the background at start (it must start with the broker down).
-      await waitFor(async () => ((await api.http.get('/health')).body.broker === 'up' ? true : undefined), 5000, 'api broker connection');
+      await waitFor(
+        async () => ((await api.http.get('/health')).body.broker === 'up' ? true : undefined),
+        5000,
+        'api broker connection',
+      );
       await api.http.post(`/api/v1/devices/${id}/rotate-secret`).set(auth()).expect(200);
       await waitFor(() => (seen.length >= 1 ? true : undefined), 5000, 'rotation announcement');
       await api.http.delete(`/api/v1/devices/${id}`).set(auth()).expect(200);
@@ -114,12 +164,22 @@ describe('HTTP auth hooks for external brokers', () => {
   });
 
   it('authenticates a device by id and secret, and the service user as superuser', async () => {
-    expect((await authenticate(device.id, device.password)).body).toMatchObject({ result: 'allow', is_superuser: false, Ok: true });
+    expect((await authenticate(device.id, device.password)).body).toMatchObject({
+      result: 'allow',
+      is_superuser: false,
+      Ok: true,
+    });
     expect((await authenticate(device.id, other.password)).body).toMatchObject({ result: 'deny', Ok: false });
     expect((await authenticate(other.id, device.password)).body).toMatchObject({ result: 'deny', Ok: false });
-    expect((await authenticate('00000000-0000-4000-8000-000000000000', device.password)).body).toMatchObject({ result: 'deny' });
+    expect((await authenticate('00000000-0000-4000-8000-000000000000', device.password)).body).toMatchObject({
+      result: 'deny',
+    });
     expect((await authenticate('not-a-uuid', 'x')).body).toMatchObject({ result: 'deny' });
-    expect((await authenticate(SERVICE_USERNAME, SERVICE_PASSWORD)).body).toMatchObject({ result: 'allow', is_superuser: true, Ok: true });
+    expect((await authenticate(SERVICE_USERNAME, SERVICE_PASSWORD)).body).toMatchObject({
+      result: 'allow',
+      is_superuser: true,
+      Ok: true,
+    });
     expect((await authenticate(SERVICE_USERNAME, 'guess')).body).toMatchObject({ result: 'deny', is_superuser: false });
   });
 
@@ -142,19 +202,24 @@ describe('HTTP auth hooks for external brokers', () => {
   });
 
   it('answers mosquitto-go-auth aclcheck (acc) and superuser checks', async () => {
-    const acl = async (t: string, acc: number) => (await authorize({ username: device.id, topic: t, clientid: 'c1', acc })).body.Ok;
+    const acl = async (t: string, acc: number) =>
+      (await authorize({ username: device.id, topic: t, clientid: 'c1', acc })).body.Ok;
     expect(await acl(topic(device.id, 'telemetry'), 2)).toBe(true);
     expect(await acl(topic(device.id, 'errors'), 4)).toBe(true);
     expect(await acl(topic(device.id, 'errors'), 1)).toBe(true);
     expect(await acl(topic(device.id, 'errors'), 3)).toBe(false);
     expect(await acl(topic(other.id, 'telemetry'), 2)).toBe(false);
-    const su = async (username: string) => (await api.http.post('/api/v1/mqtt/superuser').send({ username }).expect(200)).body.Ok;
+    const su = async (username: string) =>
+      (await api.http.post('/api/v1/mqtt/superuser').send({ username }).expect(200)).body.Ok;
     expect(await su(SERVICE_USERNAME)).toBe(true);
     expect(await su(device.id)).toBe(false);
   });
 
   it('refuses malformed hook requests with 400 (a broker treats that as no)', async () => {
     await api.http.post('/api/v1/mqtt/authenticate').send({ username: device.id }).expect(400);
-    await api.http.post('/api/v1/mqtt/authorize').send({ username: device.id, topic: 'x', action: 'delete' }).expect(400);
+    await api.http
+      .post('/api/v1/mqtt/authorize')
+      .send({ username: device.id, topic: 'x', action: 'delete' })
+      .expect(400);
   });
 });

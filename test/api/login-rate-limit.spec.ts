@@ -20,7 +20,11 @@ describe('login rate limit', () => {
     expect(statuses).toEqual([401, 401, 200]);
     const limited = await api.http.post('/api/v1/auth/login').send({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD });
     expect(limited.status).toBe(429);
-    expect(limited.body).toEqual({ statusCode: 429, error: 'Too Many Requests', message: 'Too many login attempts; try again in a minute' });
+    expect(limited.body).toEqual({
+      statusCode: 429,
+      error: 'Too Many Requests',
+      message: 'Too many login attempts; try again in a minute',
+    });
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
     // Other routes are not limited.
     await api.http.get('/health').expect(200);

@@ -23,14 +23,19 @@ describe('seed:demo', () => {
     expect(result.logins.filter((l) => l.role === 'clinician')).toHaveLength(2);
     expect(result.logins.filter((l) => l.role === 'patient')).toHaveLength(12);
     expect(new Set(result.devices.map((d) => d.patientId)).size).toBe(12);
-    expect(new Set(result.devices.map((d) => d.type))).toEqual(new Set(['cgm', 'pulse_oximeter', 'wearable_patch', 'cardiac_implant', 'bp_monitor', 'weight_scale']));
+    expect(new Set(result.devices.map((d) => d.type))).toEqual(
+      new Set(['cgm', 'pulse_oximeter', 'wearable_patch', 'cardiac_implant', 'bp_monitor', 'weight_scale']),
+    );
     expect(result.devices[0].telemetryTopic).toBe(`${api.topicRoot}/devices/${result.devices[0].deviceId}/telemetry`);
   });
 
   it('prints logins that work and see the right patients', async () => {
     const [chen, okafor] = result.logins;
     const count = async (email: string, password: string) =>
-      ((await api.http.get('/api/v1/patients').set('Authorization', `Bearer ${await api.login(email, password)}`)).body as unknown[]).length;
+      (
+        (await api.http.get('/api/v1/patients').set('Authorization', `Bearer ${await api.login(email, password)}`))
+          .body as unknown[]
+      ).length;
     expect(await count(chen.email, chen.password)).toBe(6);
     expect(await count(okafor.email, okafor.password)).toBe(7);
     const patient = result.logins.find((l) => l.role === 'patient')!;
@@ -38,6 +43,10 @@ describe('seed:demo', () => {
   });
 
   it('creates nothing on a second run', async () => {
-    expect(await seedDemo({ baseUrl, adminEmail: ADMIN_EMAIL, adminPassword: ADMIN_PASSWORD })).toEqual({ created: false, logins: [], devices: [] });
+    expect(await seedDemo({ baseUrl, adminEmail: ADMIN_EMAIL, adminPassword: ADMIN_PASSWORD })).toEqual({
+      created: false,
+      logins: [],
+      devices: [],
+    });
   });
 });

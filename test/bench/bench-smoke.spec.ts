@@ -14,8 +14,14 @@ describe('bench --quick', () => {
     expect(existsSync(entry)).toBe(true); // npm test builds first; run `npm run build` when running this file alone
     const out = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
     try {
-      const run = spawnSync(process.execPath, [entry, '--quick', '--out-dir', out], { encoding: 'utf8', timeout: 170_000, env: process.env });
-      expect({ status: run.status, tail: run.status === 0 ? '' : `${run.stdout}\n${run.stderr}`.slice(-3000) }).toEqual({ status: 0, tail: '' });
+      const run = spawnSync(process.execPath, [entry, '--quick', '--out-dir', out], {
+        encoding: 'utf8',
+        timeout: 170_000,
+        env: process.env,
+      });
+      expect({ status: run.status, tail: run.status === 0 ? '' : `${run.stdout}\n${run.stderr}`.slice(-3000) }).toEqual(
+        { status: 0, tail: '' },
+      );
       const report = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as {
         quick: boolean;
         phases: Record<string, { status: string; error?: string; result?: Record<string, unknown> }>;
@@ -26,11 +32,12 @@ describe('bench --quick', () => {
         .filter(([, p]) => p.status !== 'ok')
         .map(([name, p]) => `${name}: ${p.status} ${(p.error ?? '').split('\n')[0]}`);
       expect(failed).toEqual([]);
-      const sustained = (name: string) => (report.phases[name]!.result as { sustainedReadingsPerSec: number }).sustainedReadingsPerSec;
+      const sustained = (name: string) =>
+        (report.phases[name].result as { sustainedReadingsPerSec: number }).sustainedReadingsPerSec;
       expect(sustained('reference')).toBeGreaterThan(0);
       expect(sustained('lantern')).toBeGreaterThan(0);
-      expect((report.phases.alertLatency!.result as { samples: number }).samples).toBeGreaterThan(0);
-      expect((report.phases.streamingCore!.result as { nsPerReading: number }).nsPerReading).toBeGreaterThan(0);
+      expect((report.phases.alertLatency.result as { samples: number }).samples).toBeGreaterThan(0);
+      expect((report.phases.streamingCore.result as { nsPerReading: number }).nsPerReading).toBeGreaterThan(0);
       expect(report.targets.every((t) => t.met !== null)).toBe(true);
       const markdown = readFileSync(join(out, 'benchmarks.md'), 'utf8');
       expect(markdown).toContain('Quick (smoke) run');

@@ -28,29 +28,46 @@ describe('ingest acknowledgement design: throughput', () => {
   });
 
   afterAll(async () => {
-    // eslint-disable-next-line no-console
     if (results.length) console.log(results.join('\n'));
     await aedes?.stop();
     await Promise.all([db?.drop(), mosquitto?.stop()]);
   });
 
-  async function measure(mode: AckMode, brokerUrl: string, messages: number, batchWaitMs: string, protocolVersion: 4 | 5): Promise<number> {
+  async function measure(
+    mode: AckMode,
+    brokerUrl: string,
+    messages: number,
+    batchWaitMs: string,
+    protocolVersion: 4 | 5,
+  ): Promise<number> {
     const oximeter = await seedDevice(db.dataSource, 'pulse_oximeter');
-    const env = ingestEnvironment({ databaseUrl: db.url, mqttUrl: brokerUrl, topicRoot: uniqueTopicRoot('tput'), extra: { INGEST_BATCH_MAX_WAIT_MS: batchWaitMs } });
+    const env = ingestEnvironment({
+      databaseUrl: db.url,
+      mqttUrl: brokerUrl,
+      topicRoot: uniqueTopicRoot('tput'),
+      extra: { INGEST_BATCH_MAX_WAIT_MS: batchWaitMs },
+    });
     const ingest = await startIngest(env, mode);
     const device: MqttClient = await connectMqtt(brokerUrl, { protocolVersion });
     try {
       expect(ingest.get(IngestMqttConnection).protocolVersion).toBe(protocolVersion);
-      const topic = topicsFor(env.MQTT_TOPIC_ROOT!).telemetry(oximeter.id);
+      const topic = topicsFor(env.MQTT_TOPIC_ROOT).telemetry(oximeter.id);
       const base = Date.now() - 86_400_000;
       const started = performance.now();
       const publishing = publishNumbered(device, topic, 0, messages, base, 1, 500);
-      await waitFor(async () => (await storedTimes(db.dataSource, oximeter.id)).count === messages, `${messages} readings stored`, 60_000, 20);
+      await waitFor(
+        async () => (await storedTimes(db.dataSource, oximeter.id)).count === messages,
+        `${messages} readings stored`,
+        60_000,
+        20,
+      );
       await waitFor(() => ingest.get(IngestMqttConnection).pendingMessages === 0, 'all acknowledged', 10_000, 5);
       const seconds = (performance.now() - started) / 1000;
       await publishing;
       const rate = Math.round(messages / seconds);
-      results.push(`${mode.padEnd(5)} MQTT ${protocolVersion === 5 ? '5    ' : '3.1.1'} batch wait ${batchWaitMs.padStart(2)} ms: ${messages} messages in ${seconds.toFixed(2)} s = ${rate} msg/s`);
+      results.push(
+        `${mode.padEnd(5)} MQTT ${protocolVersion === 5 ? '5    ' : '3.1.1'} batch wait ${batchWaitMs.padStart(2)} ms: ${messages} messages in ${seconds.toFixed(2)} s = ${rate} msg/s`,
+      );
       return rate;
     } finally {
       await device.endAsync();

@@ -12,10 +12,14 @@ const entry = 'dist/apps/ingest/apps/ingest/src/main.js';
 
 /** The built ingest as its own process, so it can be killed with SIGKILL mid-stream. */
 function spawnIngest(env: Record<string, string>): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, [entry], { cwd: root, env: { ...process.env, ...env, LOG_LEVEL: 'log', NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [entry], {
+    cwd: root,
+    env: { ...process.env, ...env, LOG_LEVEL: 'log', NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   return { child, output: () => output };
 }
 
@@ -48,7 +52,7 @@ describe('ingest: kill -9 of the process mid-stream, then restart', () => {
       // Long enough batches that the kill lands while received messages are still uncommitted.
       extra: { INGEST_BATCH_MAX_WAIT_MS: '200', INGEST_BATCH_SIZE: '2000' },
     });
-    const topic = topicsFor(env.MQTT_TOPIC_ROOT!).telemetry(oximeter.id);
+    const topic = topicsFor(env.MQTT_TOPIC_ROOT).telemetry(oximeter.id);
     const messages = 3000;
     const perMessage = 5;
     const base = Date.now() - 86_400_000;
@@ -59,7 +63,12 @@ describe('ingest: kill -9 of the process mid-stream, then restart', () => {
 
     const publishing = publishNumbered(device, topic, 0, messages, base, perMessage);
     // Kill while the stream is flowing and some of it is stored.
-    await waitFor(async () => (await storedTimes(db.dataSource, oximeter.id)).count >= 2000, 'part of the stream stored', 30_000, 5);
+    await waitFor(
+      async () => (await storedTimes(db.dataSource, oximeter.id)).count >= 2000,
+      'part of the stream stored',
+      30_000,
+      5,
+    );
     first.child.kill('SIGKILL');
     await new Promise((resolve) => first.child.once('exit', resolve));
     const atKill = (await storedTimes(db.dataSource, oximeter.id)).count;
@@ -69,14 +78,22 @@ describe('ingest: kill -9 of the process mid-stream, then restart', () => {
     const second = spawnIngest(env);
     running.push(second.child);
     await waitFor(() => /session resumed/.test(second.output()), 'the restarted ingest to resume its session', 30_000);
-    const final = await waitFor(async () => {
-      const s = await storedTimes(db.dataSource, oximeter.id);
-      return s.count >= messages * perMessage ? s : undefined;
-    }, 'every reading stored', 60_000, 100);
+    const final = await waitFor(
+      async () => {
+        const s = await storedTimes(db.dataSource, oximeter.id);
+        return s.count >= messages * perMessage ? s : undefined;
+      },
+      'every reading stored',
+      60_000,
+      100,
+    );
     expect(final).toEqual({ count: messages * perMessage, distinct: messages * perMessage });
-    const [range] = (await db.dataSource.query(`SELECT min(time) AS lo, max(time) AS hi FROM readings WHERE device_id = $1`, [oximeter.id])) as { lo: Date; hi: Date }[];
-    expect(range!.lo.getTime()).toBe(base);
-    expect(range!.hi.getTime()).toBe(base + (messages * perMessage - 1) * 1000);
+    const [range] = (await db.dataSource.query(
+      `SELECT min(time) AS lo, max(time) AS hi FROM readings WHERE device_id = $1`,
+      [oximeter.id],
+    )) as { lo: Date; hi: Date }[];
+    expect(range.lo.getTime()).toBe(base);
+    expect(range.hi.getTime()).toBe(base + (messages * perMessage - 1) * 1000);
     second.child.kill('SIGTERM');
     await new Promise((resolve) => second.child.once('exit', resolve));
   }, 120_000);

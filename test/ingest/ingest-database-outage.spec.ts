@@ -6,7 +6,14 @@ import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { startMosquitto, type MosquittoServer } from '../support/mosquitto.js';
 import { connectMqtt, uniqueTopicRoot, waitFor } from '../support/mqtt.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
-import { ingestEnvironment, publishNumbered, seedDevice, startIngest, storedTimes, type SeededDevice } from './ingest-fixture.js';
+import {
+  ingestEnvironment,
+  publishNumbered,
+  seedDevice,
+  startIngest,
+  storedTimes,
+  type SeededDevice,
+} from './ingest-fixture.js';
 import { IngestMqttConnection } from '../../apps/ingest/src/consumer/ingest-mqtt.connection.js';
 import { IngestMetrics } from '../../apps/ingest/src/metrics/ingest-metrics.js';
 
@@ -44,13 +51,16 @@ describe('ingest: database connection cut mid-stream, then restored', () => {
     ingest = await startIngest(env);
     const connection = ingest.get(IngestMqttConnection);
     const metrics = ingest.get(IngestMetrics);
-    const topic = topicsFor(env.MQTT_TOPIC_ROOT!).telemetry(oximeter.id);
+    const topic = topicsFor(env.MQTT_TOPIC_ROOT).telemetry(oximeter.id);
     const base = Date.now() - 86_400_000;
     const messages = 2000;
     const perMessage = 3;
 
     await publishNumbered(device, topic, 0, 500, base, perMessage);
-    await waitFor(async () => (await storedTimes(db.dataSource, oximeter.id)).count === 500 * perMessage, 'the first part stored');
+    await waitFor(
+      async () => (await storedTimes(db.dataSource, oximeter.id)).count === 500 * perMessage,
+      'the first part stored',
+    );
 
     proxy.cut();
     // Published while the database is unreachable: the broker holds what the ingest does not take.
@@ -61,16 +71,21 @@ describe('ingest: database connection cut mid-stream, then restored', () => {
     // Paused: it neither acknowledges nor reads on.
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(connection.pendingMessages).toBeLessThanOrEqual(maxPending);
-    expect((await metrics.paused.get()).values[0]!.value).toBe(1);
+    expect((await metrics.paused.get()).values[0].value).toBe(1);
     expect((await storedTimes(db.dataSource, oximeter.id)).count).toBe(pausedAt);
 
     proxy.restore();
-    const final = await waitFor(async () => {
-      const s = await storedTimes(db.dataSource, oximeter.id);
-      return s.count >= messages * perMessage ? s : undefined;
-    }, 'every reading stored after the database came back', 30_000, 100);
+    const final = await waitFor(
+      async () => {
+        const s = await storedTimes(db.dataSource, oximeter.id);
+        return s.count >= messages * perMessage ? s : undefined;
+      },
+      'every reading stored after the database came back',
+      30_000,
+      100,
+    );
     expect(final).toEqual({ count: messages * perMessage, distinct: messages * perMessage });
     await waitFor(() => connection.pendingMessages === 0, 'every message acknowledged');
-    expect((await metrics.paused.get()).values[0]!.value).toBe(0);
+    expect((await metrics.paused.get()).values[0].value).toBe(0);
   }, 60_000);
 });

@@ -13,13 +13,19 @@ export interface SeededDevice {
 }
 
 /** Inserts a patient and a device of `type` directly (the provisioning API is not under test here). */
-export async function seedDevice(dataSource: DataSource, type = 'pulse_oximeter', options: { decommissioned?: boolean } = {}): Promise<SeededDevice> {
-  const [patient] = (await dataSource.query(`INSERT INTO patients (display_name) VALUES ('Test Patient') RETURNING id::text`)) as { id: string }[];
+export async function seedDevice(
+  dataSource: DataSource,
+  type = 'pulse_oximeter',
+  options: { decommissioned?: boolean } = {},
+): Promise<SeededDevice> {
+  const [patient] = (await dataSource.query(
+    `INSERT INTO patients (display_name) VALUES ('Test Patient') RETURNING id::text`,
+  )) as { id: string }[];
   const [device] = (await dataSource.query(
     `INSERT INTO devices (patient_id, type, secret_hash, decommissioned_at) VALUES ($1, $2, 'sha256:x', $3) RETURNING id::text`,
-    [patient!.id, type, options.decommissioned ? new Date() : null],
+    [patient.id, type, options.decommissioned ? new Date() : null],
   )) as { id: string }[];
-  return { id: device!.id, patientId: patient!.id };
+  return { id: device.id, patientId: patient.id };
 }
 
 export interface IngestEnv {
@@ -47,7 +53,10 @@ export function ingestEnvironment(env: IngestEnv): Record<string, string> {
 }
 
 /** Boots the ingest module in this process with the given environment (not process.env). */
-export async function startIngest(env: Record<string, string>, ackMode: AckMode = 'held'): Promise<INestApplicationContext> {
+export async function startIngest(
+  env: Record<string, string>,
+  ackMode: AckMode = 'held',
+): Promise<INestApplicationContext> {
   const moduleRef = await Test.createTestingModule({ imports: [IngestModule] })
     .overrideProvider(LANTERN_CONFIG)
     .useValue(loadConfig(env))
@@ -63,7 +72,11 @@ export async function startIngest(env: Record<string, string>, ackMode: AckMode 
 export function numberedTelemetry(i: number, base: number, perMessage: number): string {
   return JSON.stringify({
     seq: i,
-    readings: Array.from({ length: perMessage }, (_, j) => ({ metric: 'heart_rate', value: 40 + ((i * perMessage + j) % 150), ts: base + (i * perMessage + j) * 1000 })),
+    readings: Array.from({ length: perMessage }, (_, j) => ({
+      metric: 'heart_rate',
+      value: 40 + ((i * perMessage + j) % 150),
+      ts: base + (i * perMessage + j) * 1000,
+    })),
   });
 }
 
@@ -88,10 +101,16 @@ export async function publishNumbered(
 }
 
 /** Counts stored readings of a device and checks they are exactly the expected distinct times. */
-export async function storedTimes(dataSource: DataSource, deviceId: string): Promise<{ count: number; distinct: number }> {
-  const [row] = (await dataSource.query(`SELECT count(*)::int AS count, count(DISTINCT time)::int AS distinct FROM readings WHERE device_id = $1`, [deviceId])) as {
+export async function storedTimes(
+  dataSource: DataSource,
+  deviceId: string,
+): Promise<{ count: number; distinct: number }> {
+  const [row] = (await dataSource.query(
+    `SELECT count(*)::int AS count, count(DISTINCT time)::int AS distinct FROM readings WHERE device_id = $1`,
+    [deviceId],
+  )) as {
     count: number;
     distinct: number;
   }[];
-  return row!;
+  return row;
 }

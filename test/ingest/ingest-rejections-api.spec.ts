@@ -14,10 +14,40 @@ describe('GET /api/v1/ingest/rejections (admin)', () => {
     const repository = new RejectionRepository(api.db);
     const big = Buffer.alloc(64 * 1024, 0x61);
     await repository.insertMany([
-      { receivedAt: Date.parse('2026-11-20T10:00:00Z'), deviceId: deviceA, topic: `x/devices/${deviceA}/telemetry`, reason: 'payload is not valid JSON', payload: Buffer.from('{"seq":1,'), payloadSize: 9 },
-      { receivedAt: Date.parse('2026-11-21T10:00:00Z'), deviceId: deviceA, topic: `x/devices/${deviceA}/telemetry`, reason: "unit 'mg' not convertible to mg/dL", readingIndex: 1, seq: 1042, payload: Buffer.from('{"seq":1042}'), payloadSize: 12 },
-      { receivedAt: Date.parse('2026-11-22T10:00:00Z'), deviceId: 'not-a-uuid', topic: 'x/devices/not-a-uuid/telemetry', reason: 'payload is not valid UTF-8', payload: Buffer.from([0xff, 0xfe]), payloadSize: 2 },
-      { receivedAt: Date.parse('2026-11-22T11:00:00Z'), deviceId: deviceA, topic: `x/devices/${deviceA}/telemetry`, reason: 'payload of 10485760 bytes exceeds the limit of 65536 bytes', payload: big, payloadSize: 10 * 1024 * 1024 },
+      {
+        receivedAt: Date.parse('2026-11-20T10:00:00Z'),
+        deviceId: deviceA,
+        topic: `x/devices/${deviceA}/telemetry`,
+        reason: 'payload is not valid JSON',
+        payload: Buffer.from('{"seq":1,'),
+        payloadSize: 9,
+      },
+      {
+        receivedAt: Date.parse('2026-11-21T10:00:00Z'),
+        deviceId: deviceA,
+        topic: `x/devices/${deviceA}/telemetry`,
+        reason: "unit 'mg' not convertible to mg/dL",
+        readingIndex: 1,
+        seq: 1042,
+        payload: Buffer.from('{"seq":1042}'),
+        payloadSize: 12,
+      },
+      {
+        receivedAt: Date.parse('2026-11-22T10:00:00Z'),
+        deviceId: 'not-a-uuid',
+        topic: 'x/devices/not-a-uuid/telemetry',
+        reason: 'payload is not valid UTF-8',
+        payload: Buffer.from([0xff, 0xfe]),
+        payloadSize: 2,
+      },
+      {
+        receivedAt: Date.parse('2026-11-22T11:00:00Z'),
+        deviceId: deviceA,
+        topic: `x/devices/${deviceA}/telemetry`,
+        reason: 'payload of 10485760 bytes exceeds the limit of 65536 bytes',
+        payload: big,
+        payloadSize: 10 * 1024 * 1024,
+      },
     ]);
   });
 
@@ -51,7 +81,11 @@ describe('GET /api/v1/ingest/rejections (admin)', () => {
   });
 
   it('filters by device, time range and limit', async () => {
-    const byDevice = await api.http.get('/api/v1/ingest/rejections').query({ deviceId: deviceA, from: '2026-11-21T00:00:00Z', to: '2026-11-22T10:30:00Z' }).set(auth(admin)).expect(200);
+    const byDevice = await api.http
+      .get('/api/v1/ingest/rejections')
+      .query({ deviceId: deviceA, from: '2026-11-21T00:00:00Z', to: '2026-11-22T10:30:00Z' })
+      .set(auth(admin))
+      .expect(200);
     expect(byDevice.body.map((r: { reason: string }) => r.reason)).toEqual(["unit 'mg' not convertible to mg/dL"]);
     const limited = await api.http.get('/api/v1/ingest/rejections').query({ limit: 1 }).set(auth(admin)).expect(200);
     expect(limited.body).toHaveLength(1);

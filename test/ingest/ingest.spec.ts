@@ -45,9 +45,25 @@ describe('ingest: MQTT → store (real Mosquitto and PostgreSQL)', () => {
   });
 
   const readingsOf = async (deviceId: string): Promise<{ metric: string; value: number; time: Date }[]> =>
-    db.dataSource.query(`SELECT metric, value, time FROM readings WHERE device_id = $1 ORDER BY time, metric`, [deviceId]);
-  const rejectionsOf = async (deviceId: string): Promise<{ reason: string; reading_index: number | null; seq: string | null; payload_size: number; truncated: boolean; topic: string }[]> =>
-    db.dataSource.query(`SELECT reason, reading_index, seq::text, payload_size, truncated, topic FROM ingest_rejections WHERE device_id = $1 ORDER BY id`, [deviceId]);
+    db.dataSource.query(`SELECT metric, value, time FROM readings WHERE device_id = $1 ORDER BY time, metric`, [
+      deviceId,
+    ]);
+  const rejectionsOf = async (
+    deviceId: string,
+  ): Promise<
+    {
+      reason: string;
+      reading_index: number | null;
+      seq: string | null;
+      payload_size: number;
+      truncated: boolean;
+      topic: string;
+    }[]
+  > =>
+    db.dataSource.query(
+      `SELECT reason, reading_index, seq::text, payload_size, truncated, topic FROM ingest_rejections WHERE device_id = $1 ORDER BY id`,
+      [deviceId],
+    );
 
   it('uses MQTT 5 with a shared subscription on Mosquitto', () => {
     expect(ingest.get(IngestMqttConnection).protocolVersion).toBe(5);
@@ -57,16 +73,29 @@ describe('ingest: MQTT → store (real Mosquitto and PostgreSQL)', () => {
     const now = Date.now() - 60_000;
     await device.publishAsync(
       topics.telemetry(cgm.id),
-      JSON.stringify({ seq: 1, ts: iso(now), readings: [{ metric: 'glucose', value: 5.4, unit: 'mmol/L' }, { metric: 'glucose', value: 110, ts: now - 300_000 }] }),
+      JSON.stringify({
+        seq: 1,
+        ts: iso(now),
+        readings: [
+          { metric: 'glucose', value: 5.4, unit: 'mmol/L' },
+          { metric: 'glucose', value: 110, ts: now - 300_000 },
+        ],
+      }),
       { qos: 1 },
     );
-    const rows = await waitFor(async () => ((await readingsOf(cgm.id)).length === 2 ? readingsOf(cgm.id) : undefined), 'two glucose readings');
+    const rows = await waitFor(
+      async () => ((await readingsOf(cgm.id)).length === 2 ? readingsOf(cgm.id) : undefined),
+      'two glucose readings',
+    );
     expect(rows.map((r) => [r.metric, r.value, r.time.getTime()])).toEqual([
       ['glucose', 110, now - 300_000],
       ['glucose', expect.closeTo(97.2864, 6), now],
     ]);
-    const [patientRow] = (await db.dataSource.query(`SELECT DISTINCT patient_id::text AS p FROM readings WHERE device_id = $1`, [cgm.id])) as { p: string }[];
-    expect(patientRow!.p).toBe(cgm.patientId);
+    const [patientRow] = (await db.dataSource.query(
+      `SELECT DISTINCT patient_id::text AS p FROM readings WHERE device_id = $1`,
+      [cgm.id],
+    )) as { p: string }[];
+    expect(patientRow.p).toBe(cgm.patientId);
     expect(streamed.filter((r) => r.deviceId === cgm.id).map((r) => r.time)).toEqual([now, now - 300_000]);
   });
 
@@ -75,8 +104,15 @@ describe('ingest: MQTT → store (real Mosquitto and PostgreSQL)', () => {
     const body = (value: number) => JSON.stringify({ readings: [{ metric: 'spo2', value, ts: t }] });
     await device.publishAsync(topics.telemetry(oximeter.id), body(95), { qos: 1 });
     await device.publishAsync(topics.telemetry(oximeter.id), body(91), { qos: 1 });
-    await device.publishAsync(topics.telemetry(oximeter.id), JSON.stringify({ readings: [{ metric: 'heart_rate', value: 70, ts: t }] }), { qos: 1 });
-    await waitFor(async () => (await readingsOf(oximeter.id)).some((r) => r.metric === 'heart_rate'), 'the marker reading');
+    await device.publishAsync(
+      topics.telemetry(oximeter.id),
+      JSON.stringify({ readings: [{ metric: 'heart_rate', value: 70, ts: t }] }),
+      { qos: 1 },
+    );
+    await waitFor(
+      async () => (await readingsOf(oximeter.id)).some((r) => r.metric === 'heart_rate'),
+      'the marker reading',
+    );
     const spo2 = (await readingsOf(oximeter.id)).filter((r) => r.metric === 'spo2');
     expect(spo2.map((r) => r.value)).toEqual([95]);
   });
@@ -90,9 +126,21 @@ describe('ingest: MQTT → store (real Mosquitto and PostgreSQL)', () => {
       { topic: telemetry, payload: Buffer.from([0xff, 0xfe, 0xfd, 0x00]), expect: [/not valid UTF-8/] },
       { topic: telemetry, payload: Buffer.alloc(10 * 1024 * 1024, 0x7b), expect: [/exceeds the limit of 65536 bytes/] },
       { topic: telemetry, payload: JSON.stringify({ seq: 6, readings: [] }), expect: [/must not be empty/] },
-      { topic: telemetry, payload: JSON.stringify({ seq: -1, readings: [{ metric: 'spo2', value: 97 }] }), expect: [/seq must be a non-negative integer/] },
-      { topic: telemetry, payload: JSON.stringify({ ts: 'today', readings: [{ metric: 'spo2', value: 97 }] }), expect: [/ts must be an ISO-8601/] },
-      { topic: telemetry, payload: JSON.stringify({ deviceId: cgm.id, readings: [{ metric: 'spo2', value: 97 }] }), expect: [/does not match the topic/] },
+      {
+        topic: telemetry,
+        payload: JSON.stringify({ seq: -1, readings: [{ metric: 'spo2', value: 97 }] }),
+        expect: [/seq must be a non-negative integer/],
+      },
+      {
+        topic: telemetry,
+        payload: JSON.stringify({ ts: 'today', readings: [{ metric: 'spo2', value: 97 }] }),
+        expect: [/ts must be an ISO-8601/],
+      },
+      {
+        topic: telemetry,
+        payload: JSON.stringify({ deviceId: cgm.id, readings: [{ metric: 'spo2', value: 97 }] }),
+        expect: [/does not match the topic/],
+      },
       {
         topic: telemetry,
         payload: JSON.stringify({
@@ -107,7 +155,14 @@ describe('ingest: MQTT → store (real Mosquitto and PostgreSQL)', () => {
             { metric: 'heart_rate', value: 60, ts: now - 40 * 86_400_000 },
           ],
         }),
-        expect: [/unit 'mg' not convertible to mg\/dL/, /unknown metric 'cholesterol'/, /outside the plausible range/, /finite number/, /in the future/, /older than the backfill limit/],
+        expect: [
+          /unit 'mg' not convertible to mg\/dL/,
+          /unknown metric 'cholesterol'/,
+          /outside the plausible range/,
+          /finite number/,
+          /in the future/,
+          /older than the backfill limit/,
+        ],
       },
       { topic: topics.status(oximeter.id), payload: JSON.stringify({ battery: 300 }), expect: [/battery must be/] },
     ];
@@ -125,15 +180,26 @@ describe('ingest: MQTT → store (real Mosquitto and PostgreSQL)', () => {
     const partial = rows.filter((r) => r.seq === '1042');
     expect(partial.map((r) => r.reading_index)).toEqual([1, 2, 3, 4, 5, 6]);
     // The one valid reading of the partial message was stored.
-    await waitFor(async () => (await readingsOf(oximeter.id)).some((r) => r.metric === 'spo2' && r.time.getTime() === now - 1000), 'the valid reading of a partial message');
+    await waitFor(
+      async () => (await readingsOf(oximeter.id)).some((r) => r.metric === 'spo2' && r.time.getTime() === now - 1000),
+      'the valid reading of a partial message',
+    );
 
-    const replies = await waitFor(() => (errors.length >= cases.length ? errors : undefined), 'one errors reply per refused message');
+    const replies = await waitFor(
+      () => (errors.length >= cases.length ? errors : undefined),
+      'one errors reply per refused message',
+    );
     expect(replies.every((m) => m.topic === topics.errors(oximeter.id))).toBe(true);
-    const reply = replies.find((m) => (m.body as { seq?: number }).seq === 1042)!.body as { seq: number; errors: { index?: number; reason: string }[] };
+    const reply = replies.find((m) => (m.body as { seq?: number }).seq === 1042)!.body as {
+      seq: number;
+      errors: { index?: number; reason: string }[];
+    };
     expect(reply.errors.map((e) => e.index)).toEqual([1, 2, 3, 4, 5, 6]);
-    expect(reply.errors[0]!.reason).toBe("unit 'mg' not convertible to mg/dL");
-    const jsonReply = replies.find((m) => /not valid JSON/.test(JSON.stringify(m.body)))!.body as { errors: { index?: number }[] };
-    expect(jsonReply.errors[0]!.index).toBeUndefined();
+    expect(reply.errors[0].reason).toBe("unit 'mg' not convertible to mg/dL");
+    const jsonReply = replies.find((m) => /not valid JSON/.test(JSON.stringify(m.body)))!.body as {
+      errors: { index?: number }[];
+    };
+    expect(jsonReply.errors[0].index).toBeUndefined();
   });
 
   it('dead-letters unknown, spoofed and decommissioned devices without storing anything', async () => {
@@ -161,11 +227,19 @@ describe('ingest: MQTT → store (real Mosquitto and PostgreSQL)', () => {
     const events = await collectMessages(observer, `${topics.root}/events/patients/+/devices`);
     await device.publishAsync(
       topics.status(cgm.id),
-      JSON.stringify({ battery: 14, online: true, firmware: '2.3.1', rssi: -71, sensorExpiresAt: '2026-11-30T00:00:00Z' }),
+      JSON.stringify({
+        battery: 14,
+        online: true,
+        firmware: '2.3.1',
+        rssi: -71,
+        sensorExpiresAt: '2026-11-30T00:00:00Z',
+      }),
       { qos: 1 },
     );
     // A device's last will, as the broker publishes it when the device vanishes.
-    const will = await connectMqtt(broker.url, { will: { topic: topics.status(cgm.id), payload: Buffer.from('{"online":false}'), qos: 1, retain: false } });
+    const will = await connectMqtt(broker.url, {
+      will: { topic: topics.status(cgm.id), payload: Buffer.from('{"online":false}'), qos: 1, retain: false },
+    });
     will.stream.destroy();
     const offline = await waitFor(
       () => events.find((e) => (e.body as { online: boolean }).online === false),
@@ -174,10 +248,24 @@ describe('ingest: MQTT → store (real Mosquitto and PostgreSQL)', () => {
     expect(offline.topic).toBe(topics.patientDevices(cgm.patientId));
     expect(offline.body).toMatchObject({ patientId: cgm.patientId, deviceId: cgm.id, online: false, battery: 14 });
     const online = events.find((e) => (e.body as { online: boolean }).online === true)!;
-    expect(online.body).toMatchObject({ patientId: cgm.patientId, deviceId: cgm.id, online: true, battery: 14, lastSeenAt: expect.any(String) });
+    expect(online.body).toMatchObject({
+      patientId: cgm.patientId,
+      deviceId: cgm.id,
+      online: true,
+      battery: 14,
+      lastSeenAt: expect.any(String),
+    });
     const row = await waitFor(async () => {
-      const [r] = (await db.dataSource.query(`SELECT battery, online, firmware, rssi, sensor_expires_at, last_seen_at FROM devices WHERE id = $1`, [cgm.id])) as {
-        battery: number; online: boolean; firmware: string; rssi: number; sensor_expires_at: Date; last_seen_at: Date | null;
+      const [r] = (await db.dataSource.query(
+        `SELECT battery, online, firmware, rssi, sensor_expires_at, last_seen_at FROM devices WHERE id = $1`,
+        [cgm.id],
+      )) as {
+        battery: number;
+        online: boolean;
+        firmware: string;
+        rssi: number;
+        sensor_expires_at: Date;
+        last_seen_at: Date | null;
       }[];
       return r && r.online === false && r.battery === 14 ? r : undefined;
     }, 'the status on the device row');

@@ -25,7 +25,8 @@ type ThresholdSpec = { direction: 'below' | 'above'; threshold: number; delaySec
 /** Time (ms) at which a threshold rule fires, or undefined; and when it clears afterwards. */
 export function thresholdFires(points: Point[], rule: ThresholdSpec): { firedAt?: number; clearedAt?: number } {
   const beyond = (v: number) => (rule.direction === 'below' ? v < rule.threshold : v > rule.threshold);
-  const cleared = (v: number) => (rule.direction === 'below' ? v > rule.threshold + rule.hysteresis : v < rule.threshold - rule.hysteresis);
+  const cleared = (v: number) =>
+    rule.direction === 'below' ? v > rule.threshold + rule.hysteresis : v < rule.threshold - rule.hysteresis;
   let since: number | undefined;
   let firedAt: number | undefined;
   for (const p of points) {
@@ -56,15 +57,18 @@ export function slopePerMin(points: Point[]): number {
 
 /** Window ending at `i`, both boundary conventions; the check must hold for both. */
 function windows(points: Point[], i: number, windowSec: number): Point[][] {
-  const end = points[i]!.time;
-  return [points.filter((p) => p.time > end - windowSec * 1000 && p.time <= end), points.filter((p) => p.time >= end - windowSec * 1000 && p.time <= end)];
+  const end = points[i].time;
+  return [
+    points.filter((p) => p.time > end - windowSec * 1000 && p.time <= end),
+    points.filter((p) => p.time >= end - windowSec * 1000 && p.time <= end),
+  ];
 }
 
 /** glucose.falling_fast: falling ≥ 3 mg/dL/min over 15 min with ≥ 3 samples. First time it holds. */
 export function fallingFastAt(points: Point[]): number | undefined {
   for (let i = 0; i < points.length; i++) {
     const ws = windows(points, i, 900);
-    if (ws.every((w) => w.length >= 3 && slopePerMin(w) <= -3)) return points[i]!.time;
+    if (ws.every((w) => w.length >= 3 && slopePerMin(w) <= -3)) return points[i].time;
   }
   return undefined;
 }
@@ -72,7 +76,7 @@ export function fallingFastAt(points: Point[]): number | undefined {
 /** glucose.urgent_low_soon: trend over 15 min (≥ 3 samples) projects below 55 within 20 min while the value is not below 55 yet. */
 export function urgentLowSoonAt(points: Point[]): number | undefined {
   for (let i = 0; i < points.length; i++) {
-    const p = points[i]!;
+    const p = points[i];
     if (p.value < 55) continue;
     const ws = windows(points, i, 900);
     if (ws.every((w) => w.length >= 3 && p.value + slopePerMin(w) * 20 < 55)) return p.time;
@@ -83,7 +87,7 @@ export function urgentLowSoonAt(points: Point[]): number | undefined {
 /** body_weight.gain_3d: latest minus the lowest of the previous 72 h (exclusive boundary) ≥ 2 kg. */
 export function weightGainAt(points: Point[]): number | undefined {
   for (let i = 0; i < points.length; i++) {
-    const p = points[i]!;
+    const p = points[i];
     const earlier = points.filter((q) => q.time > p.time - 72 * 3_600_000 && q.time < p.time);
     if (earlier.length > 0 && p.value - Math.min(...earlier.map((q) => q.value)) >= 2) return p.time;
   }

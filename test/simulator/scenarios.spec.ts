@@ -2,7 +2,12 @@ import { describe, expect, it } from '@jest/globals';
 import { isMetricKey, isPlausible, toCanonical, type MetricKey } from '@lantern/domain';
 import { BAD_DEVICE_KINDS } from '../../device-simulator/src/bad-device.scenario.js';
 import { readingsOf, type PlanStep } from '../../device-simulator/src/plan.js';
-import { anchorForSpeed, planDurationMs, SCENARIO_NAMES, scenarioByName } from '../../device-simulator/src/scenarios.js';
+import {
+  anchorForSpeed,
+  planDurationMs,
+  SCENARIO_NAMES,
+  scenarioByName,
+} from '../../device-simulator/src/scenarios.js';
 import { fallingFastAt, SPEC, thresholdFires, urgentLowSoonAt, weightGainAt, type Point } from './rule-checks.js';
 
 const T0 = Date.parse('2026-11-22T10:00:00.000Z');
@@ -73,7 +78,9 @@ describe.each(SEEDS)('scenarios with seed %p', (seed) => {
     expect(low.firedAt!).toBeLessThan(critical.firedAt!);
     expect(low.clearedAt).toBeDefined();
     expect(critical.clearedAt).toBeDefined();
-    expect(thresholdFires(series(build('desaturation'), 'heart_rate'), SPEC['heart_rate.high']).firedAt).toBeUndefined();
+    expect(
+      thresholdFires(series(build('desaturation'), 'heart_rate'), SPEC['heart_rate.high']).firedAt,
+    ).toBeUndefined();
   });
 
   it('hypertensive-crisis trips systolic_bp.high and later clears below 170', () => {
@@ -97,7 +104,7 @@ describe.each(SEEDS)('scenarios with seed %p', (seed) => {
     const at = weightGainAt(weight);
     expect(at).toBe(weight.at(-1)!.time);
     expect(weight.at(-1)!.value - weight.at(-4)!.value).toBeCloseTo(2.4, 5);
-    expect(weight.at(-1)!.time - weight[0]!.time).toBeGreaterThanOrEqual(9 * 86_400_000);
+    expect(weight.at(-1)!.time - weight[0].time).toBeGreaterThanOrEqual(9 * 86_400_000);
     expect(planDurationMs(steps)).toBeLessThan(60_000);
   });
 
@@ -106,7 +113,9 @@ describe.each(SEEDS)('scenarios with seed %p', (seed) => {
     const drop = steps.find((s) => s.kind === 'drop')!;
     const back = steps.find((s) => s.kind === 'reconnect')!;
     expect(back.atMs - drop.atMs).toBeGreaterThan(120_000);
-    expect(steps.some((s) => s.kind !== 'drop' && s.kind !== 'reconnect' && s.atMs > drop.atMs && s.atMs < back.atMs)).toBe(false);
+    expect(
+      steps.some((s) => s.kind !== 'drop' && s.kind !== 'reconnect' && s.atMs > drop.atMs && s.atMs < back.atMs),
+    ).toBe(false);
     const hrTimes = series(steps, 'heart_rate').map((p) => p.time);
     // One reading per second with no hole and no duplicate: the back-fill covers the gap exactly.
     expect(hrTimes.length).toBe(240);
@@ -116,7 +125,9 @@ describe.each(SEEDS)('scenarios with seed %p', (seed) => {
 
   it('battery-drain reports ≤ 15 % and then ≤ 5 % and goes dark', () => {
     const steps = build('battery-drain');
-    const levels = steps.flatMap((s) => (s.kind === 'status' && s.payload.battery !== undefined ? [s.payload.battery] : []));
+    const levels = steps.flatMap((s) =>
+      s.kind === 'status' && s.payload.battery !== undefined ? [s.payload.battery] : [],
+    );
     const low = levels.findIndex((b) => b <= 15);
     const critical = levels.findIndex((b) => b <= 5);
     expect(low).toBeGreaterThan(0);
@@ -135,12 +146,13 @@ describe('bad-device', () => {
   const steps = scenarioByName('bad-device').build({ seed: 7, t0: T0 });
   const raw = new Map(steps.flatMap((s) => (s.kind === 'raw' ? [[s.label, s] as const] : [])));
   const parse = (label: string): unknown => JSON.parse(raw.get(label)!.payload.toString('utf8'));
-  const readingsOfKind = (label: string) => (parse(label) as { readings: { metric: unknown; value: unknown; unit?: unknown; ts?: unknown }[] }).readings;
+  const readingsOfKind = (label: string) =>
+    (parse(label) as { readings: { metric: unknown; value: unknown; unit?: unknown; ts?: unknown }[] }).readings;
 
   it('covers every malformed kind exactly once, between a valid first and last message', () => {
     expect([...raw.keys()].sort()).toEqual([...BAD_DEVICE_KINDS].sort());
     expect(steps.filter((s) => s.kind === 'raw')).toHaveLength(BAD_DEVICE_KINDS.length);
-    expect(steps[1]!.kind).toBe('telemetry');
+    expect(steps[1].kind).toBe('telemetry');
     expect(steps.at(-1)!.kind).toBe('telemetry');
   });
 
@@ -150,28 +162,28 @@ describe('bad-device', () => {
     expect(parse('missing-readings')).not.toHaveProperty('readings');
     expect(readingsOfKind('empty-readings')).toEqual([]);
     expect(Array.isArray((parse('wrong-type-readings') as { readings: unknown }).readings)).toBe(false);
-    expect(typeof readingsOfKind('wrong-type-value')[0]!.value).toBe('string');
-    expect(typeof readingsOfKind('wrong-type-metric')[0]!.metric).toBe('number');
+    expect(typeof readingsOfKind('wrong-type-value')[0].value).toBe('string');
+    expect(typeof readingsOfKind('wrong-type-metric')[0].metric).toBe('number');
     expect(typeof (parse('wrong-type-ts') as { ts: unknown }).ts).toBe('boolean');
     expect(typeof (parse('wrong-type-seq') as { seq: unknown }).seq).toBe('string');
-    expect(readingsOfKind('null-value')[0]!.value).toBeNull();
-    expect(readingsOfKind('infinity')[0]!.value).toBe(Infinity);
+    expect(readingsOfKind('null-value')[0].value).toBeNull();
+    expect(readingsOfKind('infinity')[0].value).toBe(Infinity);
     expect(raw.get('oversize')!.payload.length).toBeGreaterThan(64 * 1024);
     expect(() => new TextDecoder('utf-8', { fatal: true }).decode(raw.get('binary')!.payload)).toThrow();
     expect(() => new TextDecoder('utf-8', { fatal: true }).decode(raw.get('invalid-utf8')!.payload)).toThrow();
     expect(readingsOfKind('too-many-readings')).toHaveLength(10_000);
-    expect(readingsOfKind('unknown-metric')[0]!.metric).toBe('blood_alcohol');
-    expect(toCanonical('glucose', 95, readingsOfKind('bad-unit')[0]!.unit as string).ok).toBe(false);
-    expect(isPlausible('spo2', readingsOfKind('implausible-value')[0]!.value as number)).toBe(false);
+    expect(readingsOfKind('unknown-metric')[0].metric).toBe('blood_alcohol');
+    expect(toCanonical('glucose', 95, readingsOfKind('bad-unit')[0].unit as string).ok).toBe(false);
+    expect(isPlausible('spo2', readingsOfKind('implausible-value')[0].value as number)).toBe(false);
     const step = raw.get('future-ts')!;
     expect(Date.parse((parse('future-ts') as { ts: string }).ts) - (T0 + step.atMs)).toBeGreaterThan(5 * 60_000);
     expect(T0 - Date.parse((parse('too-old-ts') as { ts: string }).ts)).toBeGreaterThan(30 * 86_400_000);
     expect(Number.isNaN(Date.parse((parse('unparseable-ts') as { ts: string }).ts))).toBe(true);
     const partial = readingsOfKind('partially-valid');
-    expect(toCanonical('glucose', 95, partial[1]!.unit as string).ok).toBe(false);
+    expect(toCanonical('glucose', 95, partial[1].unit as string).ok).toBe(false);
     expect(partial[0]).toEqual({ metric: 'heart_rate', value: 73 });
     const dup = readingsOfKind('duplicate-reading');
-    expect(dup[0]!.ts).toBe(dup[1]!.ts);
+    expect(dup[0].ts).toBe(dup[1].ts);
     expect(raw.get('bad-status')!.topic).toBe('status');
     expect(raw.get('spoofed-topic')!.deviceId).toMatch(/^[0-9a-f-]{36}$/);
     expect(raw.get('unknown-topic')!.topic).toBe('commands');

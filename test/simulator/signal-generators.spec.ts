@@ -11,9 +11,27 @@ const DAY = 86_400_000;
 
 describe('Prng', () => {
   it('repeats its sequence for a seed and differs between seeds', () => {
-    const a = Array.from({ length: 5 }, ((p) => () => p.next())(new Prng(9)));
-    const b = Array.from({ length: 5 }, ((p) => () => p.next())(new Prng(9)));
-    const c = Array.from({ length: 5 }, ((p) => () => p.next())(new Prng(10)));
+    const a = Array.from(
+      { length: 5 },
+      (
+        (p) => () =>
+          p.next()
+      )(new Prng(9)),
+    );
+    const b = Array.from(
+      { length: 5 },
+      (
+        (p) => () =>
+          p.next()
+      )(new Prng(9)),
+    );
+    const c = Array.from(
+      { length: 5 },
+      (
+        (p) => () =>
+          p.next()
+      )(new Prng(10)),
+    );
     expect(a).toEqual(b);
     expect(a).not.toEqual(c);
     expect(new Prng('x').uuid()).toBe(new Prng('x').uuid());
@@ -48,22 +66,30 @@ describe('healthy signals', () => {
   const day = (type: (typeof DEVICE_TYPE_KEYS)[number], seed: number, metric: MetricKey, span = DAY): Point[] =>
     readingsOf(takeUntil(healthyTimeline(type, { seed, t0: T0 }), span))
       .filter((r) => r.metric === metric)
-      .map((r) => ({ time: r.time, value: toCanonical(metric, r.value, r.unit).ok ? (toCanonical(metric, r.value, r.unit) as { value: number }).value : NaN }));
+      .map((r) => ({
+        time: r.time,
+        value: toCanonical(metric, r.value, r.unit).ok
+          ? (toCanonical(metric, r.value, r.unit) as { value: number }).value
+          : NaN,
+      }));
 
-  it.each([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12])('a healthy day (seed %p) trips none of the vital-sign threshold rules', (seed) => {
-    const glucose = day('cgm', seed, 'glucose');
-    expect(glucose).toHaveLength(288);
-    expect(thresholdFires(glucose, SPEC['glucose.low']).firedAt).toBeUndefined();
-    // Six hours of the 1 Hz oximeter keep the test fast; activity and artefacts happen within them.
-    const hr = day('pulse_oximeter', seed, 'heart_rate', DAY / 4);
-    const spo2 = day('pulse_oximeter', seed, 'spo2', DAY / 4);
-    expect(hr).toHaveLength(21_600);
-    expect(thresholdFires(hr, SPEC['heart_rate.high']).firedAt).toBeUndefined();
-    expect(thresholdFires(hr, SPEC['heart_rate.low']).firedAt).toBeUndefined();
-    expect(thresholdFires(spo2, SPEC['spo2.low']).firedAt).toBeUndefined();
-    const temp = day('wearable_patch', seed, 'body_temperature');
-    expect(thresholdFires(temp, SPEC['body_temperature.fever']).firedAt).toBeUndefined();
-  });
+  it.each([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12])(
+    'a healthy day (seed %p) trips none of the vital-sign threshold rules',
+    (seed) => {
+      const glucose = day('cgm', seed, 'glucose');
+      expect(glucose).toHaveLength(288);
+      expect(thresholdFires(glucose, SPEC['glucose.low']).firedAt).toBeUndefined();
+      // Six hours of the 1 Hz oximeter keep the test fast; activity and artefacts happen within them.
+      const hr = day('pulse_oximeter', seed, 'heart_rate', DAY / 4);
+      const spo2 = day('pulse_oximeter', seed, 'spo2', DAY / 4);
+      expect(hr).toHaveLength(21_600);
+      expect(thresholdFires(hr, SPEC['heart_rate.high']).firedAt).toBeUndefined();
+      expect(thresholdFires(hr, SPEC['heart_rate.low']).firedAt).toBeUndefined();
+      expect(thresholdFires(spo2, SPEC['spo2.low']).firedAt).toBeUndefined();
+      const temp = day('wearable_patch', seed, 'body_temperature');
+      expect(thresholdFires(temp, SPEC['body_temperature.fever']).firedAt).toBeUndefined();
+    },
+  );
 
   it('glucose shows meals: the day spans at least 50 mg/dL', () => {
     const values = day('cgm', 1, 'glucose').map((p) => p.value);
@@ -81,9 +107,10 @@ describe('healthy signals', () => {
   });
 
   it('status messages report a draining battery', () => {
-    const statuses = takeUntil(healthyTimeline('pulse_oximeter', { seed: 1, t0: T0, startBattery: 90 }), 6 * 3_600_000).flatMap((s) =>
-      s.kind === 'status' && s.payload.battery !== undefined ? [s.payload.battery] : [],
-    );
+    const statuses = takeUntil(
+      healthyTimeline('pulse_oximeter', { seed: 1, t0: T0, startBattery: 90 }),
+      6 * 3_600_000,
+    ).flatMap((s) => (s.kind === 'status' && s.payload.battery !== undefined ? [s.payload.battery] : []));
     expect(statuses[0]).toBe(90);
     expect(statuses.at(-1)!).toBeLessThan(70);
     expect(batteryLevel(10, 1, 3 * 3_600_000)).toBe(100 - 1);

@@ -13,7 +13,8 @@ export interface MosquittoServer {
 
 // The no-loss settings of docker/mosquitto.conf (queue and in-flight limits); listener, persistence,
 // auth and logging are the test's own.
-const KEPT = /^(max_queued_messages|max_queued_bytes|max_inflight_messages|max_inflight_bytes|max_packet_size|upgrade_outgoing_qos|queue_qos0_messages|set_tcp_nodelay|retain_available)\s/;
+const KEPT =
+  /^(max_queued_messages|max_queued_bytes|max_inflight_messages|max_inflight_bytes|max_packet_size|upgrade_outgoing_qos|queue_qos0_messages|set_tcp_nodelay|retain_available)\s/;
 
 /**
  * Starts Debian's mosquitto on a free port with the shipped docker/mosquitto.conf limits, for tests
@@ -33,7 +34,18 @@ export async function startMosquitto(options: { defaults?: boolean } = {}): Prom
         .map((l) => l.trim())
         .filter((l) => KEPT.test(l));
   const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(conf, [...kept, `listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'log_dest stderr', 'log_type error', ''].join('\n'));
+  writeFileSync(
+    conf,
+    [
+      ...kept,
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous true',
+      'persistence false',
+      'log_dest stderr',
+      'log_type error',
+      '',
+    ].join('\n'),
+  );
   const child: ChildProcess = spawn(binary, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

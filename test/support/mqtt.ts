@@ -19,7 +19,12 @@ export async function connectMqtt(url: string, options: IClientOptions = {}): Pr
 /** Collects the messages of a subscription, parsed as JSON when possible. */
 export async function collectMessages(client: MqttClient, filter: string): Promise<{ topic: string; body: unknown }[]> {
   const received: { topic: string; body: unknown }[] = [];
-  const pattern = new RegExp(`^${filter.replace(/[.*?^${}()|[\]\\]/g, '\\$&').replace(/\+/g, '[^/]+').replace(/#$/, '.*')}$`);
+  const pattern = new RegExp(
+    `^${filter
+      .replace(/[.*?^${}()|[\]\\]/g, '\\$&')
+      .replace(/\+/g, '[^/]+')
+      .replace(/#$/, '.*')}$`,
+  );
   client.on('message', (topic, payload) => {
     if (!pattern.test(topic)) return;
     let body: unknown;
@@ -35,17 +40,23 @@ export async function collectMessages(client: MqttClient, filter: string): Promi
 }
 
 /** Polls `check` until it returns a truthy value (returned) or the time runs out (throws with `what`). */
-export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 10_000, intervalMs = 25): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  check: () => T | Promise<T>,
+  what: string,
+  timeoutMs = 10_000,
+  intervalMs = 25,
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
       const value = await check();
-      if (value) return value as NonNullable<T>;
+      if (value) return value;
     } catch (error) {
       last = error;
     }
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }

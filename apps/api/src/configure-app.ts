@@ -30,9 +30,16 @@ export function configureApp(app: INestApplication): INestApplication {
     app,
     new DocumentBuilder()
       .setTitle('Lantern API')
-      .setDescription('Remote monitoring of implanted and wearable devices: people, devices, readings, alerts. Errors: `{ statusCode, error, message }`.')
+      .setDescription(
+        'Remote monitoring of implanted and wearable devices: people, devices, readings, alerts. Errors: `{ statusCode, error, message }`.',
+      )
       .setVersion('1')
-      .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'accessToken from POST /api/v1/auth/login' })
+      .addBearerAuth({
+        type: 'http',
+        scheme: 'bearer',
+        bearerFormat: 'JWT',
+        description: 'accessToken from POST /api/v1/auth/login',
+      })
       .build(),
   );
   SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json', useGlobalPrefix: false });

@@ -8,7 +8,9 @@ const LEVELS: LogLevel[] = ['error', 'warn', 'log', 'debug', 'verbose'];
 
 async function bootstrap(): Promise<void> {
   const { logLevel } = loadConfig();
-  const app = await NestFactory.createApplicationContext(IngestModule, { logger: LEVELS.slice(0, LEVELS.indexOf(logLevel) + 1) });
+  const app = await NestFactory.createApplicationContext(IngestModule, {
+    logger: LEVELS.slice(0, LEVELS.indexOf(logLevel) + 1),
+  });
   app.enableShutdownHooks();
 }
 

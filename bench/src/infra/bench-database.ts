@@ -69,7 +69,7 @@ export async function seedDevices(pool: pg.Pool, count: number, type: string, la
       [type, patients.map((p) => p.id), secrets.map(hashDeviceSecret)],
     );
     // RETURNING follows the insert order of the unnest, so secrets line up with devices.
-    devices.forEach((d, i) => out.push({ deviceId: d.id, secret: secrets[i]!, patientId: d.patient_id }));
+    devices.forEach((d, i) => out.push({ deviceId: d.id, secret: secrets[i], patientId: d.patient_id }));
   }
   return out;
 }

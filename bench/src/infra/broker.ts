@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { freePort, startProcess, waitUntil, type BenchProcess } from './processes.js';
 
 /** The no-loss settings of docker/mosquitto.conf; listener, persistence and auth are the bench's own. */
-const KEPT = /^(max_queued_messages|max_queued_bytes|max_inflight_messages|max_inflight_bytes|max_packet_size|upgrade_outgoing_qos|queue_qos0_messages|set_tcp_nodelay|retain_available)\s/;
+const KEPT =
+  /^(max_queued_messages|max_queued_bytes|max_inflight_messages|max_inflight_bytes|max_packet_size|upgrade_outgoing_qos|queue_qos0_messages|set_tcp_nodelay|retain_available)\s/;
 
 export interface BenchBroker {
   url: string;
@@ -33,7 +34,18 @@ export async function startBroker(rootDir: string, workDir: string): Promise<Ben
   // 'max_connections -1' and the process's file limit decide how many devices can connect.
   writeFileSync(
     conf,
-    [...kept, `listener ${port} 127.0.0.1`, 'max_connections -1', 'allow_anonymous true', 'persistence true', `persistence_location ${dir}/`, 'autosave_interval 30', 'log_dest stderr', 'log_type error', ''].join('\n'),
+    [
+      ...kept,
+      `listener ${port} 127.0.0.1`,
+      'max_connections -1',
+      'allow_anonymous true',
+      'persistence true',
+      `persistence_location ${dir}/`,
+      'autosave_interval 30',
+      'log_dest stderr',
+      'log_type error',
+      '',
+    ].join('\n'),
   );
   const proc = startProcess('mosquitto', binary, ['-c', conf], {});
   await waitUntil('mosquitto to listen', () => canConnect(port), 5000, proc);

@@ -12,8 +12,17 @@ export interface BenchProcess {
 }
 
 /** Spawns a process whose stdout/stderr tail is kept (last 20 kB) for error messages. */
-export function startProcess(name: string, command: string, args: string[], env: NodeJS.ProcessEnv, options: { onLine?: (line: string) => void; stdin?: boolean } = {}): BenchProcess {
-  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+export function startProcess(
+  name: string,
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  options: { onLine?: (line: string) => void; stdin?: boolean } = {},
+): BenchProcess {
+  const child = spawn(command, args, {
+    env: { ...process.env, ...env },
+    stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+  });
   let tail = '';
   let partial = '';
   const keep = (chunk: Buffer) => {
@@ -67,12 +76,21 @@ export function freePort(): Promise<number> {
 }
 
 /** Polls `check` until it returns true; fails with `what` and the process output when it does not in time. */
-export async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number, proc?: BenchProcess): Promise<void> {
+export async function waitUntil(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  proc?: BenchProcess,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check().catch(() => false)) return;
-    if (proc && proc.child.exitCode !== null) throw new Error(`${proc.name} exited (${proc.child.exitCode}) before ${what}:\n${proc.output().slice(-3000)}`);
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${proc ? `:\n${proc.output().slice(-3000)}` : ''}`);
+    if (proc && proc.child.exitCode !== null)
+      throw new Error(`${proc.name} exited (${proc.child.exitCode}) before ${what}:\n${proc.output().slice(-3000)}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${proc ? `:\n${proc.output().slice(-3000)}` : ''}`,
+      );
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -83,5 +101,5 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 export function percentile(samples: readonly number[], p: number): number {
   if (samples.length === 0) return NaN;
   const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }

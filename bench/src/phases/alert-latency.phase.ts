@@ -1,4 +1,9 @@
-import { LIVE_NAMESPACE, type AlertResource, type LiveClientToServerEvents, type LiveServerToClientEvents } from '@lantern/domain';
+import {
+  LIVE_NAMESPACE,
+  type AlertResource,
+  type LiveClientToServerEvents,
+  type LiveServerToClientEvents,
+} from '@lantern/domain';
 import mqtt from 'mqtt';
 import { io, type Socket } from 'socket.io-client';
 import { percentile, sleep } from '../infra/processes.js';
@@ -30,13 +35,23 @@ export interface AlertLatencyOptions {
 
 /** Login helper: POST /api/v1/auth/login → access token. */
 export async function login(apiUrl: string, email: string, password: string): Promise<string> {
-  const response = await fetch(`${apiUrl}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
-  if (!response.ok) throw new Error(`login as ${email} answered ${response.status}: ${(await response.text()).slice(0, 200)}`);
+  const response = await fetch(`${apiUrl}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  });
+  if (!response.ok)
+    throw new Error(`login as ${email} answered ${response.status}: ${(await response.text()).slice(0, 200)}`);
   return ((await response.json()) as { accessToken: string }).accessToken;
 }
 
 async function connectSocket(apiUrl: string, token: string): Promise<LiveSocket> {
-  const socket: LiveSocket = io(`${apiUrl}${LIVE_NAMESPACE}`, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true });
+  const socket: LiveSocket = io(`${apiUrl}${LIVE_NAMESPACE}`, {
+    auth: { token },
+    transports: ['websocket'],
+    reconnection: false,
+    forceNew: true,
+  });
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', () => resolve());
     socket.once('connect_error', (e) => reject(new Error(`socket: ${e.message}`)));
@@ -75,7 +90,12 @@ export async function measureAlertLatency(options: AlertLatencyOptions): Promise
       }
     });
     for (const probe of options.probes) {
-      const client = await mqtt.connectAsync(options.mqttUrl, { clientId: `bench-probe-${probe.deviceId}`, username: probe.deviceId, password: 'bench', clean: true });
+      const client = await mqtt.connectAsync(options.mqttUrl, {
+        clientId: `bench-probe-${probe.deviceId}`,
+        username: probe.deviceId,
+        password: 'bench',
+        clean: true,
+      });
       clients.push(client);
     }
     const wait = (patientId: string, state: AlertResource['state'], ms: number) =>
@@ -90,22 +110,31 @@ export async function measureAlertLatency(options: AlertLatencyOptions): Promise
     let timeouts = 0;
     for (let i = 0; i < options.samples; i++) {
       const k = i % options.probes.length;
-      const probe = options.probes[k]!;
+      const probe = options.probes[k];
       const topic = `${options.topicRoot}/devices/${probe.deviceId}/telemetry`;
       const opened = wait(probe.patientId, 'open', 5000);
       const t0 = performance.now();
-      await clients[k]!.publishAsync(topic, JSON.stringify({ ts: new Date().toISOString(), readings: [{ metric: 'body_temperature', value: 39.4 }] }), { qos: 1 });
+      await clients[k].publishAsync(
+        topic,
+        JSON.stringify({ ts: new Date().toISOString(), readings: [{ metric: 'body_temperature', value: 39.4 }] }),
+        { qos: 1 },
+      );
       const at = await opened;
       if (at < 0) timeouts++;
       else latencies.push(at - t0);
       const resolved = wait(probe.patientId, 'resolved', 5000);
       await sleep(5);
-      await clients[k]!.publishAsync(topic, JSON.stringify({ ts: new Date().toISOString(), readings: [{ metric: 'body_temperature', value: 36.8 }] }), { qos: 1 });
+      await clients[k].publishAsync(
+        topic,
+        JSON.stringify({ ts: new Date().toISOString(), readings: [{ metric: 'body_temperature', value: 36.8 }] }),
+        { qos: 1 },
+      );
       await resolved;
       // Spread the probes so they sample the load rather than each other.
       await sleep(50);
     }
-    if (latencies.length === 0) throw new Error(`no alert event arrived within 5 s for any of ${options.samples} probes`);
+    if (latencies.length === 0)
+      throw new Error(`no alert event arrived within 5 s for any of ${options.samples} probes`);
     options.log(`    ${latencies.length} probes, ${timeouts} timeouts`);
     return {
       samples: latencies.length,

@@ -30,7 +30,15 @@ const DAY = 86_400_000;
  */
 export async function measureQueries(
   pool: pg.Pool,
-  options: { apiUrl: string; token: string; patients: number; days: number; intervalSec: number; samples: number; log: (line: string) => void },
+  options: {
+    apiUrl: string;
+    token: string;
+    patients: number;
+    days: number;
+    intervalSec: number;
+    samples: number;
+    log: (line: string) => void;
+  },
 ): Promise<QueryResult> {
   const seedStart = Date.now();
   const devices = await seedDevices(pool, options.patients, 'wearable_patch', 'Query bench');
@@ -38,7 +46,9 @@ export async function measureQueries(
   const start = end - options.days * DAY;
   for (let day = Math.floor(start / DAY) * DAY; day <= end; day += DAY) {
     const name = `readings_${new Date(day).toISOString().slice(0, 10).replaceAll('-', '')}`;
-    await pool.query(`CREATE TABLE IF NOT EXISTS ${name} PARTITION OF readings FOR VALUES FROM ('${new Date(day).toISOString()}') TO ('${new Date(day + DAY).toISOString()}')`);
+    await pool.query(
+      `CREATE TABLE IF NOT EXISTS ${name} PARTITION OF readings FOR VALUES FROM ('${new Date(day).toISOString()}') TO ('${new Date(day + DAY).toISOString()}')`,
+    );
   }
   let rows = 0;
   // Per chunk of patients: raw rows, then their 1-minute and 1-hour rollups (bounded statements;
@@ -79,7 +89,7 @@ export async function measureQueries(
     const latencies: number[] = [];
     let buckets = 0;
     for (let i = 0; i < options.samples; i++) {
-      const patientId = ids[(i * 7919) % ids.length]!;
+      const patientId = ids[(i * 7919) % ids.length];
       const url = `${options.apiUrl}/api/v1/patients/${patientId}/readings?metric=heart_rate&bucket=${bucket}&from=${new Date(end - spanMs).toISOString()}&to=${new Date(end).toISOString()}`;
       const t0 = performance.now();
       const response = await fetch(url, { headers: { authorization: `Bearer ${options.token}` } });
@@ -87,11 +97,29 @@ export async function measureQueries(
       latencies.push(performance.now() - t0);
       if (!response.ok) throw new Error(`GET ${url} answered ${response.status}: ${body.slice(0, 200)}`);
       const parsed = JSON.parse(body) as unknown;
-      buckets = Array.isArray(parsed) ? parsed.length : Array.isArray((parsed as { buckets?: unknown[] }).buckets) ? (parsed as { buckets: unknown[] }).buckets.length : -1;
+      buckets = Array.isArray(parsed)
+        ? parsed.length
+        : Array.isArray((parsed as { buckets?: unknown[] }).buckets)
+          ? (parsed as { buckets: unknown[] }).buckets.length
+          : -1;
     }
-    return { samples: latencies.length, p50Ms: r(percentile(latencies, 50)), p99Ms: r(percentile(latencies, 99)), maxMs: r(Math.max(...latencies)), buckets };
+    return {
+      samples: latencies.length,
+      p50Ms: r(percentile(latencies, 50)),
+      p99Ms: r(percentile(latencies, 99)),
+      maxMs: r(Math.max(...latencies)),
+      buckets,
+    };
   };
-  return { patients: devices.length, days: options.days, intervalSec: options.intervalSec, rows, seedSec, minute24h: await time('1m', DAY), hour90d: await time('1h', 90 * DAY) };
+  return {
+    patients: devices.length,
+    days: options.days,
+    intervalSec: options.intervalSec,
+    rows,
+    seedSec,
+    minute24h: await time('1m', DAY),
+    hour90d: await time('1h', 90 * DAY),
+  };
 }
 
 const r = (v: number) => Math.round(v * 10) / 10;

@@ -42,16 +42,21 @@ export interface SustainedOptions {
  * when every reading the broker acknowledged is in the database within `maxDrainSec` and the
  * simulator actually achieved ≥ 95 % of the target. Stops at the first failed step.
  */
-export async function measureSustained(pool: pg.Pool, load: LoadProcess, options: SustainedOptions): Promise<SustainedResult> {
+export async function measureSustained(
+  pool: pg.Pool,
+  load: LoadProcess,
+  options: SustainedOptions,
+): Promise<SustainedResult> {
   const steps: IngestStep[] = [];
   let sustained = 0;
   // After the listed rates, keep stepping by the last increment until a step fails (at most 10 more),
   // so a pipeline faster than the list is not reported at the list's ceiling.
   const rates = [...options.rates];
-  const increment = rates.length > 1 ? rates.at(-1)! - rates.at(-2)! : rates[0]!;
+  const increment = rates.length > 1 ? rates.at(-1)! - rates.at(-2)! : rates[0];
   for (let i = 0; i < rates.length; i++) {
-    const rate = rates[i]!;
-    if (options.extend && i === rates.length - 1 && rates.length < options.rates.length + 10) rates.push(rate + increment);
+    const rate = rates[i];
+    if (options.extend && i === rates.length - 1 && rates.length < options.rates.length + 10)
+      rates.push(rate + increment);
     const before = await options.countRows(pool);
     const ackedBefore = load.latest?.ackedReadings ?? 0;
     load.setRate(rate);
@@ -83,9 +88,11 @@ export async function measureSustained(pool: pg.Pool, load: LoadProcess, options
     const publishedRate = published / stepSec;
     const lost = Math.max(0, published - stored);
     const reasons: string[] = [];
-    if (publishedRate < rate * 0.95) reasons.push(`simulator reached only ${Math.round(publishedRate)} of ${rate} readings/s`);
+    if (publishedRate < rate * 0.95)
+      reasons.push(`simulator reached only ${Math.round(publishedRate)} of ${rate} readings/s`);
     if (drainSec === null) reasons.push(`${lost} readings not in the database ${options.maxDrainSec} s after the step`);
-    else if (drainSec > options.maxDrainSec) reasons.push(`drain took ${drainSec.toFixed(1)} s (bound ${options.maxDrainSec} s)`);
+    else if (drainSec > options.maxDrainSec)
+      reasons.push(`drain took ${drainSec.toFixed(1)} s (bound ${options.maxDrainSec} s)`);
     if (stored > published) reasons.push(`${stored - published} more rows than published (duplicates?)`);
     const step: IngestStep = {
       targetReadingsPerSec: rate,
@@ -99,7 +106,9 @@ export async function measureSustained(pool: pg.Pool, load: LoadProcess, options
       why: reasons.join('; ') || undefined,
     };
     steps.push(step);
-    options.log(`    ${rate} readings/s: published ${step.publishedReadingsPerSec}/s, stored ${stored}/${published}, drain ${drainSec ?? '—'} s${maxLag !== undefined ? `, max ack lag ${maxLag.toFixed(2)} s` : ''} → ${step.passed ? 'ok' : `FAIL (${step.why})`}`);
+    options.log(
+      `    ${rate} readings/s: published ${step.publishedReadingsPerSec}/s, stored ${stored}/${published}, drain ${drainSec ?? '—'} s${maxLag !== undefined ? `, max ack lag ${maxLag.toFixed(2)} s` : ''} → ${step.passed ? 'ok' : `FAIL (${step.why})`}`,
+    );
     if (!step.passed) break;
     sustained = rate;
   }

@@ -19,14 +19,24 @@ beforeEach(() => {
 });
 
 function glucose(offsetMs: number, value: number, receivedDelayMs = 2 * SEC, deviceId = CGM): Reading {
-  return { deviceId, patientId: P, metric: 'glucose', value, time: T0 + offsetMs, receivedAt: T0 + offsetMs + receivedDelayMs };
+  return {
+    deviceId,
+    patientId: P,
+    metric: 'glucose',
+    value,
+    time: T0 + offsetMs,
+    receivedAt: T0 + offsetMs + receivedDelayMs,
+  };
 }
 
 /** "kind rule" for each transition, e.g. "opened glucose.low". */
 const kinds = (out: EngineOutput): string[] => out.transitions.map((t) => `${t.kind} ${t.alert.rule}`);
 
 /** Feeds CGM readings every 5 min from `startMin`; returns everything decided, in order. */
-function feed(values: number[], startMin = 0): { transitions: string[]; notifications: string[]; outputs: EngineOutput[] } {
+function feed(
+  values: number[],
+  startMin = 0,
+): { transitions: string[]; notifications: string[]; outputs: EngineOutput[] } {
   const outputs = values.map((v, i) => engine.onReading(glucose((startMin + 5 * i) * MIN, v)));
   return {
     transitions: outputs.flatMap(kinds),
@@ -68,7 +78,12 @@ describe('AlertEngine — hypoglycemia', () => {
       'alert_opened: Your glucose (blood sugar) is very low',
     ]);
     // At 45 the value has crossed: the prediction latches as cleared (high), the threshold rule has taken over.
-    expect(kinds(outputs[9]!)).toEqual(['opened glucose.urgent_low', 'updated glucose.low', 'updated glucose.falling_fast', 'cleared glucose.urgent_low_soon']);
+    expect(kinds(outputs[9])).toEqual([
+      'opened glucose.urgent_low',
+      'updated glucose.low',
+      'updated glucose.falling_fast',
+      'cleared glucose.urgent_low_soon',
+    ]);
     expect(byRule('glucose.urgent_low')).toMatchObject({
       state: 'open',
       priority: 'high',
@@ -81,8 +96,12 @@ describe('AlertEngine — hypoglycemia', () => {
       metric: 'glucose',
       late: false,
     });
-    expect(byRule('glucose.falling_fast')?.message).toBe('Glucose 150 mg/dL, falling 3 mg/dL/min — at least 3 over 15 min (falling fast)');
-    expect(byRule('glucose.urgent_low_soon')?.message).toBe('Glucose 105 mg/dL — projected below 55 within 20 min (urgent low soon)');
+    expect(byRule('glucose.falling_fast')?.message).toBe(
+      'Glucose 150 mg/dL, falling 3 mg/dL/min — at least 3 over 15 min (falling fast)',
+    );
+    expect(byRule('glucose.urgent_low_soon')?.message).toBe(
+      'Glucose 105 mg/dL — projected below 55 within 20 min (urgent low soon)',
+    );
     expect(engine.activeAlerts()).toHaveLength(4);
   });
 
@@ -148,22 +167,33 @@ describe('AlertEngine — per-device ordering and lateness', () => {
 
   it('flags an alert late when its reading is more than 15 min old at evaluation', () => {
     const onTime = engine.onReading(glucose(0, 65, 15 * MIN));
-    expect(onTime.transitions[0]!.alert.late).toBe(false);
+    expect(onTime.transitions[0].alert.late).toBe(false);
     const late = engine.onReading(glucose(5 * MIN, 50, 15 * MIN + 1));
-    expect(late.transitions.find((t) => t.alert.rule === 'glucose.urgent_low')!.alert).toMatchObject({ late: true, openedAt: T0 + 5 * MIN, raisedAt: T0 + 20 * MIN + 1 });
+    expect(late.transitions.find((t) => t.alert.rule === 'glucose.urgent_low')!.alert).toMatchObject({
+      late: true,
+      openedAt: T0 + 5 * MIN,
+      raisedAt: T0 + 20 * MIN + 1,
+    });
   });
 
   it('evaluates a store-and-forward backlog in event time: open then auto-resolve', () => {
     const backlog = [65, 66, 80].map((v, i) => engine.onReading(glucose(i * 5 * MIN, v, 2 * 3600 * SEC)));
     expect(backlog.flatMap(kinds)).toEqual(['opened glucose.low', 'resolved glucose.low']);
-    expect(backlog[0]!.transitions[0]!.alert.late).toBe(true);
-    expect(backlog[2]!.transitions[0]!.alert).toMatchObject({ state: 'resolved', resolvedAt: T0 + 10 * MIN });
+    expect(backlog[0].transitions[0].alert.late).toBe(true);
+    expect(backlog[2].transitions[0].alert).toMatchObject({ state: 'resolved', resolvedAt: T0 + 10 * MIN });
   });
 });
 
 describe('AlertEngine — delays, hysteresis and other metrics', () => {
   function hr(offsetMs: number, value: number): Reading {
-    return { deviceId: 'ox-1', patientId: P, metric: 'heart_rate', value, time: T0 + offsetMs, receivedAt: T0 + offsetMs };
+    return {
+      deviceId: 'ox-1',
+      patientId: P,
+      metric: 'heart_rate',
+      value,
+      time: T0 + offsetMs,
+      receivedAt: T0 + offsetMs,
+    };
   }
 
   it('heart_rate.low fires only after 30 s below 40 in event time, once', () => {
@@ -179,12 +209,21 @@ describe('AlertEngine — delays, hysteresis and other metrics', () => {
 
   it('body weight: +2 kg within 72 h opens the heart-failure trend alert', () => {
     const DAY = 24 * 3600 * SEC;
-    const w = (day: number, kg: number): Reading => ({ deviceId: 'scale-1', patientId: P, metric: 'body_weight', value: kg, time: T0 + day * DAY, receivedAt: T0 + day * DAY });
+    const w = (day: number, kg: number): Reading => ({
+      deviceId: 'scale-1',
+      patientId: P,
+      metric: 'body_weight',
+      value: kg,
+      time: T0 + day * DAY,
+      receivedAt: T0 + day * DAY,
+    });
     engine.registerDevice({ deviceId: 'scale-1', patientId: P, type: 'weight_scale' });
     expect([80.4, 81, 81.9].flatMap((kg, d) => kinds(engine.onReading(w(d, kg))))).toEqual([]);
     const out = engine.onReading(w(3, 82.5));
     expect(kinds(out)).toEqual(['opened body_weight.gain_3d']);
-    expect(out.transitions[0]!.alert.message).toBe('Weight 82.5 kg — up 2.1 kg within 72 h, limit 2 kg (gain over 3 days)');
+    expect(out.transitions[0].alert.message).toBe(
+      'Weight 82.5 kg — up 2.1 kg within 72 h, limit 2 kg (gain over 3 days)',
+    );
     expect(out.notifications[0]).toMatchObject({
       kind: 'alert_opened',
       severity: 'warning',
@@ -205,8 +244,11 @@ describe('AlertEngine — per-patient overrides', () => {
     engine.setOverrides(P, [{ ruleKey: 'glucose.low', enabled: true, params: { threshold: 80 } }], T0 + MIN);
     const out = engine.onReading(glucose(5 * MIN, 76));
     expect(kinds(out)).toEqual(['opened glucose.low']);
-    expect(out.transitions[0]!.alert.message).toBe('Glucose 76 mg/dL — below 80 (low)');
-    expect(engine.rulesOf(P).find((r) => r.key === 'glucose.low')).toMatchObject({ source: 'patient', params: { threshold: 80 } });
+    expect(out.transitions[0].alert.message).toBe('Glucose 76 mg/dL — below 80 (low)');
+    expect(engine.rulesOf(P).find((r) => r.key === 'glucose.low')).toMatchObject({
+      source: 'patient',
+      params: { threshold: 80 },
+    });
     // Other patients keep the defaults.
     expect(engine.rulesOf('other').find((r) => r.key === 'glucose.low')?.params).toMatchObject({ threshold: 70 });
   });
@@ -215,7 +257,11 @@ describe('AlertEngine — per-patient overrides', () => {
     engine.onReading(glucose(0, 65));
     const off = engine.setOverrides(P, [{ ruleKey: 'glucose.low', enabled: false, params: {} }], T0 + MIN);
     expect(kinds(off)).toEqual(['resolved glucose.low']);
-    expect(off.transitions[0]!.alert).toMatchObject({ resolvedBy: null, resolveNote: 'rule disabled', resolvedAt: T0 + MIN });
+    expect(off.transitions[0].alert).toMatchObject({
+      resolvedBy: null,
+      resolveNote: 'rule disabled',
+      resolvedAt: T0 + MIN,
+    });
     expect(kinds(engine.onReading(glucose(5 * MIN, 60)))).toEqual([]);
     // Reverting to the default (no overrides) re-arms it.
     engine.setOverrides(P, [], T0 + 6 * MIN);
@@ -225,7 +271,7 @@ describe('AlertEngine — per-patient overrides', () => {
 
 describe('AlertEngine — manual transitions, restore, external changes', () => {
   it('a hand-resolved alert does not reopen while its condition holds, but does after it cleared', () => {
-    const id = engine.onReading(glucose(0, 65)).transitions[0]!.alert.id;
+    const id = engine.onReading(glucose(0, 65)).transitions[0].alert.id;
     expect(kinds(engine.resolve(id, 'c1', T0 + MIN, 'known'))).toEqual(['resolved glucose.low']);
     expect(() => engine.resolve(id, 'c1', T0 + MIN)).toThrow(AlertNotHeldError);
     expect(kinds(engine.onReading(glucose(5 * MIN, 62)))).toEqual([]);
@@ -234,7 +280,7 @@ describe('AlertEngine — manual transitions, restore, external changes', () => 
   });
 
   it('acknowledging twice is an illegal transition', () => {
-    const id = engine.onReading(glucose(0, 50)).transitions[0]!.alert.id;
+    const id = engine.onReading(glucose(0, 50)).transitions[0].alert.id;
     expect(kinds(engine.acknowledge(id, 'c1', T0 + MIN))).toEqual(['acknowledged glucose.urgent_low']);
     expect(() => engine.acknowledge(id, 'c1', T0 + 2 * MIN)).toThrow(AlertTransitionError);
     // Acknowledged and uncleared: resolves when it clears.
@@ -247,12 +293,18 @@ describe('AlertEngine — manual transitions, restore, external changes', () => 
     restarted.registerDevice({ deviceId: CGM, patientId: P, type: 'cgm' });
     restarted.restore(opened);
     expect(kinds(restarted.onReading(glucose(5 * MIN, 52)))).toEqual([]);
-    expect(kinds(restarted.onReading(glucose(10 * MIN, 48)))).toEqual(['updated glucose.urgent_low', 'updated glucose.low']);
-    expect(kinds(restarted.onReading(glucose(15 * MIN, 80)))).toEqual(['cleared glucose.urgent_low', 'resolved glucose.low']);
+    expect(kinds(restarted.onReading(glucose(10 * MIN, 48)))).toEqual([
+      'updated glucose.urgent_low',
+      'updated glucose.low',
+    ]);
+    expect(kinds(restarted.onReading(glucose(15 * MIN, 80)))).toEqual([
+      'cleared glucose.urgent_low',
+      'resolved glucose.low',
+    ]);
   });
 
   it('adopts an acknowledgement or resolution made by the api', () => {
-    const alert = engine.onReading(glucose(0, 65)).transitions[0]!.alert;
+    const alert = engine.onReading(glucose(0, 65)).transitions[0].alert;
     engine.applyExternal({ ...alert, state: 'acknowledged', acknowledgedAt: T0 + MIN, acknowledgedBy: 'c1' });
     expect(engine.alert(alert.id)?.state).toBe('acknowledged');
     expect(engine.sweep(T0 + 16 * MIN).transitions).toEqual([]);
@@ -295,21 +347,28 @@ describe('AlertEngine — devices: signal loss and battery', () => {
     expect(kinds(engine.sweep(T0 + 20 * MIN - 1))).toEqual([]);
     const lost = engine.sweep(T0 + 20 * MIN);
     expect(kinds(lost)).toEqual(['opened device.signal_loss']);
-    expect(lost.transitions[0]!.alert).toMatchObject({ deviceId: CGM, metric: null, priority: 'low', message: 'Continuous glucose monitor — no data for 20 min (signal loss)' });
+    expect(lost.transitions[0].alert).toMatchObject({
+      deviceId: CGM,
+      metric: null,
+      priority: 'low',
+      message: 'Continuous glucose monitor — no data for 20 min (signal loss)',
+    });
     expect(lost.notifications).toEqual([
       expect.objectContaining({
         kind: 'signal_lost',
         severity: 'info',
         title: 'We are not receiving data from your glucose sensor',
         deviceId: CGM,
-        alertId: lost.transitions[0]!.alert.id,
+        alertId: lost.transitions[0].alert.id,
       }),
     ]);
     expect(kinds(engine.sweep(T0 + 40 * MIN))).toEqual([]);
     // An old reading uploaded late still shows the device is alive.
     const back = engine.onReading(glucose(-10 * MIN, 100, 55 * MIN));
     expect(kinds(back)).toEqual(['resolved device.signal_loss']);
-    expect(back.notifications.map((n) => [n.kind, n.title])).toEqual([['signal_restored', 'Your glucose sensor is sending data again']]);
+    expect(back.notifications.map((n) => [n.kind, n.title])).toEqual([
+      ['signal_restored', 'Your glucose sensor is sending data again'],
+    ]);
   });
 
   it('uses a per-patient afterSec override, and ignores devices never heard from', () => {
@@ -328,29 +387,31 @@ describe('AlertEngine — devices: signal loss and battery', () => {
   it('battery low and critical from status messages: "Please charge your…", peak, auto-resolve', () => {
     const low = engine.onStatus({ deviceId: CGM, patientId: P, time: T0, battery: 14 }, T0);
     expect(kinds(low)).toEqual(['opened device.battery_low']);
-    expect(low.transitions[0]!.alert.message).toBe('Continuous glucose monitor battery 14% — at or below 15% (battery low)');
+    expect(low.transitions[0].alert.message).toBe(
+      'Continuous glucose monitor battery 14% — at or below 15% (battery low)',
+    );
     expect(low.notifications[0]).toMatchObject({
       kind: 'battery_low',
       title: 'Please charge your glucose sensor',
       body: 'The battery of your glucose sensor is at 14 percent. Please charge it, or change its battery, soon so that your readings keep reaching your care team.',
     });
     expect(kinds(engine.onStatus({ deviceId: CGM, patientId: P, time: T0 + MIN, battery: 14 }, T0 + MIN))).toEqual([]);
-    expect(kinds(engine.onStatus({ deviceId: CGM, patientId: P, time: T0 + 2 * MIN, battery: 5 }, T0 + 2 * MIN))).toEqual([
-      'updated device.battery_low',
-      'opened device.battery_critical',
-    ]);
+    expect(
+      kinds(engine.onStatus({ deviceId: CGM, patientId: P, time: T0 + 2 * MIN, battery: 5 }, T0 + 2 * MIN)),
+    ).toEqual(['updated device.battery_low', 'opened device.battery_critical']);
     // An older status does not move state.
-    expect(kinds(engine.onStatus({ deviceId: CGM, patientId: P, time: T0 + MIN, battery: 90 }, T0 + 3 * MIN))).toEqual([]);
-    expect(kinds(engine.onStatus({ deviceId: CGM, patientId: P, time: T0 + 4 * MIN, battery: 90 }, T0 + 4 * MIN))).toEqual([
-      'resolved device.battery_low',
-      'resolved device.battery_critical',
-    ]);
+    expect(kinds(engine.onStatus({ deviceId: CGM, patientId: P, time: T0 + MIN, battery: 90 }, T0 + 3 * MIN))).toEqual(
+      [],
+    );
+    expect(
+      kinds(engine.onStatus({ deviceId: CGM, patientId: P, time: T0 + 4 * MIN, battery: 90 }, T0 + 4 * MIN)),
+    ).toEqual(['resolved device.battery_low', 'resolved device.battery_critical']);
   });
 
   it('an implant’s low battery is not something to charge', () => {
     engine.registerDevice({ deviceId: 'icd-1', patientId: P, type: 'cardiac_implant' });
     const out = engine.onStatus({ deviceId: 'icd-1', patientId: P, time: T0, battery: 12 }, T0);
-    expect(out.notifications[0]!.title).toBe('The battery of your heart implant is getting low');
-    expect(out.notifications[0]!.body).not.toMatch(/charge/i);
+    expect(out.notifications[0].title).toBe('The battery of your heart implant is getting low');
+    expect(out.notifications[0].body).not.toMatch(/charge/i);
   });
 });

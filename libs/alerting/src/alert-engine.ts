@@ -1,4 +1,11 @@
-import { DEVICE_TYPES, METRIC_KEYS, type DeviceStatus, type DeviceTypeKey, type MetricKey, type Reading } from '@lantern/domain';
+import {
+  DEVICE_TYPES,
+  METRIC_KEYS,
+  type DeviceStatus,
+  type DeviceTypeKey,
+  type MetricKey,
+  type Reading,
+} from '@lantern/domain';
 import {
   acknowledgeAlert,
   clearAlert,
@@ -72,7 +79,7 @@ export interface AlertEngineOptions {
   readonly newId: () => string;
 }
 
-const EMPTY: EngineOutput = Object.freeze({ transitions: Object.freeze([]) as readonly AlertTransition[], notifications: Object.freeze([]) as readonly NotificationDraft[] });
+const EMPTY: EngineOutput = Object.freeze({ transitions: Object.freeze([]), notifications: Object.freeze([]) });
 
 interface CompiledRule {
   readonly rule: EffectiveRule;
@@ -136,7 +143,10 @@ function worseOf(rule: EffectiveRule): Worse {
 
 function compile(rules: readonly EffectiveRule[]): RuleSet {
   const byKey = new Map<string, CompiledRule>();
-  const byMetric = Object.fromEntries(METRIC_KEYS.map((m) => [m, [] as CompiledRule[]])) as Record<MetricKey, CompiledRule[]>;
+  const byMetric = Object.fromEntries(METRIC_KEYS.map((m) => [m, [] as CompiledRule[]])) as Record<
+    MetricKey,
+    CompiledRule[]
+  >;
   const windowMs = Object.fromEntries(METRIC_KEYS.map((m) => [m, 0])) as Record<MetricKey, number>;
   const indexOf = new Map(rules.map((rule, index) => [rule.key, index]));
   let signalLoss: CompiledRule | null = null;
@@ -148,7 +158,8 @@ function compile(rules: readonly EffectiveRule[]): RuleSet {
     if (!rule.enabled) return;
     if (rule.scope === 'metric') {
       byMetric[rule.metric].push(compiled);
-      if (rule.kind !== 'threshold') windowMs[rule.metric] = Math.max(windowMs[rule.metric], rule.params.windowSec * 1000);
+      if (rule.kind !== 'threshold')
+        windowMs[rule.metric] = Math.max(windowMs[rule.metric], rule.params.windowSec * 1000);
     } else if (rule.kind === 'signal_loss') signalLoss = compiled;
     else battery.push(compiled);
   });
@@ -235,7 +246,7 @@ export class AlertEngine {
       if (rule.scope === 'device' && alert.deviceId === null) continue;
       this.store(patient, rule.scope === 'device' ? `${rule.key}|${alert.deviceId}` : rule.key, alert);
       if (alert.clearedAt !== null) continue;
-      if (rule.scope === 'metric') patient.conditions[compiled.index]!.active = true;
+      if (rule.scope === 'metric') patient.conditions[compiled.index].active = true;
       else {
         const device = this.device(alert.deviceId!, alert.patientId);
         if (rule.kind === 'signal_loss') device.signal.active = true;
@@ -286,8 +297,8 @@ export class AlertEngine {
     const value = reading.value;
     const out = this.scratch;
     for (let i = 0; i < rules.length; i++) {
-      const compiled = rules[i]!;
-      const state = patient.conditions[compiled.index]!;
+      const compiled = rules[i];
+      const state = patient.conditions[compiled.index];
       const rule = compiled.rule;
       let condition: Condition;
       switch (rule.kind) {
@@ -300,7 +311,8 @@ export class AlertEngine {
         case 'predictive': {
           // The threshold rule has taken over while its condition holds or its alert is still active (latched).
           const takenOver =
-            compiled.takeoverIndex >= 0 && (patient.conditions[compiled.takeoverIndex]!.active || patient.alerts.has(rule.takenOverBy!));
+            compiled.takeoverIndex >= 0 &&
+            (patient.conditions[compiled.takeoverIndex].active || patient.alerts.has(rule.takenOverBy!));
           condition = evaluatePredictive(state, value, stream.window!, time, rule.params, takenOver, out);
           break;
         }
@@ -378,7 +390,8 @@ export class AlertEngine {
       const compiled = (patient?.ruleSet ?? DEFAULT_RULE_SET).signalLoss;
       if (compiled === null || compiled.rule.kind !== 'signal_loss') continue;
       const rule = compiled.rule;
-      const afterSec = rule.params.afterSec ?? (device.type === null ? null : DEVICE_TYPES[device.type].signalLossAfterSec);
+      const afterSec =
+        rule.params.afterSec ?? (device.type === null ? null : DEVICE_TYPES[device.type].signalLossAfterSec);
       if (afterSec === null) continue;
       if (evaluateSignalLoss(device.signal, device.lastHeardAt, now, afterSec) !== 'fire') continue;
       const owner = this.patient(device.patientId);
@@ -387,7 +400,15 @@ export class AlertEngine {
       if (existing !== undefined) this.retriggered(owner, key, existing, null, now, null);
       else if (!device.signal.suppressed) {
         const silentSec = Math.round((now - device.lastHeardAt!) / 1000);
-        this.opened(owner, rule, key, { deviceId: device.deviceId, metric: null, value: null, time: now, now, late: false, facts: { deviceType: device.type, silentSec } });
+        this.opened(owner, rule, key, {
+          deviceId: device.deviceId,
+          metric: null,
+          value: null,
+          time: now,
+          now,
+          late: false,
+          facts: { deviceType: device.type, silentSec },
+        });
       }
     }
     for (const patient of this.patients.values()) {
@@ -411,7 +432,12 @@ export class AlertEngine {
     const step = acknowledgeAlert(alert, by, now, note);
     this.store(patient, key, step.alert);
     this.out().transitions.push(...step.transitions);
-    this.notify(patient.patientId, acknowledgedNotificationText(this.ruleOf(patient, alert.rule), this.factsOf(alert)), now, alert);
+    this.notify(
+      patient.patientId,
+      acknowledgedNotificationText(this.ruleOf(patient, alert.rule), this.factsOf(alert)),
+      now,
+      alert,
+    );
     return this.take();
   }
 
@@ -463,7 +489,12 @@ export class AlertEngine {
   private patient(patientId: string): PatientState {
     let patient = this.patients.get(patientId);
     if (patient === undefined) {
-      patient = { patientId, ruleSet: DEFAULT_RULE_SET, conditions: DEFAULT_RULES.map(() => newConditionState()), alerts: new Map() };
+      patient = {
+        patientId,
+        ruleSet: DEFAULT_RULE_SET,
+        conditions: DEFAULT_RULES.map(() => newConditionState()),
+        alerts: new Map(),
+      };
       this.patients.set(patientId, patient);
     }
     return patient;
@@ -496,7 +527,11 @@ export class AlertEngine {
     return state;
   }
 
-  private conditionOf(patient: PatientState, compiled: CompiledRule, deviceId: string | null): ConditionState | undefined {
+  private conditionOf(
+    patient: PatientState,
+    compiled: CompiledRule,
+    deviceId: string | null,
+  ): ConditionState | undefined {
     if (compiled.rule.scope === 'metric') return patient.conditions[compiled.index];
     const device = deviceId === null ? undefined : this.devices.get(deviceId);
     if (!device) return undefined;
@@ -540,7 +575,13 @@ export class AlertEngine {
     const hadAlert = patient.alerts.has(key);
     this.cleared(patient, device.signal, key, now);
     if (hadAlert || wasSuppressed) {
-      this.notify(patient.patientId, signalRestoredNotificationText({ deviceType: device.type }), now, null, device.deviceId);
+      this.notify(
+        patient.patientId,
+        signalRestoredNotificationText({ deviceType: device.type }),
+        now,
+        null,
+        device.deviceId,
+      );
     }
   }
 
@@ -554,7 +595,14 @@ export class AlertEngine {
     this.out().transitions.push(...step.transitions);
   }
 
-  private retriggered(patient: PatientState, key: string, alert: AlertRecord, value: number | null, time: number, worse: Worse): void {
+  private retriggered(
+    patient: PatientState,
+    key: string,
+    alert: AlertRecord,
+    value: number | null,
+    time: number,
+    worse: Worse,
+  ): void {
     // Hot path while a condition holds (every reading of a 1 Hz oximeter): nothing to emit, so move
     // lastTriggeredAt on the engine's own copy (see store) instead of allocating a new record.
     if (alert.clearedAt === null && !isWorse(value, alert.peakValue, worse)) {
@@ -570,7 +618,15 @@ export class AlertEngine {
     patient: PatientState,
     rule: EffectiveRule,
     key: string,
-    input: { deviceId: string | null; metric: MetricKey | null; value: number | null; time: number; now: number; late: boolean; facts: MessageFacts },
+    input: {
+      deviceId: string | null;
+      metric: MetricKey | null;
+      value: number | null;
+      time: number;
+      now: number;
+      late: boolean;
+      facts: MessageFacts;
+    },
   ): void {
     const alert = openAlert({
       id: this.options.newId(),
@@ -590,8 +646,21 @@ export class AlertEngine {
     this.notify(patient.patientId, openedNotificationText(rule, input.facts), input.now, alert);
   }
 
-  private notify(patientId: string, text: NotificationText, now: number, alert: AlertRecord | null, deviceId: string | null = alert?.deviceId ?? null): void {
-    this.out().notifications.push({ ...text, id: this.options.newId(), patientId, createdAt: now, alertId: alert?.id ?? null, deviceId });
+  private notify(
+    patientId: string,
+    text: NotificationText,
+    now: number,
+    alert: AlertRecord | null,
+    deviceId: string | null = alert?.deviceId ?? null,
+  ): void {
+    this.out().notifications.push({
+      ...text,
+      id: this.options.newId(),
+      patientId,
+      createdAt: now,
+      alertId: alert?.id ?? null,
+      deviceId,
+    });
   }
 }
 

@@ -34,7 +34,15 @@ function alert(priority: AlertRecord['priority'], value = 50): AlertRecord {
 describe('alert lifecycle', () => {
   it('opens with the value as peak, level 0, times from the triggering reading', () => {
     const a = alert('high');
-    expect(a).toMatchObject({ state: 'open', peakValue: 50, openedAt: T0, lastTriggeredAt: T0, raisedAt: T0 + 1000, escalationLevel: 0, clearedAt: null });
+    expect(a).toMatchObject({
+      state: 'open',
+      peakValue: 50,
+      openedAt: T0,
+      lastTriggeredAt: T0,
+      raisedAt: T0 + 1000,
+      escalationLevel: 0,
+      clearedAt: null,
+    });
   });
 
   it('fire-while-active moves lastTriggeredAt and emits an update only on a worse peak', () => {
@@ -52,7 +60,12 @@ describe('alert lifecycle', () => {
     for (const priority of ['low', 'medium'] as const) {
       const step = clearAlert(alert(priority), T0 + 20 * MIN);
       expect(step.transitions.map((t) => t.kind)).toEqual(['resolved']);
-      expect(step.alert).toMatchObject({ state: 'resolved', clearedAt: T0 + 20 * MIN, resolvedAt: T0 + 20 * MIN, resolvedBy: null });
+      expect(step.alert).toMatchObject({
+        state: 'resolved',
+        clearedAt: T0 + 20 * MIN,
+        resolvedAt: T0 + 20 * MIN,
+        resolvedBy: null,
+      });
     }
   });
 
@@ -66,7 +79,13 @@ describe('alert lifecycle', () => {
       ['acknowledged', 'acknowledged'],
       ['resolved', 'resolved'],
     ]);
-    expect(acked.alert).toMatchObject({ acknowledgedBy: 'u1', acknowledgedAt: T0 + 30 * MIN, acknowledgeNote: 'seen', resolvedBy: 'u1', resolvedAt: T0 + 30 * MIN });
+    expect(acked.alert).toMatchObject({
+      acknowledgedBy: 'u1',
+      acknowledgedAt: T0 + 30 * MIN,
+      acknowledgeNote: 'seen',
+      resolvedBy: 'u1',
+      resolvedAt: T0 + 30 * MIN,
+    });
   });
 
   it('an acknowledged, uncleared high alert resolves when its condition clears', () => {

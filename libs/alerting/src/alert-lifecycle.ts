@@ -121,7 +121,12 @@ function isWorse(value: number, peak: number | null, worse: Worse): boolean {
  * an `updated` transition only when the peak or the cleared mark changed, so a condition that
  * holds for hours does not emit on every reading.
  */
-export function retriggerAlert(alert: AlertRecord, value: number | null, time: number, worse: Worse): { alert: AlertRecord; transition?: AlertTransition } {
+export function retriggerAlert(
+  alert: AlertRecord,
+  value: number | null,
+  time: number,
+  worse: Worse,
+): { alert: AlertRecord; transition?: AlertTransition } {
   if (!isActive(alert)) throw new AlertTransitionError(`alert ${alert.id} is resolved and cannot fire again`);
   const newPeak = value !== null && isWorse(value, alert.peakValue, worse);
   const unclear = alert.clearedAt !== null;
@@ -153,10 +158,23 @@ export function clearAlert(alert: AlertRecord, time: number): { alert: AlertReco
  * A clinician acknowledges an open alert. If its condition has already cleared (a latched high
  * alert) it resolves at once; otherwise it stays acknowledged and resolves when the condition clears.
  */
-export function acknowledgeAlert(alert: AlertRecord, by: string, now: number, note: string | null = null): { alert: AlertRecord; transitions: AlertTransition[] } {
-  if (alert.state !== 'open') throw new AlertTransitionError(`alert ${alert.id} is ${alert.state} and cannot be acknowledged`);
-  const acknowledged: AlertRecord = { ...alert, state: 'acknowledged', acknowledgedAt: now, acknowledgedBy: by, acknowledgeNote: note };
-  if (alert.clearedAt === null) return { alert: acknowledged, transitions: [{ kind: 'acknowledged', alert: acknowledged }] };
+export function acknowledgeAlert(
+  alert: AlertRecord,
+  by: string,
+  now: number,
+  note: string | null = null,
+): { alert: AlertRecord; transitions: AlertTransition[] } {
+  if (alert.state !== 'open')
+    throw new AlertTransitionError(`alert ${alert.id} is ${alert.state} and cannot be acknowledged`);
+  const acknowledged: AlertRecord = {
+    ...alert,
+    state: 'acknowledged',
+    acknowledgedAt: now,
+    acknowledgedBy: by,
+    acknowledgeNote: note,
+  };
+  if (alert.clearedAt === null)
+    return { alert: acknowledged, transitions: [{ kind: 'acknowledged', alert: acknowledged }] };
   const resolved: AlertRecord = { ...acknowledged, state: 'resolved', resolvedAt: now, resolvedBy: by };
   return {
     alert: resolved,
@@ -168,7 +186,12 @@ export function acknowledgeAlert(alert: AlertRecord, by: string, now: number, no
 }
 
 /** A clinician resolves an active alert by hand (`by` null: the system, e.g. its rule was disabled). */
-export function resolveAlert(alert: AlertRecord, by: string | null, now: number, note: string | null = null): { alert: AlertRecord; transitions: AlertTransition[] } {
+export function resolveAlert(
+  alert: AlertRecord,
+  by: string | null,
+  now: number,
+  note: string | null = null,
+): { alert: AlertRecord; transitions: AlertTransition[] } {
   if (!isActive(alert)) throw new AlertTransitionError(`alert ${alert.id} is already resolved`);
   const resolved: AlertRecord = { ...alert, state: 'resolved', resolvedAt: now, resolvedBy: by, resolveNote: note };
   return { alert: resolved, transitions: [{ kind: 'resolved', alert: resolved }] };

@@ -12,15 +12,22 @@ const rules = effectiveRules();
 const rule = (key: string) => rules.find((r) => r.key === key)!;
 
 // Clinical shorthand and units a patient should never see, plus diagnoses and treatment words.
-const JARGON = /mg\/dL|mmHg|mm\[Hg\]|bpm|SpO2|\bkg\b|°|%|\/min|\bCel\b|hypo|hyper|glyc|tachy|brady|diagnos|insulin|dose|\bunits?\b/i;
+const JARGON =
+  /mg\/dL|mmHg|mm\[Hg\]|bpm|SpO2|\bkg\b|°|%|\/min|\bCel\b|hypo|hyper|glyc|tachy|brady|diagnos|insulin|dose|\bunits?\b/i;
 
 describe('clinician messages', () => {
   it('name the metric, value, unit, threshold and rule', () => {
-    expect(clinicianMessage(rule('glucose.urgent_low'), { value: 48 })).toBe('Glucose 48 mg/dL — below 54 (urgent low)');
+    expect(clinicianMessage(rule('glucose.urgent_low'), { value: 48 })).toBe(
+      'Glucose 48 mg/dL — below 54 (urgent low)',
+    );
     expect(clinicianMessage(rule('spo2.critical'), { value: 83 })).toBe('SpO2 83% — below 85% for 15 s (critical)');
-    expect(clinicianMessage(rule('body_temperature.fever'), { value: 38.64 })).toBe('Temperature 38.6 °C — above 38.3 (fever)');
+    expect(clinicianMessage(rule('body_temperature.fever'), { value: 38.64 })).toBe(
+      'Temperature 38.6 °C — above 38.3 (fever)',
+    );
     expect(clinicianMessage(rule('systolic_bp.high'), { value: 192 })).toBe('Systolic BP 192 mmHg — above 180 (high)');
-    expect(clinicianMessage(rule('device.signal_loss'), { deviceType: 'bp_monitor', silentSec: 48 * 3600 })).toBe('Blood-pressure monitor — no data for 48 h (signal loss)');
+    expect(clinicianMessage(rule('device.signal_loss'), { deviceType: 'bp_monitor', silentSec: 48 * 3600 })).toBe(
+      'Blood-pressure monitor — no data for 48 h (signal loss)',
+    );
   });
 });
 
@@ -28,10 +35,25 @@ describe('patient notifications', () => {
   it('use plain words, units spelled out, and never jargon, a diagnosis or a dose', () => {
     for (const r of rules) {
       for (const deviceType of DEVICE_TYPE_KEYS) {
-        const facts = { value: r.scope === 'device' ? 12 : 61.5, slopePerMin: -3.2, change: 2.1, deviceType, silentSec: 1800 };
-        for (const text of [openedNotificationText(r, facts), acknowledgedNotificationText(r, facts), signalRestoredNotificationText(facts)]) {
+        const facts = {
+          value: r.scope === 'device' ? 12 : 61.5,
+          slopePerMin: -3.2,
+          change: 2.1,
+          deviceType,
+          silentSec: 1800,
+        };
+        for (const text of [
+          openedNotificationText(r, facts),
+          acknowledgedNotificationText(r, facts),
+          signalRestoredNotificationText(facts),
+        ]) {
           const words = `${text.title} ${text.body}`;
-          expect({ rule: r.key, deviceType, words, jargon: words.match(JARGON)?.[0] }).toEqual({ rule: r.key, deviceType, words, jargon: undefined });
+          expect({ rule: r.key, deviceType, words, jargon: words.match(JARGON)?.[0] }).toEqual({
+            rule: r.key,
+            deviceType,
+            words,
+            jargon: undefined,
+          });
         }
       }
     }

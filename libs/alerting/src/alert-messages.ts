@@ -136,16 +136,30 @@ export function openedNotificationText(rule: EffectiveRule, facts: MessageFacts)
   switch (rule.kind) {
     case 'threshold': {
       const m = rule.metric;
-      const reading = value === null ? '' : `Your latest ${METRICS[m].patientLabel} reading was ${formatValueSpoken(m, value)}, `;
+      const reading =
+        value === null ? '' : `Your latest ${METRICS[m].patientLabel} reading was ${formatValueSpoken(m, value)}, `;
       const limit = `${rule.params.direction} the limit of ${formatValueSpoken(m, rule.params.threshold)} set for you. `;
-      return { kind: 'alert_opened', severity, title, body: `${reading ? reading + 'which is ' : 'It is '}${limit}${CARE_PLAN}` };
+      return {
+        kind: 'alert_opened',
+        severity,
+        title,
+        body: `${reading ? reading + 'which is ' : 'It is '}${limit}${CARE_PLAN}`,
+      };
     }
     case 'rate': {
       const m = rule.metric;
-      const slope = facts.slopePerMin === undefined || Number.isNaN(facts.slopePerMin) ? rule.params.ratePerMin : Math.abs(facts.slopePerMin);
+      const slope =
+        facts.slopePerMin === undefined || Number.isNaN(facts.slopePerMin)
+          ? rule.params.ratePerMin
+          : Math.abs(facts.slopePerMin);
       const way = rule.params.direction === 'falling' ? 'going down' : 'going up';
       const latest = value === null ? '' : ` Your latest reading was ${formatValueSpoken(m, value)}.`;
-      return { kind: 'alert_opened', severity, title, body: `It is ${way} by about ${formatValueSpoken(m, slope)} every minute.${latest} ${CARE_PLAN}` };
+      return {
+        kind: 'alert_opened',
+        severity,
+        title,
+        body: `It is ${way} by about ${formatValueSpoken(m, slope)} every minute.${latest} ${CARE_PLAN}`,
+      };
     }
     case 'predictive': {
       const m = rule.metric;

@@ -64,8 +64,9 @@ interface RuleBase<K extends RuleKind> {
   readonly params: Readonly<RuleParamsByKind[K]>;
 }
 
-export interface MetricRuleDefinition<K extends 'threshold' | 'rate' | 'predictive' | 'trend' = 'threshold' | 'rate' | 'predictive' | 'trend'>
-  extends RuleBase<K> {
+export interface MetricRuleDefinition<
+  K extends 'threshold' | 'rate' | 'predictive' | 'trend' = 'threshold' | 'rate' | 'predictive' | 'trend',
+> extends RuleBase<K> {
   readonly scope: 'metric';
   readonly metric: MetricKey;
   /**
@@ -75,7 +76,9 @@ export interface MetricRuleDefinition<K extends 'threshold' | 'rate' | 'predicti
   readonly takenOverBy?: string;
 }
 
-export interface DeviceRuleDefinition<K extends 'signal_loss' | 'battery' = 'signal_loss' | 'battery'> extends RuleBase<K> {
+export interface DeviceRuleDefinition<
+  K extends 'signal_loss' | 'battery' = 'signal_loss' | 'battery',
+> extends RuleBase<K> {
   readonly scope: 'device';
 }
 
@@ -143,9 +146,27 @@ export const DEFAULT_RULES: readonly RuleDefinition[] = [
     label: 'gain over 3 days',
     params: { direction: 'rising', delta: 2, windowSec: 72 * 3600, priority: 'medium' },
   },
-  { key: 'device.signal_loss', kind: 'signal_loss', scope: 'device', label: 'signal loss', params: { afterSec: null, priority: 'low' } },
-  { key: 'device.battery_low', kind: 'battery', scope: 'device', label: 'battery low', params: { threshold: 15, priority: 'low' } },
-  { key: 'device.battery_critical', kind: 'battery', scope: 'device', label: 'battery critical', params: { threshold: 5, priority: 'medium' } },
+  {
+    key: 'device.signal_loss',
+    kind: 'signal_loss',
+    scope: 'device',
+    label: 'signal loss',
+    params: { afterSec: null, priority: 'low' },
+  },
+  {
+    key: 'device.battery_low',
+    kind: 'battery',
+    scope: 'device',
+    label: 'battery low',
+    params: { threshold: 15, priority: 'low' },
+  },
+  {
+    key: 'device.battery_critical',
+    kind: 'battery',
+    scope: 'device',
+    label: 'battery critical',
+    params: { threshold: 5, priority: 'medium' },
+  },
 ];
 
 const BY_KEY = new Map(DEFAULT_RULES.map((rule) => [rule.key, rule]));

@@ -1,10 +1,4 @@
-import type {
-  BatteryParams,
-  PredictiveParams,
-  RateParams,
-  ThresholdParams,
-  TrendParams,
-} from './rule-catalog.js';
+import type { BatteryParams, PredictiveParams, RateParams, ThresholdParams, TrendParams } from './rule-catalog.js';
 import type { SampleWindow } from './sample-window.js';
 
 /**
@@ -78,7 +72,13 @@ export function evaluateThreshold(state: ConditionState, value: number, time: nu
  * least `ratePerMin` in the rule's direction. Too few samples neither fires nor clears.
  * Returns the condition; the slope used is left in `out[0]` for messages.
  */
-export function evaluateRate(state: ConditionState, window: SampleWindow, latest: number, p: RateParams, out: Float64Array): Condition {
+export function evaluateRate(
+  state: ConditionState,
+  window: SampleWindow,
+  latest: number,
+  p: RateParams,
+  out: Float64Array,
+): Condition {
   const slope = window.slopePerMin(latest - p.windowSec * 1000, p.minSamples);
   out[0] = slope;
   if (Number.isNaN(slope)) return 'none';
@@ -116,7 +116,14 @@ export function evaluatePredictive(
  * trend: the latest value differs from the lowest (rising) or highest (falling) value of the last
  * `windowSec` by at least `delta`. The change found is left in `out[0]`.
  */
-export function evaluateTrend(state: ConditionState, value: number, window: SampleWindow, latest: number, p: TrendParams, out: Float64Array): Condition {
+export function evaluateTrend(
+  state: ConditionState,
+  value: number,
+  window: SampleWindow,
+  latest: number,
+  p: TrendParams,
+  out: Float64Array,
+): Condition {
   const rising = p.direction === 'rising';
   const extreme = window.extreme(latest - p.windowSec * 1000, rising ? 'min' : 'max');
   const change = rising ? value - extreme : extreme - value;
@@ -130,7 +137,12 @@ export function evaluateTrend(state: ConditionState, value: number, window: Samp
  * clock (`lastHeardAt` null: never heard, nothing to lose yet). Clearing happens on data arrival,
  * through {@link evaluateSignalHeard}.
  */
-export function evaluateSignalLoss(state: ConditionState, lastHeardAt: number | null, now: number, afterSec: number): Condition {
+export function evaluateSignalLoss(
+  state: ConditionState,
+  lastHeardAt: number | null,
+  now: number,
+  afterSec: number,
+): Condition {
   if (state.active || lastHeardAt === null) return 'none';
   if (now - lastHeardAt < afterSec * 1000) return 'none';
   state.active = true;

@@ -27,16 +27,40 @@ describe('rule catalog', () => {
   });
 
   it('carries the parameters of the spec', () => {
-    expect(findRule('glucose.high')).toMatchObject({ kind: 'threshold', metric: 'glucose', params: { direction: 'above', threshold: 250, delaySec: 1800, hysteresis: 10, priority: 'low' } });
-    expect(findRule('glucose.falling_fast')?.params).toEqual({ direction: 'falling', ratePerMin: 3, windowSec: 900, minSamples: 3, priority: 'medium' });
+    expect(findRule('glucose.high')).toMatchObject({
+      kind: 'threshold',
+      metric: 'glucose',
+      params: { direction: 'above', threshold: 250, delaySec: 1800, hysteresis: 10, priority: 'low' },
+    });
+    expect(findRule('glucose.falling_fast')?.params).toEqual({
+      direction: 'falling',
+      ratePerMin: 3,
+      windowSec: 900,
+      minSamples: 3,
+      priority: 'medium',
+    });
     expect(findRule('glucose.urgent_low_soon')).toMatchObject({
       kind: 'predictive',
       takenOverBy: 'glucose.urgent_low',
       params: { direction: 'below', threshold: 55, horizonSec: 1200, windowSec: 900, minSamples: 3, priority: 'high' },
     });
-    expect(findRule('body_weight.gain_3d')?.params).toEqual({ direction: 'rising', delta: 2, windowSec: 259200, priority: 'medium' });
-    expect(findRule('spo2.critical')?.params).toEqual({ direction: 'below', threshold: 85, delaySec: 15, hysteresis: 2, priority: 'high' });
-    expect(findRule('device.signal_loss')).toMatchObject({ scope: 'device', params: { afterSec: null, priority: 'low' } });
+    expect(findRule('body_weight.gain_3d')?.params).toEqual({
+      direction: 'rising',
+      delta: 2,
+      windowSec: 259200,
+      priority: 'medium',
+    });
+    expect(findRule('spo2.critical')?.params).toEqual({
+      direction: 'below',
+      threshold: 85,
+      delaySec: 15,
+      hysteresis: 2,
+      priority: 'high',
+    });
+    expect(findRule('device.signal_loss')).toMatchObject({
+      scope: 'device',
+      params: { afterSec: null, priority: 'low' },
+    });
     expect(findRule('device.battery_critical')?.params).toEqual({ threshold: 5, priority: 'medium' });
     expect(findRule('nope')).toBeUndefined();
     expect(new Set(DEFAULT_RULES.map((r) => r.key)).size).toBe(DEFAULT_RULES.length);
@@ -45,13 +69,32 @@ describe('rule catalog', () => {
 
 describe('validateRuleOverride', () => {
   it('accepts a partial override of the rule kind’s parameters', () => {
-    expect(validateRuleOverride('glucose.low', { threshold: 65, delaySec: 300, enabled: true })).toEqual({ ok: true, enabled: true, params: { threshold: 65, delaySec: 300 } });
-    expect(validateRuleOverride('device.signal_loss', { afterSec: null })).toEqual({ ok: true, params: { afterSec: null } });
-    expect(validateRuleOverride('device.battery_low', { enabled: false })).toEqual({ ok: true, enabled: false, params: {} });
+    expect(validateRuleOverride('glucose.low', { threshold: 65, delaySec: 300, enabled: true })).toEqual({
+      ok: true,
+      enabled: true,
+      params: { threshold: 65, delaySec: 300 },
+    });
+    expect(validateRuleOverride('device.signal_loss', { afterSec: null })).toEqual({
+      ok: true,
+      params: { afterSec: null },
+    });
+    expect(validateRuleOverride('device.battery_low', { enabled: false })).toEqual({
+      ok: true,
+      enabled: false,
+      params: {},
+    });
   });
 
   it('lists every problem', () => {
-    const result = validateRuleOverride('glucose.low', { threshold: 900, delaySec: 1.5, hysteresis: -1, priority: 'urgent', enabled: 'yes', direction: 'above', foo: 1 });
+    const result = validateRuleOverride('glucose.low', {
+      threshold: 900,
+      delaySec: 1.5,
+      hysteresis: -1,
+      priority: 'urgent',
+      enabled: 'yes',
+      direction: 'above',
+      foo: 1,
+    });
     expect(result.ok).toBe(false);
     expect(!result.ok && result.problems).toEqual([
       'threshold must be a number between 20 and 600 (mg/dL)',
@@ -65,8 +108,14 @@ describe('validateRuleOverride', () => {
   });
 
   it('checks rate, trend and battery bounds and refuses unknown rules and non-objects', () => {
-    expect(validateRuleOverride('glucose.falling_fast', { ratePerMin: 0 })).toEqual({ ok: false, problems: ['ratePerMin must be a number greater than 0 and at most 1000'] });
-    expect(validateRuleOverride('glucose.falling_fast', { minSamples: 1 })).toEqual({ ok: false, problems: ['minSamples must be an integer at least 2 and at most 10000'] });
+    expect(validateRuleOverride('glucose.falling_fast', { ratePerMin: 0 })).toEqual({
+      ok: false,
+      problems: ['ratePerMin must be a number greater than 0 and at most 1000'],
+    });
+    expect(validateRuleOverride('glucose.falling_fast', { minSamples: 1 })).toEqual({
+      ok: false,
+      problems: ['minSamples must be an integer at least 2 and at most 10000'],
+    });
     expect(validateRuleOverride('body_weight.gain_3d', { delta: 1.5 }).ok).toBe(true);
     expect(validateRuleOverride('device.battery_low', { threshold: 101 }).ok).toBe(false);
     expect(validateRuleOverride('device.signal_loss', { afterSec: 30 }).ok).toBe(false);
@@ -90,14 +139,22 @@ describe('effectiveRules', () => {
       { ruleKey: 'retired.rule', enabled: false, params: {} },
     ]);
     const low = rules.find((r) => r.key === 'glucose.low')!;
-    expect(low).toMatchObject({ source: 'patient', enabled: true, params: { direction: 'below', threshold: 65, delaySec: 0, hysteresis: 5, priority: 'medium' } });
-    expect(rules.find((r) => r.key === 'glucose.high')).toMatchObject({ source: 'patient', enabled: false, params: { threshold: 250 } });
+    expect(low).toMatchObject({
+      source: 'patient',
+      enabled: true,
+      params: { direction: 'below', threshold: 65, delaySec: 0, hysteresis: 5, priority: 'medium' },
+    });
+    expect(rules.find((r) => r.key === 'glucose.high')).toMatchObject({
+      source: 'patient',
+      enabled: false,
+      params: { threshold: 250 },
+    });
     expect(rules.find((r) => r.key === 'glucose.urgent_low')).toMatchObject({ source: 'default', enabled: true });
     expect(rules).toHaveLength(DEFAULT_RULES.length);
   });
 
   it('ignores stored parameters that no longer pass the schema', () => {
     const [first] = effectiveRules([{ ruleKey: 'glucose.urgent_low', enabled: true, params: { threshold: 'x' } }]);
-    expect(first!.params).toMatchObject({ threshold: 54 });
+    expect(first.params).toMatchObject({ threshold: 54 });
   });
 });

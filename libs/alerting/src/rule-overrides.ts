@@ -16,7 +16,13 @@ export type EffectiveRule = RuleDefinition & {
 };
 
 type FieldSpec =
-  | { readonly type: 'number' | 'integer'; readonly min: number; readonly max: number; readonly exclusiveMin?: boolean; readonly nullable?: boolean }
+  | {
+      readonly type: 'number' | 'integer';
+      readonly min: number;
+      readonly max: number;
+      readonly exclusiveMin?: boolean;
+      readonly nullable?: boolean;
+    }
   | { readonly type: 'metric-value' }
   | { readonly type: 'enum'; readonly values: readonly string[] };
 
@@ -50,13 +56,14 @@ export const RULE_PARAM_SCHEMAS: Record<RuleKind, Readonly<Record<string, FieldS
 };
 
 export type RuleOverrideValidation =
-  | { ok: true; enabled?: boolean; params: Record<string, unknown> }
-  | { ok: false; problems: string[] };
+  { ok: true; enabled?: boolean; params: Record<string, unknown> } | { ok: false; problems: string[] };
 
 function checkField(rule: RuleDefinition, name: string, spec: FieldSpec, value: unknown): string | undefined {
   switch (spec.type) {
     case 'enum':
-      return typeof value === 'string' && spec.values.includes(value) ? undefined : `${name} must be one of ${spec.values.join(', ')}`;
+      return typeof value === 'string' && spec.values.includes(value)
+        ? undefined
+        : `${name} must be one of ${spec.values.join(', ')}`;
     case 'metric-value': {
       if (rule.scope !== 'metric') return `${name} is not a parameter of ${rule.key}`;
       const { min, max } = METRICS[rule.metric].plausible;
@@ -69,7 +76,8 @@ function checkField(rule: RuleDefinition, name: string, spec: FieldSpec, value: 
     case 'integer': {
       if (value === null && spec.nullable) return undefined;
       const kind = spec.type === 'integer' ? 'an integer' : 'a number';
-      const okType = typeof value === 'number' && Number.isFinite(value) && (spec.type === 'number' || Number.isInteger(value));
+      const okType =
+        typeof value === 'number' && Number.isFinite(value) && (spec.type === 'number' || Number.isInteger(value));
       const okRange = okType && (spec.exclusiveMin ? value > spec.min : value >= spec.min) && value <= spec.max;
       if (okRange) return undefined;
       const lower = spec.exclusiveMin ? `greater than ${spec.min}` : `at least ${spec.min}`;
@@ -85,7 +93,8 @@ function checkField(rule: RuleDefinition, name: string, spec: FieldSpec, value: 
 export function validateRuleOverride(ruleKey: string, body: unknown): RuleOverrideValidation {
   const rule = findRule(ruleKey);
   if (!rule) return { ok: false, problems: [`unknown rule '${ruleKey}'`] };
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return { ok: false, problems: ['body must be a JSON object'] };
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    return { ok: false, problems: ['body must be a JSON object'] };
   const schema = RULE_PARAM_SCHEMAS[rule.kind];
   const problems: string[] = [];
   const params: Record<string, unknown> = {};

@@ -25,7 +25,7 @@ export class SampleWindow {
   /** Appends a reading (callers guarantee increasing time) and drops what fell out of the span. */
   push(time: number, value: number): void {
     const from = time - this.spanMs;
-    while (this.count > 0 && this.times[this.head]! < from) {
+    while (this.count > 0 && this.times[this.head] < from) {
       this.head = (this.head + 1) & (this.times.length - 1);
       this.count--;
     }
@@ -43,7 +43,7 @@ export class SampleWindow {
   slopePerMin(from: number, minSamples: number): number {
     const mask = this.times.length - 1;
     if (this.count === 0) return NaN;
-    const latest = this.times[(this.head + this.count - 1) & mask]!;
+    const latest = this.times[(this.head + this.count - 1) & mask];
     // Times relative to the latest, in minutes: keeps the sums small and exact enough.
     let n = 0;
     let sx = 0;
@@ -52,10 +52,10 @@ export class SampleWindow {
     let sxy = 0;
     for (let i = this.count - 1; i >= 0; i--) {
       const at = (this.head + i) & mask;
-      const t = this.times[at]!;
+      const t = this.times[at];
       if (t < from) break;
       const x = (t - latest) / 60_000;
-      const y = this.values[at]!;
+      const y = this.values[at];
       n++;
       sx += x;
       sy += y;
@@ -74,8 +74,8 @@ export class SampleWindow {
     let best = NaN;
     for (let i = this.count - 1; i >= 0; i--) {
       const at = (this.head + i) & mask;
-      if (this.times[at]! < from) break;
-      const v = this.values[at]!;
+      if (this.times[at] < from) break;
+      const v = this.values[at];
       if (Number.isNaN(best) || (which === 'min' ? v < best : v > best)) best = v;
     }
     return best;

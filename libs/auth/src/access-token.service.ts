@@ -54,7 +54,12 @@ export class AccessTokenService {
       throw new UnauthorizedError('Invalid or expired access token');
     }
     const { sub, role, email, pid } = claims;
-    if (typeof sub !== 'string' || !isRole(role) || typeof email !== 'string' || (role === 'patient') !== (typeof pid === 'string')) {
+    if (
+      typeof sub !== 'string' ||
+      !isRole(role) ||
+      typeof email !== 'string' ||
+      (role === 'patient') !== (typeof pid === 'string')
+    ) {
       throw new UnauthorizedError('Invalid access token');
     }
     return role === 'patient' ? { userId: sub, role, email, patientId: pid } : { userId: sub, role, email };

@@ -32,7 +32,9 @@ function principalOf(context: ExecutionContext): Principal {
 }
 
 /** The verified caller of this request. */
-export const CurrentPrincipal = createParamDecorator((_data: unknown, context: ExecutionContext): Principal => principalOf(context));
+export const CurrentPrincipal = createParamDecorator((_data: unknown, context: ExecutionContext): Principal =>
+  principalOf(context),
+);
 
 /** The verified caller of this request with its client address, for services that audit. */
 export const CurrentActor = createParamDecorator((_data: unknown, context: ExecutionContext): Actor => {

@@ -1,6 +1,12 @@
 import { Global, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { AuditRepository, CareTeamRepository, DeviceRepository, PatientRepository, UserRepository } from '@lantern/storage';
+import {
+  AuditRepository,
+  CareTeamRepository,
+  DeviceRepository,
+  PatientRepository,
+  UserRepository,
+} from '@lantern/storage';
 import { AccessTokenGuard } from './access-token.guard.js';
 import { AccessTokenService } from './access-token.service.js';
 import { AuditService } from './audit.service.js';

@@ -46,7 +46,8 @@ export class MqttAccessService {
     const device = await this.devices.findCredentials(username);
     if (device === undefined) return { allowed: false, superuser: false, reason: 'unknown device' };
     if (device.decommissioned) return { allowed: false, superuser: false, reason: 'device decommissioned' };
-    if (!verifyDeviceSecret(password, device.secretHash)) return { allowed: false, superuser: false, reason: 'bad device secret' };
+    if (!verifyDeviceSecret(password, device.secretHash))
+      return { allowed: false, superuser: false, reason: 'bad device secret' };
     return { allowed: true, superuser: false };
   }
 

@@ -78,7 +78,8 @@ export class UserService {
   async create(actor: Actor, command: CreateUserCommand): Promise<UserRecord> {
     if (command.role === 'patient') {
       if (command.patientId === undefined) throw new BadRequestError('patientId is required for role patient');
-      if (!(await this.patients.exists(command.patientId))) throw new BadRequestError(`patientId ${command.patientId} is not a patient`);
+      if (!(await this.patients.exists(command.patientId)))
+        throw new BadRequestError(`patientId ${command.patientId} is not a patient`);
     } else if (command.patientId !== undefined) {
       throw new BadRequestError(`patientId is only allowed for role patient`);
     }
@@ -114,10 +115,17 @@ export class UserService {
     });
     if (admin === undefined) return;
     if (generated) {
-      this.logger.warn(`Created the first admin ${admin.email} with generated password ${password} — shown only now; change it or set ADMIN_PASSWORD.`);
+      this.logger.warn(
+        `Created the first admin ${admin.email} with generated password ${password} — shown only now; change it or set ADMIN_PASSWORD.`,
+      );
     } else {
       this.logger.log(`Created the first admin ${admin.email} (password from ADMIN_PASSWORD).`);
     }
-    await this.audit.record(undefined, { action: 'user.create', resource: 'user', resourceId: admin.id, details: { role: 'admin', email: admin.email, firstStart: true } });
+    await this.audit.record(undefined, {
+      action: 'user.create',
+      resource: 'user',
+      resourceId: admin.id,
+      details: { role: 'admin', email: admin.email, firstStart: true },
+    });
   }
 }

@@ -14,7 +14,12 @@ describe('loadConfig', () => {
   });
 
   it('parses given values', () => {
-    const config = loadConfig({ PORT: '8080', DATABASE_URL: 'postgres://u@127.0.0.1:5432/db', RAW_RETENTION: '30d', MQTT_TOPIC_ROOT: 'acme/rpm' });
+    const config = loadConfig({
+      PORT: '8080',
+      DATABASE_URL: 'postgres://u@127.0.0.1:5432/db',
+      RAW_RETENTION: '30d',
+      MQTT_TOPIC_ROOT: 'acme/rpm',
+    });
     expect(config.port).toBe(8080);
     expect(config.databaseUrl).toBe('postgres://u@127.0.0.1:5432/db');
     expect(config.rawRetention).toBe(30 * 86_400_000);
@@ -24,7 +29,13 @@ describe('loadConfig', () => {
   it('lists every problem at once', () => {
     let error: unknown;
     try {
-      loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://x', JWT_SECRET: 'short', RAW_RETENTION: '3 weeks', MQTT_TOPIC_ROOT: 'a/#' });
+      loadConfig({
+        PORT: 'eighty',
+        DATABASE_URL: 'mysql://x',
+        JWT_SECRET: 'short',
+        RAW_RETENTION: '3 weeks',
+        MQTT_TOPIC_ROOT: 'a/#',
+      });
     } catch (e) {
       error = e;
     }

@@ -108,7 +108,11 @@ export const METRICS = {
     unit: 'Cel',
     unitSpoken: 'degrees Celsius',
     unitDisplay: '°C',
-    accepts: [identity('°C'), { unit: '[degF]', toCanonical: (v) => ((v - 32) * 5) / 9 }, { unit: '°F', toCanonical: (v) => ((v - 32) * 5) / 9 }],
+    accepts: [
+      identity('°C'),
+      { unit: '[degF]', toCanonical: (v) => ((v - 32) * 5) / 9 },
+      { unit: '°F', toCanonical: (v) => ((v - 32) * 5) / 9 },
+    ],
     plausible: { min: 25, max: 45 },
     loinc: '8310-5',
     decimals: 1,

@@ -14,7 +14,18 @@ import {
 describe('metric catalog', () => {
   it('lists the ten metrics of the spec', () => {
     expect(METRIC_KEYS.sort()).toEqual(
-      ['body_temperature', 'body_weight', 'diastolic_bp', 'glucose', 'heart_rate', 'pa_pressure_mean', 'respiratory_rate', 'spo2', 'steps', 'systolic_bp'].sort(),
+      [
+        'body_temperature',
+        'body_weight',
+        'diastolic_bp',
+        'glucose',
+        'heart_rate',
+        'pa_pressure_mean',
+        'respiratory_rate',
+        'spo2',
+        'steps',
+        'systolic_bp',
+      ].sort(),
     );
     expect(isMetricKey('glucose')).toBe(true);
     expect(isMetricKey('toString')).toBe(false);

@@ -45,7 +45,12 @@ export function decodePatientEvent(root: string, topic: string, payload: Uint8Ar
 
 /** What can publish to the broker: satisfied by mqtt.js's client and by ServiceMqttClient-like wrappers. */
 export interface BrokerPublisher {
-  publish(topic: string, payload: string | Buffer, options: { qos: 0 | 1; retain?: boolean }, callback?: (error?: Error) => void): unknown;
+  publish(
+    topic: string,
+    payload: string | Buffer,
+    options: { qos: 0 | 1; retain?: boolean },
+    callback?: (error?: Error) => void,
+  ): unknown;
 }
 
 /** Publishes typed patient events, so a payload cannot go to the wrong topic. */
@@ -56,9 +61,19 @@ export class PatientEventPublisher {
   ) {}
 
   /** Publishes at QoS 1; delivery failures are reported to `onError` (events must never throw into the pipeline). */
-  publish<K extends PatientEventKind>(kind: K, patientId: string, payload: PatientEventPayloads[K], onError?: (error: Error) => void): void {
-    this.broker.publish(patientEventTopic(this.topics, kind, patientId), JSON.stringify(payload), { qos: 1 }, (error) => {
-      if (error && onError) onError(error);
-    });
+  publish<K extends PatientEventKind>(
+    kind: K,
+    patientId: string,
+    payload: PatientEventPayloads[K],
+    onError?: (error: Error) => void,
+  ): void {
+    this.broker.publish(
+      patientEventTopic(this.topics, kind, patientId),
+      JSON.stringify(payload),
+      { qos: 1 },
+      (error) => {
+        if (error && onError) onError(error);
+      },
+    );
   }
 }

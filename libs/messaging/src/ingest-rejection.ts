@@ -43,6 +43,8 @@ export interface DeviceErrorsMessage {
 export function deviceErrorsMessage(seq: number | undefined, rejections: readonly Rejection[]): DeviceErrorsMessage {
   return {
     ...(seq === undefined ? {} : { seq }),
-    errors: rejections.map((r) => (r.index === undefined ? { reason: r.reason } : { index: r.index, reason: r.reason })),
+    errors: rejections.map((r) =>
+      r.index === undefined ? { reason: r.reason } : { index: r.index, reason: r.reason },
+    ),
   };
 }

@@ -1,5 +1,11 @@
 import type { Rejection } from './ingest-rejection.js';
-import { checkClaimedDevice, checkTimeWindow, decodeJsonObject, parseTimestamp, type DecodeContext } from './telemetry.codec.js';
+import {
+  checkClaimedDevice,
+  checkTimeWindow,
+  decodeJsonObject,
+  parseTimestamp,
+  type DecodeContext,
+} from './telemetry.codec.js';
 
 /** The fields of a device status message (contract §1.2), validated; absent fields were not sent. */
 export interface DecodedStatus {
@@ -32,7 +38,11 @@ export function decodeStatus(payload: Uint8Array, ctx: DecodeContext): DecodedSt
   let time = ctx.receivedAt;
   if (body['ts'] !== undefined) {
     const t = parseTimestamp(body['ts']);
-    if (t === undefined) return { ok: false, rejection: { code: 'invalid_ts', reason: 'ts must be an ISO-8601 time with offset or epoch milliseconds' } };
+    if (t === undefined)
+      return {
+        ok: false,
+        rejection: { code: 'invalid_ts', reason: 'ts must be an ISO-8601 time with offset or epoch milliseconds' },
+      };
     const window = checkTimeWindow(t, ctx);
     if (window) return { ok: false, rejection: window };
     time = t;
@@ -41,7 +51,8 @@ export function decodeStatus(payload: Uint8Array, ctx: DecodeContext): DecodedSt
   const status: { -readonly [K in keyof DecodedStatus]: DecodedStatus[K] } = { time };
   const { battery, online, firmware, rssi, sensorExpiresAt } = body;
   if (battery !== undefined) {
-    if (typeof battery !== 'number' || !Number.isFinite(battery) || battery < 0 || battery > 100) return bad('battery must be a number from 0 to 100');
+    if (typeof battery !== 'number' || !Number.isFinite(battery) || battery < 0 || battery > 100)
+      return bad('battery must be a number from 0 to 100');
     status.battery = Math.round(battery);
   }
   if (online !== undefined) {
@@ -55,7 +66,8 @@ export function decodeStatus(payload: Uint8Array, ctx: DecodeContext): DecodedSt
     status.firmware = firmware;
   }
   if (rssi !== undefined) {
-    if (typeof rssi !== 'number' || !Number.isFinite(rssi) || rssi < -200 || rssi > 0) return bad('rssi must be a number from -200 to 0 (dBm)');
+    if (typeof rssi !== 'number' || !Number.isFinite(rssi) || rssi < -200 || rssi > 0)
+      return bad('rssi must be a number from -200 to 0 (dBm)');
     status.rssi = Math.round(rssi);
   }
   if (sensorExpiresAt !== undefined) {

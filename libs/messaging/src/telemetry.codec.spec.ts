@@ -8,7 +8,11 @@ const DEVICE = '6f1c2d3e-4b5a-4c6d-8e9f-0a1b2c3d4e5f';
 const ctx: DecodeContext = { receivedAt: NOW, maxBackfillMs: 30 * 86_400_000, deviceId: DEVICE };
 
 const json = (value: unknown): Buffer => Buffer.from(JSON.stringify(value), 'utf8');
-const decode = (value: unknown, c: Partial<DecodeContext> = {}) => decodeTelemetry(typeof value === 'string' || Buffer.isBuffer(value) ? Buffer.from(value as string) : json(value), { ...ctx, ...c });
+const decode = (value: unknown, c: Partial<DecodeContext> = {}) =>
+  decodeTelemetry(typeof value === 'string' || Buffer.isBuffer(value) ? Buffer.from(value as string) : json(value), {
+    ...ctx,
+    ...c,
+  });
 
 describe('decodeTelemetry: whole-message refusals', () => {
   it.each([
@@ -24,20 +28,28 @@ describe('decodeTelemetry: whole-message refusals', () => {
     ['fractional seq', '{"seq":1.5,"readings":[{"metric":"heart_rate","value":72}]}', 'invalid_seq'],
     ['string seq', '{"seq":"12","readings":[{"metric":"heart_rate","value":72}]}', 'invalid_seq'],
     ['unparseable message ts', '{"ts":"yesterday","readings":[{"metric":"heart_rate","value":72}]}', 'invalid_ts'],
-    ['message ts without offset', '{"ts":"2026-11-22T10:00:00","readings":[{"metric":"heart_rate","value":72}]}', 'invalid_ts'],
-    ['a spoofed device id in the payload', `{"deviceId":"00000000-0000-0000-0000-000000000000","readings":[{"metric":"heart_rate","value":72}]}`, 'device_mismatch'],
+    [
+      'message ts without offset',
+      '{"ts":"2026-11-22T10:00:00","readings":[{"metric":"heart_rate","value":72}]}',
+      'invalid_ts',
+    ],
+    [
+      'a spoofed device id in the payload',
+      `{"deviceId":"00000000-0000-0000-0000-000000000000","readings":[{"metric":"heart_rate","value":72}]}`,
+      'device_mismatch',
+    ],
   ])('%s', (_name, payload, code) => {
     const result = decode(payload);
     expect(result.readings).toEqual([]);
     expect(result.rejections).toHaveLength(1);
-    expect(result.rejections[0]!.code).toBe(code);
-    expect(result.rejections[0]!.index).toBeUndefined();
-    expect(result.rejections[0]!.reason.length).toBeGreaterThan(5);
+    expect(result.rejections[0].code).toBe(code);
+    expect(result.rejections[0].index).toBeUndefined();
+    expect(result.rejections[0].reason.length).toBeGreaterThan(5);
   });
 
   it('refuses binary garbage as not UTF-8 without looking further', () => {
     const garbage = Buffer.from([0xff, 0xfe, 0x00, 0x81, 0xc3, 0x28, 0xa0, 0xa1]);
-    expect(decode(garbage).rejections[0]!.code).toBe('invalid_utf8');
+    expect(decode(garbage).rejections[0].code).toBe('invalid_utf8');
   });
 
   it('refuses a 10 MB payload by size before decoding it', () => {
@@ -46,22 +58,29 @@ describe('decodeTelemetry: whole-message refusals', () => {
     const result = decode(big);
     expect(performance.now() - started).toBeLessThan(50);
     expect(result.rejections[0]).toMatchObject({ code: 'payload_too_large' });
-    expect(result.rejections[0]!.reason).toContain('65536');
+    expect(result.rejections[0].reason).toContain('65536');
   });
 
   it('accepts exactly 64 KiB and refuses one byte more', () => {
     const base = JSON.stringify({ readings: [{ metric: 'heart_rate', value: 72 }], pad: '' });
     const fill = 64 * 1024 - base.length;
-    expect(decode(JSON.stringify({ readings: [{ metric: 'heart_rate', value: 72 }], pad: 'x'.repeat(fill) })).readings).toHaveLength(1);
-    expect(decode(JSON.stringify({ readings: [{ metric: 'heart_rate', value: 72 }], pad: 'x'.repeat(fill + 1) })).rejections[0]!.code).toBe('payload_too_large');
+    expect(
+      decode(JSON.stringify({ readings: [{ metric: 'heart_rate', value: 72 }], pad: 'x'.repeat(fill) })).readings,
+    ).toHaveLength(1);
+    expect(
+      decode(JSON.stringify({ readings: [{ metric: 'heart_rate', value: 72 }], pad: 'x'.repeat(fill + 1) }))
+        .rejections[0].code,
+    ).toBe('payload_too_large');
   });
 
   it('refuses 10 000 readings: by size at the real limit, by count when the size limit allows them', () => {
     const payload = { seq: 3, readings: Array.from({ length: 10_000 }, () => ({ metric: 'steps', value: 1 })) };
-    expect(decode(payload).rejections[0]!.code).toBe('payload_too_large');
+    expect(decode(payload).rejections[0].code).toBe('payload_too_large');
     const result = decode(payload, { maxPayloadBytes: 10 * 1024 * 1024 });
     expect(result.seq).toBe(3);
-    expect(result.rejections).toEqual([{ code: 'too_many_readings', reason: 'readings has 10000 items, at most 1000 are allowed' }]);
+    expect(result.rejections).toEqual([
+      { code: 'too_many_readings', reason: 'readings has 10000 items, at most 1000 are allowed' },
+    ]);
   });
 
   it('accepts 1000 readings', () => {
@@ -83,9 +102,9 @@ describe('decodeTelemetry: readings', () => {
     expect(result.seq).toBe(1042);
     expect(result.rejections).toEqual([]);
     expect(result.readings[0]).toEqual({ index: 0, metric: 'heart_rate', value: 72, time: NOW });
-    expect(result.readings[1]!.metric).toBe('glucose');
-    expect(result.readings[1]!.value).toBeCloseTo(97.2864, 6);
-    expect(result.readings[1]!.time).toBe(NOW - 60_000);
+    expect(result.readings[1].metric).toBe('glucose');
+    expect(result.readings[1].value).toBeCloseTo(97.2864, 6);
+    expect(result.readings[1].time).toBe(NOW - 60_000);
   });
 
   it('converts kPa, Fahrenheit and pounds, and accepts the canonical unit spelled out', () => {
@@ -98,11 +117,16 @@ describe('decodeTelemetry: readings', () => {
       ],
     });
     expect(result.rejections).toEqual([]);
-    expect(result.readings.map((r) => r.value)).toEqual([expect.closeTo(120.00992, 5), expect.closeTo(37, 5), expect.closeTo(68.0388555, 5), 97]);
+    expect(result.readings.map((r) => r.value)).toEqual([
+      expect.closeTo(120.00992, 5),
+      expect.closeTo(37, 5),
+      expect.closeTo(68.0388555, 5),
+      97,
+    ]);
   });
 
   it('falls back to the receive time when neither reading nor message has a ts', () => {
-    expect(decode({ readings: [{ metric: 'spo2', value: 95 }] }).readings[0]!.time).toBe(NOW);
+    expect(decode({ readings: [{ metric: 'spo2', value: 95 }] }).readings[0].time).toBe(NOW);
   });
 
   it('accepts ISO-8601 with offsets and epoch milliseconds', () => {
@@ -153,8 +177,8 @@ describe('decodeTelemetry: readings', () => {
       [12, 'unknown_metric'],
       [13, 'invalid_unit'],
     ]);
-    expect(result.rejections[0]!.reason).toBe("unit 'mg' not convertible to mg/dL");
-    expect(result.rejections[2]!.reason).toBe('spo2 140 % is outside the plausible range 50–100');
+    expect(result.rejections[0].reason).toBe("unit 'mg' not convertible to mg/dL");
+    expect(result.rejections[2].reason).toBe('spo2 140 % is outside the plausible range 50–100');
   });
 
   it('refuses a value that JSON turns into Infinity (1e999)', () => {
@@ -163,21 +187,39 @@ describe('decodeTelemetry: readings', () => {
   });
 
   it('refuses a converted value that leaves the plausible range', () => {
-    expect(decode({ readings: [{ metric: 'glucose', value: 40, unit: 'mmol/L' }] }).rejections[0]!.code).toBe('implausible_value');
+    expect(decode({ readings: [{ metric: 'glucose', value: 40, unit: 'mmol/L' }] }).rejections[0].code).toBe(
+      'implausible_value',
+    );
   });
 
   it('applies the message ts window to readings that inherit it', () => {
-    const result = decode({ ts: NOW + 3_600_000, readings: [{ metric: 'spo2', value: 96 }, { metric: 'spo2', value: 96, ts: NOW }] });
+    const result = decode({
+      ts: NOW + 3_600_000,
+      readings: [
+        { metric: 'spo2', value: 96 },
+        { metric: 'spo2', value: 96, ts: NOW },
+      ],
+    });
     expect(result.rejections.map((r) => [r.index, r.code])).toEqual([[0, 'ts_in_future']]);
     expect(result.readings).toHaveLength(1);
   });
 
   it('honours a shorter backfill limit', () => {
-    expect(decode({ readings: [{ metric: 'spo2', value: 96, ts: NOW - 2 * 3_600_000 }] }, { maxBackfillMs: 3_600_000 }).rejections[0]!.code).toBe('ts_too_old');
+    expect(
+      decode({ readings: [{ metric: 'spo2', value: 96, ts: NOW - 2 * 3_600_000 }] }, { maxBackfillMs: 3_600_000 })
+        .rejections[0].code,
+    ).toBe('ts_too_old');
   });
 
   it('does not trip over prototype keys used as metric names', () => {
-    expect(decode({ readings: [{ metric: '__proto__', value: 1 }, { metric: 'constructor', value: 1 }] }).rejections.map((r) => r.code)).toEqual(['unknown_metric', 'unknown_metric']);
+    expect(
+      decode({
+        readings: [
+          { metric: '__proto__', value: 1 },
+          { metric: 'constructor', value: 1 },
+        ],
+      }).rejections.map((r) => r.code),
+    ).toEqual(['unknown_metric', 'unknown_metric']);
   });
 
   it('accepts its own device id in the payload', () => {
@@ -187,11 +229,15 @@ describe('decodeTelemetry: readings', () => {
 
 describe('deviceErrorsMessage', () => {
   it('shapes the errors-topic reply of contract §1.1', () => {
-    expect(deviceErrorsMessage(1042, [{ code: 'invalid_unit', reason: "unit 'mg' not convertible to mg/dL", index: 1 }])).toEqual({
+    expect(
+      deviceErrorsMessage(1042, [{ code: 'invalid_unit', reason: "unit 'mg' not convertible to mg/dL", index: 1 }]),
+    ).toEqual({
       seq: 1042,
       errors: [{ index: 1, reason: "unit 'mg' not convertible to mg/dL" }],
     });
-    expect(deviceErrorsMessage(undefined, [{ code: 'invalid_json', reason: 'x' }])).toEqual({ errors: [{ reason: 'x' }] });
+    expect(deviceErrorsMessage(undefined, [{ code: 'invalid_json', reason: 'x' }])).toEqual({
+      errors: [{ reason: 'x' }],
+    });
   });
 });
 
@@ -199,9 +245,25 @@ describe('decodeStatus', () => {
   const status = (value: unknown) => decodeStatus(typeof value === 'string' ? Buffer.from(value) : json(value), ctx);
 
   it('decodes every field of contract §1.2', () => {
-    expect(status({ ts: '2026-11-22T10:00:00Z', battery: 14, online: true, firmware: '2.3.1', rssi: -71, sensorExpiresAt: '2026-11-30T00:00:00+00:00' })).toEqual({
+    expect(
+      status({
+        ts: '2026-11-22T10:00:00Z',
+        battery: 14,
+        online: true,
+        firmware: '2.3.1',
+        rssi: -71,
+        sensorExpiresAt: '2026-11-30T00:00:00+00:00',
+      }),
+    ).toEqual({
       ok: true,
-      status: { time: NOW, battery: 14, online: true, firmware: '2.3.1', rssi: -71, sensorExpiresAt: '2026-11-30T00:00:00.000Z' },
+      status: {
+        time: NOW,
+        battery: 14,
+        online: true,
+        firmware: '2.3.1',
+        rssi: -71,
+        sensorExpiresAt: '2026-11-30T00:00:00.000Z',
+      },
     });
   });
 

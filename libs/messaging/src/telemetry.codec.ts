@@ -82,13 +82,19 @@ export function parseTimestamp(value: unknown): number | undefined {
 }
 
 /** Checks a timestamp against the accepted window (≤ 5 min ahead, ≤ max backfill behind). */
-export function checkTimeWindow(time: number, ctx: Pick<DecodeContext, 'receivedAt' | 'maxBackfillMs'>): { code: RejectionCode; reason: string } | undefined {
+export function checkTimeWindow(
+  time: number,
+  ctx: Pick<DecodeContext, 'receivedAt' | 'maxBackfillMs'>,
+): { code: RejectionCode; reason: string } | undefined {
   if (time > ctx.receivedAt + MAX_FUTURE_SKEW_MS) {
     return { code: 'ts_in_future', reason: `ts ${new Date(time).toISOString()} is more than 5 minutes in the future` };
   }
   if (time < ctx.receivedAt - ctx.maxBackfillMs) {
     const days = Math.round((ctx.maxBackfillMs / 86_400_000) * 100) / 100;
-    return { code: 'ts_too_old', reason: `ts ${new Date(time).toISOString()} is older than the backfill limit of ${days} days` };
+    return {
+      code: 'ts_too_old',
+      reason: `ts ${new Date(time).toISOString()} is older than the backfill limit of ${days} days`,
+    };
   }
   return undefined;
 }
@@ -121,7 +127,11 @@ export function decodeTelemetry(payload: Uint8Array, ctx: DecodeContext): Decode
 
   const seq = parseSeq(body['seq']);
   if (!seq.ok) return { readings: [], rejections: [seq.rejection] };
-  const whole = (rejection: Rejection): DecodedTelemetry => ({ ...(seq.value === undefined ? {} : { seq: seq.value }), readings: [], rejections: [rejection] });
+  const whole = (rejection: Rejection): DecodedTelemetry => ({
+    ...(seq.value === undefined ? {} : { seq: seq.value }),
+    readings: [],
+    rejections: [rejection],
+  });
 
   const mismatch = checkClaimedDevice(body, ctx.deviceId);
   if (mismatch) return whole(mismatch);
@@ -129,7 +139,8 @@ export function decodeTelemetry(payload: Uint8Array, ctx: DecodeContext): Decode
   let messageTime = ctx.receivedAt;
   if (body['ts'] !== undefined) {
     const t = parseTimestamp(body['ts']);
-    if (t === undefined) return whole({ code: 'invalid_ts', reason: 'ts must be an ISO-8601 time with offset or epoch milliseconds' });
+    if (t === undefined)
+      return whole({ code: 'invalid_ts', reason: 'ts must be an ISO-8601 time with offset or epoch milliseconds' });
     messageTime = t;
   }
 
@@ -137,7 +148,10 @@ export function decodeTelemetry(payload: Uint8Array, ctx: DecodeContext): Decode
   if (!Array.isArray(items)) return whole({ code: 'invalid_message', reason: 'readings must be an array' });
   if (items.length === 0) return whole({ code: 'no_readings', reason: 'readings must not be empty' });
   if (items.length > MAX_READINGS_PER_MESSAGE) {
-    return whole({ code: 'too_many_readings', reason: `readings has ${items.length} items, at most ${MAX_READINGS_PER_MESSAGE} are allowed` });
+    return whole({
+      code: 'too_many_readings',
+      reason: `readings has ${items.length} items, at most ${MAX_READINGS_PER_MESSAGE} are allowed`,
+    });
   }
 
   const readings: DecodedReading[] = [];
@@ -151,25 +165,32 @@ export function decodeTelemetry(payload: Uint8Array, ctx: DecodeContext): Decode
 }
 
 function decodeReading(item: unknown, index: number, messageTime: number, ctx: DecodeContext): Parsed<DecodedReading> {
-  if (typeof item !== 'object' || item === null || Array.isArray(item)) return reject('invalid_reading', 'reading must be an object', index);
+  if (typeof item !== 'object' || item === null || Array.isArray(item))
+    return reject('invalid_reading', 'reading must be an object', index);
   const r = item as Record<string, unknown>;
   const metric = r['metric'];
   if (typeof metric !== 'string') return reject('unknown_metric', 'metric must be a string', index);
   if (!isMetricKey(metric)) return reject('unknown_metric', `unknown metric '${truncate(metric)}'`, index);
   const raw = r['value'];
-  if (typeof raw !== 'number' || !Number.isFinite(raw)) return reject('invalid_value', 'value must be a finite number', index);
+  if (typeof raw !== 'number' || !Number.isFinite(raw))
+    return reject('invalid_value', 'value must be a finite number', index);
   const unit = r['unit'];
   if (unit !== undefined && typeof unit !== 'string') return reject('invalid_unit', 'unit must be a string', index);
   const converted = toCanonical(metric, raw, unit === undefined ? undefined : truncate(unit));
   if (!converted.ok) return reject('invalid_unit', converted.reason, index);
   if (!Number.isFinite(converted.value) || !isPlausible(metric, converted.value)) {
     const { min, max } = METRICS[metric].plausible;
-    return reject('implausible_value', `${metric} ${roundTo(converted.value)} ${METRICS[metric].unit} is outside the plausible range ${min}–${max}`, index);
+    return reject(
+      'implausible_value',
+      `${metric} ${roundTo(converted.value)} ${METRICS[metric].unit} is outside the plausible range ${min}–${max}`,
+      index,
+    );
   }
   let time = messageTime;
   if (r['ts'] !== undefined) {
     const t = parseTimestamp(r['ts']);
-    if (t === undefined) return reject('invalid_ts', 'ts must be an ISO-8601 time with offset or epoch milliseconds', index);
+    if (t === undefined)
+      return reject('invalid_ts', 'ts must be an ISO-8601 time with offset or epoch milliseconds', index);
     time = t;
   }
   const window = checkTimeWindow(time, ctx);

@@ -37,18 +37,21 @@ export function parseDeviceTopic(root: string, topic: string): { deviceId: strin
   if (rest.length !== 2 || rest[0] === '') return undefined;
   const kind = rest[1];
   if (kind !== 'telemetry' && kind !== 'status' && kind !== 'errors') return undefined;
-  return { deviceId: rest[0]!, kind };
+  return { deviceId: rest[0], kind };
 }
 
 /** Splits `{root}/events/patients/{id}/{kind}`; undefined for any other topic. */
-export function parsePatientEventTopic(root: string, topic: string): { patientId: string; kind: PatientEventKind } | undefined {
+export function parsePatientEventTopic(
+  root: string,
+  topic: string,
+): { patientId: string; kind: PatientEventKind } | undefined {
   const prefix = `${root}/events/patients/`;
   if (!topic.startsWith(prefix)) return undefined;
   const rest = topic.slice(prefix.length).split('/');
   if (rest.length !== 2 || rest[0] === '') return undefined;
   const kind = rest[1];
   if (kind !== 'alerts' && kind !== 'devices' && kind !== 'notifications') return undefined;
-  return { patientId: rest[0]!, kind };
+  return { patientId: rest[0], kind };
 }
 
 /** A shared-subscription filter (`$share/{group}/{filter}`, MQTT 5; also honoured by Mosquitto and EMQX for 3.1.1). */

@@ -1,7 +1,14 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsISO8601, IsOptional, IsString, IsUUID, Max, MaxLength, Min } from 'class-validator';
-import { ALERT_PRIORITIES, ALERT_STATES, type AlertPriority, type AlertResource, type AlertState, type PatientNotificationResource } from '@lantern/domain';
+import {
+  ALERT_PRIORITIES,
+  ALERT_STATES,
+  type AlertPriority,
+  type AlertResource,
+  type AlertState,
+  type PatientNotificationResource,
+} from '@lantern/domain';
 import type { EffectiveRule } from '@lantern/alerting';
 
 export class AlertDto implements AlertResource {
@@ -23,7 +30,10 @@ export class AlertDto implements AlertResource {
   @ApiPropertyOptional({ format: 'date-time' }) resolvedAt?: string;
   @ApiPropertyOptional({ format: 'uuid' }) resolvedBy?: string;
   @ApiProperty() escalationLevel!: number;
-  @ApiProperty({ description: 'The triggering reading was more than 15 minutes old when evaluated (store-and-forward).' }) late!: boolean;
+  @ApiProperty({
+    description: 'The triggering reading was more than 15 minutes old when evaluated (store-and-forward).',
+  })
+  late!: boolean;
 }
 
 export class AlertPageDto {
@@ -37,9 +47,18 @@ export class AlertListQueryDto {
   @ApiPropertyOptional({ format: 'uuid' }) @IsOptional() @IsUUID() patientId?: string;
   @ApiPropertyOptional({ enum: ALERT_STATES }) @IsOptional() @IsIn(ALERT_STATES) state?: AlertState;
   @ApiPropertyOptional({ enum: ALERT_PRIORITIES }) @IsOptional() @IsIn(ALERT_PRIORITIES) priority?: AlertPriority;
-  @ApiPropertyOptional({ format: 'date-time', description: 'openedAt ≥ from' }) @IsOptional() @IsISO8601() from?: string;
+  @ApiPropertyOptional({ format: 'date-time', description: 'openedAt ≥ from' })
+  @IsOptional()
+  @IsISO8601()
+  from?: string;
   @ApiPropertyOptional({ format: 'date-time', description: 'openedAt < to' }) @IsOptional() @IsISO8601() to?: string;
-  @ApiPropertyOptional({ default: 100, maximum: 1000 }) @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(1000) limit?: number;
+  @ApiPropertyOptional({ default: 100, maximum: 1000 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  limit?: number;
   @ApiPropertyOptional({ default: 0 }) @IsOptional() @Type(() => Number) @IsInt() @Min(0) offset?: number;
 }
 
@@ -55,7 +74,11 @@ export class AlertRuleDto {
   @ApiProperty() label!: string;
   @ApiProperty() enabled!: boolean;
   @ApiProperty({ enum: ['default', 'patient'] }) source!: 'default' | 'patient';
-  @ApiProperty({ type: 'object', additionalProperties: true, example: { direction: 'below', threshold: 70, delaySec: 0, hysteresis: 5, priority: 'medium' } })
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: true,
+    example: { direction: 'below', threshold: 70, delaySec: 0, hysteresis: 5, priority: 'medium' },
+  })
   params!: Record<string, unknown>;
 }
 
@@ -75,7 +98,8 @@ export function toAlertRuleDto(rule: EffectiveRule): AlertRuleDto {
 export class NotificationDto implements PatientNotificationResource {
   @ApiProperty({ format: 'uuid' }) id!: string;
   @ApiProperty({ format: 'uuid' }) patientId!: string;
-  @ApiProperty({ enum: ['alert_opened', 'alert_acknowledged', 'signal_lost', 'signal_restored', 'battery_low'] }) kind!: PatientNotificationResource['kind'];
+  @ApiProperty({ enum: ['alert_opened', 'alert_acknowledged', 'signal_lost', 'signal_restored', 'battery_low'] })
+  kind!: PatientNotificationResource['kind'];
   @ApiProperty({ enum: ['info', 'warning', 'urgent'] }) severity!: PatientNotificationResource['severity'];
   @ApiProperty() title!: string;
   @ApiProperty() body!: string;
@@ -90,7 +114,14 @@ export class NotificationPageDto {
 }
 
 export class NotificationListQueryDto {
-  @ApiPropertyOptional({ default: 50, maximum: 500 }) @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(500) limit?: number;
+  @ApiPropertyOptional({ default: 50, maximum: 500 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(500)
+  limit?: number;
   @ApiPropertyOptional({ default: 0 }) @IsOptional() @Type(() => Number) @IsInt() @Min(0) offset?: number;
-  @ApiPropertyOptional({ description: 'Only unread ones' }) @IsOptional() @IsIn(['true', 'false']) unread?: 'true' | 'false';
+  @ApiPropertyOptional({ description: 'Only unread ones' }) @IsOptional() @IsIn(['true', 'false']) unread?:
+    'true' | 'false';
 }

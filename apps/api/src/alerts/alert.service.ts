@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
-import { BadRequestError, ConflictError, ForbiddenError, NotFoundError, type AlertResource, type PatientNotificationResource } from '@lantern/domain';
+import {
+  BadRequestError,
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  type AlertResource,
+  type PatientNotificationResource,
+} from '@lantern/domain';
 import {
   AlertTransitionError,
   acknowledgeAlert,
@@ -72,7 +79,10 @@ export class AlertService {
     this.topics = topicsFor(config.mqttTopicRoot);
   }
 
-  async list(actor: Actor, query: AlertListQueryDto): Promise<{ items: AlertResource[]; total: number; limit: number; offset: number }> {
+  async list(
+    actor: Actor,
+    query: AlertListQueryDto,
+  ): Promise<{ items: AlertResource[]; total: number; limit: number; offset: number }> {
     if (query.patientId !== undefined) await this.access.assertCanSeePatient(actor.principal, query.patientId);
     const limit = query.limit ?? 100;
     const offset = query.offset ?? 0;
@@ -90,11 +100,15 @@ export class AlertService {
   }
 
   acknowledge(actor: Actor, alertId: string, note: string | undefined): Promise<AlertResource> {
-    return this.transition(actor, alertId, (alert, now) => acknowledgeAlert(alert, actor.principal.userId, now, note ?? null));
+    return this.transition(actor, alertId, (alert, now) =>
+      acknowledgeAlert(alert, actor.principal.userId, now, note ?? null),
+    );
   }
 
   resolve(actor: Actor, alertId: string, note: string | undefined): Promise<AlertResource> {
-    return this.transition(actor, alertId, (alert, now) => resolveAlert(alert, actor.principal.userId, now, note ?? null));
+    return this.transition(actor, alertId, (alert, now) =>
+      resolveAlert(alert, actor.principal.userId, now, note ?? null),
+    );
   }
 
   async rules(actor: Actor, patientId: string): Promise<EffectiveRule[]> {
@@ -126,11 +140,15 @@ export class AlertService {
     const rule = findRule(ruleKey);
     if (!rule) throw new NotFoundError('Alert rule', ruleKey);
     const id = patientId.toLowerCase();
-    if (await this.overrides.remove(id, ruleKey)) await this.announce(rulesChangedTopic(this.topics.root), { patientId: id });
+    if (await this.overrides.remove(id, ruleKey))
+      await this.announce(rulesChangedTopic(this.topics.root), { patientId: id });
     return applyOverride(rule, undefined);
   }
 
-  async myNotifications(actor: Actor, options: { limit: number; offset: number; unreadOnly: boolean }): Promise<{ items: ReturnType<typeof toNotificationResource>[]; total: number }> {
+  async myNotifications(
+    actor: Actor,
+    options: { limit: number; offset: number; unreadOnly: boolean },
+  ): Promise<{ items: ReturnType<typeof toNotificationResource>[]; total: number }> {
     const patientId = this.ownPatient(actor);
     const page = await this.notifications.listForPatient(patientId, options);
     return { items: page.items.map(toNotificationResource), total: page.total };
@@ -144,7 +162,8 @@ export class AlertService {
   }
 
   private ownPatient(actor: Actor): string {
-    if (actor.principal.role !== 'patient' || !actor.principal.patientId) throw new ForbiddenError('Notifications are for patient users');
+    if (actor.principal.role !== 'patient' || !actor.principal.patientId)
+      throw new ForbiddenError('Notifications are for patient users');
     return actor.principal.patientId;
   }
 
@@ -159,7 +178,8 @@ export class AlertService {
   ): Promise<AlertResource> {
     const found = await this.alerts.findById(alertId);
     // An alert of a patient the caller may not see is as unknown as a missing one.
-    if (!found || !(await this.access.canSeePatient(actor.principal, found.patientId))) throw new NotFoundError('Alert', alertId);
+    if (!found || !(await this.access.canSeePatient(actor.principal, found.patientId)))
+      throw new NotFoundError('Alert', alertId);
     let transitions: AlertTransition[] = [];
     const now = Date.now();
     let saved: StoredAlert | undefined;
@@ -176,22 +196,43 @@ export class AlertService {
     if (!saved) throw new NotFoundError('Alert', alertId);
     const record = toRecord(saved);
     let notification: StoredNotification | undefined;
-    if (transitions.some((t) => t.kind === 'acknowledged')) notification = await this.storeAcknowledgedNotification(record, now);
+    if (transitions.some((t) => t.kind === 'acknowledged'))
+      notification = await this.storeAcknowledgedNotification(record, now);
     // Persisted; now emitted, each transition once.
-    for (const t of transitions) await this.announce(patientEventTopic(this.topics, 'alerts', record.patientId), toAlertResource(t.alert));
-    if (notification) await this.announce(patientEventTopic(this.topics, 'notifications', record.patientId), toNotificationResource(notification));
+    for (const t of transitions)
+      await this.announce(patientEventTopic(this.topics, 'alerts', record.patientId), toAlertResource(t.alert));
+    if (notification)
+      await this.announce(
+        patientEventTopic(this.topics, 'notifications', record.patientId),
+        toNotificationResource(notification),
+      );
     await this.announce(alertChangedTopic(this.topics.root), { alertId, transitions: transitions.map((t) => t.kind) });
     return toAlertResource(record);
   }
 
-  private async storeAcknowledgedNotification(alert: AlertRecord, now: number): Promise<StoredNotification | undefined> {
+  private async storeAcknowledgedNotification(
+    alert: AlertRecord,
+    now: number,
+  ): Promise<StoredNotification | undefined> {
     const rule = findRule(alert.rule);
     if (!rule) return undefined;
     const overrides = await this.overrides.listForPatient(alert.patientId);
-    const effective = applyOverride(rule, overrides.find((o) => o.ruleKey === rule.key));
-    const device = alert.deviceId === null ? undefined : await this.devices.findById(alert.deviceId).catch(() => undefined);
+    const effective = applyOverride(
+      rule,
+      overrides.find((o) => o.ruleKey === rule.key),
+    );
+    const device =
+      alert.deviceId === null ? undefined : await this.devices.findById(alert.deviceId).catch(() => undefined);
     const text = acknowledgedNotificationText(effective, { value: alert.value, deviceType: device?.type ?? null });
-    const notification: StoredNotification = { ...text, id: randomUUID(), patientId: alert.patientId, alertId: alert.id, deviceId: alert.deviceId, createdAt: now, readAt: null };
+    const notification: StoredNotification = {
+      ...text,
+      id: randomUUID(),
+      patientId: alert.patientId,
+      alertId: alert.id,
+      deviceId: alert.deviceId,
+      createdAt: now,
+      readAt: null,
+    };
     await this.notifications.insertMany([notification]);
     return notification;
   }

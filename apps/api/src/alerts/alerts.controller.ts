@@ -2,7 +2,14 @@ import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Post, Pu
 import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentActor, Roles, type Actor } from '@lantern/auth';
 import { ApiErrors } from '../http/api-errors.decorator.js';
-import { AlertActionDto, AlertDto, AlertListQueryDto, AlertPageDto, AlertRuleDto, toAlertRuleDto } from './alert.dto.js';
+import {
+  AlertActionDto,
+  AlertDto,
+  AlertListQueryDto,
+  AlertPageDto,
+  AlertRuleDto,
+  toAlertRuleDto,
+} from './alert.dto.js';
 import { AlertService } from './alert.service.js';
 
 @ApiTags('alerts')
@@ -23,25 +30,40 @@ export class AlertsController {
   @Post('alerts/:id/acknowledge')
   @HttpCode(200)
   @Roles('admin', 'clinician')
-  @ApiOperation({ summary: 'Acknowledge an open alert. A latched (cleared) high alert resolves at once; otherwise it resolves when its condition clears.' })
+  @ApiOperation({
+    summary:
+      'Acknowledge an open alert. A latched (cleared) high alert resolves at once; otherwise it resolves when its condition clears.',
+  })
   @ApiOkResponse({ type: AlertDto })
   @ApiErrors(400, 403, 404, 409)
-  acknowledge(@CurrentActor() actor: Actor, @Param('id', ParseUUIDPipe) id: string, @Body() body: AlertActionDto): Promise<AlertDto> {
+  acknowledge(
+    @CurrentActor() actor: Actor,
+    @Param('id', ParseUUIDPipe) id: string,
+    @Body() body: AlertActionDto,
+  ): Promise<AlertDto> {
     return this.alerts.acknowledge(actor, id, body.note);
   }
 
   @Post('alerts/:id/resolve')
   @HttpCode(200)
   @Roles('admin', 'clinician')
-  @ApiOperation({ summary: 'Resolve an active alert by hand. Its rule opens no new alert until its condition has cleared.' })
+  @ApiOperation({
+    summary: 'Resolve an active alert by hand. Its rule opens no new alert until its condition has cleared.',
+  })
   @ApiOkResponse({ type: AlertDto })
   @ApiErrors(400, 403, 404, 409)
-  resolve(@CurrentActor() actor: Actor, @Param('id', ParseUUIDPipe) id: string, @Body() body: AlertActionDto): Promise<AlertDto> {
+  resolve(
+    @CurrentActor() actor: Actor,
+    @Param('id', ParseUUIDPipe) id: string,
+    @Body() body: AlertActionDto,
+  ): Promise<AlertDto> {
     return this.alerts.resolve(actor, id, body.note);
   }
 
   @Get('patients/:id/alert-rules')
-  @ApiOperation({ summary: "The patient's effective alert rules: catalog defaults merged with the patient's overrides." })
+  @ApiOperation({
+    summary: "The patient's effective alert rules: catalog defaults merged with the patient's overrides.",
+  })
   @ApiOkResponse({ type: [AlertRuleDto] })
   @ApiErrors(400, 404)
   async rules(@CurrentActor() actor: Actor, @Param('id', ParseUUIDPipe) id: string): Promise<AlertRuleDto[]> {
@@ -50,11 +72,20 @@ export class AlertsController {
 
   @Put('patients/:id/alert-rules/:ruleKey')
   @Roles('admin', 'clinician')
-  @ApiOperation({ summary: 'Override a rule for this patient (merged into any earlier override); live on the stream within 2 s.' })
-  @ApiBody({ schema: { type: 'object', additionalProperties: true, example: { enabled: true, threshold: 65, delaySec: 300 } } })
+  @ApiOperation({
+    summary: 'Override a rule for this patient (merged into any earlier override); live on the stream within 2 s.',
+  })
+  @ApiBody({
+    schema: { type: 'object', additionalProperties: true, example: { enabled: true, threshold: 65, delaySec: 300 } },
+  })
   @ApiOkResponse({ type: AlertRuleDto })
   @ApiErrors(400, 403, 404)
-  async putRule(@CurrentActor() actor: Actor, @Param('id', ParseUUIDPipe) id: string, @Param('ruleKey') ruleKey: string, @Body() body: Record<string, unknown>): Promise<AlertRuleDto> {
+  async putRule(
+    @CurrentActor() actor: Actor,
+    @Param('id', ParseUUIDPipe) id: string,
+    @Param('ruleKey') ruleKey: string,
+    @Body() body: Record<string, unknown>,
+  ): Promise<AlertRuleDto> {
     return toAlertRuleDto(await this.alerts.putRule(actor, id, ruleKey, body));
   }
 
@@ -63,7 +94,11 @@ export class AlertsController {
   @ApiOperation({ summary: 'Revert a rule to the catalog default for this patient.' })
   @ApiOkResponse({ type: AlertRuleDto })
   @ApiErrors(400, 403, 404)
-  async deleteRule(@CurrentActor() actor: Actor, @Param('id', ParseUUIDPipe) id: string, @Param('ruleKey') ruleKey: string): Promise<AlertRuleDto> {
+  async deleteRule(
+    @CurrentActor() actor: Actor,
+    @Param('id', ParseUUIDPipe) id: string,
+    @Param('ruleKey') ruleKey: string,
+  ): Promise<AlertRuleDto> {
     return toAlertRuleDto(await this.alerts.deleteRule(actor, id, ruleKey));
   }
 }

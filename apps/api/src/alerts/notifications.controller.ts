@@ -18,7 +18,11 @@ export class NotificationsController {
   @ApiOkResponse({ type: NotificationPageDto })
   @ApiErrors(400)
   list(@CurrentActor() actor: Actor, @Query() query: NotificationListQueryDto): Promise<NotificationPageDto> {
-    return this.alerts.myNotifications(actor, { limit: query.limit ?? 50, offset: query.offset ?? 0, unreadOnly: query.unread === 'true' });
+    return this.alerts.myNotifications(actor, {
+      limit: query.limit ?? 50,
+      offset: query.offset ?? 0,
+      unreadOnly: query.unread === 'true',
+    });
   }
 
   @Post(':id/read')

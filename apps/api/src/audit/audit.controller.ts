@@ -16,7 +16,12 @@ export class AuditController {
   @ApiOkResponse({ type: [AuditEntryDto] })
   @ApiErrors(400, 401, 403)
   async list(@Query() query: AuditQueryDto): Promise<AuditEntryDto[]> {
-    const records = await this.audit.list({ patientId: query.patientId, actorId: query.actorId, beforeId: query.before, limit: query.limit ?? 100 });
+    const records = await this.audit.list({
+      patientId: query.patientId,
+      actorId: query.actorId,
+      beforeId: query.before,
+      limit: query.limit ?? 100,
+    });
     return records.map(toAuditEntryDto);
   }
 }

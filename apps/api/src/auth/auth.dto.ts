@@ -16,7 +16,9 @@ export class LoginDto {
 }
 
 export class LoginResponseDto {
-  @ApiProperty({ description: 'Bearer token for REST (`Authorization: Bearer …`) and the Socket.IO handshake (`auth: { token }`).' })
+  @ApiProperty({
+    description: 'Bearer token for REST (`Authorization: Bearer …`) and the Socket.IO handshake (`auth: { token }`).',
+  })
   accessToken!: string;
 
   @ApiProperty({ type: String, format: 'date-time' })

@@ -48,7 +48,9 @@ export class DeviceRevocationPublisher implements OnModuleInit, OnModuleDestroy 
   async deviceRevoked(deviceId: string): Promise<void> {
     const topic = deviceRevokedTopic(this.config.mqttTopicRoot);
     if (!this.client?.connected) {
-      this.logger.warn(`Broker unreachable: revocation of device ${deviceId} not announced; it applies at the device's next connect`);
+      this.logger.warn(
+        `Broker unreachable: revocation of device ${deviceId} not announced; it applies at the device's next connect`,
+      );
       return;
     }
     try {

@@ -54,7 +54,9 @@ export class DeviceCredentialsDto {
   @ApiProperty({ description: 'MQTT username: the device id.' })
   username!: string;
 
-  @ApiProperty({ description: 'MQTT password: the device secret. Shown only in this answer; Lantern keeps only its hash.' })
+  @ApiProperty({
+    description: 'MQTT password: the device secret. Shown only in this answer; Lantern keeps only its hash.',
+  })
   password!: string;
 
   @ApiProperty({ example: 'lantern/v1/devices/{id}/telemetry' })
@@ -121,7 +123,7 @@ export class CreateDeviceDto {
 }
 
 export class ListDevicesQueryDto {
-  @ApiPropertyOptional({ format: 'uuid', description: 'Only this patient\'s devices (404 when not visible).' })
+  @ApiPropertyOptional({ format: 'uuid', description: "Only this patient's devices (404 when not visible)." })
   @IsOptional()
   @IsUUID()
   patientId?: string;

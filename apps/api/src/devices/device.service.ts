@@ -33,35 +33,62 @@ export class DeviceService {
   ) {}
 
   /** Registers a device and issues its credentials; the secret exists in clear only in the answer. */
-  async provision(actor: Actor, command: ProvisionDeviceCommand): Promise<{ device: DeviceRecord; credentials: DeviceCredentials }> {
+  async provision(
+    actor: Actor,
+    command: ProvisionDeviceCommand,
+  ): Promise<{ device: DeviceRecord; credentials: DeviceCredentials }> {
     await this.access.assertCanSeePatient(actor.principal, command.patientId);
     const secret = generateDeviceSecret();
     const device = await this.devices.create({ ...command, secretHash: hashDeviceSecret(secret) });
-    await this.audit.record(actor, { action: 'device.create', patientId: device.patientId, resource: 'device', resourceId: device.id, details: { type: device.type } });
+    await this.audit.record(actor, {
+      action: 'device.create',
+      patientId: device.patientId,
+      resource: 'device',
+      resourceId: device.id,
+      details: { type: device.type },
+    });
     return { device, credentials: this.credentials(device.id, secret) };
   }
 
   async list(actor: Actor, patientId?: string): Promise<DeviceRecord[]> {
     if (patientId !== undefined) await this.access.assertCanSeePatient(actor.principal, patientId);
     const devices = await this.devices.list(this.access.scopeOf(actor.principal), patientId);
-    await this.audit.record(actor, { action: 'device.list', ...(patientId !== undefined && { patientId }), resource: 'device', details: { count: devices.length } });
+    await this.audit.record(actor, {
+      action: 'device.list',
+      ...(patientId !== undefined && { patientId }),
+      resource: 'device',
+      details: { count: devices.length },
+    });
     return devices;
   }
 
   async get(actor: Actor, deviceId: string): Promise<DeviceRecord> {
     const device = await this.findVisible(actor, deviceId);
-    await this.audit.record(actor, { action: 'device.read', patientId: device.patientId, resource: 'device', resourceId: device.id });
+    await this.audit.record(actor, {
+      action: 'device.read',
+      patientId: device.patientId,
+      resource: 'device',
+      resourceId: device.id,
+    });
     return device;
   }
 
   /** New secret; the old one stops working at once (registry first, then the broker is told to disconnect). */
-  async rotateSecret(actor: Actor, deviceId: string): Promise<{ device: DeviceRecord; credentials: DeviceCredentials }> {
+  async rotateSecret(
+    actor: Actor,
+    deviceId: string,
+  ): Promise<{ device: DeviceRecord; credentials: DeviceCredentials }> {
     const existing = await this.findVisible(actor, deviceId);
     if (existing.decommissionedAt !== undefined) throw new ConflictError(`Device ${deviceId} is decommissioned`);
     const secret = generateDeviceSecret();
     const device = await this.devices.rotateSecret(deviceId, hashDeviceSecret(secret));
     if (device === undefined) throw new ConflictError(`Device ${deviceId} is decommissioned`);
-    await this.audit.record(actor, { action: 'device.rotate_secret', patientId: device.patientId, resource: 'device', resourceId: device.id });
+    await this.audit.record(actor, {
+      action: 'device.rotate_secret',
+      patientId: device.patientId,
+      resource: 'device',
+      resourceId: device.id,
+    });
     await this.revocations.deviceRevoked(device.id);
     return { device, credentials: this.credentials(device.id, secret) };
   }
@@ -72,7 +99,12 @@ export class DeviceService {
     const device = await this.devices.decommission(deviceId);
     if (device === undefined) throw new NotFoundError('Device', deviceId);
     if (existing.decommissionedAt === undefined) {
-      await this.audit.record(actor, { action: 'device.decommission', patientId: device.patientId, resource: 'device', resourceId: device.id });
+      await this.audit.record(actor, {
+        action: 'device.decommission',
+        patientId: device.patientId,
+        resource: 'device',
+        resourceId: device.id,
+      });
     }
     await this.revocations.deviceRevoked(device.id);
     return device;
@@ -80,7 +112,8 @@ export class DeviceService {
 
   private async findVisible(actor: Actor, deviceId: string): Promise<DeviceRecord> {
     const device = await this.devices.findById(deviceId);
-    if (device === undefined || !(await this.access.canSeePatient(actor.principal, device.patientId))) throw new NotFoundError('Device', deviceId);
+    if (device === undefined || !(await this.access.canSeePatient(actor.principal, device.patientId)))
+      throw new NotFoundError('Device', deviceId);
     return device;
   }
 

@@ -14,7 +14,10 @@ export class DevicesController {
 
   @Post()
   @Roles('admin', 'clinician')
-  @ApiOperation({ summary: "Provision a device for a visible patient; the answer carries its MQTT credentials, the secret shown only here." })
+  @ApiOperation({
+    summary:
+      'Provision a device for a visible patient; the answer carries its MQTT credentials, the secret shown only here.',
+  })
   @ApiCreatedResponse({ type: ProvisionedDeviceDto })
   @ApiErrors(400, 403, 404)
   async provision(@CurrentActor() actor: Actor, @Body() body: CreateDeviceDto): Promise<ProvisionedDeviceDto> {
@@ -41,10 +44,15 @@ export class DevicesController {
   @Post(':id/rotate-secret')
   @Roles('admin', 'clinician')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Issue a new secret; the old one stops working at once. The new secret is shown only here.' })
+  @ApiOperation({
+    summary: 'Issue a new secret; the old one stops working at once. The new secret is shown only here.',
+  })
   @ApiOkResponse({ type: ProvisionedDeviceDto })
   @ApiErrors(400, 403, 404, 409)
-  async rotateSecret(@CurrentActor() actor: Actor, @Param('id', ParseUUIDPipe) id: string): Promise<ProvisionedDeviceDto> {
+  async rotateSecret(
+    @CurrentActor() actor: Actor,
+    @Param('id', ParseUUIDPipe) id: string,
+  ): Promise<ProvisionedDeviceDto> {
     const { device, credentials } = await this.devices.rotateSecret(actor, id);
     return { ...toDeviceDto(device), credentials };
   }

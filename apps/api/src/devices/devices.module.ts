@@ -3,5 +3,9 @@ import { DeviceRevocationPublisher } from './device-revocation.publisher.js';
 import { DeviceService } from './device.service.js';
 import { DevicesController } from './devices.controller.js';
 
-@Module({ controllers: [DevicesController], providers: [DeviceService, DeviceRevocationPublisher], exports: [DeviceRevocationPublisher] })
+@Module({
+  controllers: [DevicesController],
+  providers: [DeviceService, DeviceRevocationPublisher],
+  exports: [DeviceRevocationPublisher],
+})
 export class DevicesModule {}

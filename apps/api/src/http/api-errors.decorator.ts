@@ -13,5 +13,7 @@ const DESCRIPTIONS: Record<number, string> = {
 
 /** Documents the error answers a route can give, each with the common error body. */
 export function ApiErrors(...statuses: number[]): MethodDecorator & ClassDecorator {
-  return applyDecorators(...statuses.map((status) => ApiResponse({ status, description: DESCRIPTIONS[status], type: ErrorBodyDto })));
+  return applyDecorators(
+    ...statuses.map((status) => ApiResponse({ status, description: DESCRIPTIONS[status], type: ErrorBodyDto })),
+  );
 }

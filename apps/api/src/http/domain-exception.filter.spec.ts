@@ -15,7 +15,10 @@ function run(exception: unknown): { status: number; body: Record<string, unknown
       sent.body = body;
     },
   };
-  const host = { getType: () => 'http', switchToHttp: () => ({ getResponse: () => response }) } as unknown as ArgumentsHost;
+  const host = {
+    getType: () => 'http',
+    switchToHttp: () => ({ getResponse: () => response }),
+  } as unknown as ArgumentsHost;
   new DomainExceptionFilter().catch(exception, host);
   return sent;
 }
@@ -48,7 +51,12 @@ describe('DomainExceptionFilter', () => {
       const { status, body } = run(new Error('duplicate key value violates unique constraint "secret_stuff"'));
       expect(status).toBe(500);
       expect(body.errorId).toEqual(expect.stringMatching(/^[0-9a-f-]{36}$/));
-      expect(body).toEqual({ statusCode: 500, error: 'Internal Server Error', message: `Internal server error (error id ${String(body.errorId)})`, errorId: body.errorId });
+      expect(body).toEqual({
+        statusCode: 500,
+        error: 'Internal Server Error',
+        message: `Internal server error (error id ${String(body.errorId)})`,
+        errorId: body.errorId,
+      });
       expect(logged).toEqual([`Unhandled error ${String(body.errorId)}`]);
     } finally {
       Logger.prototype.error = original;

@@ -54,7 +54,9 @@ export class DomainExceptionFilter implements ExceptionFilter {
       const status = exception.getStatus();
       const response = exception.getResponse();
       const message =
-        typeof response === 'object' && response !== null && 'message' in response ? (response).message : exception.message;
+        typeof response === 'object' && response !== null && 'message' in response
+          ? response.message
+          : exception.message;
       return body(status, Array.isArray(message) ? message.map(String) : String(message));
     }
     if (isExposedHttpError(exception)) return body(exception.status, exception.message);

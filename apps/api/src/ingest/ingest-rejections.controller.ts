@@ -13,7 +13,10 @@ export class IngestRejectionsController {
   constructor(private readonly rejections: IngestRejectionsService) {}
 
   @Get()
-  @ApiOperation({ summary: 'Dead letters of the ingest: refused messages and readings with reason and raw payload, newest first (admin).' })
+  @ApiOperation({
+    summary:
+      'Dead letters of the ingest: refused messages and readings with reason and raw payload, newest first (admin).',
+  })
   @ApiOkResponse({ type: [IngestRejectionDto] })
   @ApiErrors(400, 401, 403)
   async list(@Query() query: IngestRejectionQueryDto): Promise<IngestRejectionDto[]> {

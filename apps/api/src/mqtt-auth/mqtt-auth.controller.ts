@@ -4,8 +4,18 @@ import { MqttAccessService, Public, type MqttAction } from '@lantern/auth';
 import { ApiErrors } from '../http/api-errors.decorator.js';
 import { MqttAuthenticateDto, MqttAuthorizeDto, MqttDecisionDto, MqttSuperuserDto } from './mqtt-auth.dto.js';
 
-const allow = (extra: Partial<MqttDecisionDto> = {}): MqttDecisionDto => ({ result: 'allow', Ok: true, Error: '', ...extra });
-const deny = (extra: Partial<MqttDecisionDto> = {}): MqttDecisionDto => ({ result: 'deny', Ok: false, Error: 'denied', ...extra });
+const allow = (extra: Partial<MqttDecisionDto> = {}): MqttDecisionDto => ({
+  result: 'allow',
+  Ok: true,
+  Error: '',
+  ...extra,
+});
+const deny = (extra: Partial<MqttDecisionDto> = {}): MqttDecisionDto => ({
+  result: 'deny',
+  Ok: false,
+  Error: 'denied',
+  ...extra,
+});
 
 /** mosquitto-go-auth's access levels as the actions they need; read-write needs both. */
 function actionsOf(body: MqttAuthorizeDto): MqttAction[] {
@@ -53,7 +63,9 @@ export class MqttAuthController {
 
   @Post('authorize')
   @HttpCode(200)
-  @ApiOperation({ summary: 'May this client publish/subscribe to this topic? (EMQX HTTP authz, mosquitto-go-auth aclcheck)' })
+  @ApiOperation({
+    summary: 'May this client publish/subscribe to this topic? (EMQX HTTP authz, mosquitto-go-auth aclcheck)',
+  })
   @ApiOkResponse({ type: MqttDecisionDto })
   @ApiErrors(400)
   async authorize(@Body() body: MqttAuthorizeDto): Promise<MqttDecisionDto> {
@@ -70,7 +82,9 @@ export class MqttAuthController {
 
   @Post('superuser')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Is this user exempt from ACL checks? Only the service user. (mosquitto-go-auth superuser)' })
+  @ApiOperation({
+    summary: 'Is this user exempt from ACL checks? Only the service user. (mosquitto-go-auth superuser)',
+  })
   @ApiOkResponse({ type: MqttDecisionDto })
   @ApiErrors(400)
   superuser(@Body() body: MqttSuperuserDto): MqttDecisionDto {

@@ -43,7 +43,10 @@ export class MqttAuthorizeDto {
   @IsIn(['publish', 'subscribe'])
   action?: 'publish' | 'subscribe';
 
-  @ApiPropertyOptional({ enum: [1, 2, 3, 4], description: 'mosquitto-go-auth access: 1 read, 2 write, 3 read-write, 4 subscribe.' })
+  @ApiPropertyOptional({
+    enum: [1, 2, 3, 4],
+    description: 'mosquitto-go-auth access: 1 read, 2 write, 3 read-write, 4 subscribe.',
+  })
   @IsOptional()
   @Type(() => Number)
   @IsInt()

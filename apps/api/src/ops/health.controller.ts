@@ -43,7 +43,10 @@ export class HealthController {
 
   private async pingDatabase(): Promise<'up' | 'down'> {
     try {
-      await Promise.race([this.db.query('SELECT 1'), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref())]);
+      await Promise.race([
+        this.db.query('SELECT 1'),
+        new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref()),
+      ]);
       return 'up';
     } catch {
       return 'down';

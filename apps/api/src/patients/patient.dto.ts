@@ -49,7 +49,12 @@ export function toPatientDto(patient: PatientRecord): PatientDto {
 }
 
 export function toCareTeamMemberDto(member: CareTeamMember): CareTeamMemberDto {
-  return { clinicianId: member.clinicianId, email: member.email, displayName: member.displayName, addedAt: member.addedAt.toISOString() };
+  return {
+    clinicianId: member.clinicianId,
+    email: member.email,
+    displayName: member.displayName,
+    addedAt: member.addedAt.toISOString(),
+  };
 }
 
 export function toPatientDetailDto(patient: PatientRecord, careTeam: readonly CareTeamMember[]): PatientDetailDto {

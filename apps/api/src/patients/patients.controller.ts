@@ -1,5 +1,12 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import { CurrentActor, Roles, type Actor } from '@lantern/auth';
 import { ApiErrors } from '../http/api-errors.decorator.js';
 import {
@@ -32,7 +39,9 @@ export class PatientsController {
   }
 
   @Get()
-  @ApiOperation({ summary: 'Patients visible to the caller: all (admin), the care team (clinician), oneself (patient).' })
+  @ApiOperation({
+    summary: 'Patients visible to the caller: all (admin), the care team (clinician), oneself (patient).',
+  })
   @ApiOkResponse({ type: [PatientDto] })
   async list(@CurrentActor() actor: Actor): Promise<PatientDto[]> {
     return (await this.patients.list(actor)).map(toPatientDto);

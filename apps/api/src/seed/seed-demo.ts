@@ -89,17 +89,43 @@ export async function seedDemo(options: SeedDemoOptions): Promise<DemoSeedResult
   const clinicianIds: string[] = [];
   for (const clinician of CLINICIANS) {
     const login: DemoLogin = { role: 'clinician', password: password(), ...clinician };
-    clinicianIds.push((await call<{ id: string }>('POST', '/users', admin, { ...clinician, password: login.password, role: 'clinician' })).id);
+    clinicianIds.push(
+      (
+        await call<{ id: string }>('POST', '/users', admin, {
+          ...clinician,
+          password: login.password,
+          role: 'clinician',
+        })
+      ).id,
+    );
     logins.push(login);
   }
   for (const patient of PATIENTS) {
-    const { id } = await call<{ id: string }>('POST', '/patients', admin, { displayName: patient.name, dateOfBirth: patient.born });
-    for (const member of patient.team) await call('POST', `/patients/${id}/care-team`, admin, { clinicianId: clinicianIds[member] });
-    const login: DemoLogin = { role: 'patient', email: emailOf(patient.name), password: password(), displayName: patient.name };
-    await call('POST', '/users', admin, { email: login.email, password: login.password, role: 'patient', displayName: patient.name, patientId: id });
+    const { id } = await call<{ id: string }>('POST', '/patients', admin, {
+      displayName: patient.name,
+      dateOfBirth: patient.born,
+    });
+    for (const member of patient.team)
+      await call('POST', `/patients/${id}/care-team`, admin, { clinicianId: clinicianIds[member] });
+    const login: DemoLogin = {
+      role: 'patient',
+      email: emailOf(patient.name),
+      password: password(),
+      displayName: patient.name,
+    };
+    await call('POST', '/users', admin, {
+      email: login.email,
+      password: login.password,
+      role: 'patient',
+      displayName: patient.name,
+      patientId: id,
+    });
     logins.push(login);
     for (const [index, type] of patient.devices.entries()) {
-      const device = await call<{ id: string; credentials: Omit<DemoDevice, 'patientId' | 'patientName' | 'deviceId' | 'type'> }>('POST', '/devices', admin, {
+      const device = await call<{
+        id: string;
+        credentials: Omit<DemoDevice, 'patientId' | 'patientName' | 'deviceId' | 'type'>;
+      }>('POST', '/devices', admin, {
         patientId: id,
         type,
         serial: `DEMO-${type.toUpperCase()}-${String(devices.length + index + 1).padStart(3, '0')}`,

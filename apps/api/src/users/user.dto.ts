@@ -56,7 +56,10 @@ export class CreateUserDto {
   @MaxLength(200)
   displayName!: string;
 
-  @ApiPropertyOptional({ format: 'uuid', description: 'Required for role patient (links the login to that patient record); refused otherwise.' })
+  @ApiPropertyOptional({
+    format: 'uuid',
+    description: 'Required for role patient (links the login to that patient record); refused otherwise.',
+  })
   @IsOptional()
   @IsUUID()
   patientId?: string;

@@ -98,9 +98,12 @@ export class AlertOutputWriter {
           this.queue.splice(0, batch.length);
           continue;
         }
-        const delay = RETRY_MS[Math.min(failures, RETRY_MS.length - 1)]!;
+        const delay = RETRY_MS[Math.min(failures, RETRY_MS.length - 1)];
         failures += 1;
-        if (failures === 1 || failures % 10 === 0) this.logger.warn(`Persisting alerts failed (attempt ${failures}, retrying in ${delay} ms): ${(error as Error).message}`);
+        if (failures === 1 || failures % 10 === 0)
+          this.logger.warn(
+            `Persisting alerts failed (attempt ${failures}, retrying in ${delay} ms): ${(error as Error).message}`,
+          );
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }
@@ -120,7 +123,9 @@ export class AlertOutputWriter {
             continue;
           }
           const opened = output.transitions.filter((t) => t.kind === 'opened').map((t) => t.alert);
-          this.logger.error(`Alert collides with an active one already stored (${opened.map((a) => `${a.patientId}/${a.rule}`).join(', ')}); adopting the stored one`);
+          this.logger.error(
+            `Alert collides with an active one already stored (${opened.map((a) => `${a.patientId}/${a.rule}`).join(', ')}); adopting the stored one`,
+          );
           for (const alert of opened) await this.onDuplicate(alert);
           break;
         }
@@ -148,16 +153,24 @@ export class AlertOutputWriter {
         let alert = t.alert;
         const row = storedById.get(alert.id);
         // The final transition of an alert reports the row as stored when a clinician changed it meanwhile.
-        if (row && latest.get(alert.id) === alert && (row.state !== alert.state || row.acknowledgedAt !== alert.acknowledgedAt)) {
+        if (
+          row &&
+          latest.get(alert.id) === alert &&
+          (row.state !== alert.state || row.acknowledgedAt !== alert.acknowledgedAt)
+        ) {
           alert = toAlertRecord(row);
           this.onStoredDiffers(alert);
         }
         const resource = toAlertResource(alert);
-        this.events.publish('alerts', alert.patientId, resource, (error) => this.logger.warn(`Alert event not published: ${error.message}`));
+        this.events.publish('alerts', alert.patientId, resource, (error) =>
+          this.logger.warn(`Alert event not published: ${error.message}`),
+        );
         this.webhook.send(t.kind, resource);
       }
       for (const n of output.notifications) {
-        this.events.publish('notifications', n.patientId, toNotificationResource(n), (error) => this.logger.warn(`Notification not published: ${error.message}`));
+        this.events.publish('notifications', n.patientId, toNotificationResource(n), (error) =>
+          this.logger.warn(`Notification not published: ${error.message}`),
+        );
       }
     }
   }

@@ -1,10 +1,24 @@
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Subscription } from 'rxjs';
 import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
 import type { DeviceStatus, Reading } from '@lantern/domain';
-import { AlertEngine, alertChangedTopic, rulesChangedTopic, toAlertResource, type AlertTransitionKind, type EngineOutput } from '@lantern/alerting';
+import {
+  AlertEngine,
+  alertChangedTopic,
+  rulesChangedTopic,
+  toAlertResource,
+  type AlertTransitionKind,
+  type EngineOutput,
+} from '@lantern/alerting';
 import { AlertRepository, AlertRuleOverrideRepository, DeviceStatusRepository } from '@lantern/storage';
 import { DeviceRegistryService } from '../pipeline/device-registry.service.js';
 import { ReadingStream } from '../pipeline/reading.stream.js';
@@ -42,17 +56,28 @@ export class AlertStreamingService implements OnModuleInit, OnApplicationBootstr
   ) {
     writer.onStoredDiffers = (alert) => this.engine.applyExternal(alert);
     writer.onDuplicate = async (alert) => {
-      const stored = (await this.alerts.findActive()).filter((a) => a.patientId === alert.patientId && a.rule === alert.rule);
+      const stored = (await this.alerts.findActive()).filter(
+        (a) => a.patientId === alert.patientId && a.rule === alert.rule,
+      );
       this.engine.restore(stored.map(toAlertRecord));
     };
   }
 
   /** Restores state and subscribes before the broker connection starts delivering (IngestService, bootstrap). */
   async onModuleInit(): Promise<void> {
-    const [devices, overrides, active] = await Promise.all([this.devices.loadAll(), this.overrides.listAll(), this.alerts.findActive()]);
+    const [devices, overrides, active] = await Promise.all([
+      this.devices.loadAll(),
+      this.overrides.listAll(),
+      this.alerts.findActive(),
+    ]);
     for (const d of devices) {
       if (d.decommissioned) continue;
-      this.engine.registerDevice({ deviceId: d.id, patientId: d.patientId, type: d.type, lastHeardAt: d.lastSeenAt ?? null });
+      this.engine.registerDevice({
+        deviceId: d.id,
+        patientId: d.patientId,
+        type: d.type,
+        lastHeardAt: d.lastSeenAt ?? null,
+      });
       this.registered.add(d.id);
     }
     const byPatient = new Map<string, typeof overrides>();
@@ -60,7 +85,9 @@ export class AlertStreamingService implements OnModuleInit, OnApplicationBootstr
     const now = Date.now();
     for (const [patientId, list] of byPatient) this.writer.enqueue(this.engine.setOverrides(patientId, list, now));
     this.engine.restore(active.map(toAlertRecord));
-    this.logger.log(`Streaming core ready: ${this.registered.size} devices, ${byPatient.size} patients with overrides, ${active.length} active alerts restored`);
+    this.logger.log(
+      `Streaming core ready: ${this.registered.size} devices, ${byPatient.size} patients with overrides, ${active.length} active alerts restored`,
+    );
     this.subscriptions.push(
       this.stream.readings$.subscribe((reading) => this.onReading(reading)),
       this.stream.statuses$.subscribe((status) => this.onStatus(status)),
@@ -90,7 +117,9 @@ export class AlertStreamingService implements OnModuleInit, OnApplicationBootstr
       this.evaluated += 1;
       this.writer.enqueue(output);
     } catch (error) {
-      this.logger.error(`Evaluating a reading of ${reading.deviceId} failed: ${(error as Error).stack ?? String(error)}`);
+      this.logger.error(
+        `Evaluating a reading of ${reading.deviceId} failed: ${(error as Error).stack ?? String(error)}`,
+      );
     }
   }
 
@@ -170,7 +199,10 @@ export class AlertStreamingService implements OnModuleInit, OnApplicationBootstr
         topic === rulesChangedTopic(root) && typeof body.patientId === 'string'
           ? this.reloadRules(body.patientId)
           : topic === alertChangedTopic(root) && typeof body.alertId === 'string'
-            ? this.reloadAlert(body.alertId, Array.isArray(body.transitions) ? (body.transitions as AlertTransitionKind[]) : [])
+            ? this.reloadAlert(
+                body.alertId,
+                Array.isArray(body.transitions) ? (body.transitions as AlertTransitionKind[]) : [],
+              )
             : undefined;
       task?.catch((error: unknown) => this.logger.warn(`Applying ${topic} failed: ${(error as Error).message}`));
     });

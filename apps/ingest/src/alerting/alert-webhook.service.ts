@@ -54,7 +54,12 @@ export class AlertWebhookService implements OnApplicationShutdown {
   /** Queues one transition for delivery (no-op without ALERT_WEBHOOK_URL). */
   send(kind: AlertTransitionKind, alert: AlertResource, now = Date.now()): void {
     if (!this.enabled || this.closed) return;
-    const payload: AlertWebhookBody = { id: randomUUID(), event: `alert.${kind}`, sentAt: new Date(now).toISOString(), alert };
+    const payload: AlertWebhookBody = {
+      id: randomUUID(),
+      event: `alert.${kind}`,
+      sentAt: new Date(now).toISOString(),
+      alert,
+    };
     if (this.queue.length >= MAX_QUEUED) {
       this.queue.shift();
       this.dropped += 1;
@@ -72,7 +77,7 @@ export class AlertWebhookService implements OnApplicationShutdown {
     this.running = true;
     try {
       while (this.queue.length > 0 && !this.closed) {
-        const delivery = this.queue[0]!;
+        const delivery = this.queue[0];
         if (await this.post(delivery)) {
           this.queue.shift();
           this.delivered += 1;
@@ -82,10 +87,12 @@ export class AlertWebhookService implements OnApplicationShutdown {
         if (delivery.attempt > WEBHOOK_RETRY_DELAYS_MS.length) {
           this.queue.shift();
           this.dropped += 1;
-          this.logger.error(`Webhook delivery ${delivery.id} (${delivery.event}) dropped after ${delivery.attempt} attempts`);
+          this.logger.error(
+            `Webhook delivery ${delivery.id} (${delivery.event}) dropped after ${delivery.attempt} attempts`,
+          );
           continue;
         }
-        await this.sleep(WEBHOOK_RETRY_DELAYS_MS[delivery.attempt - 1]!);
+        await this.sleep(WEBHOOK_RETRY_DELAYS_MS[delivery.attempt - 1]);
       }
     } finally {
       this.running = false;
@@ -98,15 +105,23 @@ export class AlertWebhookService implements OnApplicationShutdown {
       'x-lantern-event': delivery.event,
       'x-lantern-delivery': delivery.id,
     };
-    if (this.config.alertWebhookSecret) headers['x-lantern-signature'] = webhookSignature(this.config.alertWebhookSecret, delivery.body);
+    if (this.config.alertWebhookSecret)
+      headers['x-lantern-signature'] = webhookSignature(this.config.alertWebhookSecret, delivery.body);
     try {
-      const response = await fetch(this.config.alertWebhookUrl!, { method: 'POST', headers, body: delivery.body, signal: AbortSignal.timeout(TIMEOUT_MS) });
+      const response = await fetch(this.config.alertWebhookUrl!, {
+        method: 'POST',
+        headers,
+        body: delivery.body,
+        signal: AbortSignal.timeout(TIMEOUT_MS),
+      });
       await response.arrayBuffer().catch(() => undefined);
       if (response.ok) return true;
       this.logger.warn(`Webhook answered ${response.status} for ${delivery.id} (attempt ${delivery.attempt + 1})`);
       return false;
     } catch (error) {
-      this.logger.warn(`Webhook unreachable for ${delivery.id} (attempt ${delivery.attempt + 1}): ${(error as Error).message}`);
+      this.logger.warn(
+        `Webhook unreachable for ${delivery.id} (attempt ${delivery.attempt + 1}): ${(error as Error).message}`,
+      );
       return false;
     }
   }

@@ -83,7 +83,9 @@ export class IngestMqttConnection implements BrokerPublisher {
     const url = this.brokerUrl();
     this.version = await this.detectProtocol(url);
     const topics = topicsFor(this.config.mqttTopicRoot);
-    const filters = [topics.allTelemetry, topics.allStatus].map((f) => (this.version === 5 ? sharedFilter(INGEST_SHARE_GROUP, f) : f));
+    const filters = [topics.allTelemetry, topics.allStatus].map((f) =>
+      this.version === 5 ? sharedFilter(INGEST_SHARE_GROUP, f) : f,
+    );
     const maxPending = this.config.ingestMaxPendingMessages;
     const options: IClientOptions = {
       clientId: this.config.ingestMqttClientId,
@@ -92,7 +94,9 @@ export class IngestMqttConnection implements BrokerPublisher {
       protocolVersion: this.version,
       clean: false,
       // MQTT 5 sessions end with the connection unless given an expiry: keep it (the broker holds our messages).
-      ...(this.version === 5 ? { properties: { sessionExpiryInterval: 0xffffffff, receiveMaximum: Math.min(65535, maxPending) } } : {}),
+      ...(this.version === 5
+        ? { properties: { sessionExpiryInterval: 0xffffffff, receiveMaximum: Math.min(65535, maxPending) } }
+        : {}),
       keepalive: 30,
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
@@ -118,11 +122,14 @@ export class IngestMqttConnection implements BrokerPublisher {
     }
     client.on('connect', (connack) => {
       this.metrics.connected.set(1);
-      this.logger.log(`Connected to ${url} as ${options.clientId} (MQTT ${this.version === 5 ? '5' : '3.1.1'}, session ${connack.sessionPresent ? 'resumed' : 'new'})`);
+      this.logger.log(
+        `Connected to ${url} as ${options.clientId} (MQTT ${this.version === 5 ? '5' : '3.1.1'}, session ${connack.sessionPresent ? 'resumed' : 'new'})`,
+      );
       if (!connack.sessionPresent) {
         client.subscribe(filters, { qos: 1 }, (error, granted) => {
           if (error) this.logger.error(`Subscribe failed: ${error.message}`);
-          else if (granted?.some((g) => g.qos > 2)) this.logger.error(`Subscription refused: ${JSON.stringify(granted)}`);
+          else if (granted?.some((g) => g.qos > 2))
+            this.logger.error(`Subscription refused: ${JSON.stringify(granted)}`);
           else this.logger.log(`Subscribed to ${filters.join(', ')}`);
         });
       }
@@ -146,12 +153,19 @@ export class IngestMqttConnection implements BrokerPublisher {
   }
 
   /** Publishes (error replies, patient events) on the ingest's connection. */
-  publish(topic: string, payload: string | Buffer, options: { qos: 0 | 1; retain?: boolean }, callback?: (error?: Error) => void): void {
+  publish(
+    topic: string,
+    payload: string | Buffer,
+    options: { qos: 0 | 1; retain?: boolean },
+    callback?: (error?: Error) => void,
+  ): void {
     if (!this.client) {
       callback?.(new Error('not connected'));
       return;
     }
-    this.client.publish(topic, payload, { qos: options.qos, retain: options.retain ?? false }, (error) => callback?.(error ?? undefined));
+    this.client.publish(topic, payload, { qos: options.qos, retain: options.retain ?? false }, (error) =>
+      callback?.(error ?? undefined),
+    );
   }
 
   /** Disconnects. Unacknowledged messages stay in the broker session and are redelivered on the next start. */
@@ -165,7 +179,9 @@ export class IngestMqttConnection implements BrokerPublisher {
     const receivedAt = Date.now();
     const qos = packet.qos ?? 0;
     const pending =
-      qos > 0 ? this.acks.begin(packet.messageId, receivedAt) : new PendingMessage(undefined, this.acks.currentGeneration, receivedAt, () => undefined);
+      qos > 0
+        ? this.acks.begin(packet.messageId, receivedAt)
+        : new PendingMessage(undefined, this.acks.currentGeneration, receivedAt, () => undefined);
     if (this.mode === 'naive' && qos > 0) this.naiveCallbacks.set(pending, () => callback());
     this.metrics.messages.inc({ kind: packet.topic.endsWith('/status') ? 'status' : 'telemetry', qos: String(qos) });
     try {
@@ -237,7 +253,8 @@ export class IngestMqttConnection implements BrokerPublisher {
   }
 
   private brokerUrl(): string {
-    if (!this.config.mqttUrl) throw new Error('MQTT_URL is not set (the embedded broker sets it before the ingest starts)');
+    if (!this.config.mqttUrl)
+      throw new Error('MQTT_URL is not set (the embedded broker sets it before the ingest starts)');
     return this.config.mqttUrl;
   }
 

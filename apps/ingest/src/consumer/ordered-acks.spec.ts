@@ -6,12 +6,12 @@ describe('OrderedAcks', () => {
     const sent: number[][] = [];
     const acks = new OrderedAcks((run) => sent.push(run.map((m) => m.messageId!)));
     const [a, b, c] = [1, 2, 3].map((id) => acks.begin(id, 0));
-    for (const m of [a, b, c]) m!.hold();
-    for (const m of [a, b, c]) m!.seal();
-    c!.release();
-    b!.release();
+    for (const m of [a, b, c]) m.hold();
+    for (const m of [a, b, c]) m.seal();
+    c.release();
+    b.release();
     expect(sent).toEqual([]);
-    a!.release();
+    a.release();
     expect(sent).toEqual([[1, 2, 3]]);
     expect(acks.pending).toBe(0);
   });

@@ -42,7 +42,7 @@ export class OrderedAcks {
    */
   connectionLost(): number {
     const dropped = this.pending;
-    for (let i = this.head; i < this.queue.length; i++) this.queue[i]!.abandoned = true;
+    for (let i = this.head; i < this.queue.length; i++) this.queue[i].abandoned = true;
     this.queue.length = 0;
     this.head = 0;
     this.generation += 1;
@@ -51,7 +51,7 @@ export class OrderedAcks {
 
   private flush(): void {
     const start = this.head;
-    while (this.head < this.queue.length && this.queue[this.head]!.isComplete) this.head += 1;
+    while (this.head < this.queue.length && this.queue[this.head].isComplete) this.head += 1;
     if (this.head === start) return;
     const run = this.queue.slice(start, this.head);
     // Compact now and then rather than shifting on every acknowledgement.

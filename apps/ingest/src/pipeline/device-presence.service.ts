@@ -46,9 +46,14 @@ export class DevicePresenceService implements OnApplicationShutdown {
   heardFrom(device: IngestDevice, at: number): void {
     const becameOnline = !device.online;
     const lastSeenAt = Math.max(device.lastSeenAt ?? 0, at);
-    const updated = this.registry.update(device.id, { lastSeenAt, ...(becameOnline ? { online: true } : {}) }) ?? device;
+    const updated =
+      this.registry.update(device.id, { lastSeenAt, ...(becameOnline ? { online: true } : {}) }) ?? device;
     const prior = this.dirty.get(device.id);
-    this.dirty.set(device.id, { deviceId: device.id, lastSeenAt, ...(becameOnline || prior?.online ? { online: true } : {}) });
+    this.dirty.set(device.id, {
+      deviceId: device.id,
+      lastSeenAt,
+      ...(becameOnline || prior?.online ? { online: true } : {}),
+    });
     if (becameOnline) this.publish(updated);
   }
 
@@ -61,7 +66,11 @@ export class DevicePresenceService implements OnApplicationShutdown {
     const lastSeenAt = online ? Math.max(device.lastSeenAt ?? 0, receivedAt) : device.lastSeenAt;
     const changed = online !== device.online || battery !== device.battery;
     const updated =
-      this.registry.update(device.id, { online, ...(lastSeenAt === undefined ? {} : { lastSeenAt }), ...(battery === undefined ? {} : { battery }) }) ?? device;
+      this.registry.update(device.id, {
+        online,
+        ...(lastSeenAt === undefined ? {} : { lastSeenAt }),
+        ...(battery === undefined ? {} : { battery }),
+      }) ?? device;
     // The status row itself is written by the pipeline's status writer (acknowledged after commit);
     // a pending last-seen write must not undo its online flag.
     const prior = this.dirty.get(device.id);
@@ -93,6 +102,8 @@ export class DevicePresenceService implements OnApplicationShutdown {
       battery: device.battery ?? null,
       lastSeenAt: device.lastSeenAt === undefined ? null : new Date(device.lastSeenAt).toISOString(),
     };
-    this.events.publish('devices', device.patientId, event, (error) => this.logger.warn(`Device event not published: ${error.message}`));
+    this.events.publish('devices', device.patientId, event, (error) =>
+      this.logger.warn(`Device event not published: ${error.message}`),
+    );
   }
 }

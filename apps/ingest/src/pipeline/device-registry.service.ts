@@ -68,7 +68,10 @@ export class DeviceRegistryService implements OnApplicationShutdown {
   }
 
   /** Records the live status the ingest itself changed (so a reload does not roll it back). */
-  update(id: string, fields: Partial<Pick<IngestDevice, 'online' | 'battery' | 'lastSeenAt'>>): IngestDevice | undefined {
+  update(
+    id: string,
+    fields: Partial<Pick<IngestDevice, 'online' | 'battery' | 'lastSeenAt'>>,
+  ): IngestDevice | undefined {
     const device = this.devices.get(id);
     if (!device) return undefined;
     const next = { ...device, ...fields };
@@ -79,6 +82,10 @@ export class DeviceRegistryService implements OnApplicationShutdown {
   private liveFields(id: string): Partial<IngestDevice> {
     const d = this.devices.get(id);
     if (!d) return {};
-    return { online: d.online, ...(d.battery === undefined ? {} : { battery: d.battery }), ...(d.lastSeenAt === undefined ? {} : { lastSeenAt: d.lastSeenAt }) };
+    return {
+      online: d.online,
+      ...(d.battery === undefined ? {} : { battery: d.battery }),
+      ...(d.lastSeenAt === undefined ? {} : { lastSeenAt: d.lastSeenAt }),
+    };
   }
 }

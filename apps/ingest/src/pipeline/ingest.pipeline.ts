@@ -11,7 +11,13 @@ import {
   type Rejection,
   type Topics,
 } from '@lantern/messaging';
-import { DeviceStatusRepository, ReadingRepository, RejectionRepository, type DeviceStatusUpdate, type NewIngestRejection } from '@lantern/storage';
+import {
+  DeviceStatusRepository,
+  ReadingRepository,
+  RejectionRepository,
+  type DeviceStatusUpdate,
+  type NewIngestRejection,
+} from '@lantern/storage';
 import { IngestMqttConnection, type InboundMessage } from '../consumer/ingest-mqtt.connection.js';
 import { IngestMetrics, type WriterName } from '../metrics/ingest-metrics.js';
 import { DevicePresenceService } from './device-presence.service.js';
@@ -88,7 +94,9 @@ export class IngestPipeline {
   private tryProcess(message: InboundMessage): string | undefined {
     const route = parseDeviceTopic(this.config.mqttTopicRoot, message.topic);
     if (!route || route.kind === 'errors') {
-      this.deadLetter(message, undefined, undefined, [{ code: 'invalid_device_id', reason: 'topic is not a device telemetry or status topic' }]);
+      this.deadLetter(message, undefined, undefined, [
+        { code: 'invalid_device_id', reason: 'topic is not a device telemetry or status topic' },
+      ]);
       message.pending.seal();
       return undefined;
     }
@@ -138,13 +146,18 @@ export class IngestPipeline {
         }
         const s = decoded.status;
         this.stream.emitStatus({ deviceId, patientId: device.patientId, ...s });
-        this.statuses.add({ deviceId, ...(s.online === false ? {} : { seenAt: message.receivedAt }), ...withoutTime(s) }, message.pending);
+        this.statuses.add(
+          { deviceId, ...(s.online === false ? {} : { seenAt: message.receivedAt }), ...withoutTime(s) },
+          message.pending,
+        );
         this.presence.statusReceived(device, s, message.receivedAt);
       }
     } catch (error) {
       // A bug, not bad input: keep the message unacknowledged... but never stall the others.
       this.logger.error(`Unexpected failure on ${message.topic}: ${(error as Error).stack ?? String(error)}`);
-      this.deadLetter(message, deviceId, undefined, [{ code: 'invalid_message', reason: 'internal error while processing the message' }]);
+      this.deadLetter(message, deviceId, undefined, [
+        { code: 'invalid_message', reason: 'internal error while processing the message' },
+      ]);
     } finally {
       message.pending.seal();
     }
@@ -166,7 +179,7 @@ export class IngestPipeline {
 
   private resume(): void {
     while (this.inboxHead < this.inbox.length) {
-      const missing = this.tryProcess(this.inbox[this.inboxHead]!);
+      const missing = this.tryProcess(this.inbox[this.inboxHead]);
       if (missing !== undefined) {
         this.waitForLookup(missing);
         return;
@@ -178,10 +191,16 @@ export class IngestPipeline {
     this.waitingForLookup = false;
   }
 
-  private deadLetter(message: InboundMessage, deviceId: string | undefined, seq: number | undefined, rejections: readonly Rejection[]): void {
+  private deadLetter(
+    message: InboundMessage,
+    deviceId: string | undefined,
+    seq: number | undefined,
+    rejections: readonly Rejection[],
+  ): void {
     const size = message.payload.byteLength;
     // Keep at most the payload limit; copy so a 10 MB buffer is not kept alive by its first 64 KiB.
-    const payload = size > MAX_PAYLOAD_BYTES ? Buffer.from(message.payload.subarray(0, MAX_PAYLOAD_BYTES)) : message.payload;
+    const payload =
+      size > MAX_PAYLOAD_BYTES ? Buffer.from(message.payload.subarray(0, MAX_PAYLOAD_BYTES)) : message.payload;
     for (const r of rejections) {
       this.metrics.rejections.inc({ reason: r.code, scope: r.index === undefined ? 'message' : 'reading' });
       this.rejections.add(
@@ -199,9 +218,14 @@ export class IngestPipeline {
       );
     }
     if (deviceId !== undefined && !/[+#\u0000]/.test(deviceId)) {
-      this.connection.publish(this.topics.errors(deviceId), JSON.stringify(deviceErrorsMessage(seq, rejections)), { qos: 1 }, (error) => {
-        if (error) this.logger.debug(`Errors reply to ${deviceId} not sent: ${error.message}`);
-      });
+      this.connection.publish(
+        this.topics.errors(deviceId),
+        JSON.stringify(deviceErrorsMessage(seq, rejections)),
+        { qos: 1 },
+        (error) => {
+          if (error) this.logger.debug(`Errors reply to ${deviceId} not sent: ${error.message}`);
+        },
+      );
     }
   }
 
@@ -218,7 +242,9 @@ export class IngestPipeline {
       onError: (error, attempt, retryInMs) => {
         this.metrics.writeErrors.inc({ writer: name });
         if (attempt === 1 || attempt % 10 === 0) {
-          this.logger.warn(`Writing ${name} failed (attempt ${attempt}, retrying in ${retryInMs} ms): ${(error as Error).message}`);
+          this.logger.warn(
+            `Writing ${name} failed (attempt ${attempt}, retrying in ${retryInMs} ms): ${(error as Error).message}`,
+          );
         }
       },
       onRecovered: (attempts) => this.logger.log(`Writing ${name} succeeded again after ${attempts} failed attempts`),

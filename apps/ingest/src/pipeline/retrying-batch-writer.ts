@@ -72,7 +72,7 @@ export class RetryingBatchWriter<T> {
       return;
     }
     if (this.timer) return;
-    const wait = Math.max(0, this.queue[0]!.addedAt + this.options.maxWaitMs - Date.now());
+    const wait = Math.max(0, this.queue[0].addedAt + this.options.maxWaitMs - Date.now());
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.writeNext();
@@ -116,7 +116,7 @@ export class RetryingBatchWriter<T> {
     const batch: Entry<T>[] = [];
     let i = 0;
     for (; i < this.queue.length && batch.length < this.options.maxItems; i++) {
-      const e = this.queue[i]!;
+      const e = this.queue[i];
       if (!e.message?.abandoned) batch.push(e);
     }
     this.queue = i === this.queue.length ? [] : this.queue.slice(i);

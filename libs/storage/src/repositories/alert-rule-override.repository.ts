@@ -24,7 +24,14 @@ interface OverrideRow {
 const COLUMNS = 'patient_id::text, rule_key, enabled, params, updated_at, updated_by::text';
 
 function toStored(row: OverrideRow): StoredRuleOverride {
-  return { patientId: row.patient_id, ruleKey: row.rule_key, enabled: row.enabled, params: row.params, updatedAt: row.updated_at.getTime(), updatedBy: row.updated_by };
+  return {
+    patientId: row.patient_id,
+    ruleKey: row.rule_key,
+    enabled: row.enabled,
+    params: row.params,
+    updatedAt: row.updated_at.getTime(),
+    updatedBy: row.updated_by,
+  };
 }
 
 /** The `alert_rule_overrides` table: personalised alert rules. */
@@ -33,18 +40,29 @@ export class AlertRuleOverrideRepository {
   constructor(private readonly db: DataSource) {}
 
   async listForPatient(patientId: string): Promise<StoredRuleOverride[]> {
-    const rows: OverrideRow[] = await this.db.query(`SELECT ${COLUMNS} FROM alert_rule_overrides WHERE patient_id = $1 ORDER BY rule_key`, [patientId]);
+    const rows: OverrideRow[] = await this.db.query(
+      `SELECT ${COLUMNS} FROM alert_rule_overrides WHERE patient_id = $1 ORDER BY rule_key`,
+      [patientId],
+    );
     return rows.map(toStored);
   }
 
   /** Every override of every patient (the ingest's state at start). */
   async listAll(): Promise<StoredRuleOverride[]> {
-    const rows: OverrideRow[] = await this.db.query(`SELECT ${COLUMNS} FROM alert_rule_overrides ORDER BY patient_id, rule_key`);
+    const rows: OverrideRow[] = await this.db.query(
+      `SELECT ${COLUMNS} FROM alert_rule_overrides ORDER BY patient_id, rule_key`,
+    );
     return rows.map(toStored);
   }
 
   /** Creates or replaces one override. */
-  async upsert(patientId: string, ruleKey: string, enabled: boolean, params: Record<string, unknown>, updatedBy: string | null): Promise<StoredRuleOverride> {
+  async upsert(
+    patientId: string,
+    ruleKey: string,
+    enabled: boolean,
+    params: Record<string, unknown>,
+    updatedBy: string | null,
+  ): Promise<StoredRuleOverride> {
     const rows: OverrideRow[] = await this.db.query(
       `INSERT INTO alert_rule_overrides (patient_id, rule_key, enabled, params, updated_by) VALUES ($1, $2, $3, $4::jsonb, $5)
        ON CONFLICT (patient_id, rule_key) DO UPDATE SET enabled = EXCLUDED.enabled, params = EXCLUDED.params,
@@ -52,12 +70,17 @@ export class AlertRuleOverrideRepository {
        RETURNING ${COLUMNS}`,
       [patientId, ruleKey, enabled, JSON.stringify(params), updatedBy],
     );
-    return toStored(rows[0]!);
+    return toStored(rows[0]);
   }
 
   /** Removes one override (back to the default); false when there was none. */
   async remove(patientId: string, ruleKey: string): Promise<boolean> {
-    const rows = returnedRows<unknown>(await this.db.query(`DELETE FROM alert_rule_overrides WHERE patient_id = $1 AND rule_key = $2 RETURNING 1`, [patientId, ruleKey]));
+    const rows = returnedRows<unknown>(
+      await this.db.query(`DELETE FROM alert_rule_overrides WHERE patient_id = $1 AND rule_key = $2 RETURNING 1`, [
+        patientId,
+        ruleKey,
+      ]),
+    );
     return rows.length > 0;
   }
 }

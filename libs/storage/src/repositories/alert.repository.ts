@@ -179,7 +179,9 @@ export class AlertRepository {
 
   /** Every active (open or acknowledged) alert: the streaming core's state after a restart. */
   async findActive(): Promise<StoredAlert[]> {
-    const rows: AlertRow[] = await this.db.query(`SELECT ${COLUMNS} FROM alerts WHERE state <> 'resolved' ORDER BY opened_at`);
+    const rows: AlertRow[] = await this.db.query(
+      `SELECT ${COLUMNS} FROM alerts WHERE state <> 'resolved' ORDER BY opened_at`,
+    );
     return rows.map(toStored);
   }
 
@@ -202,10 +204,19 @@ export class AlertRepository {
           `UPDATE alerts SET state = $2, acknowledged_at = $3, acknowledged_by = $4, acknowledge_note = $5,
                   resolved_at = $6, resolved_by = $7, resolve_note = $8, updated_at = now()
             WHERE id = $1 RETURNING ${COLUMNS}`,
-          [id, next.state, ts(next.acknowledgedAt), next.acknowledgedBy, next.acknowledgeNote, ts(next.resolvedAt), next.resolvedBy, next.resolveNote],
+          [
+            id,
+            next.state,
+            ts(next.acknowledgedAt),
+            next.acknowledgedBy,
+            next.acknowledgeNote,
+            ts(next.resolvedAt),
+            next.resolvedBy,
+            next.resolveNote,
+          ],
         ),
       );
-      return toStored(updated[0]!);
+      return toStored(updated[0]);
     });
   }
 
@@ -224,7 +235,9 @@ export class AlertRepository {
     if (filter.from !== undefined) add('opened_at >= ?', new Date(filter.from));
     if (filter.to !== undefined) add('opened_at < ?', new Date(filter.to));
     const condition = where.join(' AND ');
-    const [count] = (await this.db.query(`SELECT count(*)::int AS total FROM alerts WHERE ${condition}`, params)) as { total: number }[];
+    const [count] = (await this.db.query(`SELECT count(*)::int AS total FROM alerts WHERE ${condition}`, params)) as {
+      total: number;
+    }[];
     const rows: AlertRow[] = await this.db.query(
       `SELECT ${COLUMNS} FROM alerts WHERE ${condition} ORDER BY opened_at DESC, id LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
       [...params, filter.limit, filter.offset],

@@ -22,7 +22,10 @@ export class CareTeamRepository {
   constructor(private readonly db: DataSource) {}
 
   async isMember(patientId: string, clinicianId: string): Promise<boolean> {
-    const rows: unknown[] = await this.db.query(`SELECT 1 FROM care_team_members WHERE patient_id = $1 AND clinician_id = $2`, [patientId, clinicianId]);
+    const rows: unknown[] = await this.db.query(
+      `SELECT 1 FROM care_team_members WHERE patient_id = $1 AND clinician_id = $2`,
+      [patientId, clinicianId],
+    );
     return rows.length > 0;
   }
 
@@ -34,7 +37,12 @@ export class CareTeamRepository {
         ORDER BY m.added_at, u.email`,
       [patientId],
     );
-    return rows.map((r) => ({ clinicianId: r.clinician_id, email: r.email, displayName: r.display_name, addedAt: r.added_at }));
+    return rows.map((r) => ({
+      clinicianId: r.clinician_id,
+      email: r.email,
+      displayName: r.display_name,
+      addedAt: r.added_at,
+    }));
   }
 
   /** Adds a member; false when already on the team (idempotent). */
@@ -48,7 +56,10 @@ export class CareTeamRepository {
 
   /** Removes a member; false when they were not on the team. */
   async remove(patientId: string, clinicianId: string): Promise<boolean> {
-    const result: unknown = await this.db.query(`DELETE FROM care_team_members WHERE patient_id = $1 AND clinician_id = $2 RETURNING 1`, [patientId, clinicianId]);
+    const result: unknown = await this.db.query(
+      `DELETE FROM care_team_members WHERE patient_id = $1 AND clinician_id = $2 RETURNING 1`,
+      [patientId, clinicianId],
+    );
     return returnedRows(result).length > 0;
   }
 }

@@ -43,7 +43,8 @@ interface IngestDeviceRow {
   last_seen_at: Date | null;
 }
 
-const INGEST_COLUMNS = 'id::text, patient_id::text, type, decommissioned_at IS NOT NULL AS decommissioned, online, battery, last_seen_at';
+const INGEST_COLUMNS =
+  'id::text, patient_id::text, type, decommissioned_at IS NOT NULL AS decommissioned, online, battery, last_seen_at';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The ingest's view of the `devices` table: lookups for admission, status and last-seen writes. */
@@ -60,7 +61,9 @@ export class DeviceStatusRepository {
   /** One device by id; undefined when unknown or not a UUID. */
   async findById(id: string): Promise<IngestDevice | undefined> {
     if (!UUID.test(id)) return undefined;
-    const rows: IngestDeviceRow[] = await this.dataSource.query(`SELECT ${INGEST_COLUMNS} FROM devices WHERE id = $1`, [id]);
+    const rows: IngestDeviceRow[] = await this.dataSource.query(`SELECT ${INGEST_COLUMNS} FROM devices WHERE id = $1`, [
+      id,
+    ]);
     return rows[0] ? toIngestDevice(rows[0]) : undefined;
   }
 
@@ -78,7 +81,15 @@ export class DeviceStatusRepository {
                   sensor_expires_at = COALESCE($6, sensor_expires_at),
                   last_seen_at = GREATEST(last_seen_at, $7::timestamptz)
             WHERE id = $1`,
-          [u.deviceId, u.battery ?? null, u.online ?? null, u.firmware ?? null, u.rssi ?? null, u.sensorExpiresAt ?? null, u.seenAt === undefined ? null : new Date(u.seenAt)],
+          [
+            u.deviceId,
+            u.battery ?? null,
+            u.online ?? null,
+            u.firmware ?? null,
+            u.rssi ?? null,
+            u.sensorExpiresAt ?? null,
+            u.seenAt === undefined ? null : new Date(u.seenAt),
+          ],
         );
       }
     });
@@ -93,7 +104,11 @@ export class DeviceStatusRepository {
               online = COALESCE(s.online, d.online)
          FROM unnest($1::uuid[], $2::timestamptz[], $3::boolean[]) AS s(id, seen_at, online)
         WHERE d.id = s.id`,
-      [seen.map((s) => s.deviceId), seen.map((s) => new Date(s.lastSeenAt).toISOString()), seen.map((s) => s.online ?? null)],
+      [
+        seen.map((s) => s.deviceId),
+        seen.map((s) => new Date(s.lastSeenAt).toISOString()),
+        seen.map((s) => s.online ?? null),
+      ],
     );
   }
 }

@@ -60,7 +60,8 @@ const COLUMNS =
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function toRecord(row: DeviceRow): DeviceRecord {
-  const optional = <K extends string, V>(key: K, value: V | null) => (value === null ? {} : ({ [key]: value } as Record<K, V>));
+  const optional = <K extends string, V>(key: K, value: V | null) =>
+    value === null ? {} : ({ [key]: value } as Record<K, V>);
   return {
     id: row.id,
     patientId: row.patient_id,
@@ -112,12 +113,15 @@ export class DeviceRepository {
   /** Credentials of a device id as presented by an MQTT client; undefined for an unknown or malformed id. */
   async findCredentials(id: string): Promise<DeviceCredentials | undefined> {
     if (!UUID.test(id)) return undefined;
-    const rows: { id: string; patient_id: string; secret_hash: string; decommissioned: boolean }[] = await this.db.query(
-      `SELECT id, patient_id, secret_hash, decommissioned_at IS NOT NULL AS decommissioned FROM devices WHERE id = $1`,
-      [id],
-    );
+    const rows: { id: string; patient_id: string; secret_hash: string; decommissioned: boolean }[] =
+      await this.db.query(
+        `SELECT id, patient_id, secret_hash, decommissioned_at IS NOT NULL AS decommissioned FROM devices WHERE id = $1`,
+        [id],
+      );
     const row = rows[0];
-    return row && { id: row.id, patientId: row.patient_id, secretHash: row.secret_hash, decommissioned: row.decommissioned };
+    return (
+      row && { id: row.id, patientId: row.patient_id, secretHash: row.secret_hash, decommissioned: row.decommissioned }
+    );
   }
 
   /** Replaces the secret hash of an active device; undefined when unknown or decommissioned. */

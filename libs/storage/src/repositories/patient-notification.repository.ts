@@ -30,7 +30,8 @@ interface NotificationRow {
   read_at: Date | null;
 }
 
-const COLUMNS = 'id::text, patient_id::text, kind, severity, title, body, alert_id::text, device_id::text, created_at, read_at';
+const COLUMNS =
+  'id::text, patient_id::text, kind, severity, title, body, alert_id::text, device_id::text, created_at, read_at';
 
 function toStored(row: NotificationRow): StoredNotification {
   return {
@@ -53,7 +54,10 @@ export class PatientNotificationRepository {
   constructor(private readonly db: DataSource) {}
 
   /** Stores new notifications (ids chosen by the caller), in one statement. */
-  async insertMany(notifications: readonly Omit<StoredNotification, 'readAt'>[], manager: EntityManager = this.db.manager): Promise<void> {
+  async insertMany(
+    notifications: readonly Omit<StoredNotification, 'readAt'>[],
+    manager: EntityManager = this.db.manager,
+  ): Promise<void> {
     if (notifications.length === 0) return;
     await manager.query(
       `INSERT INTO patient_notifications (id, patient_id, kind, severity, title, body, alert_id, device_id, created_at)
@@ -74,9 +78,15 @@ export class PatientNotificationRepository {
   }
 
   /** A patient's notifications, newest first. */
-  async listForPatient(patientId: string, options: { limit: number; offset: number; unreadOnly?: boolean }): Promise<{ items: StoredNotification[]; total: number }> {
+  async listForPatient(
+    patientId: string,
+    options: { limit: number; offset: number; unreadOnly?: boolean },
+  ): Promise<{ items: StoredNotification[]; total: number }> {
     const unread = options.unreadOnly ? ' AND read_at IS NULL' : '';
-    const [count] = (await this.db.query(`SELECT count(*)::int AS total FROM patient_notifications WHERE patient_id = $1${unread}`, [patientId])) as { total: number }[];
+    const [count] = (await this.db.query(
+      `SELECT count(*)::int AS total FROM patient_notifications WHERE patient_id = $1${unread}`,
+      [patientId],
+    )) as { total: number }[];
     const rows: NotificationRow[] = await this.db.query(
       `SELECT ${COLUMNS} FROM patient_notifications WHERE patient_id = $1${unread} ORDER BY created_at DESC, id LIMIT $2 OFFSET $3`,
       [patientId, options.limit, options.offset],

@@ -53,12 +53,19 @@ function toRecord(row: PatientRow): PatientRecord {
  * SQL condition restricting `alias.patient_id`-like column `column` to `scope`, with its parameter
  * numbered `$n`. Other repositories (readings, alerts) use it to filter by visibility in SQL.
  */
-export function patientScopeCondition(scope: PatientScope, column: string, n: number): { sql: string; params: unknown[] } {
+export function patientScopeCondition(
+  scope: PatientScope,
+  column: string,
+  n: number,
+): { sql: string; params: unknown[] } {
   switch (scope.kind) {
     case 'all':
       return { sql: 'TRUE', params: [] };
     case 'care-team':
-      return { sql: `${column} IN (SELECT patient_id FROM care_team_members WHERE clinician_id = $${n})`, params: [scope.clinicianId] };
+      return {
+        sql: `${column} IN (SELECT patient_id FROM care_team_members WHERE clinician_id = $${n})`,
+        params: [scope.clinicianId],
+      };
     case 'self':
       return { sql: `${column} = $${n}`, params: [scope.patientId] };
   }
@@ -81,7 +88,10 @@ export class PatientRepository {
   /** Patients within `scope`, by name. */
   async list(scope: PatientScope): Promise<PatientRecord[]> {
     const where = patientScopeCondition(scope, 'p.id', 1);
-    const rows: PatientRow[] = await this.db.query(`SELECT ${COLUMNS} FROM patients p WHERE ${where.sql} ORDER BY p.display_name, p.id`, where.params);
+    const rows: PatientRow[] = await this.db.query(
+      `SELECT ${COLUMNS} FROM patients p WHERE ${where.sql} ORDER BY p.display_name, p.id`,
+      where.params,
+    );
     return rows.map(toRecord);
   }
 
@@ -98,12 +108,16 @@ export class PatientRepository {
         );
         const created = toRecord(rows[0]);
         if (careTeamClinicianId !== undefined) {
-          await tx.query(`INSERT INTO care_team_members (patient_id, clinician_id, added_by) VALUES ($1, $2, $2)`, [created.id, careTeamClinicianId]);
+          await tx.query(`INSERT INTO care_team_members (patient_id, clinician_id, added_by) VALUES ($1, $2, $2)`, [
+            created.id,
+            careTeamClinicianId,
+          ]);
         }
         return created;
       });
     } catch (error) {
-      if (isUniqueViolation(error, 'patients_mrn_key')) throw new ConflictError(`A patient with MRN ${patient.mrn} already exists`);
+      if (isUniqueViolation(error, 'patients_mrn_key'))
+        throw new ConflictError(`A patient with MRN ${patient.mrn} already exists`);
       throw error;
     }
   }

@@ -58,7 +58,10 @@ export class UserRepository {
   constructor(private readonly db: DataSource) {}
 
   async findCredentialsByEmail(email: string): Promise<UserCredentials | undefined> {
-    const rows: UserRow[] = await this.db.query(`SELECT ${COLUMNS}, password_hash FROM users WHERE lower(email) = lower($1)`, [email]);
+    const rows: UserRow[] = await this.db.query(
+      `SELECT ${COLUMNS}, password_hash FROM users WHERE lower(email) = lower($1)`,
+      [email],
+    );
     const row = rows[0];
     return row && { ...toRecord(row), passwordHash: row.password_hash };
   }
@@ -85,7 +88,8 @@ export class UserRepository {
       );
       return toRecord(rows[0]);
     } catch (error) {
-      if (isUniqueViolation(error, 'users_email_key')) throw new ConflictError(`A user with e-mail ${user.email} already exists`);
+      if (isUniqueViolation(error, 'users_email_key'))
+        throw new ConflictError(`A user with e-mail ${user.email} already exists`);
       if (isUniqueViolation(error, 'users_patient_id_key')) throw new ConflictError('This patient already has a login');
       throw error;
     }
