@@ -121,16 +121,13 @@ describe('users', () => {
 
 describe('API hygiene', () => {
   it('rejects unknown fields with 400 and the error body, without echoing values', async () => {
-    const res = await api.http
-      .post('/api/v1/users')
-      .set(auth(admin))
-      .send({
-        email: 'y@clinic.test',
-        password: 'secret-value-123',
-        role: 'clinician',
-        displayName: 'Y',
-        isAdmin: true,
-      });
+    const res = await api.http.post('/api/v1/users').set(auth(admin)).send({
+      email: 'y@clinic.test',
+      password: 'secret-value-123',
+      role: 'clinician',
+      displayName: 'Y',
+      isAdmin: true,
+    });
     expect(res.body).toEqual({ statusCode: 400, error: 'Bad Request', message: ['property isAdmin should not exist'] });
     const bad = await api.http
       .post('/api/v1/users')
