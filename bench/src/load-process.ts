@@ -35,7 +35,6 @@ export class LoadProcess {
     if (!existsSync(entry)) throw new Error(`${entry} is missing: build first (npm run build)`);
     const file = join(workDir, 'load-devices.json');
     writeFileSync(file, JSON.stringify(devices.map(({ deviceId, secret }) => ({ deviceId, secret }))));
-    let self: LoadProcess | undefined;
     const proc = startProcess(
       'simulator',
       process.execPath,
@@ -60,19 +59,19 @@ export class LoadProcess {
         onLine: (line) => {
           if (!line.startsWith('{')) return;
           try {
-            self!.latest = JSON.parse(line) as LoadSnapshot;
+            self.latest = JSON.parse(line) as LoadSnapshot;
           } catch {
             // a partial line; the next one will do
           }
         },
       },
     );
-    self = new LoadProcess(proc);
+    const self = new LoadProcess(proc);
     const timeoutMs = 30_000 + devices.length * 10;
     try {
       await waitUntil(
         `${devices.length} simulated devices to connect`,
-        async () => (self.latest?.connected ?? 0) >= devices.length && self.latest?.phase === 'running',
+        () => Promise.resolve((self.latest?.connected ?? 0) >= devices.length && self.latest?.phase === 'running'),
         timeoutMs,
         proc,
       );

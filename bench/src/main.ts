@@ -99,7 +99,7 @@ async function main(): Promise<number> {
       })();
     });
   }
-  const guard = async <T>(name: string, fn: () => Promise<T>): Promise<PhaseOutcome<T>> => {
+  const guard = async <T>(name: string, fn: () => T | Promise<T>): Promise<PhaseOutcome<T>> => {
     log(`▶ ${name}`);
     const t0 = Date.now();
     try {
@@ -138,7 +138,7 @@ async function main(): Promise<number> {
           { onLine: (l) => (ready ||= l.includes('"ready"')) },
         );
         running.push(ref);
-        await waitUntil('the reference pipeline to subscribe', async () => ready, 20_000, ref);
+        await waitUntil('the reference pipeline to subscribe', () => Promise.resolve(ready), 20_000, ref);
         const load = await LoadProcess.start(root, work, loadDevices, broker!.url, TOPIC_ROOT);
         running.push(load.process);
         try {
@@ -268,7 +268,7 @@ async function main(): Promise<number> {
       if (opts.phases.has('rss')) {
         phases.rss =
           down(started) ??
-          (await guard('peak memory', async () => {
+          (await guard('peak memory', () => {
             noteRss('ingest', ingest);
             noteRss('api', api);
             noteRss('broker', broker!.process);
@@ -297,7 +297,7 @@ async function main(): Promise<number> {
     }
 
     if (opts.phases.has('core')) {
-      phases.streamingCore = await guard('streaming core micro-benchmark', async () => {
+      phases.streamingCore = await guard('streaming core micro-benchmark', () => {
         const r = benchmarkEvaluation({ patients: quick ? 100 : 1000, readings: opts.coreReadings });
         return {
           patients: r.patients,

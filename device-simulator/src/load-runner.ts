@@ -120,7 +120,7 @@ export class LoadRunner {
       while (this.progress.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     } finally {
       clearInterval(reporter);
-      await Promise.all(this.clients.map((c) => c?.endAsync().catch(() => undefined)));
+      await Promise.all(this.clients.map((c) => c?.endAsync().catch(() => undefined) ?? Promise.resolve()));
       this.progress.phase = 'done';
       report();
     }

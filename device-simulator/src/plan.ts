@@ -2,7 +2,8 @@ import type { DeviceTypeKey, MetricKey } from '@lantern/domain';
 
 /** One reading as a device sends it (contract §1.1). `ts` is ISO-8601 or epoch ms. */
 export interface TelemetryReading {
-  metric: MetricKey | string;
+  /** A catalogue key; the wire takes any string (`& {}` keeps the keys offered by the editor). */
+  metric: MetricKey | (string & {});
   value: number;
   unit?: string;
   ts?: string;

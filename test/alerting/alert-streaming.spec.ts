@@ -144,10 +144,10 @@ describe('streaming core end to end: MQTT → ingest → alerts table, events, n
       'Your glucose (blood sugar) is low',
       'Your glucose (blood sugar) is very low',
     ]);
-    const stored = (await db.dataSource.query(
+    const stored = await db.dataSource.query<{ kind: string; alert: string }[]>(
       `SELECT kind, title, alert_id::text AS alert FROM patient_notifications WHERE patient_id = $1 ORDER BY created_at, title`,
       [cgm.patientId],
-    )) as { kind: string; alert: string }[];
+    );
     expect(stored).toHaveLength(4);
     expect(stored.every((n) => n.kind === 'alert_opened' && n.alert)).toBe(true);
   });
@@ -182,10 +182,10 @@ describe('streaming core end to end: MQTT → ingest → alerts table, events, n
     await publishGlucose([50], 66); // urgent low again: updates the latched alert, opens low anew
     await waitFor(() => (alertEvents.length >= before + 2 ? true : undefined), 'events after restart');
     await ingest.get(AlertOutputWriter).drained();
-    const rows = (await db.dataSource.query(
+    const rows = await db.dataSource.query<{ rule: string; n: number }[]>(
       `SELECT rule, count(*)::int AS n FROM alerts WHERE patient_id = $1 GROUP BY rule ORDER BY rule`,
       [cgm.patientId],
-    )) as { rule: string; n: number }[];
+    );
     expect(rows).toEqual([
       { rule: 'glucose.falling_fast', n: 1 },
       { rule: 'glucose.low', n: 2 },

@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
+import { bodyOf } from '../support/http.js';
+import type { ErrorBodyDto } from '../../apps/api/src/http/error-body.dto.js';
+import type { PatientDetailDto } from '../../apps/api/src/patients/patient.dto.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, startApi, type ApiFixture } from './api-fixture.js';
 
 /**
@@ -206,8 +209,10 @@ describe('access matrix', () => {
     let req = api.http[row.method](row.path());
     if (actor !== 'anonymous') req = req.set('Authorization', `Bearer ${token[actor]}`);
     const res = await (row.body ? req.send(row.body(actor)) : req);
-    expect({ status: res.status, body: res.status >= 400 ? res.body : undefined }).toMatchObject({ status: expected });
-    if (expected >= 400) expect(Object.keys(res.body).sort()).toEqual(['error', 'message', 'statusCode']);
+    const body = res.status >= 400 ? bodyOf<ErrorBodyDto>(res) : undefined;
+    expect({ status: res.status, body }).toMatchObject({ status: expected });
+    if (expected >= 400)
+      expect(Object.keys(bodyOf<ErrorBodyDto>(res)).sort()).toEqual(['error', 'message', 'statusCode']);
   });
 
   it('GET /patients lists exactly the visible patients', async () => {
@@ -239,8 +244,9 @@ describe('access matrix', () => {
       .set('Authorization', `Bearer ${token.inTeam}`)
       .send({ displayName: 'Made by A' });
     expect(created.status).toBe(201);
-    expect(created.body.careTeam.map((m: { clinicianId: string }) => m.clinicianId)).toEqual([ids.clinicianA]);
-    const id = created.body.id as string;
+    const patient = bodyOf<PatientDetailDto>(created);
+    expect(patient.careTeam.map((m) => m.clinicianId)).toEqual([ids.clinicianA]);
+    const id = patient.id;
     expect((await api.http.get(`/api/v1/patients/${id}`).set('Authorization', `Bearer ${token.inTeam}`)).status).toBe(
       200,
     );

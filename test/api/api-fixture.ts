@@ -2,8 +2,10 @@ import { randomBytes } from 'node:crypto';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
 import type { DataSource } from 'typeorm';
+import type { LoginResponseDto } from '../../apps/api/src/auth/auth.dto.js';
 import { createApiApp } from '../../apps/api/src/create-api-app.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { bodyOf } from '../support/http.js';
 
 export const ADMIN_EMAIL = 'admin@test.lantern';
 export const ADMIN_PASSWORD = 'admin-password-123';
@@ -61,7 +63,7 @@ export async function startApi(env: Record<string, string> = {}): Promise<ApiFix
     async login(email, password) {
       const res = await http.post('/api/v1/auth/login').send({ email, password });
       if (res.status !== 200) throw new Error(`login ${email}: ${res.status} ${JSON.stringify(res.body)}`);
-      return res.body.accessToken as string;
+      return bodyOf<LoginResponseDto>(res).accessToken;
     },
     async close() {
       await app.close();

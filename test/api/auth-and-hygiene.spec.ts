@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { JwtService } from '@nestjs/jwt';
 import { UserService } from '@lantern/auth';
+import type { LoginResponseDto } from '../../apps/api/src/auth/auth.dto.js';
+import type { ErrorBodyDto } from '../../apps/api/src/http/error-body.dto.js';
+import type { PatientDto } from '../../apps/api/src/patients/patient.dto.js';
+import type { UserDto } from '../../apps/api/src/users/user.dto.js';
+import { bodyOf } from '../support/http.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, startApi, type ApiFixture } from './api-fixture.js';
 
 let api: ApiFixture;
@@ -35,8 +40,9 @@ describe('sign-in', () => {
       },
     });
     expect(JSON.stringify(res.body)).not.toMatch(/argon2|password/i);
-    const me = await api.http.get('/api/v1/me').set(auth(res.body.accessToken)).expect(200);
-    expect(me.body).toEqual(res.body.user);
+    const login = bodyOf<LoginResponseDto>(res);
+    const me = await api.http.get('/api/v1/me').set(auth(login.accessToken)).expect(200);
+    expect(me.body).toEqual(login.user);
   });
 
   it('answers a wrong password and an unknown e-mail the same way', async () => {
@@ -57,7 +63,7 @@ describe('sign-in', () => {
     for (const header of [`Bearer ${forged}`, 'Bearer not.a.token', `Basic ${admin}`, '']) {
       const res = await api.http.get('/api/v1/me').set('Authorization', header);
       expect(res.status).toBe(401);
-      expect(res.body.statusCode).toBe(401);
+      expect(bodyOf<ErrorBodyDto>(res).statusCode).toBe(401);
     }
   });
 
@@ -70,20 +76,22 @@ describe('sign-in', () => {
 
 describe('users', () => {
   it('links a patient login to exactly one patient record', async () => {
-    const patient = await api.http
-      .post('/api/v1/patients')
-      .set(auth(admin))
-      .send({ displayName: 'Linked', mrn: 'MRN-1' })
-      .expect(201);
+    const patient = bodyOf<PatientDto>(
+      await api.http
+        .post('/api/v1/patients')
+        .set(auth(admin))
+        .send({ displayName: 'Linked', mrn: 'MRN-1' })
+        .expect(201),
+    );
     const body = {
       email: 'Linked@Home.test',
       password: 'a-long-password-1',
       role: 'patient',
       displayName: 'Linked',
-      patientId: patient.body.id,
+      patientId: patient.id,
     };
     const created = await api.http.post('/api/v1/users').set(auth(admin)).send(body).expect(201);
-    expect(created.body).toMatchObject({ email: 'linked@home.test', role: 'patient', patientId: patient.body.id });
+    expect(created.body).toMatchObject({ email: 'linked@home.test', role: 'patient', patientId: patient.id });
     // Same patient again, or same e-mail in another case: conflicts.
     await api.http
       .post('/api/v1/users')
@@ -96,7 +104,7 @@ describe('users', () => {
       .send({ ...body, email: 'LINKED@home.test', role: 'clinician', patientId: undefined })
       .expect(409);
     const token = await api.login('linked@home.test', 'a-long-password-1');
-    expect((await api.http.get('/api/v1/me').set(auth(token))).body.patientId).toBe(patient.body.id);
+    expect(bodyOf<UserDto>(await api.http.get('/api/v1/me').set(auth(token))).patientId).toBe(patient.id);
   });
 
   it('requires patientId for role patient and refuses it for staff', async () => {
@@ -110,11 +118,11 @@ describe('users', () => {
       error: 'Bad Request',
       message: 'patientId is required for role patient',
     });
-    const patients = await api.http.get('/api/v1/patients').set(auth(admin));
+    const patients = bodyOf<PatientDto[]>(await api.http.get('/api/v1/patients').set(auth(admin)));
     await api.http
       .post('/api/v1/users')
       .set(auth(admin))
-      .send({ ...base, role: 'clinician', patientId: patients.body[0].id })
+      .send({ ...base, role: 'clinician', patientId: patients[0].id })
       .expect(400);
   });
 });
@@ -134,7 +142,7 @@ describe('API hygiene', () => {
       .set(auth(admin))
       .send({ email: 'not-an-email', password: 'Tiny9pw', role: 'boss' });
     expect(bad.status).toBe(400);
-    expect(bad.body.message).toEqual(
+    expect(bodyOf<ErrorBodyDto>(bad).message).toEqual(
       expect.arrayContaining([
         'email must be an email',
         'role must be one of the following values: admin, clinician, patient',
@@ -150,12 +158,12 @@ describe('API hygiene', () => {
       .set('Content-Type', 'application/json')
       .send('{"displayName":');
     expect(json.status).toBe(400);
-    expect(Object.keys(json.body).sort()).toEqual(['error', 'message', 'statusCode']);
+    expect(Object.keys(bodyOf<ErrorBodyDto>(json)).sort()).toEqual(['error', 'message', 'statusCode']);
     const id = await api.http.get('/api/v1/patients/not-a-uuid').set(auth(admin));
     expect(id.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'Validation failed (uuid is expected)' });
     const route = await api.http.get('/api/v1/nothing-here').set(auth(admin));
     expect(route.status).toBe(404);
-    expect(Object.keys(route.body).sort()).toEqual(['error', 'message', 'statusCode']);
+    expect(Object.keys(bodyOf<ErrorBodyDto>(route)).sort()).toEqual(['error', 'message', 'statusCode']);
   });
 
   it('serves OpenAPI with every route, its DTOs and bearer auth', async () => {

@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import mqtt from 'mqtt';
 import { hashDeviceSecret, verifyDeviceSecret } from '@lantern/auth';
+import type { DeviceDto, ProvisionedDeviceDto } from '../../apps/api/src/devices/device.dto.js';
+import type { ErrorBodyDto } from '../../apps/api/src/http/error-body.dto.js';
+import type { MqttDecisionDto } from '../../apps/api/src/mqtt-auth/mqtt-auth.dto.js';
+import type { HealthDto } from '../../apps/api/src/ops/health.controller.js';
+import type { PatientDto } from '../../apps/api/src/patients/patient.dto.js';
+import { bodyOf } from '../support/http.js';
 import {
   ADMIN_EMAIL,
   ADMIN_PASSWORD,
@@ -18,13 +24,13 @@ let patientId: string;
 beforeAll(async () => {
   api = await startApi();
   admin = await api.login(ADMIN_EMAIL, ADMIN_PASSWORD);
-  patientId = (
+  patientId = bodyOf<PatientDto>(
     await api.http
       .post('/api/v1/patients')
       .set('Authorization', `Bearer ${admin}`)
       .send({ displayName: 'Device owner' })
-      .expect(201)
-  ).body.id;
+      .expect(201),
+  ).id;
 });
 
 afterAll(async () => {
@@ -33,13 +39,15 @@ afterAll(async () => {
 
 const auth = () => ({ Authorization: `Bearer ${admin}` });
 
-async function provision(type = 'cgm'): Promise<{ id: string; password: string; body: Record<string, unknown> }> {
-  const res = await api.http
-    .post('/api/v1/devices')
-    .set(auth())
-    .send({ patientId, type, serial: 'SN-42', model: 'G7' })
-    .expect(201);
-  return { id: res.body.id, password: res.body.credentials.password, body: res.body };
+async function provision(type = 'cgm'): Promise<{ id: string; password: string; body: ProvisionedDeviceDto }> {
+  const body = bodyOf<ProvisionedDeviceDto>(
+    await api.http
+      .post('/api/v1/devices')
+      .set(auth())
+      .send({ patientId, type, serial: 'SN-42', model: 'G7' })
+      .expect(201),
+  );
+  return { id: body.id, password: body.credentials.password, body };
 }
 
 async function storedHash(deviceId: string): Promise<string> {
@@ -49,9 +57,13 @@ async function storedHash(deviceId: string): Promise<string> {
   return rows[0].secret_hash;
 }
 
-const authenticate = (username: string, password: string) =>
-  api.http.post('/api/v1/mqtt/authenticate').send({ username, password, clientid: 'c1' }).expect(200);
-const authorize = (body: object) => api.http.post('/api/v1/mqtt/authorize').send(body).expect(200);
+/** The broker hooks always answer 200; the decision is in the body. */
+const authenticate = async (username: string, password: string) =>
+  bodyOf<MqttDecisionDto>(
+    await api.http.post('/api/v1/mqtt/authenticate').send({ username, password, clientid: 'c1' }).expect(200),
+  );
+const authorize = async (body: object) =>
+  bodyOf<MqttDecisionDto>(await api.http.post('/api/v1/mqtt/authorize').send(body).expect(200));
 
 describe('device provisioning', () => {
   it("returns the credentials once, and stores only the secret's hash", async () => {
@@ -75,7 +87,7 @@ describe('device provisioning', () => {
     });
     expect(await storedHash(id)).toBe(hashDeviceSecret(password));
     const again = await api.http.get(`/api/v1/devices/${id}`).set(auth()).expect(200);
-    expect(again.body.credentials).toBeUndefined();
+    expect(bodyOf<Partial<ProvisionedDeviceDto>>(again).credentials).toBeUndefined();
     expect(JSON.stringify(again.body)).not.toContain(password);
     const list = await api.http.get(`/api/v1/devices?patientId=${patientId}`).set(auth()).expect(200);
     expect(JSON.stringify(list.body)).not.toContain(password);
@@ -84,25 +96,27 @@ describe('device provisioning', () => {
   it('refuses an unknown device type', async () => {
     const res = await api.http.post('/api/v1/devices').set(auth()).send({ patientId, type: 'toaster' });
     expect(res.status).toBe(400);
-    expect(res.body.message[0]).toMatch(/^type must be one of the following values: cgm, pulse_oximeter/);
+    expect(bodyOf<ErrorBodyDto>(res).message[0]).toMatch(
+      /^type must be one of the following values: cgm, pulse_oximeter/,
+    );
   });
 
   it('rotation issues a new secret and the old one stops working at once', async () => {
     const { id, password: old } = await provision('pulse_oximeter');
-    expect((await authenticate(id, old)).body.result).toBe('allow');
+    expect((await authenticate(id, old)).result).toBe('allow');
     const rotated = await api.http.post(`/api/v1/devices/${id}/rotate-secret`).set(auth()).expect(200);
-    const fresh = rotated.body.credentials.password as string;
+    const fresh = bodyOf<ProvisionedDeviceDto>(rotated).credentials.password;
     expect(fresh).not.toBe(old);
     const hash = await storedHash(id);
     expect(verifyDeviceSecret(fresh, hash)).toBe(true);
     expect(verifyDeviceSecret(old, hash)).toBe(false);
-    expect((await authenticate(id, old)).body).toEqual({
+    expect(await authenticate(id, old)).toEqual({
       result: 'deny',
       is_superuser: false,
       Ok: false,
       Error: 'denied',
     });
-    expect((await authenticate(id, fresh)).body).toEqual({ result: 'allow', is_superuser: false, Ok: true, Error: '' });
+    expect(await authenticate(id, fresh)).toEqual({ result: 'allow', is_superuser: false, Ok: true, Error: '' });
   });
 
   it('decommissioning revokes the credentials, keeps the device, and cannot be rotated back', async () => {
@@ -114,14 +128,15 @@ describe('device provisioning', () => {
       online: false,
       decommissionedAt: expect.any(String),
     });
-    expect((await authenticate(id, password)).body.result).toBe('deny');
+    expect((await authenticate(id, password)).result).toBe('deny');
     expect(
-      (await authorize({ username: id, topic: `${api.topicRoot}/devices/${id}/telemetry`, action: 'publish' })).body
-        .result,
+      (await authorize({ username: id, topic: `${api.topicRoot}/devices/${id}/telemetry`, action: 'publish' })).result,
     ).toBe('deny');
     await api.http.post(`/api/v1/devices/${id}/rotate-secret`).set(auth()).expect(409);
     // History kept: still listed, still readable; decommissioning again is harmless.
-    expect((await api.http.get(`/api/v1/devices/${id}`).set(auth()).expect(200)).body.status).toBe('decommissioned');
+    expect(bodyOf<DeviceDto>(await api.http.get(`/api/v1/devices/${id}`).set(auth()).expect(200)).status).toBe(
+      'decommissioned',
+    );
     await api.http.delete(`/api/v1/devices/${id}`).set(auth()).expect(200);
   });
 
@@ -133,12 +148,14 @@ describe('device provisioning', () => {
       password: SERVICE_PASSWORD,
     });
     const seen: string[] = [];
-    client.on('message', (_topic, payload) => seen.push(JSON.parse(payload.toString()).deviceId));
+    client.on('message', (_topic, payload) =>
+      seen.push((JSON.parse(payload.toString()) as { deviceId: string }).deviceId),
+    );
     try {
       await client.subscribeAsync(`${api.topicRoot}/internal/device-revoked`, { qos: 1 });
       // The api's broker connection is made in the background at start (it must start with the broker down).
       await waitFor(
-        async () => ((await api.http.get('/health')).body.broker === 'up' ? true : undefined),
+        async () => (bodyOf<HealthDto>(await api.http.get('/health')).broker === 'up' ? true : undefined),
         5000,
         'api broker connection',
       );
@@ -164,23 +181,23 @@ describe('HTTP auth hooks for external brokers', () => {
   });
 
   it('authenticates a device by id and secret, and the service user as superuser', async () => {
-    expect((await authenticate(device.id, device.password)).body).toMatchObject({
+    expect(await authenticate(device.id, device.password)).toMatchObject({
       result: 'allow',
       is_superuser: false,
       Ok: true,
     });
-    expect((await authenticate(device.id, other.password)).body).toMatchObject({ result: 'deny', Ok: false });
-    expect((await authenticate(other.id, device.password)).body).toMatchObject({ result: 'deny', Ok: false });
-    expect((await authenticate('00000000-0000-4000-8000-000000000000', device.password)).body).toMatchObject({
+    expect(await authenticate(device.id, other.password)).toMatchObject({ result: 'deny', Ok: false });
+    expect(await authenticate(other.id, device.password)).toMatchObject({ result: 'deny', Ok: false });
+    expect(await authenticate('00000000-0000-4000-8000-000000000000', device.password)).toMatchObject({
       result: 'deny',
     });
-    expect((await authenticate('not-a-uuid', 'x')).body).toMatchObject({ result: 'deny' });
-    expect((await authenticate(SERVICE_USERNAME, SERVICE_PASSWORD)).body).toMatchObject({
+    expect(await authenticate('not-a-uuid', 'x')).toMatchObject({ result: 'deny' });
+    expect(await authenticate(SERVICE_USERNAME, SERVICE_PASSWORD)).toMatchObject({
       result: 'allow',
       is_superuser: true,
       Ok: true,
     });
-    expect((await authenticate(SERVICE_USERNAME, 'guess')).body).toMatchObject({ result: 'deny', is_superuser: false });
+    expect(await authenticate(SERVICE_USERNAME, 'guess')).toMatchObject({ result: 'deny', is_superuser: false });
   });
 
   it('answers EMQX authorization: own topics only', async () => {
@@ -197,20 +214,20 @@ describe('HTTP auth hooks for external brokers', () => {
     ];
     for (const [username, t, action, expected] of cases) {
       const res = await authorize({ username, topic: t, action, clientid: 'c1', qos: '1', retain: 'false' });
-      expect({ username, t, action, result: res.body.result }).toEqual({ username, t, action, result: expected });
+      expect({ username, t, action, result: res.result }).toEqual({ username, t, action, result: expected });
     }
   });
 
   it('answers mosquitto-go-auth aclcheck (acc) and superuser checks', async () => {
     const acl = async (t: string, acc: number) =>
-      (await authorize({ username: device.id, topic: t, clientid: 'c1', acc })).body.Ok;
+      (await authorize({ username: device.id, topic: t, clientid: 'c1', acc })).Ok;
     expect(await acl(topic(device.id, 'telemetry'), 2)).toBe(true);
     expect(await acl(topic(device.id, 'errors'), 4)).toBe(true);
     expect(await acl(topic(device.id, 'errors'), 1)).toBe(true);
     expect(await acl(topic(device.id, 'errors'), 3)).toBe(false);
     expect(await acl(topic(other.id, 'telemetry'), 2)).toBe(false);
     const su = async (username: string) =>
-      (await api.http.post('/api/v1/mqtt/superuser').send({ username }).expect(200)).body.Ok;
+      bodyOf<MqttDecisionDto>(await api.http.post('/api/v1/mqtt/superuser').send({ username }).expect(200)).Ok;
     expect(await su(SERVICE_USERNAME)).toBe(true);
     expect(await su(device.id)).toBe(false);
   });

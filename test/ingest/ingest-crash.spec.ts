@@ -88,10 +88,10 @@ describe('ingest: kill -9 of the process mid-stream, then restart', () => {
       100,
     );
     expect(final).toEqual({ count: messages * perMessage, distinct: messages * perMessage });
-    const [range] = (await db.dataSource.query(
+    const [range] = await db.dataSource.query<{ lo: Date; hi: Date }[]>(
       `SELECT min(time) AS lo, max(time) AS hi FROM readings WHERE device_id = $1`,
       [oximeter.id],
-    )) as { lo: Date; hi: Date }[];
+    );
     expect(range.lo.getTime()).toBe(base);
     expect(range.hi.getTime()).toBe(base + (messages * perMessage - 1) * 1000);
     second.child.kill('SIGTERM');

@@ -18,13 +18,13 @@ export async function seedDevice(
   type = 'pulse_oximeter',
   options: { decommissioned?: boolean } = {},
 ): Promise<SeededDevice> {
-  const [patient] = (await dataSource.query(
+  const [patient] = await dataSource.query<{ id: string }[]>(
     `INSERT INTO patients (display_name) VALUES ('Test Patient') RETURNING id::text`,
-  )) as { id: string }[];
-  const [device] = (await dataSource.query(
+  );
+  const [device] = await dataSource.query<{ id: string }[]>(
     `INSERT INTO devices (patient_id, type, secret_hash, decommissioned_at) VALUES ($1, $2, 'sha256:x', $3) RETURNING id::text`,
     [patient.id, type, options.decommissioned ? new Date() : null],
-  )) as { id: string }[];
+  );
   return { id: device.id, patientId: patient.id };
 }
 
@@ -105,12 +105,9 @@ export async function storedTimes(
   dataSource: DataSource,
   deviceId: string,
 ): Promise<{ count: number; distinct: number }> {
-  const [row] = (await dataSource.query(
+  const [row] = await dataSource.query<{ count: number; distinct: number }[]>(
     `SELECT count(*)::int AS count, count(DISTINCT time)::int AS distinct FROM readings WHERE device_id = $1`,
     [deviceId],
-  )) as {
-    count: number;
-    distinct: number;
-  }[];
+  );
   return row;
 }

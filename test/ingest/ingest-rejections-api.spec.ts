@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { RejectionRepository } from '@lantern/storage';
+import type { IngestRejectionDto } from '../../apps/api/src/ingest/ingest-rejection.dto.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, startApi, type ApiFixture } from '../api/api-fixture.js';
+import { bodyOf } from '../support/http.js';
 
 describe('GET /api/v1/ingest/rejections (admin)', () => {
   let api: ApiFixture;
@@ -56,17 +58,19 @@ describe('GET /api/v1/ingest/rejections (admin)', () => {
   });
 
   it('lists dead letters newest first with reason, index, seq and the raw payload', async () => {
-    const res = await api.http.get('/api/v1/ingest/rejections').set(auth(admin)).expect(200);
-    expect(res.body.map((r: { reason: string }) => r.reason)).toEqual([
+    const rejections = bodyOf<IngestRejectionDto[]>(
+      await api.http.get('/api/v1/ingest/rejections').set(auth(admin)).expect(200),
+    );
+    expect(rejections.map((r) => r.reason)).toEqual([
       'payload of 10485760 bytes exceeds the limit of 65536 bytes',
       'payload is not valid UTF-8',
       "unit 'mg' not convertible to mg/dL",
       'payload is not valid JSON',
     ]);
-    expect(res.body[0]).toMatchObject({ payloadSize: 10 * 1024 * 1024, truncated: true });
-    expect(res.body[0].payload).toHaveLength(64 * 1024);
-    expect(res.body[1]).toMatchObject({ deviceId: 'not-a-uuid', payloadBase64: '//4=', truncated: false });
-    expect(res.body[2]).toEqual({
+    expect(rejections[0]).toMatchObject({ payloadSize: 10 * 1024 * 1024, truncated: true });
+    expect(rejections[0].payload).toHaveLength(64 * 1024);
+    expect(rejections[1]).toMatchObject({ deviceId: 'not-a-uuid', payloadBase64: '//4=', truncated: false });
+    expect(rejections[2]).toEqual({
       id: expect.any(String),
       receivedAt: '2026-11-21T10:00:00.000Z',
       deviceId: deviceA,
@@ -86,7 +90,7 @@ describe('GET /api/v1/ingest/rejections (admin)', () => {
       .query({ deviceId: deviceA, from: '2026-11-21T00:00:00Z', to: '2026-11-22T10:30:00Z' })
       .set(auth(admin))
       .expect(200);
-    expect(byDevice.body.map((r: { reason: string }) => r.reason)).toEqual(["unit 'mg' not convertible to mg/dL"]);
+    expect(bodyOf<IngestRejectionDto[]>(byDevice).map((r) => r.reason)).toEqual(["unit 'mg' not convertible to mg/dL"]);
     const limited = await api.http.get('/api/v1/ingest/rejections').query({ limit: 1 }).set(auth(admin)).expect(200);
     expect(limited.body).toHaveLength(1);
   });

@@ -91,10 +91,10 @@ describe('ingest: MQTT → store (real Mosquitto and PostgreSQL)', () => {
       ['glucose', 110, now - 300_000],
       ['glucose', expect.closeTo(97.2864, 6), now],
     ]);
-    const [patientRow] = (await db.dataSource.query(
+    const [patientRow] = await db.dataSource.query<{ p: string }[]>(
       `SELECT DISTINCT patient_id::text AS p FROM readings WHERE device_id = $1`,
       [cgm.id],
-    )) as { p: string }[];
+    );
     expect(patientRow.p).toBe(cgm.patientId);
     expect(streamed.filter((r) => r.deviceId === cgm.id).map((r) => r.time)).toEqual([now, now - 300_000]);
   });
@@ -255,18 +255,19 @@ describe('ingest: MQTT → store (real Mosquitto and PostgreSQL)', () => {
       battery: 14,
       lastSeenAt: expect.any(String),
     });
+    interface DeviceRow {
+      battery: number;
+      online: boolean;
+      firmware: string;
+      rssi: number;
+      sensor_expires_at: Date;
+      last_seen_at: Date | null;
+    }
     const row = await waitFor(async () => {
-      const [r] = (await db.dataSource.query(
+      const [r] = await db.dataSource.query<DeviceRow[]>(
         `SELECT battery, online, firmware, rssi, sensor_expires_at, last_seen_at FROM devices WHERE id = $1`,
         [cgm.id],
-      )) as {
-        battery: number;
-        online: boolean;
-        firmware: string;
-        rssi: number;
-        sensor_expires_at: Date;
-        last_seen_at: Date | null;
-      }[];
+      );
       return r && r.online === false && r.battery === 14 ? r : undefined;
     }, 'the status on the device row');
     expect(row).toMatchObject({ firmware: '2.3.1', rssi: -71, sensor_expires_at: new Date('2026-11-30T00:00:00Z') });

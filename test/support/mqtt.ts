@@ -47,13 +47,14 @@ export async function waitFor<T>(
   intervalMs = 25,
 ): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
-  let last: unknown;
+  /** What the last failed check threw, as text. */
+  let last: string | undefined;
   for (;;) {
     try {
       const value = await check();
       if (value) return value;
     } catch (error) {
-      last = error;
+      last = String(error);
     }
     if (Date.now() > deadline)
       throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);

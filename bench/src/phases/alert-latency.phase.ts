@@ -3,6 +3,7 @@ import {
   type AlertResource,
   type LiveClientToServerEvents,
   type LiveServerToClientEvents,
+  type SubscribeAck,
 } from '@lantern/domain';
 import mqtt from 'mqtt';
 import { io, type Socket } from 'socket.io-client';
@@ -60,7 +61,8 @@ async function connectSocket(apiUrl: string, token: string): Promise<LiveSocket>
 }
 
 async function subscribe(socket: LiveSocket, patientId: string): Promise<void> {
-  const answer = await socket.timeout(10_000).emitWithAck('subscribe', { patientId });
+  // socket.io-client types the answer as `any` once timeout() adds the error argument to the ack.
+  const answer = (await socket.timeout(10_000).emitWithAck('subscribe', { patientId })) as SubscribeAck;
   if (!answer.ok) throw new Error(`subscribe ${patientId}: ${answer.error}`);
 }
 

@@ -319,7 +319,9 @@ export class AlertEngine {
         case 'trend':
           condition = evaluateTrend(state, value, stream.window!, time, rule.params, out);
           break;
-        default:
+        case 'battery':
+        case 'signal_loss':
+          // Device rules, never indexed by metric: battery is evaluated in onStatus, signal loss in sweep.
           continue;
       }
       if (condition === 'none') continue;

@@ -17,6 +17,7 @@ export function toAlertRecord(stored: StoredAlert): AlertRecord {
 }
 
 function toStoredAlert(alert: AlertRecord): StoredAlert {
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- `raisedAt` is bound only to leave it out of `stored`
   const { raisedAt: _raisedAt, ...stored } = alert;
   return stored;
 }
@@ -51,7 +52,7 @@ export class AlertOutputWriter {
   /** Called with the stored row when it differs from what the core holds (a clinician acted meanwhile). */
   onStoredDiffers: (stored: AlertRecord) => void = () => undefined;
   /** Called when an opened alert collided with an active one already stored (adopt that one). */
-  onDuplicate: (alert: AlertRecord) => Promise<void> = async () => undefined;
+  onDuplicate: (alert: AlertRecord) => Promise<void> = () => Promise.resolve();
   persisted = 0;
 
   constructor(

@@ -261,6 +261,7 @@ export class IngestPipeline {
 }
 
 function withoutTime<T extends { time: number }>(value: T): Omit<T, 'time'> {
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- `time` is bound only to leave it out of `rest`
   const { time: _time, ...rest } = value;
   return rest;
 }

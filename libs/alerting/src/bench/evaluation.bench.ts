@@ -54,7 +54,7 @@ export function benchmarkEvaluation(options: EvaluationBenchOptions = {}): Evalu
     patch: `p${p}-patch`,
   }));
   const make = (offset: number): Reading[] => {
-    const readings: Reading[] = new Array(count);
+    const readings = new Array<Reading>(count);
     for (let i = 0; i < count; i++) {
       const n = i + offset;
       const p = n % patients;

@@ -235,9 +235,10 @@ export class AlertRepository {
     if (filter.from !== undefined) add('opened_at >= ?', new Date(filter.from));
     if (filter.to !== undefined) add('opened_at < ?', new Date(filter.to));
     const condition = where.join(' AND ');
-    const [count] = (await this.db.query(`SELECT count(*)::int AS total FROM alerts WHERE ${condition}`, params)) as {
-      total: number;
-    }[];
+    const [count] = await this.db.query<{ total: number }[]>(
+      `SELECT count(*)::int AS total FROM alerts WHERE ${condition}`,
+      params,
+    );
     const rows: AlertRow[] = await this.db.query(
       `SELECT ${COLUMNS} FROM alerts WHERE ${condition} ORDER BY opened_at DESC, id LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
       [...params, filter.limit, filter.offset],

@@ -83,10 +83,10 @@ export class PatientNotificationRepository {
     options: { limit: number; offset: number; unreadOnly?: boolean },
   ): Promise<{ items: StoredNotification[]; total: number }> {
     const unread = options.unreadOnly ? ' AND read_at IS NULL' : '';
-    const [count] = (await this.db.query(
+    const [count] = await this.db.query<{ total: number }[]>(
       `SELECT count(*)::int AS total FROM patient_notifications WHERE patient_id = $1${unread}`,
       [patientId],
-    )) as { total: number }[];
+    );
     const rows: NotificationRow[] = await this.db.query(
       `SELECT ${COLUMNS} FROM patient_notifications WHERE patient_id = $1${unread} ORDER BY created_at DESC, id LIMIT $2 OFFSET $3`,
       [patientId, options.limit, options.offset],
