@@ -100,14 +100,24 @@ export async function measureAlertLatency(options: AlertLatencyOptions): Promise
       });
       clients.push(client);
     }
+    // A wait's timeout removes only its own waiter: an earlier probe's timer must not drop a later
+    // probe's (that made probes answered in time count as timeouts).
     const wait = (patientId: string, state: AlertResource['state'], ms: number) =>
-      Promise.race([
-        new Promise<number>((resolve) => waiting.set(patientId, { state, resolve })),
-        sleep(ms).then(() => {
-          waiting.delete(patientId);
-          return -1;
-        }),
-      ]);
+      new Promise<number>((resolve) => {
+        let timer: NodeJS.Timeout | undefined = undefined;
+        const entry = {
+          state,
+          resolve: (at: number) => {
+            clearTimeout(timer);
+            resolve(at);
+          },
+        };
+        timer = setTimeout(() => {
+          if (waiting.get(patientId) === entry) waiting.delete(patientId);
+          resolve(-1);
+        }, ms);
+        waiting.set(patientId, entry);
+      });
     const latencies: number[] = [];
     let timeouts = 0;
     for (let i = 0; i < options.samples; i++) {

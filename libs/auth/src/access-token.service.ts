@@ -1,3 +1,4 @@
+import { createSecretKey } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
@@ -31,8 +32,11 @@ export class AccessTokenService {
 
   constructor(@Inject(LANTERN_CONFIG) config: LanternConfig) {
     this.ttlSeconds = Math.floor(config.jwtTtl / 1000);
+    // A KeyObject, built once: given the string, jsonwebtoken first tries (and fails) to parse it as
+    // a public key on every verification — a thrown exception per request.
+    const key = createSecretKey(Buffer.from(resolveJwtSecret(config)));
     this.jwt = new JwtService({
-      secret: resolveJwtSecret(config),
+      secretOrKeyProvider: () => key,
       signOptions: { algorithm: 'HS256', issuer: ISSUER, expiresIn: this.ttlSeconds },
       verifyOptions: { algorithms: ['HS256'], issuer: ISSUER },
     });

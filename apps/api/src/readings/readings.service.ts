@@ -45,7 +45,9 @@ export class ReadingsService {
   async history(actor: Actor, patientId: string, query: HistoryQuery): Promise<ReadingPageDto | ReadingBucketDto[]> {
     await this.access.assertCanSeePatient(actor.principal, patientId);
     const { from, to } = period(query.from, query.to, DAY_MS);
-    await this.audit.record(actor, {
+    // The audit entry and the query run side by side (two connections, no extra round trip on the
+    // answer's path); the answer still waits for the entry to be written, and fails if it is not.
+    const audited = this.audit.record(actor, {
       action: 'readings.read',
       patientId,
       resource: 'readings',
@@ -57,18 +59,27 @@ export class ReadingsService {
       },
     });
     if (query.bucket !== undefined) {
-      if (query.metric === undefined) throw new BadRequestError('metric is required with bucket');
-      const buckets = await this.readings.bucketed(patientId, { metric: query.metric, from, to, bucket: query.bucket });
+      if (query.metric === undefined) {
+        await audited;
+        throw new BadRequestError('metric is required with bucket');
+      }
+      const buckets = await afterAudit(
+        audited,
+        this.readings.bucketed(patientId, { metric: query.metric, from, to, bucket: query.bucket }),
+      );
       return buckets.map(toBucketDto);
     }
     try {
-      const page = await this.readings.raw(patientId, {
-        metric: query.metric,
-        from,
-        to,
-        limit: query.limit ?? DEFAULT_RAW_LIMIT,
-        cursor: query.cursor,
-      });
+      const page = await afterAudit(
+        audited,
+        this.readings.raw(patientId, {
+          metric: query.metric,
+          from,
+          to,
+          limit: query.limit ?? DEFAULT_RAW_LIMIT,
+          cursor: query.cursor,
+        }),
+      );
       const readings: ReadingDto[] = page.readings.map((r) => toReadingDto(r, METRICS[r.metric].unit));
       return page.nextCursor === undefined ? { readings } : { readings, nextCursor: page.nextCursor };
     } catch (error) {
@@ -113,6 +124,17 @@ export class ReadingsService {
       metrics: summarizeReadings(stats, coverageDevices, from, until),
     };
   }
+}
+
+/**
+ * The result of `work` once `audited` has settled: the audit failure first (a read that could not be
+ * recorded is not answered), then the work's own. Never settles before the audit entry is written.
+ */
+async function afterAudit<T>(audited: Promise<void>, work: Promise<T>): Promise<T> {
+  const [audit, result] = await Promise.allSettled([audited, work]);
+  if (audit.status === 'rejected') throw audit.reason;
+  if (result.status === 'rejected') throw result.reason;
+  return result.value;
 }
 
 /** Parses a [from, to) period; `to` defaults to now and `from` to `to` minus `defaultSpanMs`. */

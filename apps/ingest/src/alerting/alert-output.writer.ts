@@ -1,10 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
 import type { PatientNotificationResource } from '@lantern/domain';
 import { toAlertResource, type AlertRecord, type EngineOutput, type NotificationDraft } from '@lantern/alerting';
 import { PatientEventPublisher, topicsFor } from '@lantern/messaging';
-import { AlertRepository, PatientNotificationRepository, isUniqueViolation, type StoredAlert } from '@lantern/storage';
+import { AlertRepository, isUniqueViolation, type StoredAlert } from '@lantern/storage';
 import { IngestMqttConnection } from '../consumer/ingest-mqtt.connection.js';
 import { AlertWebhookService } from './alert-webhook.service.js';
 
@@ -57,9 +56,7 @@ export class AlertOutputWriter {
 
   constructor(
     @Inject(LANTERN_CONFIG) config: LanternConfig,
-    private readonly db: DataSource,
     private readonly alerts: AlertRepository,
-    private readonly notifications: PatientNotificationRepository,
     private readonly webhook: AlertWebhookService,
     connection: IngestMqttConnection,
   ) {
@@ -142,11 +139,8 @@ export class AlertOutputWriter {
       for (const t of output.transitions) latest.set(t.alert.id, t.alert);
       notifications.push(...output.notifications);
     }
-    const stored = await this.db.transaction(async (manager) => {
-      const saved = await this.alerts.saveObserved([...latest.values()].map(toStoredAlert), manager);
-      await this.notifications.insertMany(notifications, manager);
-      return saved;
-    });
+    // One statement, so one round trip (atomic without a transaction).
+    const stored = await this.alerts.saveObserved([...latest.values()].map(toStoredAlert), notifications);
     this.persisted += latest.size;
     const storedById = new Map(stored.map((s) => [s.id, s]));
     for (const output of batch) {

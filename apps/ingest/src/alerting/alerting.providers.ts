@@ -1,5 +1,5 @@
 import type { Provider } from '@nestjs/common';
-import { AlertRepository, AlertRuleOverrideRepository, PatientNotificationRepository } from '@lantern/storage';
+import { AlertRepository, AlertRuleOverrideRepository } from '@lantern/storage';
 import { AlertOutputWriter } from './alert-output.writer.js';
 import { AlertStreamingService } from './alert-streaming.service.js';
 import { AlertWebhookService } from './alert-webhook.service.js';
@@ -8,7 +8,6 @@ import { AlertWebhookService } from './alert-webhook.service.js';
 export const ALERTING_PROVIDERS: Provider[] = [
   AlertRepository,
   AlertRuleOverrideRepository,
-  PatientNotificationRepository,
   AlertWebhookService,
   AlertOutputWriter,
   AlertStreamingService,

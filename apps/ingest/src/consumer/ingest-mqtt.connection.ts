@@ -24,6 +24,13 @@ export interface InboundMessage {
   readonly pending: PendingMessage;
 }
 
+/**
+ * Longest run of inbound messages processed without letting the event loop come round. mqtt.js
+ * works through a socket read's packets in one go (process.nextTick): under load that is tens to
+ * hundreds of milliseconds during which no database answer — an alert's commit — is handled.
+ */
+const SLICE_MS = 5;
+
 /** Shared-subscription group of the ingest instances. */
 export const INGEST_SHARE_GROUP = 'ingest';
 
@@ -52,6 +59,8 @@ export class IngestMqttConnection implements BrokerPublisher {
   private readonly naiveCallbacks = new WeakMap<PendingMessage, () => void>();
   private handler: ((message: InboundMessage) => void) | undefined;
   private gated: (() => void) | undefined;
+  /** Start of the current run of synchronously processed messages (0: none running). */
+  private sliceStart = 0;
   private version: 4 | 5 = 5;
 
   constructor(
@@ -201,7 +210,14 @@ export class IngestMqttConnection implements BrokerPublisher {
   /** Lets mqtt.js read the next packet now, or later when too many messages are unacknowledged. */
   private gate(readNext: () => void): void {
     if (this.acks.pending < this.config.ingestMaxPendingMessages) {
-      readNext();
+      const now = performance.now();
+      if (this.sliceStart === 0) {
+        this.sliceStart = now;
+        // The run ends when the event loop comes round (its check phase), whether we yielded or not.
+        setImmediate(() => (this.sliceStart = 0));
+      }
+      if (now - this.sliceStart < SLICE_MS) readNext();
+      else setImmediate(readNext);
       return;
     }
     if (this.gated) this.logger.error('Backpressure gate held twice; releasing the first');

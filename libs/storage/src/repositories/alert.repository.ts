@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { AlertPriority, AlertState, MetricKey } from '@lantern/domain';
 import { patientScopeCondition, type PatientScope } from './patient.repository.js';
+import type { StoredNotification } from './patient-notification.repository.js';
 import { returnedRows } from './sql-helpers.js';
 
 /** One row of `alerts`, times in epoch milliseconds (the streaming core's AlertRecord without its in-memory fields). */
@@ -73,6 +74,27 @@ const COLUMNS = `id::text, patient_id::text, device_id::text, rule, metric, prio
 
 const ms = (d: Date | null): number | null => (d === null ? null : d.getTime());
 const ts = (n: number | null): Date | null => (n === null ? null : new Date(n));
+const iso = (n: number | null): string | null => (n === null ? null : new Date(n).toISOString());
+
+/** What happens to a stored alert when the streaming core reports it again (spec §5 latching); see saveObserved. */
+const OBSERVED_CONFLICT = `ON CONFLICT (id) DO UPDATE SET
+             peak_value = EXCLUDED.peak_value,
+             last_triggered_at = GREATEST(a.last_triggered_at, EXCLUDED.last_triggered_at),
+             cleared_at = EXCLUDED.cleared_at,
+             escalation_level = CASE WHEN a.state = 'open' THEN GREATEST(a.escalation_level, EXCLUDED.escalation_level) ELSE a.escalation_level END,
+             escalated_at = CASE WHEN a.state = 'open' THEN COALESCE(EXCLUDED.escalated_at, a.escalated_at) ELSE a.escalated_at END,
+             state = CASE
+               WHEN EXCLUDED.state = 'resolved' THEN 'resolved'
+               WHEN a.state = 'acknowledged' AND EXCLUDED.cleared_at IS NOT NULL THEN 'resolved'
+               WHEN a.state = 'open' AND EXCLUDED.state = 'acknowledged' THEN 'acknowledged'
+               ELSE a.state END,
+             resolved_at = CASE
+               WHEN EXCLUDED.state = 'resolved' THEN EXCLUDED.resolved_at
+               WHEN a.state = 'acknowledged' AND EXCLUDED.cleared_at IS NOT NULL THEN EXCLUDED.cleared_at
+               ELSE a.resolved_at END,
+             resolve_note = CASE WHEN EXCLUDED.state = 'resolved' THEN EXCLUDED.resolve_note ELSE a.resolve_note END,
+             updated_at = now()
+           WHERE a.state <> 'resolved'`;
 
 function toStored(row: AlertRow): StoredAlert {
   return {
@@ -114,67 +136,71 @@ export class AlertRepository {
    * Inserts or updates alerts as the streaming core sees them, merged with what clinicians did
    * meanwhile: a resolved row stays resolved; an acknowledged row stays acknowledged (the core may
    * not know yet) and resolves when the core reports its condition cleared (the latching rule of
-   * spec §5). Returns the rows as stored, which the caller publishes.
+   * spec §5). The notifications the alerts produced are written by the same statement: atomic
+   * without a transaction, and one round trip (the ingest's event loop is busy, and every extra
+   * round trip of the alert path waits for it). Returns the rows as stored, which the caller
+   * publishes, including those a clinician resolved meanwhile (not updated, reported as they stand).
    */
-  async saveObserved(alerts: readonly StoredAlert[], manager: EntityManager = this.db.manager): Promise<StoredAlert[]> {
-    const saved: StoredAlert[] = [];
-    for (const a of alerts) {
-      const rows = returnedRows<AlertRow>(
-        await manager.query(
-          `INSERT INTO alerts AS a (id, patient_id, device_id, rule, metric, priority, state, message, value, peak_value, opened_at,
-                 last_triggered_at, cleared_at, acknowledged_at, acknowledged_by, acknowledge_note, resolved_at, resolved_by,
-                 resolve_note, escalation_level, escalated_at, late)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
-           ON CONFLICT (id) DO UPDATE SET
-             peak_value = EXCLUDED.peak_value,
-             last_triggered_at = GREATEST(a.last_triggered_at, EXCLUDED.last_triggered_at),
-             cleared_at = EXCLUDED.cleared_at,
-             escalation_level = CASE WHEN a.state = 'open' THEN GREATEST(a.escalation_level, EXCLUDED.escalation_level) ELSE a.escalation_level END,
-             escalated_at = CASE WHEN a.state = 'open' THEN COALESCE(EXCLUDED.escalated_at, a.escalated_at) ELSE a.escalated_at END,
-             state = CASE
-               WHEN EXCLUDED.state = 'resolved' THEN 'resolved'
-               WHEN a.state = 'acknowledged' AND EXCLUDED.cleared_at IS NOT NULL THEN 'resolved'
-               WHEN a.state = 'open' AND EXCLUDED.state = 'acknowledged' THEN 'acknowledged'
-               ELSE a.state END,
-             resolved_at = CASE
-               WHEN EXCLUDED.state = 'resolved' THEN EXCLUDED.resolved_at
-               WHEN a.state = 'acknowledged' AND EXCLUDED.cleared_at IS NOT NULL THEN EXCLUDED.cleared_at
-               ELSE a.resolved_at END,
-             resolve_note = CASE WHEN EXCLUDED.state = 'resolved' THEN EXCLUDED.resolve_note ELSE a.resolve_note END,
-             updated_at = now()
-           WHERE a.state <> 'resolved'
-           RETURNING ${COLUMNS}`,
-          [
-            a.id,
-            a.patientId,
-            a.deviceId,
-            a.rule,
-            a.metric,
-            a.priority,
-            a.state,
-            a.message,
-            a.value,
-            a.peakValue,
-            ts(a.openedAt),
-            ts(a.lastTriggeredAt),
-            ts(a.clearedAt),
-            ts(a.acknowledgedAt),
-            a.acknowledgedBy,
-            a.acknowledgeNote,
-            ts(a.resolvedAt),
-            a.resolvedBy,
-            a.resolveNote,
-            a.escalationLevel,
-            ts(a.escalatedAt),
-            a.late,
-          ],
-        ),
-      );
-      // No row: a clinician resolved it meanwhile; report the row as it stands.
-      const stored = rows[0] ? toStored(rows[0]) : await this.findById(a.id, manager);
-      if (stored) saved.push(stored);
-    }
-    return saved;
+  async saveObserved(
+    alerts: readonly StoredAlert[],
+    notifications: readonly Omit<StoredNotification, 'readAt'>[] = [],
+  ): Promise<StoredAlert[]> {
+    if (alerts.length === 0 && notifications.length === 0) return [];
+    const col = <T>(pick: (a: StoredAlert) => T): T[] => alerts.map(pick);
+    const rows: AlertRow[] = await this.db.query(
+      `WITH saved AS (
+         INSERT INTO alerts AS a (id, patient_id, device_id, rule, metric, priority, state, message, value, peak_value, opened_at,
+                last_triggered_at, cleared_at, acknowledged_at, acknowledged_by, acknowledge_note, resolved_at, resolved_by,
+                resolve_note, escalation_level, escalated_at, late)
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                $9::float8[], $10::float8[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[], $14::timestamptz[],
+                $15::uuid[], $16::text[], $17::timestamptz[], $18::uuid[], $19::text[], $20::int[], $21::timestamptz[], $22::bool[])
+         ${OBSERVED_CONFLICT}
+         RETURNING ${COLUMNS}
+       ),
+       notified AS (
+         INSERT INTO patient_notifications (id, patient_id, kind, severity, title, body, alert_id, device_id, created_at)
+         SELECT * FROM unnest($23::uuid[], $24::uuid[], $25::text[], $26::text[], $27::text[], $28::text[], $29::uuid[], $30::uuid[], $31::timestamptz[])
+         ON CONFLICT (id) DO NOTHING
+       )
+       SELECT * FROM saved
+       UNION ALL
+       SELECT ${COLUMNS} FROM alerts WHERE id = ANY($1::uuid[]) AND id NOT IN (SELECT id::uuid FROM saved)`,
+      [
+        col((a) => a.id),
+        col((a) => a.patientId),
+        col((a) => a.deviceId),
+        col((a) => a.rule),
+        col((a) => a.metric),
+        col((a) => a.priority),
+        col((a) => a.state),
+        col((a) => a.message),
+        col((a) => a.value),
+        col((a) => a.peakValue),
+        col((a) => iso(a.openedAt)),
+        col((a) => iso(a.lastTriggeredAt)),
+        col((a) => iso(a.clearedAt)),
+        col((a) => iso(a.acknowledgedAt)),
+        col((a) => a.acknowledgedBy),
+        col((a) => a.acknowledgeNote),
+        col((a) => iso(a.resolvedAt)),
+        col((a) => a.resolvedBy),
+        col((a) => a.resolveNote),
+        col((a) => a.escalationLevel),
+        col((a) => iso(a.escalatedAt)),
+        col((a) => a.late),
+        notifications.map((n) => n.id),
+        notifications.map((n) => n.patientId),
+        notifications.map((n) => n.kind),
+        notifications.map((n) => n.severity),
+        notifications.map((n) => n.title),
+        notifications.map((n) => n.body),
+        notifications.map((n) => n.alertId),
+        notifications.map((n) => n.deviceId),
+        notifications.map((n) => new Date(n.createdAt).toISOString()),
+      ],
+    );
+    return rows.map(toStored);
   }
 
   /** Every active (open or acknowledged) alert: the streaming core's state after a restart. */

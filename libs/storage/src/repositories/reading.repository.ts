@@ -309,10 +309,14 @@ const PG_PENDING = `
     SELECT DISTINCT bucket FROM readings_rollup_pending
      WHERE patient_id = $1 AND metric = $2 AND bucket >= $3 AND bucket < $4
   )`;
+// The bounds on r.time repeat what pm implies (its minutes lie in [$3, $4), which is aligned to whole
+// minutes at least), so the planner can prune the daily partitions at plan time: planning every
+// partition of `readings` cost more than running the query (2.6 vs 0.5 ms warm, 8.6 vs 2.8 cold, 24 h).
 const PG_RAW_PENDING = `
   SELECT pm.bucket, min(r.value) AS min, max(r.value) AS max, sum(r.value) AS sum, count(*) AS count
     FROM pm
     JOIN readings r ON r.patient_id = $1 AND r.metric = $2 AND r.time >= pm.bucket AND r.time < pm.bucket + INTERVAL '1 minute'
+                   AND r.time >= $3 AND r.time < $4
    GROUP BY pm.bucket`;
 const PG_MINUTES = `
   WITH ${PG_PENDING}
