@@ -7,7 +7,7 @@ import { benchmarkEvaluation } from '@lantern/alerting';
 import { boolFlag, numberFlag, parseArgs, stringFlag } from '../../device-simulator/src/cli-args.js';
 import { createBenchDatabase, seedDevices, type BenchDatabase } from './infra/bench-database.js';
 import { startBroker, type BenchBroker } from './infra/broker.js';
-import { freePort, peakRss, startProcess, waitUntil, type BenchProcess } from './infra/processes.js';
+import { freePort, peakRss, resetPeakRss, startProcess, waitUntil, type BenchProcess } from './infra/processes.js';
 import { LoadProcess } from './load-process.js';
 import { login, measureAlertLatency } from './phases/alert-latency.phase.js';
 import { measureQueries } from './phases/query.phase.js';
@@ -32,6 +32,8 @@ const HELP = `npm run bench -- [flags]     (docs/benchmarks.md)
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../../..');
 const log = (line: string) => console.log(line);
 const TOPIC_ROOT = 'bench/v1';
+/** Length of the rss phase's own load window, when the alert phase did not provide one. */
+const STEADY_WINDOW_SEC = 30;
 
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
@@ -235,9 +237,23 @@ async function main(): Promise<number> {
             }),
           ));
       }
+      // The load of normal operation: 50 % of the sustained rate (or --alert-rate).
+      const sustained = phases.lantern.status === 'ok' ? phases.lantern.result.sustainedReadingsPerSec : 0;
+      const rate = opts.alertRate || Math.round(sustained / 2);
+      // Peak memory under that load (the target), apart from the peaks of the overload steps above:
+      // the peaks so far go to the whole-run figures, then each process's peak starts again from its
+      // current size. The window is the alert phase, or the rss phase's own when that did not run.
+      const steadyProcesses = () => ({ ingest, api, broker: broker!.process, simulator: load?.process });
+      const startSteadyWindow = () => {
+        for (const [name, proc] of Object.entries(steadyProcesses())) {
+          noteRss(name, proc);
+          if (proc && !resetPeakRss(proc.pid))
+            throw new Error(`cannot reset the peak RSS of ${name} (/proc/${proc.pid}/clear_refs)`);
+        }
+      };
+      const steadyWanted = opts.phases.has('rss') && started.status === 'ok' && rate > 0;
       if (opts.phases.has('alert')) {
-        const sustained = phases.lantern.status === 'ok' ? phases.lantern.result.sustainedReadingsPerSec : 0;
-        const rate = opts.alertRate || Math.round(sustained / 2);
+        if (steadyWanted) startSteadyWindow();
         phases.alertLatency =
           down(started) ??
           (rate === 0 && !opts.alertRate
@@ -268,12 +284,25 @@ async function main(): Promise<number> {
       if (opts.phases.has('rss')) {
         phases.rss =
           down(started) ??
-          (await guard('peak memory', () => {
-            noteRss('ingest', ingest);
-            noteRss('api', api);
-            noteRss('broker', broker!.process);
-            noteRss('simulator', load?.process);
-            return { devices: opts.devices, peakRssMiB: { ...rss } };
+          (await guard('peak memory', async () => {
+            if (!steadyWanted)
+              throw new Error(
+                'no rate for the steady window (the lantern phase failed or did not run); pass --alert-rate',
+              );
+            let window = `the alert-latency phase: ${rate} readings/s, ${opts.watchers} watching sockets`;
+            if (phases.alertLatency.status !== 'ok') {
+              startSteadyWindow();
+              load!.setRate(rate);
+              await new Promise((r) => setTimeout(r, STEADY_WINDOW_SEC * 1000));
+              load!.setRate(0);
+              window = `${STEADY_WINDOW_SEC} s at ${rate} readings/s`;
+            }
+            const steadyPeakMiB: Record<string, number | null> = {};
+            for (const [name, proc] of Object.entries(steadyProcesses())) {
+              steadyPeakMiB[name] = proc ? mib(peakRss(proc.pid)) : null;
+              noteRss(name, proc);
+            }
+            return { devices: opts.devices, window, steadyPeakMiB, wholeRunPeakMiB: { ...rss } };
           }));
       }
       await load?.stop();

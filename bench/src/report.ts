@@ -23,7 +23,15 @@ export interface BenchReport {
       nsPerReading: number;
       readingsPerSecond: number;
     }>;
-    rss: PhaseOutcome<{ devices: number; peakRssMiB: Record<string, number | null> }>;
+    rss: PhaseOutcome<{
+      devices: number;
+      /** What load the steady peaks were taken under. */
+      window: string;
+      /** Peak RSS under the steady load alone (the target's figure). */
+      steadyPeakMiB: Record<string, number | null>;
+      /** Peak RSS over the whole run, the overload steps of the sustained-ingest phases included. */
+      wholeRunPeakMiB: Record<string, number | null>;
+    }>;
     query: PhaseOutcome<QueryResult>;
   };
   targets: TargetCheck[];
@@ -94,11 +102,14 @@ export function checkTargets(report: Omit<BenchReport, 'targets'>): TargetCheck[
       note: failure(alertLatency),
     });
   if (rss.status === 'ok') {
-    for (const [name, mib] of Object.entries(rss.result.peakRssMiB)) {
+    for (const [name, mib] of Object.entries(rss.result.steadyPeakMiB)) {
       out.push({
         name: `Peak RSS ${name}`,
         target: '≤ 400 MB',
-        measured: mib === null ? 'not measured' : `${mib} MiB at ${rss.result.devices} devices`,
+        measured:
+          mib === null
+            ? 'not measured'
+            : `${mib} MiB at ${rss.result.devices} devices (${rss.result.wholeRunPeakMiB[name] ?? '—'} MiB over the whole run, overload included)`,
         met: mib === null ? null : mib * 1.048576 <= 400,
       });
     }
@@ -218,14 +229,15 @@ export function renderMarkdown(report: BenchReport): string {
     );
   lines.push('', '## Peak memory', '');
   if (p.rss.status === 'ok') {
+    const r = p.rss.result;
     lines.push(
-      `Peak resident set size (VmHWM) of each process over the run, with ${p.rss.result.devices} devices connected.`,
+      `Peak resident set size (VmHWM) of each process with ${r.devices} devices connected, each on its own MQTT connection: under steady load (${r.window}; each peak restarted from the process's size at the window's start), and over the whole run, which includes the sustained-ingest steps that overloaded the system.`,
       '',
-      '| process | peak RSS MiB |',
-      '|---|---|',
+      '| process | steady peak MiB | whole-run peak MiB |',
+      '|---|---|---|',
     );
-    for (const [name, mib] of Object.entries(p.rss.result.peakRssMiB))
-      lines.push(`| ${name} | ${mib ?? 'not measured'} |`);
+    for (const [name, mib] of Object.entries(r.wholeRunPeakMiB))
+      lines.push(`| ${name} | ${r.steadyPeakMiB[name] ?? '—'} | ${mib ?? 'not measured'} |`);
   } else lines.push(p.rss.status === 'failed' ? `**Failed**: ${fence(p.rss.error)}` : `Skipped: ${p.rss.reason}`);
   lines.push('', '## Query latency', '');
   if (p.query.status === 'ok') {
@@ -274,14 +286,14 @@ function explainMisses(report: BenchReport): string[] {
       );
     }
     if (t.name === 'Peak RSS simulator' && p.rss.status === 'ok') {
-      const mib = p.rss.result.peakRssMiB.simulator ?? 0;
+      const mib = p.rss.result.steadyPeakMiB.simulator ?? 0;
       out.push(
         `Simulator memory: ${mib} MiB for ${p.rss.result.devices} mqtt.js clients is about ${Math.round((mib * 1024) / p.rss.result.devices)} KiB per connection; meeting 400 MB needs a lighter client for load mode (raw MQTT packets over one socket per device instead of a full mqtt.js client each).`,
       );
     }
     if (t.name === 'Peak RSS ingest' && p.rss.status === 'ok') {
       out.push(
-        `Ingest memory: the peak is taken over the whole run${overloaded && failedStep ? `, including the overload step at ${failedStep.targetReadingsPerSec} readings/s where the ingest held a backlog of unacknowledged messages (${failedStep.lost} readings still unstored ${String(report.settings.maxDrainSec)} s after it)` : ''}; the harness does not yet sample it at the sustained rate alone. The backlog is bounded by INGEST_MAX_PENDING_MESSAGES.`,
+        `Ingest memory: ${p.rss.result.steadyPeakMiB.ingest} MiB under ${p.rss.result.window}, ${p.rss.result.wholeRunPeakMiB.ingest} MiB over the whole run${overloaded && failedStep ? `, whose overload step at ${failedStep.targetReadingsPerSec} readings/s left a backlog of unacknowledged messages (${failedStep.lost} readings still unstored ${String(report.settings.maxDrainSec)} s after it), bounded by INGEST_MAX_PENDING_MESSAGES` : ''}. The steady window starts from the size the process kept after that step (V8 returns grown heap slowly), so the steady figure is an upper bound.`,
       );
     }
     if (t.name.startsWith('Query') && p.query.status === 'ok') {

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 /** A child process of the bench, with its output kept for the report when it fails. */
@@ -60,6 +60,19 @@ export function peakRss(pid: number): number | undefined {
     return m ? Number(m[1]) * 1024 : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Resets a live process's peak resident set size to its current size (Linux ≥ 4.0, writing 5 to
+ * clear_refs), so that a later {@link peakRss} covers only what came after. False when not allowed.
+ */
+export function resetPeakRss(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
   }
 }
 
