@@ -333,6 +333,20 @@ describe('Socket.IO /live', () => {
       expect(seenFirst.alert).toHaveLength(1);
     });
 
+    it('an unsubscribe sent right after a subscribe leaves nothing subscribed', async () => {
+      const patient = await people.patient('Flo');
+      await people.careTeam(patient, clinician.userId);
+      const socket = await live(clinician);
+      // Both in flight at once: the unsubscribe is answered only after the grant has landed.
+      const [granted, released] = await Promise.all([
+        ask(socket, 'subscribe', { patientId: patient }),
+        ask(socket, 'unsubscribe', { patientId: patient }),
+      ]);
+      expect([granted, released]).toEqual([{ ok: true }, { ok: true }]);
+      expect(api.routing.watched().has(patient)).toBe(false);
+      expect(api.mqtt.activeFilters().some((f) => f.includes(patient))).toBe(false);
+    });
+
     it('releases the watch of a socket that disconnects', async () => {
       const patient = await people.patient('Eve');
       await people.careTeam(patient, clinician.userId);

@@ -159,6 +159,8 @@ export class LiveGateway
     try {
       const message = parsePatientMessage(body);
       if (!message) return BAD_REQUEST;
+      // A subscribe still being checked settles first, or its grant would land after this answer.
+      await socket.data.pending.get(message.patientId);
       // Unsubscribing from something never subscribed is harmless and reveals nothing: always ok.
       if (!socket.data.patients.delete(message.patientId)) return { ok: true };
       await this.leaveRooms(socket, message.patientId);
