@@ -2,8 +2,10 @@ import { randomBytes } from 'node:crypto';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
 import type { DataSource } from 'typeorm';
+import type { ServiceMqttClient } from '@lantern/messaging';
 import type { LoginResponseDto } from '../../apps/api/src/auth/auth.dto.js';
 import { createApiApp } from '../../apps/api/src/create-api-app.js';
+import { LIVE_MQTT_CLIENT } from '../../apps/api/src/live/live.tokens.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { bodyOf } from '../support/http.js';
 
@@ -27,7 +29,10 @@ export interface ApiFixture {
  * Boots the real api (createApiApp → configureApp, exactly what main.ts runs) on a fresh database
  * of the test server and the test broker, with a known first admin.
  */
-export async function startApi(env: Record<string, string> = {}): Promise<ApiFixture> {
+export async function startApi(
+  env: Record<string, string> = {},
+  { waitForBroker = true }: { waitForBroker?: boolean } = {},
+): Promise<ApiFixture> {
   const database: TestDatabase = await createTestDatabase();
   const topicRoot = `test-${randomBytes(4).toString('hex')}/v1`;
   const mqttUrl = process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883';
@@ -49,6 +54,9 @@ export async function startApi(env: Record<string, string> = {}): Promise<ApiFix
   try {
     app = await createApiApp({ logLevel: process.env.TEST_LOG === '1' ? 'debug' : false });
     await app.init();
+    // The api connects to the broker in the background (it starts with the broker down); tests
+    // that publish or subscribe want it connected.
+    if (waitForBroker) await app.get<ServiceMqttClient>(LIVE_MQTT_CLIENT).whenConnected();
   } catch (error) {
     await database.drop();
     throw error;

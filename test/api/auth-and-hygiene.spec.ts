@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createServer, type AddressInfo } from 'node:net';
 import { JwtService } from '@nestjs/jwt';
 import { UserService } from '@lantern/auth';
 import type { LoginResponseDto } from '../../apps/api/src/auth/auth.dto.js';
@@ -211,5 +212,26 @@ describe('API hygiene', () => {
   it('reports health of database and broker', async () => {
     const res = await api.http.get('/health').expect(200);
     expect(res.body).toEqual({ status: 'ok', database: 'up', broker: 'up' });
+  });
+});
+
+describe('starting with the broker unreachable', () => {
+  it('serves HTTP at once and reports the broker down until it can connect', async () => {
+    // A port nobody listens on: the api must start anyway (mosquitto-go-auth asks this very api to
+    // check logins, so waiting for the broker first would never end).
+    const closed = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as AddressInfo;
+        server.close(() => resolve(port));
+      });
+    });
+    const down = await startApi({ MQTT_URL: `mqtt://127.0.0.1:${closed}` }, { waitForBroker: false });
+    try {
+      const res = await down.http.get('/health').expect(503);
+      expect(res.body).toEqual({ status: 'unavailable', database: 'up', broker: 'down' });
+      await down.login(ADMIN_EMAIL, ADMIN_PASSWORD);
+    } finally {
+      await down.close();
+    }
   });
 });

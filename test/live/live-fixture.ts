@@ -55,6 +55,7 @@ export interface RunningApi {
 export async function startApi(): Promise<RunningApi> {
   const app = await createApiApp({ logLevel: 'error' });
   await app.listen(0, '127.0.0.1');
+  await app.get<ServiceMqttClient>(LIVE_MQTT_CLIENT).whenConnected();
   const { port } = app.getHttpServer().address() as AddressInfo;
   const tokens = app.get(AccessTokenService);
   return {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import mqtt, { type MqttClient } from 'mqtt';
 
 type QoS = 0 | 1 | 2;
 
@@ -9,7 +9,7 @@ export interface ServiceMqttClientOptions {
   readonly password?: string;
   /** Prefix of the generated client id; each connection gets a unique id so api instances never kick each other off. */
   readonly clientIdPrefix?: string;
-  /** How long `connect` waits for the first CONNACK. */
+  /** How long one connection attempt waits for its CONNACK. */
   readonly connectTimeoutMs?: number;
 }
 
@@ -41,9 +41,14 @@ export class ServiceMqttClient {
     });
   }
 
-  /** Connects and resolves once the broker accepted the connection (rejects on refusal or timeout). */
-  static async connect(options: ServiceMqttClientOptions): Promise<ServiceMqttClient> {
-    const clientOptions: IClientOptions = {
+  /**
+   * Opens the connection without waiting for it: mqtt.js keeps trying every second, and what is
+   * subscribed or published meanwhile is queued and sent once connected. A service that waited here
+   * could not start while the broker is down, nor where the broker asks that very service to check
+   * logins (mosquitto-go-auth's HTTP backend; docker/compose.yml). `onError` hears every failed attempt.
+   */
+  static open(options: ServiceMqttClientOptions, onError: (error: Error) => void = () => undefined): ServiceMqttClient {
+    const client = mqtt.connect(options.url, {
       clientId: `${options.clientIdPrefix ?? 'lantern'}-${randomUUID()}`,
       username: options.username,
       password: options.password,
@@ -53,30 +58,25 @@ export class ServiceMqttClient {
       reconnectPeriod: 1000,
       connectTimeout: options.connectTimeoutMs ?? 10_000,
       resubscribe: true,
-    };
-    const client = mqtt.connect(options.url, clientOptions);
+    });
+    client.on('error', onError);
+    return new ServiceMqttClient(client);
+  }
+
+  /** Resolves once connected (at once when already connected), or rejects after `timeoutMs`. */
+  async whenConnected(timeoutMs = 10_000): Promise<void> {
+    if (this.client.connected) return;
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => fail(new Error(`MQTT broker ${options.url} did not answer`)),
-        options.connectTimeoutMs ?? 10_000,
-      );
       const onConnect = (): void => {
         clearTimeout(timer);
-        client.off('error', fail);
         resolve();
       };
-      function fail(error: Error): void {
-        clearTimeout(timer);
-        client.off('connect', onConnect);
-        client.end(true);
-        reject(error);
-      }
-      client.once('connect', onConnect);
-      client.once('error', fail);
+      const timer = setTimeout(() => {
+        this.client.off('connect', onConnect);
+        reject(new Error(`MQTT broker did not accept the connection within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.client.once('connect', onConnect);
     });
-    // After the first connection, errors are transient: mqtt.js reconnects by itself.
-    client.on('error', () => undefined);
-    return new ServiceMqttClient(client);
   }
 
   get connected(): boolean {

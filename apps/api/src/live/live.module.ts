@@ -1,4 +1,4 @@
-import { Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
 import { ServiceMqttClient } from '@lantern/messaging';
 import { DeviceRepository } from '@lantern/storage';
@@ -16,14 +16,25 @@ import { LIVE_MQTT_CLIENT, PATIENT_DEVICES, type PatientDevices } from './live.t
     {
       provide: LIVE_MQTT_CLIENT,
       inject: [LANTERN_CONFIG],
-      useFactory: (config: LanternConfig): Promise<ServiceMqttClient> =>
-        ServiceMqttClient.connect({
-          // With no MQTT_URL the supervisor runs the embedded broker on EMBEDDED_MQTT_PORT.
-          url: config.mqttUrl ?? `mqtt://127.0.0.1:${config.embeddedMqttPort}`,
-          username: config.mqttUsername,
-          password: config.mqttPassword,
-          clientIdPrefix: 'lantern-api-live',
-        }),
+      useFactory: (config: LanternConfig): ServiceMqttClient => {
+        // Not awaited: the api serves HTTP (and /health says "broker down") while the broker is
+        // unreachable; live delivery starts when the connection does. One warning per distinct error.
+        const logger = new Logger('LiveBroker');
+        let last = '';
+        return ServiceMqttClient.open(
+          {
+            // With no MQTT_URL the supervisor runs the embedded broker on EMBEDDED_MQTT_PORT.
+            url: config.mqttUrl ?? `mqtt://127.0.0.1:${config.embeddedMqttPort}`,
+            username: config.mqttUsername,
+            password: config.mqttPassword,
+            clientIdPrefix: 'lantern-api-live',
+          },
+          (error) => {
+            if (error.message !== last) logger.warn(`Broker connection: ${error.message} (retrying every second)`);
+            last = error.message;
+          },
+        );
+      },
     },
     {
       provide: PATIENT_DEVICES,
