@@ -49,6 +49,40 @@ describe('loadConfig', () => {
     expect(problems.join('\n')).toMatch(/MQTT_TOPIC_ROOT/);
   });
 
+  it('refuses a webhook URL without a secret (deliveries would go unsigned), listed with the other problems', () => {
+    let error: unknown;
+    try {
+      loadConfig({ ALERT_WEBHOOK_URL: 'https://hooks.example.org/lantern', PORT: 'eighty' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toEqual([
+      "PORT must be an integer, got 'eighty'",
+      'ALERT_WEBHOOK_SECRET must be set when ALERT_WEBHOOK_URL is set (webhook deliveries are always signed)',
+    ]);
+    // An empty value (as docker compose passes an unset variable) counts as unset.
+    expect(() =>
+      loadConfig({ ALERT_WEBHOOK_URL: 'https://hooks.example.org/lantern', ALERT_WEBHOOK_SECRET: '' }),
+    ).toThrow(/ALERT_WEBHOOK_SECRET must be set when ALERT_WEBHOOK_URL is set/);
+  });
+
+  it('accepts a webhook URL with its secret, and a secret alone', () => {
+    const config = loadConfig({
+      ALERT_WEBHOOK_URL: 'https://hooks.example.org/lantern',
+      ALERT_WEBHOOK_SECRET: 'webhook-secret-0123456789',
+    });
+    expect(config.alertWebhookUrl).toBe('https://hooks.example.org/lantern');
+    expect(config.alertWebhookSecret).toBe('webhook-secret-0123456789');
+    expect(loadConfig({ ALERT_WEBHOOK_SECRET: 'webhook-secret-0123456789' }).alertWebhookUrl).toBeUndefined();
+  });
+
+  it('reports a too-short webhook secret once, as too short', () => {
+    expect(() =>
+      loadConfig({ ALERT_WEBHOOK_URL: 'https://hooks.example.org/lantern', ALERT_WEBHOOK_SECRET: 'short' }),
+    ).toThrow(/^Invalid configuration:\n  - ALERT_WEBHOOK_SECRET must be at least 16 characters long$/);
+  });
+
   it('refuses out-of-range numbers', () => {
     expect(() => loadConfig({ PORT: '70000' })).toThrow(/PORT must be between 0 and 65535, got 70000/);
   });

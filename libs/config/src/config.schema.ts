@@ -228,12 +228,12 @@ export const SETTINGS = {
   },
   alertWebhookUrl: {
     env: 'ALERT_WEBHOOK_URL',
-    description: 'When set, every alert transition is POSTed here (HMAC-signed).',
+    description: 'When set, every alert transition is POSTed here, HMAC-signed: requires ALERT_WEBHOOK_SECRET.',
     parse: url('http:', 'https:'),
   },
   alertWebhookSecret: {
     env: 'ALERT_WEBHOOK_SECRET',
-    description: 'Key of the webhook HMAC-SHA256 signature header.',
+    description: 'Key of the webhook HMAC-SHA256 signature header (≥ 16 characters); required with ALERT_WEBHOOK_URL.',
     parse: text(16),
   },
   signalLossSweepMs: {
@@ -257,6 +257,20 @@ export const SETTINGS = {
 } as const satisfies Record<string, Setting<unknown>>;
 
 type Settings = typeof SETTINGS;
+
+const isSet = (env: NodeJS.ProcessEnv, name: string): boolean => env[name] !== undefined && env[name] !== '';
+
+/**
+ * Rules between settings, checked beside the per-setting ones (every problem is listed at once).
+ * Each looks at the raw environment, so a value already refused on its own is not reported twice.
+ */
+const CROSS_CHECKS: readonly ((env: NodeJS.ProcessEnv) => string | undefined)[] = [
+  // Receivers authenticate alert deliveries by their signature: an unsigned webhook would let anyone forge alerts.
+  (env) =>
+    isSet(env, SETTINGS.alertWebhookUrl.env) && !isSet(env, SETTINGS.alertWebhookSecret.env)
+      ? `${SETTINGS.alertWebhookSecret.env} must be set when ${SETTINGS.alertWebhookUrl.env} is set (webhook deliveries are always signed)`
+      : undefined,
+];
 type ValueOf<S> = S extends Setting<infer T> ? T : never;
 type HasDefault<S> = S extends { default: string } ? true : false;
 
@@ -285,6 +299,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LanternConfig 
     const parsed = setting.parse(value);
     if (parsed instanceof ParseError) problems.push(`${setting.env} ${parsed.message}`);
     else config[key] = parsed;
+  }
+  for (const check of CROSS_CHECKS) {
+    const problem = check(env);
+    if (problem !== undefined) problems.push(problem);
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config) as LanternConfig;
