@@ -149,6 +149,25 @@ describe('lantern supervisor (npm start)', () => {
     }
   });
 
+  it.each([
+    ['PORT', 'set PORT to a free port for the api (REST, Socket.IO, dashboard)'],
+    ['INGEST_METRICS_PORT', "set INGEST_METRICS_PORT to a free port (or 0 for any) for the ingest's /metrics"],
+  ])('refuses a taken %s with one line and exit code 1', async (variable, hint) => {
+    const blocker: Server = createServer();
+    const port = await new Promise<number>((resolve) =>
+      blocker.listen(0, () => resolve((blocker.address() as { port: number }).port)),
+    );
+    try {
+      const run = startSupervisor({ ...(await baseEnv()), [variable]: String(port) });
+      runs.push(run);
+      expect(await run.exit).toBe(1);
+      expect(run.stderr).toBe(`Port ${port} is taken: ${hint}\n`);
+      expect(run.stdout).toBe('');
+    } finally {
+      blocker.close();
+    }
+  });
+
   it('lists every configuration problem and exits 1', async () => {
     const run = startSupervisor({ ...(await baseEnv()), PORT: 'eighty', DATABASE_URL: 'mysql://x' });
     runs.push(run);

@@ -63,11 +63,16 @@ export class LanternSupervisor {
       if (!existsSync(script))
         throw new Error(`${script} is missing: run npm run build (npm start builds when needed)`);
     }
-    // Both ports first: a taken broker port should not wait for PostgreSQL to initialise.
+    // Every port first: a taken one should not wait for PostgreSQL to initialise, nor end in a
+    // child's stack trace.
     if (!config.databaseUrl && !(await isPortFree(config.embeddedPostgresPort, '127.0.0.1')))
       throw new PortTakenError(config.embeddedPostgresPort, 'postgres');
     if (!config.mqttUrl && !(await isPortFree(config.embeddedMqttPort)))
       throw new PortTakenError(config.embeddedMqttPort, 'mqtt');
+    if (config.port !== 0 && !(await isPortFree(config.port, config.host)))
+      throw new PortTakenError(config.port, 'api');
+    if (config.ingestMetricsPort !== 0 && !(await isPortFree(config.ingestMetricsPort, config.host)))
+      throw new PortTakenError(config.ingestMetricsPort, 'metrics');
 
     let databaseUrl = config.databaseUrl;
     let databaseNote = `external (${describeUrl(config.databaseUrl)})`;

@@ -1,15 +1,17 @@
 import { createServer } from 'node:net';
 
-/** Which embedded server could not bind, with the settings an operator can change about it. */
+/** Which server could not bind, with the settings an operator can change about it. */
 const HINTS = {
   mqtt: 'set EMBEDDED_MQTT_PORT to a free port, or MQTT_URL to use an existing broker',
   postgres: 'set EMBEDDED_POSTGRES_PORT to a free port, or DATABASE_URL to use an existing database',
+  api: 'set PORT to a free port for the api (REST, Socket.IO, dashboard)',
+  metrics: "set INGEST_METRICS_PORT to a free port (or 0 for any) for the ingest's /metrics",
 } as const;
 
 export type EmbeddedServerKind = keyof typeof HINTS;
 
 /**
- * A port an embedded server needs is in use. Its message is the whole story in one line (the
+ * A port Lantern needs is in use. Its message is the whole story in one line (the
  * supervisor prints it without a stack trace): the port and the variables that avoid the clash.
  */
 export class PortTakenError extends Error {
