@@ -193,17 +193,21 @@ async function main(): Promise<number> {
       let api: BenchProcess | undefined;
       let load: LoadProcess | undefined;
       let token = '';
-      const started = await guard('start Lantern (ingest and api processes)', async () => {
-        for (const entry of [ingestEntry, apiEntry])
-          if (!existsSync(entry)) throw new Error(`${entry} is missing: build first (npm run build)`);
+      const metricsText = async () => (await fetch(metricsUrl)).text();
+      const startIngest = async () => {
         ingest = startProcess('ingest', process.execPath, [ingestEntry], env);
         running.push(ingest);
         await waitUntil(
           'the ingest to connect to the broker',
-          async () => /lantern_ingest_broker_connected 1/.test(await (await fetch(metricsUrl)).text()),
+          async () => /lantern_ingest_broker_connected 1/.test(await metricsText()),
           60_000,
           ingest,
         );
+      };
+      const started = await guard('start Lantern (ingest and api processes)', async () => {
+        for (const entry of [ingestEntry, apiEntry])
+          if (!existsSync(entry)) throw new Error(`${entry} is missing: build first (npm run build)`);
+        await startIngest();
         api = startProcess('api', process.execPath, [apiEntry], env);
         running.push(api);
         await waitUntil('the api /health to answer 200', async () => (await fetch(`${apiUrl}/health`)).ok, 60_000, api);
@@ -252,6 +256,28 @@ async function main(): Promise<number> {
         }
       };
       const steadyWanted = opts.phases.has('rss') && started.status === 'ok' && rate > 0;
+      // After the overload steps the ingest and the simulator keep the memory they grew (V8 gives
+      // it back slowly), so the steady window gets fresh ones: the ingest once it has stored its
+      // backlog (its session keeps anything still unacknowledged), the simulator reconnecting.
+      let freshProcesses: PhaseOutcome<boolean> | undefined;
+      if (steadyWanted && phases.lantern.status === 'ok') {
+        freshProcesses = await guard('fresh ingest and simulator for the steady window', async () => {
+          await waitUntil(
+            'the ingest to store its backlog',
+            async () => /^lantern_ingest_pending_messages 0$/m.test(await metricsText()),
+            120_000,
+            ingest,
+          );
+          noteRss('ingest', ingest);
+          noteRss('simulator', load?.process);
+          await load!.stop();
+          await ingest!.stop();
+          await startIngest();
+          load = await LoadProcess.start(root, work, loadDevices, broker!.url, TOPIC_ROOT);
+          running.push(load.process);
+          return true;
+        });
+      }
       if (opts.phases.has('alert')) {
         if (steadyWanted) startSteadyWindow();
         phases.alertLatency =
@@ -289,13 +315,16 @@ async function main(): Promise<number> {
               throw new Error(
                 'no rate for the steady window (the lantern phase failed or did not run); pass --alert-rate',
               );
-            let window = `the alert-latency phase: ${rate} readings/s, ${opts.watchers} watching sockets`;
+            if (freshProcesses?.status === 'failed') throw new Error(`no fresh processes: ${freshProcesses.error}`);
+            const fresh =
+              freshProcesses?.status === 'ok' ? ', ingest and simulator started afresh after the overload steps' : '';
+            let window = `the alert-latency phase: ${rate} readings/s, ${opts.watchers} watching sockets${fresh}`;
             if (phases.alertLatency.status !== 'ok') {
               startSteadyWindow();
               load!.setRate(rate);
               await new Promise((r) => setTimeout(r, STEADY_WINDOW_SEC * 1000));
               load!.setRate(0);
-              window = `${STEADY_WINDOW_SEC} s at ${rate} readings/s`;
+              window = `${STEADY_WINDOW_SEC} s at ${rate} readings/s${fresh}`;
             }
             const steadyPeakMiB: Record<string, number | null> = {};
             for (const [name, proc] of Object.entries(steadyProcesses())) {

@@ -231,7 +231,7 @@ export function renderMarkdown(report: BenchReport): string {
   if (p.rss.status === 'ok') {
     const r = p.rss.result;
     lines.push(
-      `Peak resident set size (VmHWM) of each process with ${r.devices} devices connected, each on its own MQTT connection: under steady load (${r.window}; each peak restarted from the process's size at the window's start), and over the whole run, which includes the sustained-ingest steps that overloaded the system.`,
+      `Peak resident set size (VmHWM) of each process with ${r.devices} devices connected, each on its own MQTT connection: under steady load (${r.window}; each peak taken from the window's start), and over the whole run, which includes the sustained-ingest steps that overloaded the system.`,
       '',
       '| process | steady peak MiB | whole-run peak MiB |',
       '|---|---|---|',
@@ -293,7 +293,7 @@ function explainMisses(report: BenchReport): string[] {
     }
     if (t.name === 'Peak RSS ingest' && p.rss.status === 'ok') {
       out.push(
-        `Ingest memory: ${p.rss.result.steadyPeakMiB.ingest} MiB under ${p.rss.result.window}, ${p.rss.result.wholeRunPeakMiB.ingest} MiB over the whole run${overloaded && failedStep ? `, whose overload step at ${failedStep.targetReadingsPerSec} readings/s left a backlog of unacknowledged messages (${failedStep.lost} readings still unstored ${String(report.settings.maxDrainSec)} s after it), bounded by INGEST_MAX_PENDING_MESSAGES` : ''}. The steady window starts from the size the process kept after that step (V8 returns grown heap slowly), so the steady figure is an upper bound.`,
+        `Ingest memory: ${p.rss.result.steadyPeakMiB.ingest} MiB under ${p.rss.result.window}, ${p.rss.result.wholeRunPeakMiB.ingest} MiB over the whole run${overloaded && failedStep ? `, whose overload step at ${failedStep.targetReadingsPerSec} readings/s left a backlog of unacknowledged messages (${failedStep.lost} readings still unstored ${String(report.settings.maxDrainSec)} s after it), bounded by INGEST_MAX_PENDING_MESSAGES` : ''}.`,
       );
     }
     if (t.name.startsWith('Query') && p.query.status === 'ok') {
