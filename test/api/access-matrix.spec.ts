@@ -6,16 +6,18 @@ import type { PatientDetailDto } from '../../apps/api/src/patients/patient.dto.j
 import { ADMIN_EMAIL, ADMIN_PASSWORD, startApi, type ApiFixture } from './api-fixture.js';
 
 /**
- * Every route of the people/devices/audit surface, tried as each kind of caller, against the
- * statuses of contract §3: 401 without a token, 403 for a role that may never do it, 404 for a
- * patient (or their device) outside the caller's visibility — exactly like an unknown id.
+ * Every route of the API (checked against the OpenAPI document), tried as each kind of caller,
+ * against the statuses of contract §3: 401 without a token, 403 for a role that may never do it,
+ * 404 for a patient (or their device, alert, notification) outside the caller's visibility —
+ * exactly like an unknown id.
  */
 type Actor = 'admin' | 'inTeam' | 'outOfTeam' | 'patient' | 'otherPatient' | 'anonymous';
 const ACTORS: Actor[] = ['admin', 'inTeam', 'outOfTeam', 'patient', 'otherPatient', 'anonymous'];
 
 interface Row {
+  /** `METHOD /path` as documented, `:param` for path parameters; a variant may follow in parentheses. */
   readonly name: string;
-  readonly method: 'get' | 'post' | 'delete';
+  readonly method: 'get' | 'post' | 'put' | 'delete';
   /** Evaluated per call, after `prepare`. */
   readonly path: () => string;
   readonly body?: (actor: Actor) => object;
@@ -34,10 +36,17 @@ const ids = {
   clinicianA: '',
   clinicianB: '',
   clinicianC: '',
+  alertA: '',
+  alertForAction: '',
+  notificationP: '',
 };
 const password = 'a-long-password-1';
 
-async function asAdmin(method: 'post' | 'delete', path: string, body?: object): Promise<Record<string, unknown>> {
+async function asAdmin(
+  method: 'post' | 'put' | 'delete',
+  path: string,
+  body?: object,
+): Promise<Record<string, unknown>> {
   const req = api.http[method](path).set('Authorization', `Bearer ${token.admin}`);
   const res = await (body ? req.send(body) : req);
   if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(res.body)}`);
@@ -72,7 +81,33 @@ beforeAll(async () => {
   token.outOfTeam = await api.login('b@clinic.test', password);
   token.patient = await api.login('p@home.test', password);
   token.otherPatient = await api.login('q@home.test', password);
+  ids.alertA = await insertAlert(ids.patientP, 'glucose.high');
+  ids.notificationP = await insertNotification(ids.patientP);
 });
+
+/** An open alert of `patientId` (any earlier active alert of the same rule is resolved first: one active per rule). */
+async function insertAlert(patientId: string, rule = 'glucose.low'): Promise<string> {
+  await api.db.query(
+    `UPDATE alerts SET state = 'resolved', resolved_at = now() WHERE patient_id = $1 AND rule = $2 AND state <> 'resolved'`,
+    [patientId, rule],
+  );
+  const [row] = await api.db.query<{ id: string }[]>(
+    `INSERT INTO alerts (patient_id, rule, metric, priority, state, message, value, peak_value, opened_at, last_triggered_at)
+     VALUES ($1, $2, 'glucose', 'medium', 'open', 'Glucose 65 mg/dL — below 70 (low)', 65, 65, now() - interval '5 minutes', now())
+     RETURNING id::text`,
+    [patientId, rule],
+  );
+  return row.id;
+}
+
+async function insertNotification(patientId: string): Promise<string> {
+  const [row] = await api.db.query<{ id: string }[]>(
+    `INSERT INTO patient_notifications (patient_id, kind, severity, title, body)
+     VALUES ($1, 'battery_low', 'info', 'Please charge your glucose sensor', 'Its battery is low.') RETURNING id::text`,
+    [patientId],
+  );
+  return row.id;
+}
 
 afterAll(async () => {
   await api?.close();
@@ -95,7 +130,48 @@ const adminOnly = (status: number): Record<Actor, number> => ({
   anonymous: 401,
 });
 
+/** A route about patient P: seen by the admin, P's care team and P; 404 for the others. */
+const visibleToP = (status: number): Record<Actor, number> => ({
+  admin: status,
+  inTeam: status,
+  outOfTeam: 404,
+  patient: status,
+  otherPatient: 404,
+  anonymous: 401,
+});
+/** A clinical change to patient P: admin and P's care team; 404 for another team; 403 for patients. */
+const clinicalChangeToP = (status: number): Record<Actor, number> => ({
+  admin: status,
+  inTeam: status,
+  outOfTeam: 404,
+  patient: 403,
+  otherPatient: 403,
+  anonymous: 401,
+});
+const patientsOnly = (status: number): Record<Actor, number> => ({
+  admin: 403,
+  inTeam: 403,
+  outOfTeam: 403,
+  patient: status,
+  otherPatient: status,
+  anonymous: 401,
+});
+
 const ROWS: Row[] = [
+  {
+    name: 'POST /auth/login',
+    method: 'post',
+    path: () => '/api/v1/auth/login',
+    body: () => ({ email: 'p@home.test', password }),
+    expected: all(200),
+  },
+  {
+    name: 'POST /auth/login (wrong password)',
+    method: 'post',
+    path: () => '/api/v1/auth/login',
+    body: () => ({ email: 'p@home.test', password: 'not-the-password' }),
+    expected: all(401),
+  },
   { name: 'GET /me', method: 'get', path: () => '/api/v1/me', expected: { ...all(200), anonymous: 401 } },
   {
     name: 'POST /users',
@@ -199,6 +275,237 @@ const ROWS: Row[] = [
     body: () => ({ username: ids.deviceD, topic: 'x', action: 'publish' }),
     expected: all(200),
   },
+  {
+    name: 'POST /mqtt/superuser',
+    method: 'post',
+    path: () => '/api/v1/mqtt/superuser',
+    body: () => ({ username: ids.deviceD }),
+    expected: all(200),
+  },
+  {
+    name: 'GET /patients/:id/readings (raw)',
+    method: 'get',
+    path: () => `/api/v1/patients/${ids.patientP}/readings?metric=glucose`,
+    expected: visibleToP(200),
+  },
+  {
+    name: 'GET /patients/:id/readings (bucketed)',
+    method: 'get',
+    path: () => `/api/v1/patients/${ids.patientP}/readings?metric=glucose&bucket=1h`,
+    expected: visibleToP(200),
+  },
+  {
+    name: 'GET /patients/:id/latest',
+    method: 'get',
+    path: () => `/api/v1/patients/${ids.patientP}/latest`,
+    expected: visibleToP(200),
+  },
+  {
+    name: 'GET /patients/:id/summary',
+    method: 'get',
+    path: () => `/api/v1/patients/${ids.patientP}/summary`,
+    expected: visibleToP(200),
+  },
+  { name: 'GET /alerts', method: 'get', path: () => '/api/v1/alerts', expected: { ...all(200), anonymous: 401 } },
+  {
+    name: 'GET /alerts?patientId=',
+    method: 'get',
+    path: () => `/api/v1/alerts?patientId=${ids.patientP}`,
+    expected: visibleToP(200),
+  },
+  { name: 'GET /alerts/:id', method: 'get', path: () => `/api/v1/alerts/${ids.alertA}`, expected: visibleToP(200) },
+  {
+    name: 'POST /alerts/:id/acknowledge',
+    method: 'post',
+    path: () => `/api/v1/alerts/${ids.alertForAction}/acknowledge`,
+    prepare: async () => {
+      ids.alertForAction = await insertAlert(ids.patientP);
+    },
+    body: () => ({ note: 'seen' }),
+    expected: clinicalChangeToP(200),
+  },
+  {
+    name: 'POST /alerts/:id/resolve',
+    method: 'post',
+    path: () => `/api/v1/alerts/${ids.alertForAction}/resolve`,
+    prepare: async () => {
+      ids.alertForAction = await insertAlert(ids.patientP);
+    },
+    body: () => ({}),
+    expected: clinicalChangeToP(200),
+  },
+  {
+    name: 'GET /patients/:id/alert-rules',
+    method: 'get',
+    path: () => `/api/v1/patients/${ids.patientP}/alert-rules`,
+    expected: visibleToP(200),
+  },
+  {
+    name: 'PUT /patients/:id/alert-rules/:ruleKey',
+    method: 'put',
+    path: () => `/api/v1/patients/${ids.patientP}/alert-rules/glucose.low`,
+    body: () => ({ threshold: 65 }),
+    expected: clinicalChangeToP(200),
+  },
+  {
+    name: 'DELETE /patients/:id/alert-rules/:ruleKey',
+    method: 'delete',
+    path: () => `/api/v1/patients/${ids.patientP}/alert-rules/glucose.low`,
+    prepare: async () => {
+      await asAdmin('put', `/api/v1/patients/${ids.patientP}/alert-rules/glucose.low`, { threshold: 65 });
+    },
+    expected: clinicalChangeToP(200),
+  },
+  {
+    name: 'GET /me/notifications',
+    method: 'get',
+    path: () => '/api/v1/me/notifications',
+    expected: patientsOnly(200),
+  },
+  {
+    name: 'POST /me/notifications/:id/read',
+    method: 'post',
+    path: () => `/api/v1/me/notifications/${ids.notificationP}/read`,
+    // Another patient's notification answers like an unknown one.
+    expected: { ...patientsOnly(200), otherPatient: 404 },
+  },
+  { name: 'GET /ingest/rejections', method: 'get', path: () => '/api/v1/ingest/rejections', expected: adminOnly(200) },
+];
+
+/** `GET /patients/:id (variant)` → `GET /api/v1/patients/{id}`, as the OpenAPI document names it. */
+function documentedRoute(name: string): string {
+  const [method, path] = name.replace(/ \(.*\)$/, '').split(' ');
+  const bare = path.replace(/\?.*$/, '').replace(/:(\w+)/g, '{$1}');
+  return `${method} ${bare === '/health' || bare === '/metrics' ? bare : `/api/v1${bare}`}`;
+}
+
+/**
+ * Routes about one patient's data, each tried by a caller who may not see that patient and with an
+ * id that does not exist: the two answers must be the same but for the id (contract §3).
+ */
+interface HiddenCase {
+  readonly name: string;
+  readonly method: 'get' | 'post' | 'put' | 'delete';
+  readonly path: (id: string) => string;
+  /** The id of the existing resource, read when the case runs. */
+  readonly hiddenId: () => string;
+  readonly actor: Actor;
+  readonly body?: object;
+}
+
+const HIDDEN: HiddenCase[] = [
+  ...(['outOfTeam', 'otherPatient'] as const).flatMap((actor): HiddenCase[] => [
+    {
+      name: 'GET /patients/:id',
+      method: 'get',
+      path: (id) => `/api/v1/patients/${id}`,
+      hiddenId: () => ids.patientP,
+      actor,
+    },
+    {
+      name: 'GET /patients/:id/readings (raw)',
+      method: 'get',
+      path: (id) => `/api/v1/patients/${id}/readings?metric=glucose`,
+      hiddenId: () => ids.patientP,
+      actor,
+    },
+    {
+      name: 'GET /patients/:id/readings (bucketed)',
+      method: 'get',
+      path: (id) => `/api/v1/patients/${id}/readings?metric=glucose&bucket=1h`,
+      hiddenId: () => ids.patientP,
+      actor,
+    },
+    {
+      name: 'GET /patients/:id/latest',
+      method: 'get',
+      path: (id) => `/api/v1/patients/${id}/latest`,
+      hiddenId: () => ids.patientP,
+      actor,
+    },
+    {
+      name: 'GET /patients/:id/summary',
+      method: 'get',
+      path: (id) => `/api/v1/patients/${id}/summary`,
+      hiddenId: () => ids.patientP,
+      actor,
+    },
+    {
+      name: 'GET /patients/:id/alert-rules',
+      method: 'get',
+      path: (id) => `/api/v1/patients/${id}/alert-rules`,
+      hiddenId: () => ids.patientP,
+      actor,
+    },
+    {
+      name: 'GET /alerts?patientId=',
+      method: 'get',
+      path: (id) => `/api/v1/alerts?patientId=${id}`,
+      hiddenId: () => ids.patientP,
+      actor,
+    },
+    { name: 'GET /alerts/:id', method: 'get', path: (id) => `/api/v1/alerts/${id}`, hiddenId: () => ids.alertA, actor },
+    {
+      name: 'GET /devices?patientId=',
+      method: 'get',
+      path: (id) => `/api/v1/devices?patientId=${id}`,
+      hiddenId: () => ids.patientP,
+      actor,
+    },
+    {
+      name: 'GET /devices/:id',
+      method: 'get',
+      path: (id) => `/api/v1/devices/${id}`,
+      hiddenId: () => ids.deviceD,
+      actor,
+    },
+  ]),
+  {
+    name: 'POST /alerts/:id/acknowledge',
+    method: 'post',
+    path: (id) => `/api/v1/alerts/${id}/acknowledge`,
+    hiddenId: () => ids.alertA,
+    actor: 'outOfTeam',
+    body: {},
+  },
+  {
+    name: 'POST /alerts/:id/resolve',
+    method: 'post',
+    path: (id) => `/api/v1/alerts/${id}/resolve`,
+    hiddenId: () => ids.alertA,
+    actor: 'outOfTeam',
+    body: {},
+  },
+  {
+    name: 'PUT /patients/:id/alert-rules/:ruleKey',
+    method: 'put',
+    path: (id) => `/api/v1/patients/${id}/alert-rules/glucose.low`,
+    hiddenId: () => ids.patientP,
+    actor: 'outOfTeam',
+    body: { threshold: 60 },
+  },
+  {
+    name: 'DELETE /patients/:id/alert-rules/:ruleKey',
+    method: 'delete',
+    path: (id) => `/api/v1/patients/${id}/alert-rules/glucose.low`,
+    hiddenId: () => ids.patientP,
+    actor: 'outOfTeam',
+  },
+  {
+    name: 'POST /devices',
+    method: 'post',
+    path: () => '/api/v1/devices',
+    hiddenId: () => ids.patientP,
+    actor: 'outOfTeam',
+    body: { patientId: ids.patientP, type: 'cgm' },
+  },
+  {
+    name: 'POST /me/notifications/:id/read',
+    method: 'post',
+    path: (id) => `/api/v1/me/notifications/${id}/read`,
+    hiddenId: () => ids.notificationP,
+    actor: 'otherPatient',
+  },
 ];
 
 describe('access matrix', () => {
@@ -214,6 +521,36 @@ describe('access matrix', () => {
     if (expected >= 400)
       expect(Object.keys(bodyOf<ErrorBodyDto>(res)).sort()).toEqual(['error', 'message', 'statusCode']);
   });
+
+  it('has a row for every documented route', async () => {
+    const res = await api.http.get('/api/docs-json').expect(200);
+    const document = res.body as { paths: Record<string, Record<string, unknown>> };
+    const documented = Object.entries(document.paths).flatMap(([path, operations]) =>
+      Object.keys(operations).map((method) => `${method.toUpperCase()} ${path}`),
+    );
+    expect(documented.length).toBeGreaterThan(30);
+    const covered = new Set(ROWS.map((row) => documentedRoute(row.name)));
+    expect(documented.filter((route) => !covered.has(route))).toEqual([]);
+    // And no row names a route that does not exist.
+    expect([...covered].filter((route) => !documented.includes(route))).toEqual([]);
+  });
+
+  it.each(HIDDEN.map((c) => [c.name, c.actor, c] as const))(
+    '%s as %s: a hidden resource answers exactly like an unknown one',
+    async (_name, actor, c) => {
+      const call = async (id: string) => {
+        const path = c.path(id);
+        // POST /devices names the patient in its body.
+        const body = c.body && 'patientId' in c.body ? { ...c.body, patientId: id } : c.body;
+        const req = api.http[c.method](path).set('Authorization', `Bearer ${token[actor]}`);
+        const res = await (body ? req.send(body) : req);
+        return { status: res.status, body: JSON.stringify(res.body).split(id).join('<id>') };
+      };
+      const hidden = await call(c.hiddenId());
+      expect(hidden.status).toBe(404);
+      expect(hidden).toEqual(await call(randomUUID()));
+    },
+  );
 
   it('GET /patients lists exactly the visible patients', async () => {
     const visible = async (actor: Actor): Promise<string[]> =>

@@ -32,6 +32,32 @@ export class AuditService {
     this.logger.debug(`${event.action} patient=${event.patientId ?? '-'} by=${actor?.principal.userId ?? '-'}`);
   }
 
+  /**
+   * Records a read that spans several patients (a list across a care team) as one entry per
+   * patient in the answer, written in one statement, so `GET /audit?patientId=` finds every list
+   * that showed that patient. `details(patientId)` adds what concerns that patient (e.g. how many of
+   * its items were returned). A list that showed no patient is still recorded, without a patient.
+   */
+  async recordPerPatient(
+    actor: Actor | undefined,
+    event: Omit<AuditEvent, 'patientId'>,
+    patientIds: Iterable<string>,
+    details: (patientId: string) => Record<string, unknown> = () => ({}),
+  ): Promise<void> {
+    const distinct = [...new Set([...patientIds].map((id) => id.toLowerCase()))];
+    if (distinct.length === 0) return this.record(actor, event);
+    const who = actor && { actorId: actor.principal.userId, actorRole: actor.principal.role, ip: actor.ip };
+    await this.audit.appendMany(
+      distinct.map((patientId) => ({
+        ...event,
+        ...who,
+        patientId,
+        details: { ...event.details, ...details(patientId), patients: distinct.length },
+      })),
+    );
+    this.logger.debug(`${event.action} patients=${distinct.length} by=${actor?.principal.userId ?? '-'}`);
+  }
+
   /** The log, newest first (admins only: the route checks the role). */
   list(query: AuditQuery): Promise<AuditRecord[]> {
     return this.audit.list(query);

@@ -25,7 +25,7 @@ import {
   type AlertTransition,
   type EffectiveRule,
 } from '@lantern/alerting';
-import { PatientAccessService, type Actor } from '@lantern/auth';
+import { AuditService, PatientAccessService, type Actor } from '@lantern/auth';
 import { patientEventTopic, topicsFor, type ServiceMqttClient, type Topics } from '@lantern/messaging';
 import {
   AlertRepository,
@@ -61,6 +61,8 @@ export function toNotificationResource(n: StoredNotification): PatientNotificati
  * Acknowledgement and resolution apply the streaming core's lifecycle to the stored row under a
  * row lock, then announce the change: the alert event (and the patient's notification) on the
  * broker, and `{root}/internal/alert-changed` so the ingest's in-memory state follows.
+ * Every read and change is audited (docs/security.md): a list across patients records one entry per
+ * patient it showed.
  */
 @Injectable()
 export class AlertService {
@@ -75,6 +77,7 @@ export class AlertService {
     private readonly overrides: AlertRuleOverrideRepository,
     private readonly notifications: PatientNotificationRepository,
     private readonly devices: DeviceRepository,
+    private readonly audit: AuditService,
   ) {
     this.topics = topicsFor(config.mqttTopicRoot);
   }
@@ -96,24 +99,54 @@ export class AlertService {
       limit,
       offset,
     });
-    return { items: page.items.map((a) => toAlertResource(toRecord(a))), total: page.total, limit, offset };
+    const items = page.items.map((a) => toAlertResource(toRecord(a)));
+    const event = {
+      action: 'alert.list',
+      resource: 'alert',
+      details: { total: page.total, ...filtersOf(query), limit, offset },
+    };
+    if (query.patientId !== undefined)
+      await this.audit.record(actor, {
+        ...event,
+        patientId: query.patientId.toLowerCase(),
+        details: { ...event.details, count: items.length },
+      });
+    else {
+      const perPatient = countBy(items.map((a) => a.patientId));
+      await this.audit.recordPerPatient(actor, event, perPatient.keys(), (id) => ({ count: perPatient.get(id) }));
+    }
+    return { items, total: page.total, limit, offset };
+  }
+
+  /** One alert; an alert of a patient the caller may not see answers like an unknown one. */
+  async get(actor: Actor, alertId: string): Promise<AlertResource> {
+    const found = await this.findVisible(actor, alertId);
+    await this.audit.record(actor, {
+      action: 'alert.read',
+      patientId: found.patientId,
+      resource: 'alert',
+      resourceId: found.id,
+    });
+    return toAlertResource(toRecord(found));
   }
 
   acknowledge(actor: Actor, alertId: string, note: string | undefined): Promise<AlertResource> {
-    return this.transition(actor, alertId, (alert, now) =>
+    return this.transition(actor, alertId, 'alert.acknowledge', (alert, now) =>
       acknowledgeAlert(alert, actor.principal.userId, now, note ?? null),
     );
   }
 
   resolve(actor: Actor, alertId: string, note: string | undefined): Promise<AlertResource> {
-    return this.transition(actor, alertId, (alert, now) =>
+    return this.transition(actor, alertId, 'alert.resolve', (alert, now) =>
       resolveAlert(alert, actor.principal.userId, now, note ?? null),
     );
   }
 
   async rules(actor: Actor, patientId: string): Promise<EffectiveRule[]> {
     await this.access.assertCanSeePatient(actor.principal, patientId);
-    return effectiveRules(await this.overrides.listForPatient(patientId.toLowerCase()));
+    const id = patientId.toLowerCase();
+    await this.audit.record(actor, { action: 'alert_rule.list', patientId: id, resource: 'alert_rule' });
+    return effectiveRules(await this.overrides.listForPatient(id));
   }
 
   /** Merges `body` into the patient's override of `ruleKey` (validated against the rule's schema). */
@@ -130,6 +163,13 @@ export class AlertService {
     const enabled = checked.enabled ?? existing?.enabled ?? true;
     const stored = await this.overrides.upsert(id, ruleKey, enabled, params, actor.principal.userId);
     await this.announce(rulesChangedTopic(this.topics.root), { patientId: id });
+    await this.audit.record(actor, {
+      action: 'alert_rule.update',
+      patientId: id,
+      resource: 'alert_rule',
+      resourceId: ruleKey,
+      details: { ...(checked.enabled === undefined ? {} : { enabled: checked.enabled }), params: checked.params },
+    });
     return applyOverride(rule, stored);
   }
 
@@ -140,8 +180,15 @@ export class AlertService {
     const rule = findRule(ruleKey);
     if (!rule) throw new NotFoundError('Alert rule', ruleKey);
     const id = patientId.toLowerCase();
-    if (await this.overrides.remove(id, ruleKey))
-      await this.announce(rulesChangedTopic(this.topics.root), { patientId: id });
+    const removed = await this.overrides.remove(id, ruleKey);
+    if (removed) await this.announce(rulesChangedTopic(this.topics.root), { patientId: id });
+    await this.audit.record(actor, {
+      action: 'alert_rule.revert',
+      patientId: id,
+      resource: 'alert_rule',
+      resourceId: ruleKey,
+      details: { removed },
+    });
     return applyOverride(rule, undefined);
   }
 
@@ -151,6 +198,12 @@ export class AlertService {
   ): Promise<{ items: ReturnType<typeof toNotificationResource>[]; total: number }> {
     const patientId = this.ownPatient(actor);
     const page = await this.notifications.listForPatient(patientId, options);
+    await this.audit.record(actor, {
+      action: 'notification.list',
+      patientId,
+      resource: 'notification',
+      details: { count: page.items.length, total: page.total, unreadOnly: options.unreadOnly },
+    });
     return { items: page.items.map(toNotificationResource), total: page.total };
   }
 
@@ -158,6 +211,12 @@ export class AlertService {
     const patientId = this.ownPatient(actor);
     const stored = await this.notifications.markRead(patientId, notificationId, Date.now());
     if (!stored) throw new NotFoundError('Notification', notificationId);
+    await this.audit.record(actor, {
+      action: 'notification.read',
+      patientId,
+      resource: 'notification',
+      resourceId: stored.id,
+    });
     return toNotificationResource(stored);
   }
 
@@ -171,15 +230,21 @@ export class AlertService {
     if (actor.principal.role === 'patient') throw new ForbiddenError('Only clinicians and admins change alert rules');
   }
 
-  private async transition(
-    actor: Actor,
-    alertId: string,
-    apply: (alert: AlertRecord, now: number) => { alert: AlertRecord; transitions: AlertTransition[] },
-  ): Promise<AlertResource> {
+  private async findVisible(actor: Actor, alertId: string): Promise<StoredAlert> {
     const found = await this.alerts.findById(alertId);
     // An alert of a patient the caller may not see is as unknown as a missing one.
     if (!found || !(await this.access.canSeePatient(actor.principal, found.patientId)))
       throw new NotFoundError('Alert', alertId);
+    return found;
+  }
+
+  private async transition(
+    actor: Actor,
+    alertId: string,
+    action: 'alert.acknowledge' | 'alert.resolve',
+    apply: (alert: AlertRecord, now: number) => { alert: AlertRecord; transitions: AlertTransition[] },
+  ): Promise<AlertResource> {
+    await this.findVisible(actor, alertId);
     let transitions: AlertTransition[] = [];
     const now = Date.now();
     let saved: StoredAlert | undefined;
@@ -207,6 +272,14 @@ export class AlertService {
         toNotificationResource(notification),
       );
     await this.announce(alertChangedTopic(this.topics.root), { alertId, transitions: transitions.map((t) => t.kind) });
+    // After the announcements: a failed entry fails the request but never leaves the ingest's copy stale.
+    await this.audit.record(actor, {
+      action,
+      patientId: record.patientId,
+      resource: 'alert',
+      resourceId: record.id,
+      details: { state: record.state },
+    });
     return toAlertResource(record);
   }
 
@@ -245,4 +318,21 @@ export class AlertService {
       this.logger.warn(`Publishing ${topic} failed: ${(error as Error).message}`);
     }
   }
+}
+
+/** The list filters a caller used, for the audit entry. */
+function filtersOf(query: AlertListQueryDto): Record<string, string> {
+  const { state, priority, from, to } = query;
+  return {
+    ...(state === undefined ? {} : { state }),
+    ...(priority === undefined ? {} : { priority }),
+    ...(from === undefined ? {} : { from }),
+    ...(to === undefined ? {} : { to }),
+  };
+}
+
+function countBy(keys: readonly string[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const key of keys) counts.set(key, (counts.get(key) ?? 0) + 1);
+  return counts;
 }

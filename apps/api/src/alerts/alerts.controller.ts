@@ -27,6 +27,14 @@ export class AlertsController {
     return this.alerts.list(actor, query);
   }
 
+  @Get('alerts/:id')
+  @ApiOperation({ summary: 'One alert of a patient visible to the caller.' })
+  @ApiOkResponse({ type: AlertDto })
+  @ApiErrors(400, 404)
+  get(@CurrentActor() actor: Actor, @Param('id', ParseUUIDPipe) id: string): Promise<AlertDto> {
+    return this.alerts.get(actor, id);
+  }
+
   @Post('alerts/:id/acknowledge')
   @HttpCode(200)
   @Roles('admin', 'clinician')

@@ -53,12 +53,15 @@ export class DeviceService {
   async list(actor: Actor, patientId?: string): Promise<DeviceRecord[]> {
     if (patientId !== undefined) await this.access.assertCanSeePatient(actor.principal, patientId);
     const devices = await this.devices.list(this.access.scopeOf(actor.principal), patientId);
-    await this.audit.record(actor, {
-      action: 'device.list',
-      ...(patientId !== undefined && { patientId }),
-      resource: 'device',
-      details: { count: devices.length },
-    });
+    const event = { action: 'device.list', resource: 'device', details: { count: devices.length } };
+    // Across patients: one entry per patient whose devices were listed, so `GET /audit?patientId=` finds it.
+    if (patientId !== undefined) await this.audit.record(actor, { ...event, patientId: patientId.toLowerCase() });
+    else
+      await this.audit.recordPerPatient(
+        actor,
+        event,
+        devices.map((d) => d.patientId),
+      );
     return devices;
   }
 

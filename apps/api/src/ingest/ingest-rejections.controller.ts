@@ -1,6 +1,6 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { Roles } from '@lantern/auth';
+import { CurrentActor, Roles, type Actor } from '@lantern/auth';
 import { ApiErrors } from '../http/api-errors.decorator.js';
 import { IngestRejectionsService } from './ingest-rejections.service.js';
 import { IngestRejectionDto, IngestRejectionQueryDto, toIngestRejectionDto } from './ingest-rejection.dto.js';
@@ -19,8 +19,8 @@ export class IngestRejectionsController {
   })
   @ApiOkResponse({ type: [IngestRejectionDto] })
   @ApiErrors(400, 401, 403)
-  async list(@Query() query: IngestRejectionQueryDto): Promise<IngestRejectionDto[]> {
-    const records = await this.rejections.list({
+  async list(@CurrentActor() actor: Actor, @Query() query: IngestRejectionQueryDto): Promise<IngestRejectionDto[]> {
+    const records = await this.rejections.list(actor, {
       ...(query.deviceId === undefined ? {} : { deviceId: query.deviceId }),
       ...(query.from === undefined ? {} : { from: Date.parse(query.from) }),
       ...(query.to === undefined ? {} : { to: Date.parse(query.to) }),

@@ -44,11 +44,12 @@ export class PatientService {
 
   async list(actor: Actor): Promise<PatientRecord[]> {
     const patients = await this.access.listVisiblePatients(actor.principal);
-    await this.audit.record(actor, {
-      action: 'patient.list',
-      resource: 'patient',
-      details: { count: patients.length },
-    });
+    // One entry per listed patient, so the audit log of a patient shows who saw them in a list.
+    await this.audit.recordPerPatient(
+      actor,
+      { action: 'patient.list', resource: 'patient', details: { count: patients.length } },
+      patients.map((p) => p.id),
+    );
     return patients;
   }
 

@@ -61,6 +61,25 @@ export class AuditRepository {
     );
   }
 
+  /** Appends many entries in one statement (array parameters: no bind-parameter limit). */
+  async appendMany(entries: readonly AuditEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    await this.db.query(
+      `INSERT INTO audit_log (actor_id, actor_role, action, patient_id, resource, resource_id, ip, details)
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::jsonb[])`,
+      [
+        entries.map((e) => e.actorId ?? null),
+        entries.map((e) => e.actorRole ?? null),
+        entries.map((e) => e.action),
+        entries.map((e) => e.patientId ?? null),
+        entries.map((e) => e.resource ?? null),
+        entries.map((e) => e.resourceId ?? null),
+        entries.map((e) => e.ip ?? null),
+        entries.map((e) => (e.details === undefined ? null : JSON.stringify(e.details))),
+      ],
+    );
+  }
+
   /** Newest first. */
   async list(query: AuditQuery): Promise<AuditRecord[]> {
     const rows: AuditRow[] = await this.db.query(

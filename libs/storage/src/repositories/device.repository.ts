@@ -100,6 +100,17 @@ export class DeviceRepository {
     return rows[0] && toRecord(rows[0]);
   }
 
+  /** The patients of these device ids (decommissioned devices included); ids that are not devices are skipped. */
+  async patientIdsOf(deviceIds: readonly string[]): Promise<string[]> {
+    const ids = [...new Set(deviceIds.filter((id) => UUID.test(id)).map((id) => id.toLowerCase()))];
+    if (ids.length === 0) return [];
+    const rows: { patient_id: string }[] = await this.db.query(
+      `SELECT DISTINCT patient_id::text AS patient_id FROM devices WHERE id = ANY($1::uuid[]) ORDER BY 1`,
+      [ids],
+    );
+    return rows.map((r) => r.patient_id);
+  }
+
   /** Devices of the patients within `scope` (optionally one patient), decommissioned ones included, newest first. */
   async list(scope: PatientScope, patientId?: string): Promise<DeviceRecord[]> {
     const where = patientScopeCondition(scope, 'patient_id', 2);
