@@ -415,3 +415,93 @@ describe('AlertEngine — devices: signal loss and battery', () => {
     expect(out.notifications[0].body).not.toMatch(/charge/i);
   });
 });
+
+describe('AlertEngine — devices in step with the registry (syncDevices)', () => {
+  const P2 = 'patient-2';
+  const cgmAs = (patientId: string, decommissioned = false) => ({
+    deviceId: CGM,
+    patientId,
+    type: 'cgm' as const,
+    decommissioned,
+  });
+
+  /** CGM heard at T0 with a low, then battery low, then silent: three active alerts at T0 + 20 min. */
+  function silentCgmWithAlerts(): void {
+    expect(kinds(engine.onReading(glucose(0, 60, 0)))).toEqual(['opened glucose.low']);
+    engine.onStatus({ deviceId: CGM, patientId: P, time: T0, battery: 14, online: true }, T0);
+    expect(kinds(engine.sweep(T0 + 20 * MIN))).toEqual(['opened device.signal_loss', 'escalated glucose.low']);
+  }
+
+  it('decommissioned: resolves the device’s signal-loss and battery alerts by the system, forgets the device, keeps the patient’s metric alerts', () => {
+    silentCgmWithAlerts();
+    const out = engine.syncDevices([cgmAs(P, true)], T0 + 21 * MIN);
+    expect(kinds(out)).toEqual(['resolved device.battery_low', 'resolved device.signal_loss']);
+    for (const t of out.transitions) {
+      expect(t.alert).toMatchObject({
+        patientId: P,
+        deviceId: CGM,
+        state: 'resolved',
+        resolvedAt: T0 + 21 * MIN,
+        resolvedBy: null,
+        resolveNote: 'device decommissioned',
+      });
+    }
+    expect(out.notifications).toEqual([]);
+    expect(engine.holdsDevice(CGM)).toBe(false);
+    expect(engine.activeAlerts().map((a) => a.rule)).toEqual(['glucose.low']);
+    // No new signal loss, ever; only the patient's own alert goes on escalating.
+    expect(kinds(engine.sweep(T0 + 600 * MIN))).toEqual(['escalated glucose.low']);
+    expect(kinds(engine.syncDevices([cgmAs(P, true)], T0 + 601 * MIN))).toEqual([]);
+  });
+
+  it('decommissioned before it fell silent: no signal-loss alert later', () => {
+    engine.onReading(glucose(0, 100, 0));
+    expect(kinds(engine.syncDevices([cgmAs(P, true)], T0 + MIN))).toEqual([]);
+    expect(kinds(engine.sweep(T0 + 60 * MIN))).toEqual([]);
+  });
+
+  it('resolves a restored signal-loss alert of a device decommissioned while the ingest was down', () => {
+    silentCgmWithAlerts();
+    const stored = engine.activeAlerts();
+    const restarted = new AlertEngine({ newId: () => `r-${++ids}` });
+    restarted.restore(stored);
+    const out = restarted.syncDevices([cgmAs(P, true)], T0 + 30 * MIN);
+    expect(kinds(out)).toEqual(['resolved device.battery_low', 'resolved device.signal_loss']);
+    expect(restarted.holdsDevice(CGM)).toBe(false);
+  });
+
+  it('reassigned: the old patient’s device alerts resolve ("device reassigned"); the device starts afresh for the new patient', () => {
+    silentCgmWithAlerts();
+    const out = engine.syncDevices([cgmAs(P2)], T0 + 21 * MIN);
+    expect(kinds(out)).toEqual(['resolved device.battery_low', 'resolved device.signal_loss']);
+    expect(out.transitions.map((t) => [t.alert.patientId, t.alert.resolveNote])).toEqual([
+      [P, 'device reassigned'],
+      [P, 'device reassigned'],
+    ]);
+    expect(engine.activeAlerts().map((a) => `${a.patientId} ${a.rule}`)).toEqual([`${P} glucose.low`]);
+    // Still silent since T0 (when it was last heard is the device's): the new patient's signal loss opens.
+    const lost = engine.sweep(T0 + 22 * MIN);
+    expect(lost.transitions.filter((t) => t.alert.rule === 'device.signal_loss').map((t) => t.alert.patientId)).toEqual(
+      [P2],
+    );
+    expect(lost.notifications.map((n) => [n.patientId, n.kind])).toEqual([[P2, 'signal_lost']]);
+    // Its readings are the new patient's, evaluated on fresh windows, and end the new patient's signal loss.
+    const back = engine.onReading({ ...glucose(23 * MIN, 100, 0), patientId: P2 });
+    expect(back.transitions.map((t) => `${t.kind} ${t.alert.rule} ${t.alert.patientId}`)).toEqual([
+      `resolved device.signal_loss ${P2}`,
+    ]);
+    expect(back.notifications.map((n) => [n.patientId, n.kind])).toEqual([[P2, 'signal_restored']]);
+    expect(kinds(engine.syncDevices([cgmAs(P2)], T0 + 24 * MIN))).toEqual([]);
+  });
+
+  it('unchanged, unknown or unlisted devices: nothing happens', () => {
+    engine.onReading(glucose(0, 100, 0));
+    engine.sweep(T0 + 20 * MIN);
+    expect(kinds(engine.syncDevices([cgmAs(P), { ...cgmAs('x', true), deviceId: 'other' }], T0 + 21 * MIN))).toEqual(
+      [],
+    );
+    expect(kinds(engine.syncDevices([], T0 + 21 * MIN))).toEqual([]);
+    expect(engine.holdsDevice(CGM)).toBe(true);
+    expect(engine.activeAlerts().map((a) => a.rule)).toEqual(['device.signal_loss']);
+  });
+});

@@ -74,6 +74,19 @@ export interface DeviceRegistration {
   readonly lastHeardAt?: number | null;
 }
 
+/** What the device registry (the database) says about one device now: see {@link AlertEngine.syncDevices}. */
+export interface DeviceSync {
+  readonly deviceId: string;
+  readonly patientId: string;
+  readonly type: DeviceTypeKey | null;
+  readonly decommissioned: boolean;
+}
+
+/** `resolveNote` of a device alert the system resolved because its device was decommissioned. */
+export const DEVICE_DECOMMISSIONED_NOTE = 'device decommissioned';
+/** `resolveNote` of a device alert the system resolved because its device now belongs to another patient. */
+export const DEVICE_REASSIGNED_NOTE = 'device reassigned';
+
 export interface AlertEngineOptions {
   /** Issues alert and notification ids (a UUID in production, a counter in tests): the core has no randomness. */
   readonly newId: () => string;
@@ -182,7 +195,10 @@ export class AlertEngine {
 
   constructor(private readonly options: AlertEngineOptions) {}
 
-  /** Registers (or updates) a device: its patient and type. Keeps its live state. */
+  /**
+   * Registers (or updates) a device: its patient and type. Keeps its live state. A device moving to
+   * another patient goes through {@link syncDevices}, which also settles the previous patient's alerts.
+   */
   registerDevice(registration: DeviceRegistration): void {
     const device = this.device(registration.deviceId, registration.patientId);
     device.patientId = registration.patientId;
@@ -192,9 +208,56 @@ export class AlertEngine {
     }
   }
 
-  /** Forgets a decommissioned device (its active alerts stay until resolved). */
-  removeDevice(deviceId: string): void {
-    this.devices.delete(deviceId);
+  /**
+   * Brings the engine in step with the device registry (the database), given every device it knows:
+   * - decommissioned: the device is forgotten (no more signal-loss checks) and its active
+   *   device-rule alerts (signal loss, battery) are resolved by the system, note "device decommissioned";
+   * - now another patient's: the previous patient's device-rule alerts of this device are resolved
+   *   (note "device reassigned") and the device starts afresh for its new patient (condition states
+   *   and sample windows reset; when it was last heard from is a fact of the device and is kept).
+   * Alerts of metric rules are the patient's (their condition is the patient's, not the device's) and
+   * are left alone. Devices not listed are left alone. Idempotent: a second call changes nothing.
+   */
+  syncDevices(devices: Iterable<DeviceSync>, now: number): EngineOutput {
+    const byId = new Map<string, DeviceSync>();
+    for (const d of devices) byId.set(d.deviceId, d);
+    for (const patient of this.patients.values()) {
+      for (const [key, alert] of patient.alerts) {
+        const synced = alert.deviceId === null ? undefined : byId.get(alert.deviceId);
+        if (synced === undefined || patient.ruleSet.byKey.get(alert.rule)?.rule.scope !== 'device') continue;
+        const note = synced.decommissioned
+          ? DEVICE_DECOMMISSIONED_NOTE
+          : synced.patientId !== alert.patientId
+            ? DEVICE_REASSIGNED_NOTE
+            : null;
+        if (note === null) continue;
+        // Deleting the current entry while iterating a Map is safe.
+        const step = resolveAlert(alert, null, now, note);
+        this.store(patient, key, step.alert);
+        this.out().transitions.push(...step.transitions);
+      }
+    }
+    const moved: { synced: DeviceSync; lastHeardAt: number | null }[] = [];
+    for (const [deviceId, device] of this.devices) {
+      const synced = byId.get(deviceId);
+      if (synced === undefined) continue;
+      if (synced.decommissioned || synced.patientId !== device.patientId) this.devices.delete(deviceId);
+      if (synced.decommissioned) continue;
+      if (synced.patientId !== device.patientId) moved.push({ synced, lastHeardAt: device.lastHeardAt });
+      else device.type = synced.type;
+    }
+    // Re-created after the loop: an entry added while iterating a Map would be visited again.
+    for (const { synced, lastHeardAt } of moved) {
+      const device = this.device(synced.deviceId, synced.patientId);
+      device.type = synced.type;
+      device.lastHeardAt = lastHeardAt;
+    }
+    return this.take();
+  }
+
+  /** Whether the engine holds live state of this device (registered, or heard from). */
+  holdsDevice(deviceId: string): boolean {
+    return this.devices.has(deviceId);
   }
 
   /**

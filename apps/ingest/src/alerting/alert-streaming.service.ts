@@ -19,7 +19,12 @@ import {
   type AlertTransitionKind,
   type EngineOutput,
 } from '@lantern/alerting';
-import { AlertRepository, AlertRuleOverrideRepository, DeviceStatusRepository } from '@lantern/storage';
+import {
+  AlertRepository,
+  AlertRuleOverrideRepository,
+  DeviceStatusRepository,
+  type IngestDevice,
+} from '@lantern/storage';
 import { DeviceRegistryService } from '../pipeline/device-registry.service.js';
 import { ReadingStream } from '../pipeline/reading.stream.js';
 import { AlertOutputWriter, toAlertRecord } from './alert-output.writer.js';
@@ -88,6 +93,8 @@ export class AlertStreamingService implements OnModuleInit, OnApplicationBootstr
     this.logger.log(
       `Streaming core ready: ${this.registered.size} devices, ${byPatient.size} patients with overrides, ${active.length} active alerts restored`,
     );
+    // Every device reload (at start, then every DEVICE_REFRESH_MS) settles decommissioned and reassigned devices.
+    this.registry.onReload((devices) => this.syncDevices(devices));
     this.subscriptions.push(
       this.stream.readings$.subscribe((reading) => this.onReading(reading)),
       this.stream.statuses$.subscribe((status) => this.onStatus(status)),
@@ -140,6 +147,35 @@ export class AlertStreamingService implements OnModuleInit, OnApplicationBootstr
       return output;
     } catch (error) {
       this.logger.error(`Sweep failed: ${(error as Error).stack ?? String(error)}`);
+      return { transitions: [], notifications: [] };
+    }
+  }
+
+  /**
+   * Brings the engine in step with the device registry after each of its reloads: a decommissioned
+   * device is forgotten and its signal-loss and battery alerts are resolved by the system; a device
+   * now another patient's starts afresh for them (see AlertEngine.syncDevices). Never throws.
+   */
+  syncDevices(devices: readonly IngestDevice[], now = Date.now()): EngineOutput {
+    try {
+      const output = this.engine.syncDevices(
+        devices.map((d) => ({
+          deviceId: d.id,
+          patientId: d.patientId,
+          type: d.type,
+          decommissioned: d.decommissioned,
+        })),
+        now,
+      );
+      for (const d of devices) if (d.decommissioned) this.registered.delete(d.id);
+      if (output.transitions.length > 0)
+        this.logger.log(
+          `Devices synced: ${output.transitions.length} device alerts resolved (decommissioned or reassigned)`,
+        );
+      this.writer.enqueue(output);
+      return output;
+    } catch (error) {
+      this.logger.error(`Syncing devices failed: ${(error as Error).stack ?? String(error)}`);
       return { transitions: [], notifications: [] };
     }
   }

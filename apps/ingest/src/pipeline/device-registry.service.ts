@@ -6,7 +6,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** How long an unknown id is remembered as unknown, so a flood of spoofed ids costs one query each per window. */
 const UNKNOWN_TTL_MS = 30_000;
 /** Full reload period: picks up decommissioning and patient re-assignment made by the api role. */
-const REFRESH_MS = 30_000;
+export const DEVICE_REFRESH_MS = 30_000;
+
+/** Called with every device (decommissioned ones too) right after each reload, before any further message is looked up. */
+export type DeviceReloadListener = (devices: readonly IngestDevice[]) => void;
 
 export type DeviceLookup = { kind: 'known'; device: IngestDevice } | { kind: 'unknown' } | { kind: 'invalid' };
 
@@ -20,6 +23,7 @@ export class DeviceRegistryService implements OnApplicationShutdown {
   private devices = new Map<string, IngestDevice>();
   private readonly unknownUntil = new Map<string, number>();
   private refreshTimer: NodeJS.Timeout | undefined;
+  private readonly reloadListeners: DeviceReloadListener[] = [];
 
   constructor(private readonly repository: DeviceStatusRepository) {}
 
@@ -28,7 +32,7 @@ export class DeviceRegistryService implements OnApplicationShutdown {
     await this.reload();
     this.refreshTimer = setInterval(() => {
       this.reload().catch((error: unknown) => this.logger.warn(`Device refresh failed: ${(error as Error).message}`));
-    }, REFRESH_MS);
+    }, DEVICE_REFRESH_MS);
     this.refreshTimer.unref();
   }
 
@@ -36,12 +40,28 @@ export class DeviceRegistryService implements OnApplicationShutdown {
     if (this.refreshTimer) clearInterval(this.refreshTimer);
   }
 
+  /** Registers a listener of every reload (the streaming core keeps its devices in step). */
+  onReload(listener: DeviceReloadListener): void {
+    this.reloadListeners.push(listener);
+  }
+
+  /**
+   * Reloads every device from the database and tells the listeners, synchronously, so that no
+   * message is routed by the new cache before they have seen it. Public: tests trigger it directly.
+   */
   async reload(): Promise<void> {
     const all = await this.repository.loadAll();
     const next = new Map<string, IngestDevice>();
     for (const d of all) next.set(d.id, this.devices.get(d.id) ? { ...d, ...this.liveFields(d.id) } : d);
     this.devices = next;
     this.unknownUntil.clear();
+    for (const listener of this.reloadListeners) {
+      try {
+        listener(all);
+      } catch (error) {
+        this.logger.error(`A device reload listener failed: ${(error as Error).stack ?? String(error)}`);
+      }
+    }
   }
 
   /** Synchronous answer when the cache knows; undefined when a database lookup is needed. */

@@ -1,0 +1,162 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { INestApplicationContext } from '@nestjs/common';
+import type { MqttClient } from 'mqtt';
+import type { AlertResource } from '@lantern/domain';
+import { topicsFor, type Topics } from '@lantern/messaging';
+import { DeviceRepository } from '@lantern/storage';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { startMosquitto, type MosquittoServer } from '../support/mosquitto.js';
+import { connectMqtt, uniqueTopicRoot, waitFor } from '../support/mqtt.js';
+import { ingestEnvironment, seedDevice, startIngest, type SeededDevice } from '../ingest/ingest-fixture.js';
+import { AlertStreamingService } from '../../apps/ingest/src/alerting/alert-streaming.service.js';
+import { AlertOutputWriter } from '../../apps/ingest/src/alerting/alert-output.writer.js';
+import { DeviceRegistryService } from '../../apps/ingest/src/pipeline/device-registry.service.js';
+
+const MIN = 60_000;
+
+interface AlertRow {
+  patient: string;
+  device: string;
+  rule: string;
+  state: string;
+  resolved_by: string | null;
+  resolve_note: string | null;
+}
+
+describe('streaming core in step with the database: decommissioned and reassigned devices', () => {
+  let db: TestDatabase;
+  let broker: MosquittoServer;
+  let ingest: INestApplicationContext;
+  let client: MqttClient;
+  let topics: Topics;
+  let service: AlertStreamingService;
+  let writer: AlertOutputWriter;
+  let registry: DeviceRegistryService;
+  /** Decommissioned while it is silent and its signal-loss alert is open. */
+  let retired: SeededDevice;
+  /** Decommissioned before it falls silent. */
+  let early: SeededDevice;
+  /** Moved to another patient while its signal-loss alert is open. */
+  let moved: SeededDevice;
+  let newPatient: string;
+  const alertEvents: AlertResource[] = [];
+
+  beforeAll(async () => {
+    [db, broker] = await Promise.all([createTestDatabase(), startMosquitto()]);
+    retired = await seedDevice(db.dataSource, 'cgm');
+    early = await seedDevice(db.dataSource, 'cgm');
+    moved = await seedDevice(db.dataSource, 'cgm');
+    [{ id: newPatient }] = await db.dataSource.query<{ id: string }[]>(
+      `INSERT INTO patients (display_name) VALUES ('New Owner') RETURNING id::text`,
+    );
+    const root = uniqueTopicRoot('alert-sync');
+    topics = topicsFor(root);
+    ingest = await startIngest(
+      ingestEnvironment({
+        databaseUrl: db.url,
+        mqttUrl: broker.url,
+        topicRoot: root,
+        // Sweeps are driven by the test with its own clock.
+        extra: { SIGNAL_LOSS_SWEEP_MS: '600000' },
+      }),
+    );
+    service = ingest.get(AlertStreamingService);
+    writer = ingest.get(AlertOutputWriter);
+    registry = ingest.get(DeviceRegistryService);
+    client = await connectMqtt(broker.url, { protocolVersion: 5 });
+    client.on('message', (topic, payload) => {
+      if (topic.endsWith('/alerts')) alertEvents.push(JSON.parse(payload.toString('utf8')) as AlertResource);
+    });
+    await client.subscribeAsync(`${root}/events/patients/+/alerts`, { qos: 1 });
+  });
+
+  afterAll(async () => {
+    await client?.endAsync();
+    await ingest?.close();
+    await Promise.all([db?.drop(), broker?.stop()]);
+  });
+
+  const deviceAlerts = (deviceId: string): Promise<AlertRow[]> =>
+    db.dataSource.query(
+      `SELECT patient_id::text AS patient, device_id::text AS device, rule, state, resolved_by::text, resolve_note
+         FROM alerts WHERE device_id = $1 ORDER BY opened_at`,
+      [deviceId],
+    );
+
+  it('a device decommissioned before it falls silent raises no signal-loss alert', async () => {
+    // One normal glucose reading each: all three devices have been heard from.
+    for (const d of [retired, early, moved]) {
+      await client.publishAsync(
+        topics.telemetry(d.id),
+        JSON.stringify({ ts: new Date().toISOString(), readings: [{ metric: 'glucose', value: 110 }] }),
+        { qos: 1 },
+      );
+    }
+    await waitFor(() => (service.evaluated >= 3 ? true : undefined), 'three readings evaluated');
+    expect(await new DeviceRepository(db.dataSource).decommission(early.id)).toBeDefined();
+    await registry.reload();
+
+    const lost = service.sweep(Date.now() + 21 * MIN);
+    expect(
+      lost.transitions
+        .filter((t) => t.kind === 'opened')
+        .map((t) => t.alert.deviceId)
+        .sort(),
+    ).toEqual([retired.id, moved.id].sort());
+    await writer.drained();
+    expect(await deviceAlerts(early.id)).toEqual([]);
+    expect((await deviceAlerts(retired.id)).map((a) => `${a.rule} ${a.state}`)).toEqual(['device.signal_loss open']);
+  });
+
+  it('decommissioning resolves the open signal-loss alert by the system; reassigning resolves the old patient’s', async () => {
+    await new DeviceRepository(db.dataSource).decommission(retired.id);
+    await db.dataSource.query(`UPDATE devices SET patient_id = $2 WHERE id = $1`, [moved.id, newPatient]);
+    await registry.reload();
+    await writer.drained();
+
+    expect(await deviceAlerts(retired.id)).toEqual([
+      {
+        patient: retired.patientId,
+        device: retired.id,
+        rule: 'device.signal_loss',
+        state: 'resolved',
+        resolved_by: null,
+        resolve_note: 'device decommissioned',
+      },
+    ]);
+    expect(await deviceAlerts(moved.id)).toEqual([
+      {
+        patient: moved.patientId,
+        device: moved.id,
+        rule: 'device.signal_loss',
+        state: 'resolved',
+        resolved_by: null,
+        resolve_note: 'device reassigned',
+      },
+    ]);
+    const resolved = await waitFor(() => {
+      const events = alertEvents.filter((a) => a.state === 'resolved');
+      return events.length >= 2 ? events : undefined;
+    }, 'two resolved events');
+    expect(resolved.map((a) => a.deviceId).sort()).toEqual([retired.id, moved.id].sort());
+
+    // The next reload changes nothing more.
+    await registry.reload();
+    await writer.drained();
+    expect(alertEvents.filter((a) => a.state === 'resolved')).toHaveLength(2);
+  });
+
+  it('after the sync, a sweep raises no signal loss for decommissioned devices; the moved device’s is its new patient’s', async () => {
+    const later = service.sweep(Date.now() + 60 * MIN);
+    expect(later.transitions.map((t) => `${t.kind} ${t.alert.rule} ${t.alert.deviceId} ${t.alert.patientId}`)).toEqual([
+      `opened device.signal_loss ${moved.id} ${newPatient}`,
+    ]);
+    expect(later.notifications.map((n) => n.patientId)).toEqual([newPatient]);
+    await writer.drained();
+    const [{ active }] = await db.dataSource.query<{ active: number }[]>(
+      `SELECT count(*)::int AS active FROM alerts WHERE device_id = ANY($1::uuid[]) AND state <> 'resolved'`,
+      [[retired.id, early.id]],
+    );
+    expect(active).toBe(0);
+  });
+});
