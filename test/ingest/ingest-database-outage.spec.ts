@@ -24,6 +24,7 @@ describe('ingest: database connection cut mid-stream, then restored', () => {
   let ingest: INestApplicationContext;
   let device: MqttClient;
   let oximeter: SeededDevice;
+  const topicRoot = uniqueTopicRoot('outage');
 
   beforeAll(async () => {
     [db, broker] = await Promise.all([createTestDatabase(), startMosquitto()]);
@@ -45,7 +46,7 @@ describe('ingest: database connection cut mid-stream, then restored', () => {
     const env = ingestEnvironment({
       databaseUrl: proxy.urlFor(db.url),
       mqttUrl: broker.url,
-      topicRoot: uniqueTopicRoot('outage'),
+      topicRoot,
       extra: { INGEST_MAX_PENDING_MESSAGES: String(maxPending), INGEST_BATCH_SIZE: '500' },
     });
     ingest = await startIngest(env);
@@ -86,6 +87,28 @@ describe('ingest: database connection cut mid-stream, then restored', () => {
     );
     expect(final).toEqual({ count: messages * perMessage, distinct: messages * perMessage });
     await waitFor(() => connection.pendingMessages === 0, 'every message acknowledged');
+    expect((await metrics.paused.get()).values[0].value).toBe(0);
+  }, 60_000);
+
+  it('counts QoS 0 messages against the same bound while their readings cannot be written', async () => {
+    const connection = ingest.get(IngestMqttConnection);
+    const metrics = ingest.get(IngestMetrics);
+    const topic = topicsFor(topicRoot).telemetry(oximeter.id);
+    const base = Date.now() - 2 * 86_400_000;
+    const before = (await storedTimes(db.dataSource, oximeter.id)).count;
+
+    proxy.cut();
+    // QoS 0 has nothing to acknowledge, but what the ingest took in waits for the database in
+    // memory: past the bound it stops reading (the broker may drop QoS 0, as QoS 0 allows).
+    await publishNumbered(device, topic, 0, 1000, base, 3, 100, 0);
+    await waitFor(() => connection.pendingMessages >= 100, 'the pending limit reached with QoS 0');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(connection.pendingMessages).toBeLessThanOrEqual(100);
+    expect((await metrics.paused.get()).values[0].value).toBe(1);
+
+    proxy.restore();
+    await waitFor(() => connection.pendingMessages === 0, 'every QoS 0 message written', 30_000);
+    expect((await storedTimes(db.dataSource, oximeter.id)).count).toBeGreaterThan(before);
     expect((await metrics.paused.get()).values[0].value).toBe(0);
   }, 60_000);
 });

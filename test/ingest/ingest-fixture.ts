@@ -89,12 +89,13 @@ export async function publishNumbered(
   base: number,
   perMessage: number,
   window = 100,
+  qos: 0 | 1 = 1,
 ): Promise<void> {
   let next = from;
   const worker = async (): Promise<void> => {
     while (next < to) {
       const i = next++;
-      await client.publishAsync(topic, numberedTelemetry(i, base, perMessage), { qos: 1 });
+      await client.publishAsync(topic, numberedTelemetry(i, base, perMessage), { qos });
     }
   };
   await Promise.all(Array.from({ length: window }, worker));

@@ -59,6 +59,8 @@ export class IngestMqttConnection implements BrokerPublisher {
   private readonly naiveCallbacks = new WeakMap<PendingMessage, () => void>();
   private handler: ((message: InboundMessage) => void) | undefined;
   private gated: (() => void) | undefined;
+  /** QoS 0 messages whose work is not yet committed (counted against INGEST_MAX_PENDING_MESSAGES). */
+  private unsettledQos0 = 0;
   /** Start of the current run of synchronously processed messages (0: none running). */
   private sliceStart = 0;
   private version: 4 | 5 = 5;
@@ -74,8 +76,12 @@ export class IngestMqttConnection implements BrokerPublisher {
     return this.version;
   }
 
+  /**
+   * Messages taken in and not yet done with: QoS 1 ones awaiting their PUBACK, and QoS 0 ones whose
+   * readings are not yet committed (nothing to acknowledge, but they hold memory all the same).
+   */
   get pendingMessages(): number {
-    return this.acks.pending;
+    return this.acks.pending + this.unsettledQos0;
   }
 
   get connected(): boolean {
@@ -187,10 +193,7 @@ export class IngestMqttConnection implements BrokerPublisher {
   private onPublish(packet: IPublishPacket, callback: (error?: Error) => void): void {
     const receivedAt = Date.now();
     const qos = packet.qos ?? 0;
-    const pending =
-      qos > 0
-        ? this.acks.begin(packet.messageId, receivedAt)
-        : new PendingMessage(undefined, this.acks.currentGeneration, receivedAt, () => undefined);
+    const pending = qos > 0 ? this.acks.begin(packet.messageId, receivedAt) : this.beginQos0(receivedAt);
     if (this.mode === 'naive' && qos > 0) this.naiveCallbacks.set(pending, () => callback());
     this.metrics.messages.inc({ kind: packet.topic.endsWith('/status') ? 'status' : 'telemetry', qos: String(qos) });
     try {
@@ -207,9 +210,17 @@ export class IngestMqttConnection implements BrokerPublisher {
     else this.gate(() => callback());
   }
 
-  /** Lets mqtt.js read the next packet now, or later when too many messages are unacknowledged. */
+  private beginQos0(receivedAt: number): PendingMessage {
+    this.unsettledQos0 += 1;
+    return new PendingMessage(undefined, this.acks.currentGeneration, receivedAt, () => {
+      this.unsettledQos0 -= 1;
+      if (this.gated && this.pendingMessages < this.config.ingestMaxPendingMessages) this.releaseGate();
+    });
+  }
+
+  /** Lets mqtt.js read the next packet now, or later when too many messages are unfinished. */
   private gate(readNext: () => void): void {
-    if (this.acks.pending < this.config.ingestMaxPendingMessages) {
+    if (this.pendingMessages < this.config.ingestMaxPendingMessages) {
       const now = performance.now();
       if (this.sliceStart === 0) {
         this.sliceStart = now;
@@ -225,7 +236,7 @@ export class IngestMqttConnection implements BrokerPublisher {
     this.gated = readNext;
     previous?.();
     this.metrics.paused.set(1);
-    this.logger.warn(`Paused reading: ${this.acks.pending} messages unacknowledged (INGEST_MAX_PENDING_MESSAGES)`);
+    this.logger.warn(`Paused reading: ${this.pendingMessages} messages unfinished (INGEST_MAX_PENDING_MESSAGES)`);
   }
 
   private releaseGate(): void {
@@ -259,12 +270,12 @@ export class IngestMqttConnection implements BrokerPublisher {
       }
       if (stream?.uncork) process.nextTick(() => stream.uncork?.());
     }
-    if (this.gated && this.acks.pending < this.config.ingestMaxPendingMessages) this.releaseGate();
+    if (this.gated && this.pendingMessages < this.config.ingestMaxPendingMessages) this.releaseGate();
   }
 
   private sampleLag(): void {
     const oldest = this.acks.oldestReceivedAt;
-    this.metrics.pendingMessages.set(this.acks.pending);
+    this.metrics.pendingMessages.set(this.pendingMessages);
     this.metrics.oldestUnackedSeconds.set(oldest === undefined ? 0 : (Date.now() - oldest) / 1000);
   }
 
