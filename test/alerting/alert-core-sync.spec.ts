@@ -23,7 +23,7 @@ interface AlertRow {
   resolve_note: string | null;
 }
 
-describe('streaming core in step with the database: decommissioned and reassigned devices', () => {
+describe('streaming core in step with the database: decommissioned and reassigned devices, overrides', () => {
   let db: TestDatabase;
   let broker: MosquittoServer;
   let ingest: INestApplicationContext;
@@ -158,5 +158,68 @@ describe('streaming core in step with the database: decommissioned and reassigne
       [[retired.id, early.id]],
     );
     expect(active).toBe(0);
+  });
+
+  describe('a rules-changed message that never arrived', () => {
+    let ruled: SeededDevice;
+    const glucoseLow = (): { enabled: boolean; threshold: number } => {
+      const rule = service.engine.rulesOf(ruled.patientId).find((r) => r.key === 'glucose.low')!;
+      return { enabled: rule.enabled, threshold: (rule.params as { threshold: number }).threshold };
+    };
+
+    beforeAll(async () => {
+      ruled = await seedDevice(db.dataSource, 'cgm');
+    });
+
+    it('an override written without publishing applies at the next re-read, and only once', async () => {
+      await db.dataSource.query(
+        `INSERT INTO alert_rule_overrides (patient_id, rule_key, enabled, params) VALUES ($1, 'glucose.low', true, '{"threshold": 80}')`,
+        [ruled.patientId],
+      );
+      expect(glucoseLow()).toEqual({ enabled: true, threshold: 70 });
+      expect(await service.resyncRules()).toBe(1);
+      expect(glucoseLow()).toEqual({ enabled: true, threshold: 80 });
+      // Nothing changed since: nothing is re-applied.
+      expect(await service.resyncRules()).toBe(0);
+
+      // The new threshold is live: 75 is low now.
+      await client.publishAsync(
+        topics.telemetry(ruled.id),
+        JSON.stringify({ ts: new Date().toISOString(), readings: [{ metric: 'glucose', value: 75 }] }),
+        { qos: 1 },
+      );
+      const opened = await waitFor(
+        () => alertEvents.find((a) => a.patientId === ruled.patientId && a.state === 'open'),
+        'glucose.low opened at 75',
+      );
+      expect(opened).toMatchObject({ rule: 'glucose.low', value: 75 });
+    });
+
+    it('disabling a rule in the database resolves its alert once; removing the override restores the default', async () => {
+      await writer.drained();
+      await db.dataSource.query(
+        `UPDATE alert_rule_overrides SET enabled = false, updated_at = now() WHERE patient_id = $1 AND rule_key = 'glucose.low'`,
+        [ruled.patientId],
+      );
+      expect(await service.resyncRules()).toBe(1);
+      expect(await service.resyncRules()).toBe(0);
+      await writer.drained();
+      const rows = await db.dataSource.query<{ state: string; resolve_note: string | null }[]>(
+        `SELECT state, resolve_note FROM alerts WHERE patient_id = $1`,
+        [ruled.patientId],
+      );
+      expect(rows).toEqual([{ state: 'resolved', resolve_note: 'rule disabled' }]);
+      const resolved = await waitFor(() => {
+        const events = alertEvents.filter((a) => a.patientId === ruled.patientId && a.state === 'resolved');
+        return events.length > 0 ? events : undefined;
+      }, 'resolved event');
+      expect(resolved).toHaveLength(1);
+      expect(glucoseLow().enabled).toBe(false);
+
+      await db.dataSource.query(`DELETE FROM alert_rule_overrides WHERE patient_id = $1`, [ruled.patientId]);
+      expect(await service.resyncRules()).toBe(1);
+      expect(glucoseLow()).toEqual({ enabled: true, threshold: 70 });
+      expect(await service.resyncRules()).toBe(0);
+    });
   });
 });

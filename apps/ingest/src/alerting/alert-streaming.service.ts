@@ -24,11 +24,25 @@ import {
   AlertRuleOverrideRepository,
   DeviceStatusRepository,
   type IngestDevice,
+  type StoredRuleOverride,
 } from '@lantern/storage';
 import { DeviceRegistryService } from '../pipeline/device-registry.service.js';
 import { ReadingStream } from '../pipeline/reading.stream.js';
 import { AlertOutputWriter, toAlertRecord } from './alert-output.writer.js';
 import { AlertWebhookService } from './alert-webhook.service.js';
+
+/**
+ * Period of the full re-read of rule overrides: a lost `rules-changed` message (QoS 1 on a clean
+ * session) is made good within this time.
+ */
+export const RULES_RESYNC_MS = 30_000;
+
+/** A stable fingerprint of one patient's overrides ('' for none): equal sets compare equal. */
+function overridesFingerprint(overrides: readonly StoredRuleOverride[]): string {
+  if (overrides.length === 0) return '';
+  const sorted = [...overrides].sort((a, b) => (a.ruleKey < b.ruleKey ? -1 : a.ruleKey > b.ruleKey ? 1 : 0));
+  return JSON.stringify(sorted.map((o) => [o.ruleKey, o.enabled, o.params, o.updatedAt]));
+}
 
 /**
  * The streaming core's shell in the ingest role: holds the AlertEngine, feeds it every validated
@@ -44,6 +58,12 @@ export class AlertStreamingService implements OnModuleInit, OnApplicationBootstr
   private readonly registered = new Set<string>();
   private readonly subscriptions: Subscription[] = [];
   private sweepTimer: NodeJS.Timeout | undefined;
+  private rulesTimer: NodeJS.Timeout | undefined;
+  /** Fingerprint of the overrides applied per patient (absent: none). */
+  private readonly ruleFingerprints = new Map<string, string>();
+  /** Orders override reads: a read started before another one's result was applied must not undo it. */
+  private ruleReads = 0;
+  private readonly ruleReadApplied = new Map<string, number>();
   private client: MqttClient | undefined;
   /** Nanoseconds spent evaluating, and readings evaluated (for /metrics and the benchmark). */
   evaluationNs = 0n;
@@ -88,7 +108,7 @@ export class AlertStreamingService implements OnModuleInit, OnApplicationBootstr
     const byPatient = new Map<string, typeof overrides>();
     for (const o of overrides) byPatient.set(o.patientId, [...(byPatient.get(o.patientId) ?? []), o]);
     const now = Date.now();
-    for (const [patientId, list] of byPatient) this.writer.enqueue(this.engine.setOverrides(patientId, list, now));
+    for (const [patientId, list] of byPatient) this.applyOverrides(patientId, list, 0, now);
     this.engine.restore(active.map(toAlertRecord));
     this.logger.log(
       `Streaming core ready: ${this.registered.size} devices, ${byPatient.size} patients with overrides, ${active.length} active alerts restored`,
@@ -104,11 +124,18 @@ export class AlertStreamingService implements OnModuleInit, OnApplicationBootstr
   onApplicationBootstrap(): void {
     this.sweepTimer = setInterval(() => this.sweep(Date.now()), this.config.signalLossSweepMs);
     this.sweepTimer.unref();
+    this.rulesTimer = setInterval(() => {
+      this.resyncRules().catch((error: unknown) =>
+        this.logger.warn(`Re-reading rule overrides failed: ${(error as Error).message}`),
+      );
+    }, RULES_RESYNC_MS);
+    this.rulesTimer.unref();
     this.connectInternal();
   }
 
   async onApplicationShutdown(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    if (this.rulesTimer) clearInterval(this.rulesTimer);
     for (const s of this.subscriptions) s.unsubscribe();
     await this.client?.endAsync(true);
     await this.writer.drained();
@@ -182,8 +209,53 @@ export class AlertStreamingService implements OnModuleInit, OnApplicationBootstr
 
   /** Reloads one patient's overrides (after `{root}/internal/rules-changed`). */
   async reloadRules(patientId: string): Promise<void> {
+    const read = ++this.ruleReads;
     const list = await this.overrides.listForPatient(patientId);
-    this.writer.enqueue(this.engine.setOverrides(patientId, list, Date.now()));
+    this.applyOverrides(patientId, list, read, Date.now());
+  }
+
+  /**
+   * Re-reads every override (one query) and applies those of the patients whose set changed since
+   * it was last applied, so a lost `rules-changed` message is made good without re-applying (and
+   * re-emitting) anything else. Runs every RULES_RESYNC_MS; public for tests. Returns how many
+   * patients were re-applied.
+   */
+  async resyncRules(now?: number): Promise<number> {
+    const read = ++this.ruleReads;
+    const all = await this.overrides.listAll();
+    const byPatient = new Map<string, StoredRuleOverride[]>();
+    for (const o of all) {
+      const list = byPatient.get(o.patientId);
+      if (list) list.push(o);
+      else byPatient.set(o.patientId, [o]);
+    }
+    const at = now ?? Date.now();
+    let applied = 0;
+    for (const patientId of new Set([...this.ruleFingerprints.keys(), ...byPatient.keys()])) {
+      if (this.applyOverrides(patientId, byPatient.get(patientId) ?? [], read, at)) applied += 1;
+    }
+    if (applied > 0) this.logger.log(`Rule overrides re-read: ${applied} patients' overrides changed and applied`);
+    return applied;
+  }
+
+  /**
+   * Applies one patient's overrides as read by read number `read`, unless they are those already
+   * applied or a later read was applied meanwhile. Returns whether they were applied.
+   */
+  private applyOverrides(patientId: string, list: readonly StoredRuleOverride[], read: number, now: number): boolean {
+    if ((this.ruleReadApplied.get(patientId) ?? -1) > read) return false;
+    const fingerprint = overridesFingerprint(list);
+    if (fingerprint === (this.ruleFingerprints.get(patientId) ?? '')) return false;
+    try {
+      this.writer.enqueue(this.engine.setOverrides(patientId, list, now));
+    } catch (error) {
+      this.logger.error(`Applying the overrides of ${patientId} failed: ${(error as Error).stack ?? String(error)}`);
+      return false;
+    }
+    if (fingerprint === '') this.ruleFingerprints.delete(patientId);
+    else this.ruleFingerprints.set(patientId, fingerprint);
+    this.ruleReadApplied.set(patientId, read);
+    return true;
   }
 
   /**
