@@ -1,6 +1,6 @@
 import { topicsFor } from '@lantern/messaging';
-import mqtt, { type MqttClient } from 'mqtt';
 import type { DeviceCredentials } from './device-client.js';
+import { LoadConnections } from './load-connections.js';
 import { Prng } from './prng.js';
 
 export interface LoadOptions {
@@ -47,21 +47,40 @@ export interface LoadProgress {
  * together publishing `ratePerSec` readings/s at QoS 1 with `readingsPerMessage` readings per
  * message, spread evenly over the devices in round-robin. Values are normal (no alert fires).
  * The rate can be changed while running (`setRate`), which is how the bench steps it up.
+ * Connections are `LoadConnections` (a socket per device, no mqtt.js client), so 10 000 devices
+ * fit in one process.
  */
 export class LoadRunner {
   private rate: number;
-  private readonly clients: (MqttClient | undefined)[] = [];
+  private readonly connections: LoadConnections;
   private readonly lastTs: number[] = [];
   private readonly seq: number[] = [];
   private readonly progress: LoadProgress;
   private readonly prng: Prng;
-  private readonly topics: string[];
+  private readonly perMessage: number;
 
   constructor(private readonly options: LoadOptions) {
     this.rate = options.ratePerSec;
+    this.perMessage = options.readingsPerMessage ?? 2;
     this.prng = new Prng(options.seed ?? 1);
     const t = topicsFor(options.topicRoot ?? 'lantern/v1');
-    this.topics = options.devices.map((d) => t.telemetry(d.deviceId));
+    const topics = options.devices.map((d) => t.telemetry(d.deviceId));
+    this.connections = new LoadConnections({
+      mqttUrl: options.mqttUrl,
+      devices: options.devices,
+      topics,
+      keepaliveSec: 60,
+      reconnectPeriodMs: 2000,
+      connectTimeoutMs: 30_000,
+      onSettled: (acked) => {
+        this.progress.inFlight--;
+        if (acked) {
+          this.progress.acked++;
+          this.progress.ackedReadings += this.perMessage;
+        } else this.progress.errors++;
+      },
+      onError: () => this.progress.errors++,
+    });
     this.progress = {
       phase: 'connecting',
       elapsedSec: 0,
@@ -100,7 +119,7 @@ export class LoadRunner {
       const now = Date.now();
       const dt = Math.max(1, now - lastReport) / 1000;
       this.progress.elapsedSec = (now - started) / 1000;
-      this.progress.connected = this.clients.reduce((count, c) => count + (c?.connected ? 1 : 0), 0);
+      this.progress.connected = this.connections.connectedCount();
       this.progress.msgsPerSec = (this.progress.acked - lastAcked) / dt;
       this.progress.readingsPerSec = (this.progress.ackedReadings - lastAckedReadings) / dt;
       lastAcked = this.progress.acked;
@@ -120,7 +139,7 @@ export class LoadRunner {
       while (this.progress.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     } finally {
       clearInterval(reporter);
-      await Promise.all(this.clients.map((c) => c?.endAsync().catch(() => undefined) ?? Promise.resolve()));
+      await this.connections.close();
       this.progress.phase = 'done';
       report();
     }
@@ -128,7 +147,7 @@ export class LoadRunner {
   }
 
   private async connectAll(): Promise<void> {
-    const { devices, mqttUrl } = this.options;
+    const { devices } = this.options;
     const concurrency = this.options.connectConcurrency ?? 200;
     let next = 0;
     const worker = async () => {
@@ -136,51 +155,21 @@ export class LoadRunner {
         const i = next++;
         this.lastTs[i] = 0;
         this.seq[i] = 0;
-        this.clients[i] = await this.connectOne(devices[i], mqttUrl);
+        if (!(await this.connections.connect(i))) this.progress.connectFailures++;
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, devices.length) }, worker));
   }
 
-  private connectOne(device: DeviceCredentials, url: string): Promise<MqttClient | undefined> {
-    return new Promise((resolve) => {
-      const client = mqtt.connect(url, {
-        clientId: `load-${device.deviceId}`,
-        username: device.deviceId,
-        password: device.secret,
-        clean: true,
-        keepalive: 60,
-        reconnectPeriod: 2000,
-        connectTimeout: 30_000,
-      });
-      let settled = false;
-      client.on('connect', () => {
-        if (!settled) {
-          settled = true;
-          resolve(client);
-        }
-      });
-      client.on('error', () => {
-        this.progress.errors++;
-        if (!settled) {
-          settled = true;
-          this.progress.connectFailures++;
-          client.end(true);
-          resolve(undefined);
-        }
-      });
-    });
-  }
-
   private async publishLoop(): Promise<void> {
-    const perMessage = this.options.readingsPerMessage ?? 2;
+    const perMessage = this.perMessage;
     const maxInFlight = this.options.maxInFlight ?? 50_000;
     const durationMs = (this.options.durationSec ?? 0) * 1000;
     const start = Date.now();
     let owed = 0;
     let last = start;
     let cursor = 0;
-    const n = this.clients.length;
+    const n = this.connections.size;
     if (n === 0) return;
     while (!this.options.signal?.aborted && (durationMs === 0 || Date.now() - start < durationMs)) {
       const now = Date.now();
@@ -192,22 +181,25 @@ export class LoadRunner {
           this.progress.heldBack++;
           continue;
         }
-        // Round-robin over devices, skipping any that could not connect.
-        for (let tries = 0; tries < n; tries++) {
+        // Round-robin over devices, skipping any that is down or whose socket is backed up.
+        let published = false;
+        for (let tries = 0; tries < n && !published; tries++) {
           const i = cursor;
           cursor = (cursor + 1) % n;
-          const client = this.clients[i];
-          if (client?.connected) {
-            this.publishOne(i, client, perMessage, now);
-            break;
+          if (this.connections.isReady(i)) {
+            this.publishOne(i, perMessage, now);
+            published = true;
           }
         }
+        // No device can take a message now: what is owed this round is dropped, as before, but
+        // without scanning every device again for each message.
+        if (!published) owed %= 1;
       }
       await new Promise((r) => setTimeout(r, 5));
     }
   }
 
-  private publishOne(i: number, client: MqttClient, perMessage: number, now: number): void {
+  private publishOne(i: number, perMessage: number, now: number): void {
     // Event times strictly increase per device, so (device, metric, time) never repeats.
     const ts = Math.max(now, this.lastTs[i] + Math.ceil(perMessage / 2));
     this.lastTs[i] = ts;
@@ -220,14 +212,7 @@ export class LoadRunner {
     const payload = `{"seq":${++this.seq[i]},"readings":[${readings.join(',')}]}`;
     this.progress.sent++;
     this.progress.inFlight++;
-    client.publish(this.topics[i], payload, { qos: 1 }, (error) => {
-      this.progress.inFlight--;
-      if (error) this.progress.errors++;
-      else {
-        this.progress.acked++;
-        this.progress.ackedReadings += perMessage;
-      }
-    });
+    this.connections.publish(i, payload, now);
   }
 }
 
