@@ -16,6 +16,7 @@ const settings: MaintenanceSettings = {
   compressAfter: 7 * DAY,
   rawRetention: 90 * DAY,
   rollupRetention: 730 * DAY,
+  rejectionRetention: 30 * DAY,
   partitionsAhead: 3,
   rollupIntervalMs: 60_000,
   ingestMaxBackfill: 30 * DAY,
@@ -85,6 +86,26 @@ describe('ReadingRepository on PostgreSQL (daily partitions, application rollups
       1,
     );
     expect(await partitions()).toContain(partitionName(day));
+  });
+
+  it('deletes dead letters older than REJECTION_RETENTION at housekeeping', async () => {
+    const now = Date.now();
+    const insert = (receivedAt: number, reason: string) =>
+      db.dataSource.query(
+        `INSERT INTO ingest_rejections (received_at, device_id, topic, reason, payload, payload_size)
+         VALUES ($1, 'not-a-device', 'lantern/v1/devices/not-a-device/telemetry', $2, '\\x7b7d', 2)`,
+        [new Date(receivedAt), reason],
+      );
+    await insert(now - settings.rejectionRetention - HOUR, 'old');
+    await insert(now - settings.rejectionRetention + HOUR, 'kept');
+
+    const { rejectionsDeleted } = await maintenance.housekeeping(now);
+
+    expect(rejectionsDeleted).toBe(1);
+    const left = await db.dataSource.query<{ reason: string }[]>(
+      `SELECT reason FROM ingest_rejections WHERE device_id = 'not-a-device'`,
+    );
+    expect(left.map((r) => r.reason)).toEqual(['kept']);
   });
 
   it('creates partitions ahead and drops the ones past retention', async () => {

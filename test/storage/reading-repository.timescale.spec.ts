@@ -20,6 +20,7 @@ const settings: MaintenanceSettings = {
   compressAfter: 7 * DAY,
   rawRetention: 90 * DAY,
   rollupRetention: 730 * DAY,
+  rejectionRetention: 30 * DAY,
   partitionsAhead: 3,
   rollupIntervalMs: 60_000,
   ingestMaxBackfill: 30 * DAY,

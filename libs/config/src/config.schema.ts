@@ -164,6 +164,13 @@ export const SETTINGS = {
     default: '90d',
     parse: duration(86_400_000),
   },
+  rejectionRetention: {
+    env: 'REJECTION_RETENTION',
+    description:
+      'Dead letters (GET /api/v1/ingest/rejections) older than this are deleted: they hold raw device payloads, that is patient data.',
+    default: '30d',
+    parse: duration(86_400_000),
+  },
   rollupRetention: {
     env: 'ROLLUP_RETENTION',
     description: 'Rollups (1m, 1h) older than this are dropped.',

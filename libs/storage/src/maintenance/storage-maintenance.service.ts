@@ -8,7 +8,13 @@ import { ReadingRollupService } from './reading-rollup.service.js';
 /** The settings maintenance reads. */
 export type MaintenanceSettings = Pick<
   LanternConfig,
-  'compressAfter' | 'rawRetention' | 'rollupRetention' | 'partitionsAhead' | 'rollupIntervalMs' | 'ingestMaxBackfill'
+  | 'compressAfter'
+  | 'rawRetention'
+  | 'rollupRetention'
+  | 'rejectionRetention'
+  | 'partitionsAhead'
+  | 'rollupIntervalMs'
+  | 'ingestMaxBackfill'
 >;
 
 /** Injection token of the {@link MaintenanceSettings}. */
@@ -42,13 +48,13 @@ export class StorageMaintenanceService implements OnModuleDestroy {
     private readonly partitions: ReadingPartitions,
   ) {}
 
-  /** Applies the policies (TimescaleDB) or runs housekeeping once and schedules the periodic work (PostgreSQL). */
+  /**
+   * Applies the policies (TimescaleDB), runs housekeeping once and schedules the periodic work
+   * (rollups on PostgreSQL; dead-letter retention on both).
+   */
   async start(): Promise<void> {
     this.stopped = false;
-    if (this.mode === 'timescaledb') {
-      await this.applyTimescalePolicies();
-      return;
-    }
+    if (this.mode === 'timescaledb') await this.applyTimescalePolicies();
     await this.housekeeping(Date.now());
     this.schedule();
   }
@@ -105,8 +111,22 @@ export class StorageMaintenanceService implements OnModuleDestroy {
     return maj > major || (maj === major && min >= minor);
   }
 
-  /** PostgreSQL: partitions ahead, then retention of raw partitions and rollup rows. */
-  async housekeeping(now: number): Promise<{ dropped: string[] }> {
+  /**
+   * Retention of dead letters, and on PostgreSQL partitions ahead and retention of raw partitions
+   * and rollup rows (TimescaleDB's own jobs do those there).
+   */
+  async housekeeping(now: number): Promise<{ dropped: string[]; rejectionsDeleted: number }> {
+    const [, rejectionsDeleted] = await this.dataSource.query<[unknown, number]>(
+      `DELETE FROM ingest_rejections WHERE received_at < $1`,
+      [new Date(now - this.settings.rejectionRetention)],
+    );
+    if (rejectionsDeleted > 0) this.logger.log(`Retention deleted ${rejectionsDeleted} dead letters`);
+    const dropped = this.mode === 'postgres' ? await this.postgresRetention(now) : [];
+    this.lastHousekeeping = now;
+    return { dropped, rejectionsDeleted };
+  }
+
+  private async postgresRetention(now: number): Promise<string[]> {
     const s = this.settings;
     await this.partitions.ensureAhead(now, s.partitionsAhead);
     const dropped = await this.partitions.dropBefore(now - s.rawRetention);
@@ -118,8 +138,7 @@ export class StorageMaintenanceService implements OnModuleDestroy {
       new Date(now - s.rawRetention - 86_400_000),
     ]);
     if (dropped.length > 0) this.logger.log(`Retention dropped partitions ${dropped.join(', ')}`);
-    this.lastHousekeeping = now;
-    return { dropped };
+    return dropped;
   }
 
   private schedule(): void {
@@ -135,7 +154,7 @@ export class StorageMaintenanceService implements OnModuleDestroy {
 
   private async tick(): Promise<void> {
     try {
-      await this.rollup.run();
+      if (this.mode === 'postgres') await this.rollup.run();
       const now = Date.now();
       if (now - this.lastHousekeeping >= HOUSEKEEPING_EVERY_MS) await this.housekeeping(now);
     } catch (error) {
