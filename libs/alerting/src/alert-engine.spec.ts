@@ -494,6 +494,22 @@ describe('AlertEngine — devices in step with the registry (syncDevices)', () =
     expect(kinds(engine.syncDevices([cgmAs(P2)], T0 + 24 * MIN))).toEqual([]);
   });
 
+  it('counts active alerts by priority and state (for /metrics)', () => {
+    silentCgmWithAlerts();
+    expect(engine.activeAlertCounts()).toEqual({
+      high: { open: 0, acknowledged: 0 },
+      medium: { open: 1, acknowledged: 0 },
+      low: { open: 2, acknowledged: 0 },
+    });
+    engine.acknowledge(byRule('glucose.low')!.id, 'clinician-1', T0 + 21 * MIN);
+    engine.syncDevices([cgmAs(P, true)], T0 + 22 * MIN);
+    expect(engine.activeAlertCounts()).toEqual({
+      high: { open: 0, acknowledged: 0 },
+      medium: { open: 0, acknowledged: 1 },
+      low: { open: 0, acknowledged: 0 },
+    });
+  });
+
   it('unchanged, unknown or unlisted devices: nothing happens', () => {
     engine.onReading(glucose(0, 100, 0));
     engine.sweep(T0 + 20 * MIN);

@@ -1,6 +1,7 @@
 import {
   DEVICE_TYPES,
   METRIC_KEYS,
+  type AlertPriority,
   type DeviceStatus,
   type DeviceTypeKey,
   type MetricKey,
@@ -258,6 +259,21 @@ export class AlertEngine {
   /** Whether the engine holds live state of this device (registered, or heard from). */
   holdsDevice(deviceId: string): boolean {
     return this.devices.has(deviceId);
+  }
+
+  /** Active alerts held, by priority and state (for /metrics; no allocation per alert). */
+  activeAlertCounts(): Record<AlertPriority, Record<'open' | 'acknowledged', number>> {
+    const counts = {
+      high: { open: 0, acknowledged: 0 },
+      medium: { open: 0, acknowledged: 0 },
+      low: { open: 0, acknowledged: 0 },
+    };
+    for (const patient of this.patients.values()) {
+      for (const alert of patient.alerts.values()) {
+        if (alert.state !== 'resolved') counts[alert.priority][alert.state] += 1;
+      }
+    }
+    return counts;
   }
 
   /**

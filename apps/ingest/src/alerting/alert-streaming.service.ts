@@ -10,7 +10,7 @@ import {
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Subscription } from 'rxjs';
 import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
-import type { DeviceStatus, Reading } from '@lantern/domain';
+import { ALERT_PRIORITIES, type DeviceStatus, type Reading } from '@lantern/domain';
 import {
   AlertEngine,
   alertChangedTopic,
@@ -26,6 +26,7 @@ import {
   type IngestDevice,
   type StoredRuleOverride,
 } from '@lantern/storage';
+import { IngestMetrics } from '../metrics/ingest-metrics.js';
 import { DeviceRegistryService } from '../pipeline/device-registry.service.js';
 import { ReadingStream } from '../pipeline/reading.stream.js';
 import { AlertOutputWriter, toAlertRecord } from './alert-output.writer.js';
@@ -78,6 +79,7 @@ export class AlertStreamingService implements OnModuleInit, OnApplicationBootstr
     private readonly overrides: AlertRuleOverrideRepository,
     private readonly writer: AlertOutputWriter,
     private readonly webhook: AlertWebhookService,
+    private readonly metrics: IngestMetrics,
   ) {
     writer.onStoredDiffers = (alert) => this.engine.applyExternal(alert);
     writer.onDuplicate = async (alert) => {
@@ -113,6 +115,7 @@ export class AlertStreamingService implements OnModuleInit, OnApplicationBootstr
     this.logger.log(
       `Streaming core ready: ${this.registered.size} devices, ${byPatient.size} patients with overrides, ${active.length} active alerts restored`,
     );
+    this.metrics.onScrape(() => this.sampleActiveAlerts());
     // Every device reload (at start, then every DEVICE_REFRESH_MS) settles decommissioned and reassigned devices.
     this.registry.onReload((devices) => this.syncDevices(devices));
     this.subscriptions.push(
@@ -147,8 +150,10 @@ export class AlertStreamingService implements OnModuleInit, OnApplicationBootstr
       if (!this.registered.has(reading.deviceId)) this.register(reading.deviceId);
       const start = process.hrtime.bigint();
       const output = this.engine.onReading(reading, Date.now());
-      this.evaluationNs += process.hrtime.bigint() - start;
+      const spentNs = process.hrtime.bigint() - start;
+      this.evaluationNs += spentNs;
       this.evaluated += 1;
+      this.metrics.alertEvaluationSeconds.observe(Number(spentNs) / 1e9);
       this.writer.enqueue(output);
     } catch (error) {
       this.logger.error(
@@ -204,6 +209,15 @@ export class AlertStreamingService implements OnModuleInit, OnApplicationBootstr
     } catch (error) {
       this.logger.error(`Syncing devices failed: ${(error as Error).stack ?? String(error)}`);
       return { transitions: [], notifications: [] };
+    }
+  }
+
+  /** Sets the active-alerts gauge from the engine's state (before each /metrics scrape). */
+  private sampleActiveAlerts(): void {
+    const counts = this.engine.activeAlertCounts();
+    for (const priority of ALERT_PRIORITIES) {
+      for (const state of ['open', 'acknowledged'] as const)
+        this.metrics.activeAlerts.set({ priority, state }, counts[priority][state]);
     }
   }
 

@@ -88,6 +88,19 @@ export class IngestMetrics {
     registers: [this.registry],
   });
 
+  readonly alertEvaluationSeconds = new Histogram({
+    name: 'lantern_ingest_alert_evaluation_seconds',
+    help: 'Time the streaming alert core spent evaluating one reading (every rule of its metric)',
+    buckets: [0.000001, 0.0000025, 0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.001, 0.01],
+    registers: [this.registry],
+  });
+  readonly activeAlerts = new Gauge({
+    name: 'lantern_ingest_active_alerts',
+    help: 'Alerts not yet resolved, held by the streaming core, by priority and state (open: not acknowledged yet)',
+    labelNames: ['priority', 'state'] as const,
+    registers: [this.registry],
+  });
+
   private readonly samplers: (() => void)[] = [];
 
   /** Registers a function that refreshes gauges just before each scrape. */
