@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Page, WebSocketRoute } from 'playwright-core';
 import { DeviceClient } from '../../device-simulator/src/device-client.js';
 import { playPlan } from '../../device-simulator/src/plan-player.js';
 import { anchorForSpeed, planDurationMs, scenarioByName } from '../../device-simulator/src/scenarios.js';
 import { healthyTimeline, takeUntil } from '../../device-simulator/src/virtual-device.js';
 import type { PlanStep } from '../../device-simulator/src/plan.js';
+import type { AlertResource } from '@lantern/domain';
 import { DESKTOP, PHONE, launchChromium, openUser, signIn, type PageProblems } from './browser.js';
 import { Seeder, startStack, waitFor, type Provisioned, type Stack } from './stack.js';
 
@@ -27,7 +28,9 @@ describe('dashboard in a real browser', () => {
   let clinicianB: { id: string; email: string; password: string };
   let mariaUser: { email: string; password: string };
   let maria: string;
+  let john: string;
   let cgm: Provisioned;
+  let oximeter: Provisioned;
   const devices: DeviceClient[] = [];
   const problems: PageProblems[] = [];
   let pageA: Page;
@@ -64,7 +67,7 @@ describe('dashboard in a real browser', () => {
     clinicianB = await seed.user('clinician', 'Dr Ben Okafor');
     const team = [clinicianA.id, clinicianB.id];
     maria = await seed.patient('Maria Lopez', '004417', team);
-    const john = await seed.patient('John Smith', '004418', team);
+    john = await seed.patient('John Smith', '004418', team);
     const grace = await seed.patient('Grace Kim', '004419', team);
     const tom = await seed.patient('Tom Ward', '004420', team);
     mariaUser = await seed.user('patient', 'Maria Lopez', maria);
@@ -76,7 +79,7 @@ describe('dashboard in a real browser', () => {
       cgm,
       takeUntil(healthyTimeline('cgm', { seed: 'maria', t0: now - 7 * HOUR, startBattery: 70 }), 6 * HOUR),
     );
-    const oximeter = await seed.device(john, 'pulse_oximeter', 'OX-2231');
+    oximeter = await seed.device(john, 'pulse_oximeter', 'OX-2231');
     await backfill(
       oximeter,
       takeUntil(healthyTimeline('pulse_oximeter', { seed: 'john', t0: now - 120_000, startBattery: 88 }), 110_000),
@@ -118,6 +121,12 @@ describe('dashboard in a real browser', () => {
     );
   }
 
+  /** Alarm cues that came due / actually played on a page (the dashboard counts them on `<body>`). */
+  async function beeps(page: Page, which: 'due' | 'played'): Promise<number> {
+    const key = which === 'due' ? 'beepsDue' : 'beepsPlayed';
+    return Number(await page.evaluate<string>(`document.body.dataset.${key} ?? '0'`));
+  }
+
   it('shows a clinician the care team as a triage board', async () => {
     const a = await openUser(browser, stack.url);
     problems.push(a.problems);
@@ -126,6 +135,8 @@ describe('dashboard in a real browser', () => {
     await pageA.getByRole('heading', { name: 'Triage board' }).waitFor();
     await waitFor(async () => (await pageA.locator('table.board tbody tr').count()) === 4, 10_000, 'four patient rows');
     await pageA.locator('.live-status[data-live="live"]').waitFor();
+    // A first click, as a clinician's would be: browsers start audio only after a gesture.
+    await pageA.getByRole('heading', { name: 'Triage board' }).click();
     // Latest vitals with their age, device battery and state.
     const mariaRow = pageA.locator(`tr[data-patient-id="${maria}"]`);
     await expect(mariaRow.locator('[data-metric="glucose"] .vital-value').textContent()).resolves.toMatch(/mg\/dL/);
@@ -141,6 +152,9 @@ describe('dashboard in a real browser', () => {
     await signIn(pageB, clinicianB.email, clinicianB.password);
     await pageB.locator(`tr[data-patient-id="${maria}"]`).waitFor();
     await pageB.locator('.live-status[data-live="live"]').waitFor();
+    // The second clinician mutes the alarm (the click also lets audio start, so only the mute keeps it quiet).
+    await pageB.getByRole('button', { name: /Sound on/ }).click();
+    await pageB.locator('button.mute[aria-pressed="true"]').waitFor();
   });
 
   it('raises the hypoglycemia alert live: row to the top, banner, sound, screen-reader announcement', async () => {
@@ -167,7 +181,11 @@ describe('dashboard in a real browser', () => {
       3000,
       'the announcement',
     );
-    expect(Number(await pageA.evaluate(`document.body.dataset.beeps ?? '0'`))).toBeGreaterThanOrEqual(1);
+    // The cue played (not merely came due): the audio was running and the sound on.
+    await waitFor(async () => (await beeps(pageA, 'played')) >= 1, 5000, 'the cue to play');
+    // Muted: the same alert made the cue due on the second clinician's page, and it did not play.
+    await waitFor(async () => (await beeps(pageB, 'due')) >= 1, 5000, 'the cue to be due for the muted clinician');
+    expect(await beeps(pageB, 'played')).toBe(0);
     // Priority is spelled out, not only coloured.
     await expect(highOpen.first().textContent()).resolves.toContain('High');
     await waitFor(async () => (await boardRank(pageB, maria)) === 0, 5000, 'Maria at the top for the second clinician');
@@ -251,6 +269,88 @@ describe('dashboard in a real browser', () => {
     await pageB.screenshot({ path: join(IMG, 'board-phone.png') });
     await pageB.setViewportSize(DESKTOP);
   });
+
+  it('catches up after the socket drops: alerts raised and resolved meanwhile and a new patient appear without reload; Resolve works', async () => {
+    const c = await openUser(browser, stack.url);
+    problems.push(c.problems);
+    const page = c.page;
+    // Every /live websocket passes through here, so the test can cut the connection and keep it cut.
+    let down = false;
+    const connections: { page: WebSocketRoute; server: WebSocketRoute }[] = [];
+    await page.routeWebSocket(/\/socket\.io\//, async (ws) => {
+      if (down) return ws.close({ code: 1001, reason: 'network down' });
+      connections.push({ page: ws, server: ws.connectToServer() });
+    });
+    await page.route('**/socket.io/**', (route) => (down ? route.abort() : route.fallback()));
+    await signIn(page, clinicianA.email, clinicianA.password);
+    await page.locator('.live-status[data-live="live"]').waitFor();
+    await page.getByRole('heading', { name: 'Triage board' }).click();
+    const clinician = await stack.login(clinicianA.email, clinicianA.password);
+    const alertsOf = async (patientId: string, state: string): Promise<AlertResource[]> =>
+      (await stack.rest<{ items: AlertResource[] }>('GET', `/alerts?patientId=${patientId}&state=${state}`, clinician))
+        .items;
+    const active = [...(await alertsOf(maria, 'open')), ...(await alertsOf(maria, 'acknowledged'))];
+    expect(active.length).toBeGreaterThan(0);
+    const resolvedMeanwhile = active[0].id;
+    await page.locator(`tr[data-patient-id="${maria}"] li[data-alert-id="${resolvedMeanwhile}"]`).waitFor();
+    const johnHigh = page.locator(`tr[data-patient-id="${john}"] li[data-state="open"] [data-priority="high"]`);
+    await expect(johnHigh.count()).resolves.toBe(0);
+
+    // The network drops, and stays down while things happen.
+    down = true;
+    for (const { page: p, server } of connections.splice(0)) {
+      await p.close({ code: 1006, reason: 'network blip' }).catch(() => undefined);
+      await server.close().catch(() => undefined);
+    }
+    await page.locator('.live-status[data-live="offline"]').waitFor({ timeout: 5000 });
+
+    // John desaturates (spo2.critical opens, high), one of Maria's alerts is resolved elsewhere,
+    // and a patient joins the care team.
+    const desaturation = scenarioByName('desaturation')
+      .build({ seed: 2, t0: Date.now() })
+      .filter((s) => s.atMs <= 150_000);
+    const played = await playPlan(await device(oximeter), desaturation, { speed: 1e9 });
+    expect(played.failed).toBe(0);
+    const raised = await waitFor(
+      async () => (await alertsOf(john, 'open')).find((a) => a.rule === 'spo2.critical'),
+      15_000,
+      'spo2.critical to open',
+    );
+    await stack.rest('POST', `/alerts/${resolvedMeanwhile}/resolve`, clinician, {});
+    const rosa = await seed.patient('Rosa Diaz', '004421', [clinicianA.id]);
+    // Still down: nothing of this could have arrived live.
+    await expect(page.locator('.live-status').getAttribute('data-live')).resolves.toBe('offline');
+    await expect(page.locator(`li[data-alert-id="${raised.id}"]`).count()).resolves.toBe(0);
+
+    // The network comes back; the page catches up without a reload.
+    down = false;
+    // socket.io retries with backoff (up to 5 s), and an attempt made while down may hang until its 20 s connect timeout.
+    await page.locator('.live-status[data-live="live"]').waitFor({ timeout: 40_000 });
+    await page.locator(`tr[data-patient-id="${john}"] li[data-alert-id="${raised.id}"][data-state="open"]`).waitFor();
+    await page.locator(`.alarm-banner [data-alert-id="${raised.id}"]`).waitFor();
+    await waitFor(async () => (await beeps(page, 'due')) >= 1, 5000, 'the missed high alert to sound');
+    await page.locator(`tr[data-patient-id="${rosa}"]`).waitFor();
+    await waitFor(
+      async () => (await page.locator(`li[data-alert-id="${resolvedMeanwhile}"]`).count()) === 0,
+      5000,
+      'the alert resolved meanwhile to leave the board',
+    );
+
+    // Live again: resolving from the patient detail closes the alert and clears the banner.
+    await page.locator(`tr[data-patient-id="${john}"] .patient a`).click();
+    await page.locator('main[data-ready="true"]').waitFor({ timeout: 15_000 });
+    const item = page.locator(`.timeline-item[data-alert-id="${raised.id}"]`);
+    await item.getByRole('button', { name: 'Resolve' }).click();
+    await page.locator(`.timeline-item[data-alert-id="${raised.id}"][data-state="resolved"]`).waitFor();
+    await waitFor(
+      async () => (await page.locator(`.alarm-banner [data-alert-id="${raised.id}"]`).count()) === 0,
+      5000,
+      'the banner to clear',
+    );
+    const stored = await stack.rest<AlertResource>('GET', `/alerts/${raised.id}`, clinician);
+    expect(stored.state).toBe('resolved');
+    await c.context.close();
+  }, 120_000);
 
   it('logged no console errors and sent no request off the origin', () => {
     for (const p of problems) {

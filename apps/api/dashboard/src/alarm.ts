@@ -23,7 +23,9 @@ export class AlarmCenter {
   private audio: AudioContext | null = null;
   private repeatTimer: number | undefined;
   muted = localStorage.getItem(MUTE_KEY) === '1';
-  beeps = 0;
+  /** Cues due (an alert that should sound), and cues that actually played; the page exposes both for tests. */
+  beepsDue = 0;
+  beepsPlayed = 0;
 
   constructor(
     private readonly patientName: (patientId: string) => string,
@@ -118,8 +120,7 @@ export class AlarmCenter {
 
   /** Two groups of falling tones, distinct from a medium-priority cue (there is none). */
   private beep(): void {
-    this.beeps++;
-    document.body.dataset.beeps = String(this.beeps);
+    document.body.dataset.beepsDue = String(++this.beepsDue);
     if (this.muted) return;
     const ctx = this.ensureAudio();
     if (!ctx || ctx.state !== 'running') return;
@@ -136,5 +137,6 @@ export class AlarmCenter {
       osc.start(start + offset);
       osc.stop(start + offset + 0.16);
     });
+    document.body.dataset.beepsPlayed = String(++this.beepsPlayed);
   }
 }

@@ -10,9 +10,13 @@ type LiveSocket = Socket<LiveServerToClientEvents, LiveClientToServerEvents>;
 type Handlers = { [E in keyof LiveServerToClientEvents]: Set<LiveServerToClientEvents[E]> };
 export type LiveStatus = 'connecting' | 'live' | 'offline';
 
+/** How long a subscribe waits for the server's answer before it counts as lost with the connection. */
+const SUBSCRIBE_TIMEOUT_MS = 10_000;
+
 /**
  * The `/live` connection (contract §2): one socket per page, subscriptions kept by patient and
- * renewed after every reconnect, events fanned out to the views that listen.
+ * renewed after every reconnect, events fanned out to the views that listen. Events sent while
+ * the socket was down are lost, so `onConnect` tells the views when to catch up over REST.
  */
 export class LiveConnection {
   private readonly socket: LiveSocket;
@@ -24,13 +28,19 @@ export class LiveConnection {
     notification: new Set(),
   };
   private readonly statusListeners = new Set<(status: LiveStatus) => void>();
+  private readonly connectListeners = new Set<() => void>();
   status: LiveStatus = 'connecting';
 
   constructor(token: string, onUnauthorized: () => void) {
     this.socket = io(LIVE_NAMESPACE, { auth: { token }, transports: ['websocket', 'polling'] });
     this.socket.on('connect', () => {
       this.setStatus('live');
-      for (const patientId of this.watched) void this.sendSubscribe(patientId);
+      // Catching up must start only once the renewed subscriptions hold, or an event between
+      // the REST snapshot and the subscription would still be lost.
+      void Promise.all([...this.watched].map((patientId) => this.sendSubscribe(patientId))).then(() => {
+        if (!this.socket.connected) return;
+        for (const listener of this.connectListeners) listener();
+      });
     });
     this.socket.on('disconnect', () => this.setStatus('offline'));
     this.socket.on('connect_error', (err) => {
@@ -73,6 +83,12 @@ export class LiveConnection {
     return () => this.handlers[event].delete(handler);
   }
 
+  /** Called after every connect (the first one too), once the watched patients are subscribed again. */
+  onConnect(listener: () => void): () => void {
+    this.connectListeners.add(listener);
+    return () => this.connectListeners.delete(listener);
+  }
+
   onStatus(listener: (status: LiveStatus) => void): () => void {
     this.statusListeners.add(listener);
     listener(this.status);
@@ -83,8 +99,13 @@ export class LiveConnection {
     this.socket.close();
   }
 
-  private sendSubscribe(patientId: string): Promise<SubscribeAck> {
-    return new Promise((resolve) => this.socket.emit('subscribe', { patientId }, resolve));
+  /** `offline` when the connection drops before the answer (acks are never answered across a reconnect). */
+  private sendSubscribe(patientId: string): Promise<SubscribeAck | 'offline'> {
+    return new Promise((resolve) =>
+      this.socket
+        .timeout(SUBSCRIBE_TIMEOUT_MS)
+        .emit('subscribe', { patientId }, (err: Error | null, ack: SubscribeAck) => resolve(err ? 'offline' : ack)),
+    );
   }
 
   private setStatus(status: LiveStatus): void {

@@ -84,8 +84,8 @@ function startShell(session: Session): Shell {
   ): Promise<AlertResource | null> {
     try {
       const updated = await call(alert.id);
+      // The store tells the alarm, unless a newer version has already arrived live.
       store?.applyAlert(updated);
-      alarm?.onAlert(updated);
       toast(`Alert ${verb}.`);
       return updated;
     } catch (error) {
@@ -99,7 +99,9 @@ function startShell(session: Session): Shell {
         acknowledge: (alert) => void ctx.acknowledge(alert),
       })
     : null;
-  if (alarm) live.on('alert', (a) => alarm.onAlert(a));
+  // Through the store, not straight from the socket: alerts found when catching up after a
+  // reconnect sound too, and a late, older copy of an alert never overrides a newer one.
+  if (alarm && store) store.onAlert((a) => alarm.onAlert(a));
   const offStatus = live.onStatus((status) => {
     liveStatus.dataset.live = status;
     liveStatus.textContent =

@@ -29,7 +29,7 @@ import { priorityBadge, stateBadge, statusBadge } from './badges.js';
 import { MetricChart, type ThresholdLine } from './chart.js';
 import { h, replace } from './dom.js';
 import { age, clock, metricLabel, ruleLabel, value } from './format.js';
-import { deviceProblem, type ClinicianStore } from './store.js';
+import { deviceProblem, isNewerAlert, type ClinicianStore } from './store.js';
 
 /** History ranges and the rollup bucket each one reads (contract §3.3). */
 const RANGES = [
@@ -292,7 +292,7 @@ export function patientDetailView(
   async function act(result: Promise<AlertResource | null>): Promise<void> {
     const alert = await result;
     if (!alert) return;
-    alerts.set(alert.id, alert);
+    mergeAlert(alert);
     store.applyAlert(alert);
     renderAlerts();
   }
@@ -509,7 +509,7 @@ export function patientDetailView(
     }),
     ctx.live.on('alert', (a) => {
       if (a.patientId !== patientId) return;
-      alerts.set(a.id, a);
+      mergeAlert(a);
       renderAlerts();
     }),
     ctx.live.on('device', (e) => {
@@ -521,6 +521,40 @@ export function patientDetailView(
         lastSeenAt: e.lastSeenAt ?? device.lastSeenAt,
       });
       renderDevices();
+    }),
+  );
+
+  function mergeAlert(a: AlertResource): void {
+    const current = alerts.get(a.id);
+    if (!current || isNewerAlert(a, current)) alerts.set(a.id, a);
+  }
+
+  /** After a reconnect: what happened while the socket was down (alerts, devices, the charts' gap). */
+  async function catchUp(): Promise<void> {
+    try {
+      const [alertList, latestList, deviceList] = await Promise.all([
+        getAlerts({ patientId, limit: '200' }, 1),
+        getLatest(patientId),
+        getDevices(patientId),
+      ]);
+      if (disposed) return;
+      for (const a of alertList) mergeAlert(a);
+      for (const r of latestList) {
+        const current = latest.get(r.metric);
+        if (!current || Date.parse(current.ts) <= Date.parse(r.ts)) latest.set(r.metric, r);
+      }
+      devices = deviceList;
+      renderAlerts();
+      renderDevices();
+      renderCharts();
+      await loadHistory();
+    } catch (error) {
+      ctx.toast(`Could not catch up after reconnecting: ${(error as Error).message}`, 'error');
+    }
+  }
+  disposers.push(
+    ctx.live.onConnect(() => {
+      if (root.dataset.ready === 'true') void catchUp();
     }),
   );
 
@@ -551,7 +585,7 @@ export function patientDetailView(
       latest = new Map(latestList.map((r) => [r.metric, r]));
       devices = deviceList_;
       rules = ruleList;
-      for (const a of alertList_) alerts.set(a.id, a);
+      for (const a of alertList_) mergeAlert(a);
       renderRanges();
       renderCharts();
       renderAlerts();
