@@ -193,6 +193,15 @@ describe('streaming core end to end: MQTT → ingest → alerts table, events, n
       { rule: 'glucose.urgent_low_soon', n: 1 },
     ]);
     expect(await activeRows()).toContainEqual({ rule: 'glucose.urgent_low', state: 'open', cleared: false });
+    // The escalation clock survived the restart: the latched alert was opened by a reading 20-odd
+    // minutes old (event time), but raised moments ago (wall clock), so it is not due yet.
+    const [clock] = await db.dataSource.query<{ opened: Date; raised: Date }[]>(
+      `SELECT opened_at AS opened, raised_at AS raised FROM alerts WHERE patient_id = $1 AND rule = 'glucose.urgent_low'`,
+      [cgm.patientId],
+    );
+    expect(clock.raised.getTime() - clock.opened.getTime()).toBeGreaterThan(10 * MIN);
+    const swept = ingest.get(AlertStreamingService).sweep(Date.now());
+    expect(swept.transitions.filter((t) => t.kind === 'escalated')).toEqual([]);
   });
 
   it('signal loss from the sweep notifies the patient; a rule override announced by the api applies within 2 s', async () => {

@@ -1,9 +1,10 @@
 import { DataSource } from 'typeorm';
 import { CoreSchema1764000000000 } from './migrations/1764000000000-core-schema.js';
 import { ReadingsSchema1764000000100 } from './migrations/1764000000100-readings-schema.js';
+import { AlertRaisedAt1764000000200 } from './migrations/1764000000200-alert-raised-at.js';
 
 /** Every migration in order. An explicit list, not a glob: globs do not survive ESM and `nest build`. */
-export const MIGRATIONS = [CoreSchema1764000000000, ReadingsSchema1764000000100];
+export const MIGRATIONS = [CoreSchema1764000000000, ReadingsSchema1764000000100, AlertRaisedAt1764000000200];
 
 export interface DataSourceOptions {
   readonly url: string;

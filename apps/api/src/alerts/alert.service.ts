@@ -38,9 +38,6 @@ import {
 import { LIVE_MQTT_CLIENT } from '../live/live.tokens.js';
 import type { AlertListQueryDto } from './alert.dto.js';
 
-const toRecord = (stored: StoredAlert): AlertRecord => ({ ...stored, raisedAt: stored.openedAt });
-const toStored = ({ raisedAt: _r, ...stored }: AlertRecord): StoredAlert => stored;
-
 /** The §2 notification resource of a stored notification. */
 export function toNotificationResource(n: StoredNotification): PatientNotificationResource & { readAt?: string } {
   return {
@@ -99,7 +96,7 @@ export class AlertService {
       limit,
       offset,
     });
-    const items = page.items.map((a) => toAlertResource(toRecord(a)));
+    const items = page.items.map((a) => toAlertResource(a));
     const event = {
       action: 'alert.list',
       resource: 'alert',
@@ -127,7 +124,7 @@ export class AlertService {
       resource: 'alert',
       resourceId: found.id,
     });
-    return toAlertResource(toRecord(found));
+    return toAlertResource(found);
   }
 
   acknowledge(actor: Actor, alertId: string, note: string | undefined): Promise<AlertResource> {
@@ -250,16 +247,16 @@ export class AlertService {
     let saved: StoredAlert | undefined;
     try {
       saved = await this.alerts.updateLocked(alertId, (current) => {
-        const step = apply(toRecord(current), now);
+        const step = apply(current, now);
         transitions = step.transitions;
-        return toStored(step.alert);
+        return step.alert;
       });
     } catch (error) {
       if (error instanceof AlertTransitionError) throw new ConflictError(error.message);
       throw error;
     }
     if (!saved) throw new NotFoundError('Alert', alertId);
-    const record = toRecord(saved);
+    const record: AlertRecord = saved;
     let notification: StoredNotification | undefined;
     if (transitions.some((t) => t.kind === 'acknowledged'))
       notification = await this.storeAcknowledgedNotification(record, now);

@@ -10,14 +10,8 @@ import { AlertWebhookService } from './alert-webhook.service.js';
 const RETRY_MS = [200, 500, 1000, 2000, 5000];
 const MAX_BATCH = 200;
 
-/** The stored alert as the streaming core holds it (escalation counts from its opening after a restart). */
+/** The stored alert as the streaming core holds it: the same fields (raisedAt included, so escalation keeps its clock across a restart). */
 export function toAlertRecord(stored: StoredAlert): AlertRecord {
-  return { ...stored, raisedAt: stored.openedAt };
-}
-
-function toStoredAlert(alert: AlertRecord): StoredAlert {
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- `raisedAt` is bound only to leave it out of `stored`
-  const { raisedAt: _raisedAt, ...stored } = alert;
   return stored;
 }
 
@@ -140,7 +134,7 @@ export class AlertOutputWriter {
       notifications.push(...output.notifications);
     }
     // One statement, so one round trip (atomic without a transaction).
-    const stored = await this.alerts.saveObserved([...latest.values()].map(toStoredAlert), notifications);
+    const stored = await this.alerts.saveObserved([...latest.values()], notifications);
     this.persisted += latest.size;
     const storedById = new Map(stored.map((s) => [s.id, s]));
     for (const output of batch) {

@@ -28,6 +28,8 @@ export interface StoredAlert {
   readonly resolveNote: string | null;
   readonly escalationLevel: number;
   readonly escalatedAt: number | null;
+  /** Wall-clock time the streaming core raised it (escalation counts from here). */
+  readonly raisedAt: number;
   readonly late: boolean;
 }
 
@@ -65,12 +67,13 @@ interface AlertRow {
   resolve_note: string | null;
   escalation_level: number;
   escalated_at: Date | null;
+  raised_at: Date;
   late: boolean;
 }
 
 const COLUMNS = `id::text, patient_id::text, device_id::text, rule, metric, priority, state, message, value, peak_value, opened_at,
   last_triggered_at, cleared_at, acknowledged_at, acknowledged_by::text, acknowledge_note, resolved_at, resolved_by::text,
-  resolve_note, escalation_level, escalated_at, late`;
+  resolve_note, escalation_level, escalated_at, raised_at, late`;
 
 const ms = (d: Date | null): number | null => (d === null ? null : d.getTime());
 const ts = (n: number | null): Date | null => (n === null ? null : new Date(n));
@@ -119,6 +122,7 @@ function toStored(row: AlertRow): StoredAlert {
     resolveNote: row.resolve_note,
     escalationLevel: row.escalation_level,
     escalatedAt: ms(row.escalated_at),
+    raisedAt: row.raised_at.getTime(),
     late: row.late,
   };
 }
@@ -151,10 +155,11 @@ export class AlertRepository {
       `WITH saved AS (
          INSERT INTO alerts AS a (id, patient_id, device_id, rule, metric, priority, state, message, value, peak_value, opened_at,
                 last_triggered_at, cleared_at, acknowledged_at, acknowledged_by, acknowledge_note, resolved_at, resolved_by,
-                resolve_note, escalation_level, escalated_at, late)
+                resolve_note, escalation_level, escalated_at, late, raised_at)
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
                 $9::float8[], $10::float8[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[], $14::timestamptz[],
-                $15::uuid[], $16::text[], $17::timestamptz[], $18::uuid[], $19::text[], $20::int[], $21::timestamptz[], $22::bool[])
+                $15::uuid[], $16::text[], $17::timestamptz[], $18::uuid[], $19::text[], $20::int[], $21::timestamptz[], $22::bool[],
+                $32::timestamptz[])
          ${OBSERVED_CONFLICT}
          RETURNING ${COLUMNS}
        ),
@@ -198,6 +203,7 @@ export class AlertRepository {
         notifications.map((n) => n.alertId),
         notifications.map((n) => n.deviceId),
         notifications.map((n) => new Date(n.createdAt).toISOString()),
+        col((a) => iso(a.raisedAt)),
       ],
     );
     return rows.map(toStored);
