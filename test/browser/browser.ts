@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 /** Debian's chromium (`apt-get install -y chromium`, done by .ci/run). */
@@ -16,6 +17,10 @@ const FLAGS = [
 ];
 
 export function launchChromium(): Promise<Browser> {
+  if (!existsSync(CHROMIUM))
+    throw new Error(
+      `No Chromium at ${CHROMIUM}: the browser tests need it. Install Debian's (apt-get install -y chromium, as .ci/run does) or set CHROMIUM_PATH.`,
+    );
   return chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
 }
 
