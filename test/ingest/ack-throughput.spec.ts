@@ -39,7 +39,7 @@ describe('ingest acknowledgement design: throughput', () => {
     messages: number,
     batchWaitMs: string,
     protocolVersion: 4 | 5,
-  ): Promise<number> {
+  ): Promise<{ rate: number; maxInFlight: number }> {
     const oximeter = await seedDevice(db.dataSource, 'pulse_oximeter');
     const env = ingestEnvironment({
       databaseUrl: db.url,
@@ -53,6 +53,9 @@ describe('ingest acknowledgement design: throughput', () => {
       expect(ingest.get(IngestMqttConnection).protocolVersion).toBe(protocolVersion);
       const topic = topicsFor(env.MQTT_TOPIC_ROOT).telemetry(oximeter.id);
       const base = Date.now() - 86_400_000;
+      const connection = ingest.get(IngestMqttConnection);
+      let maxInFlight = 0;
+      const sampler = setInterval(() => (maxInFlight = Math.max(maxInFlight, connection.pendingMessages)), 1);
       const started = performance.now();
       const publishing = publishNumbered(device, topic, 0, messages, base, 1, 500);
       await waitFor(
@@ -63,27 +66,33 @@ describe('ingest acknowledgement design: throughput', () => {
       );
       await waitFor(() => ingest.get(IngestMqttConnection).pendingMessages === 0, 'all acknowledged', 10_000, 5);
       const seconds = (performance.now() - started) / 1000;
+      clearInterval(sampler);
       await publishing;
       const rate = Math.round(messages / seconds);
       results.push(
-        `${mode.padEnd(5)} MQTT ${protocolVersion === 5 ? '5    ' : '3.1.1'} batch wait ${batchWaitMs.padStart(2)} ms: ${messages} messages in ${seconds.toFixed(2)} s = ${rate} msg/s`,
+        `${mode.padEnd(5)} MQTT ${protocolVersion === 5 ? '5    ' : '3.1.1'} batch wait ${batchWaitMs.padStart(2)} ms: ${messages} messages in ${seconds.toFixed(2)} s = ${rate} msg/s, at most ${maxInFlight} unacknowledged`,
       );
-      return rate;
+      return { rate, maxInFlight };
     } finally {
       await device.endAsync();
       await ingest.close();
     }
   }
 
-  it('holding PUBACKs in order beats one message in flight by far (Mosquitto, MQTT 5)', async () => {
+  // What makes the held design fast, asserted without a clock: it keeps many messages in flight
+  // (acknowledged together after each batch commits) where the naive one has one at a time. The
+  // rates are printed for docs/ingest.md; speed itself is the bench's business.
+  it('holding PUBACKs in order keeps many messages in flight where the naive design has one (Mosquitto, MQTT 5)', async () => {
     const naive = await measure('naive', mosquitto.url, 300, '1', 5);
     const held = await measure('held', mosquitto.url, 10_000, '20', 5);
-    expect(held).toBeGreaterThan(naive * 5);
+    expect(naive.maxInFlight).toBeLessThanOrEqual(1);
+    expect(held.maxInFlight).toBeGreaterThan(50);
   }, 120_000);
 
   it('works the same on MQTT 3.1.1 (the embedded aedes broker), where customHandleAcks is not available', async () => {
     const naive = await measure('naive', aedesUrl, 300, '1', 4);
     const held = await measure('held', aedesUrl, 10_000, '20', 4);
-    expect(held).toBeGreaterThan(naive * 5);
+    expect(naive.maxInFlight).toBeLessThanOrEqual(1);
+    expect(held.maxInFlight).toBeGreaterThan(50);
   }, 120_000);
 });
