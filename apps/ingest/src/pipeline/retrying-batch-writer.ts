@@ -6,6 +6,8 @@ export interface BatchWriterOptions<T> {
   readonly maxItems: number;
   /** A write starts at the latest this long after the oldest waiting item arrived. */
   readonly maxWaitMs: number;
+  /** Writes in flight at once (default 1); the next batch fills while they commit. */
+  readonly concurrency?: number;
   /** Writes one batch durably (committed when it resolves). */
   readonly write: (items: T[]) => Promise<void>;
   readonly onCommitted?: (items: number, ms: number) => void;
@@ -30,7 +32,7 @@ interface Entry<T> {
  */
 export class RetryingBatchWriter<T> {
   private queue: Entry<T>[] = [];
-  private writing = false;
+  private writing = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
@@ -39,7 +41,7 @@ export class RetryingBatchWriter<T> {
 
   /** Items waiting for or inside a write. */
   get depth(): number {
-    return this.queue.length + (this.writing ? 1 : 0);
+    return this.queue.length + this.writing;
   }
 
   /** Queues an item; the message (if any) is held until the item's batch commits. */
@@ -51,7 +53,7 @@ export class RetryingBatchWriter<T> {
 
   /** Resolves when everything queued so far is committed. */
   async drain(): Promise<void> {
-    if (this.queue.length === 0 && !this.writing) return;
+    if (this.queue.length === 0 && this.writing === 0) return;
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -64,7 +66,7 @@ export class RetryingBatchWriter<T> {
   }
 
   private schedule(): void {
-    if (this.writing || this.closed || this.queue.length === 0) return;
+    if (this.writing >= (this.options.concurrency ?? 1) || this.closed || this.queue.length === 0) return;
     if (this.queue.length >= this.options.maxItems) {
       if (this.timer) clearTimeout(this.timer);
       this.timer = undefined;
@@ -80,11 +82,13 @@ export class RetryingBatchWriter<T> {
   }
 
   private async writeNext(): Promise<void> {
-    if (this.writing || this.closed) return;
+    if (this.writing >= (this.options.concurrency ?? 1) || this.closed) return;
     // Items of messages whose connection dropped will come again (redelivery): don't write them twice.
     let batch = this.take();
     if (batch.length === 0) return this.settle();
-    this.writing = true;
+    this.writing += 1;
+    // Another write may start at once if the queue holds a full batch more.
+    this.schedule();
     let attempt = 0;
     let backoff = this.options.initialBackoffMs ?? 100;
     for (;;) {
@@ -100,14 +104,14 @@ export class RetryingBatchWriter<T> {
         await sleep(backoff);
         backoff = Math.min(backoff * 2, this.options.maxBackoffMs ?? 5000);
         if (this.closed) {
-          this.writing = false;
+          this.writing -= 1;
           return;
         }
         batch = batch.filter((e) => !e.message?.abandoned);
         if (batch.length === 0) break;
       }
     }
-    this.writing = false;
+    this.writing -= 1;
     for (const e of batch) e.message?.release();
     this.settle();
   }
@@ -125,7 +129,7 @@ export class RetryingBatchWriter<T> {
 
   private settle(): void {
     if (this.queue.length > 0) this.schedule();
-    else if (!this.writing) for (const resolve of this.idleWaiters.splice(0)) resolve();
+    else if (this.writing === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 }
 
