@@ -2,7 +2,11 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { AlertPriority, AlertState, MetricKey } from '@lantern/domain';
 import { patientScopeCondition, type PatientScope } from './patient.repository.js';
-import type { StoredNotification } from './patient-notification.repository.js';
+import {
+  insertNotificationsSql,
+  notificationParams,
+  type StoredNotification,
+} from './patient-notification.repository.js';
 import { returnedRows } from './sql-helpers.js';
 
 /** One row of `alerts`, times in epoch milliseconds (the streaming core's AlertRecord without its in-memory fields). */
@@ -163,11 +167,7 @@ export class AlertRepository {
          ${OBSERVED_CONFLICT}
          RETURNING ${COLUMNS}
        ),
-       notified AS (
-         INSERT INTO patient_notifications (id, patient_id, kind, severity, title, body, alert_id, device_id, created_at)
-         SELECT * FROM unnest($23::uuid[], $24::uuid[], $25::text[], $26::text[], $27::text[], $28::text[], $29::uuid[], $30::uuid[], $31::timestamptz[])
-         ON CONFLICT (id) DO NOTHING
-       )
+       notified AS (${insertNotificationsSql(23)})
        SELECT * FROM saved
        UNION ALL
        SELECT ${COLUMNS} FROM alerts WHERE id = ANY($1::uuid[]) AND id NOT IN (SELECT id::uuid FROM saved)`,
@@ -194,15 +194,7 @@ export class AlertRepository {
         col((a) => a.escalationLevel),
         col((a) => iso(a.escalatedAt)),
         col((a) => a.late),
-        notifications.map((n) => n.id),
-        notifications.map((n) => n.patientId),
-        notifications.map((n) => n.kind),
-        notifications.map((n) => n.severity),
-        notifications.map((n) => n.title),
-        notifications.map((n) => n.body),
-        notifications.map((n) => n.alertId),
-        notifications.map((n) => n.deviceId),
-        notifications.map((n) => new Date(n.createdAt).toISOString()),
+        ...notificationParams(notifications),
         col((a) => iso(a.raisedAt)),
       ],
     );

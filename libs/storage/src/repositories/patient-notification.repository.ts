@@ -48,6 +48,36 @@ function toStored(row: NotificationRow): StoredNotification {
   };
 }
 
+/**
+ * The INSERT of new notifications (ids chosen by the caller) from the nine array parameters of
+ * {@link notificationParams}, numbered from `$first`: a statement of its own, or one CTE of a larger one.
+ */
+export function insertNotificationsSql(first: number): string {
+  const [id, patient, kind, severity, title, body, alert, device, created] = Array.from(
+    { length: 9 },
+    (_, i) => `$${first + i}`,
+  );
+  return `INSERT INTO patient_notifications (id, patient_id, kind, severity, title, body, alert_id, device_id, created_at)
+       SELECT * FROM unnest(${id}::uuid[], ${patient}::uuid[], ${kind}::text[], ${severity}::text[], ${title}::text[],
+                            ${body}::text[], ${alert}::uuid[], ${device}::uuid[], ${created}::timestamptz[])
+       ON CONFLICT (id) DO NOTHING`;
+}
+
+/** The nine column arrays {@link insertNotificationsSql} reads. */
+export function notificationParams(notifications: readonly Omit<StoredNotification, 'readAt'>[]): unknown[] {
+  return [
+    notifications.map((n) => n.id),
+    notifications.map((n) => n.patientId),
+    notifications.map((n) => n.kind),
+    notifications.map((n) => n.severity),
+    notifications.map((n) => n.title),
+    notifications.map((n) => n.body),
+    notifications.map((n) => n.alertId),
+    notifications.map((n) => n.deviceId),
+    notifications.map((n) => new Date(n.createdAt)),
+  ];
+}
+
 /** The `patient_notifications` table: plain-language messages for patients (spec §6). */
 @Injectable()
 export class PatientNotificationRepository {
@@ -59,22 +89,7 @@ export class PatientNotificationRepository {
     manager: EntityManager = this.db.manager,
   ): Promise<void> {
     if (notifications.length === 0) return;
-    await manager.query(
-      `INSERT INTO patient_notifications (id, patient_id, kind, severity, title, body, alert_id, device_id, created_at)
-       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[], $8::uuid[], $9::timestamptz[])
-       ON CONFLICT (id) DO NOTHING`,
-      [
-        notifications.map((n) => n.id),
-        notifications.map((n) => n.patientId),
-        notifications.map((n) => n.kind),
-        notifications.map((n) => n.severity),
-        notifications.map((n) => n.title),
-        notifications.map((n) => n.body),
-        notifications.map((n) => n.alertId),
-        notifications.map((n) => n.deviceId),
-        notifications.map((n) => new Date(n.createdAt)),
-      ],
-    );
+    await manager.query(insertNotificationsSql(1), notificationParams(notifications));
   }
 
   /** A patient's notifications, newest first. */
