@@ -239,6 +239,13 @@ describe('dashboard in a real browser', () => {
     await pageA.locator('main[data-ready="true"]').waitFor();
     await expect(pageA.locator('.device-list').textContent()).resolves.toContain('Weight scale');
     await expect(pageA.locator('[data-credential="password"]').count()).resolves.toBe(0);
+    // After a reload (session kept) the browser holds sound back until a gesture: the header says so,
+    // and clicking it lets sound play without muting it.
+    const sound = pageA.locator('button.mute');
+    await expect(sound.textContent()).resolves.toMatch(/Sound blocked/);
+    await sound.click();
+    await pageA.locator('button.mute:not(.blocked)', { hasText: 'Sound on' }).waitFor();
+    await expect(sound.getAttribute('aria-pressed')).resolves.toBe('false');
   });
 
   it('shows the patient their readings, notification and time in range in plain words on a phone', async () => {

@@ -18,7 +18,7 @@ export class AlarmCenter {
     'data-testid': 'announcer',
   });
   readonly polite = h('div', { class: 'sr-only', 'aria-live': 'polite', 'aria-atomic': 'true' });
-  readonly muteButton = h('button', { type: 'button', class: 'mute', onclick: () => this.setMuted(!this.muted) });
+  readonly muteButton = h('button', { type: 'button', class: 'mute', onclick: () => this.onMuteClick() });
   private readonly high = new Map<string, AlertResource>();
   private audio: AudioContext | null = null;
   private repeatTimer: number | undefined;
@@ -26,20 +26,29 @@ export class AlarmCenter {
   /** Cues due (an alert that should sound), and cues that actually played; the page exposes both for tests. */
   beepsDue = 0;
   beepsPlayed = 0;
+  /** Whether sound was held back by the browser when the latest gesture began (see onMuteClick). */
+  private blockedAtGesture = false;
 
   constructor(
     private readonly patientName: (patientId: string) => string,
     private readonly actions: { view: (alert: AlertResource) => void; acknowledge: (alert: AlertResource) => void },
   ) {
+    // The context is opened at once so the header can say when the browser holds sound back: it
+    // starts suspended until the page has had a gesture (after a reload with a kept session, say),
+    // and the button then reads "Sound blocked" rather than a reassuring "Sound on".
+    this.ensureAudio();
     this.renderMute();
-    // Browsers start audio only after a gesture: open the context on the first one.
-    const unlock = (): void => {
+    const onGesture = (): void => {
+      this.blockedAtGesture = this.soundBlocked;
       this.ensureAudio();
-      window.removeEventListener('pointerdown', unlock);
-      window.removeEventListener('keydown', unlock);
     };
-    window.addEventListener('pointerdown', unlock);
-    window.addEventListener('keydown', unlock);
+    window.addEventListener('pointerdown', onGesture, true);
+    window.addEventListener('keydown', onGesture, true);
+  }
+
+  /** Sound is wanted but the browser does not play it yet (no gesture on this page so far). */
+  get soundBlocked(): boolean {
+    return !this.muted && this.audio !== null && this.audio.state !== 'running';
   }
 
   /** Alerts known when the page loads: shown, not sounded. */
@@ -82,10 +91,30 @@ export class AlarmCenter {
     this.renderMute();
   }
 
+  /** A click that gave the page its first gesture only lets sound start: it must not mute it too. */
+  private onMuteClick(): void {
+    if (this.blockedAtGesture) {
+      this.blockedAtGesture = false;
+      this.renderMute();
+      return;
+    }
+    this.setMuted(!this.muted);
+  }
+
   private renderMute(): void {
+    const blocked = this.soundBlocked;
     this.muteButton.setAttribute('aria-pressed', String(this.muted));
-    this.muteButton.textContent = this.muted ? '♪ Sound off' : '♪ Sound on';
-    this.muteButton.title = this.muted ? 'Alarm sound is muted: click to turn it on' : 'Click to mute the alarm sound';
+    this.muteButton.classList.toggle('blocked', blocked);
+    this.muteButton.textContent = this.muted
+      ? '♪ Sound off'
+      : blocked
+        ? '♪ Sound blocked: click to allow'
+        : '♪ Sound on';
+    this.muteButton.title = this.muted
+      ? 'Alarm sound is muted: click to turn it on'
+      : blocked
+        ? 'Your browser plays no sound on this page until you click or press a key'
+        : 'Click to mute the alarm sound';
   }
 
   private render(): void {
@@ -113,7 +142,10 @@ export class AlarmCenter {
   }
 
   private ensureAudio(): AudioContext | null {
-    if (!this.audio && typeof AudioContext !== 'undefined') this.audio = new AudioContext();
+    if (!this.audio && typeof AudioContext !== 'undefined') {
+      this.audio = new AudioContext();
+      this.audio.addEventListener('statechange', () => this.renderMute());
+    }
     if (this.audio?.state === 'suspended') void this.audio.resume();
     return this.audio;
   }
