@@ -24,11 +24,7 @@ export class AuditService {
   constructor(private readonly audit: AuditRepository) {}
 
   async record(actor: Actor | undefined, event: AuditEvent): Promise<void> {
-    const entry: AuditEntry = {
-      ...event,
-      ...(actor && { actorId: actor.principal.userId, actorRole: actor.principal.role, ip: actor.ip }),
-    };
-    await this.audit.append(entry);
+    await this.audit.append(entryOf(actor, event));
     this.logger.debug(`${event.action} patient=${event.patientId ?? '-'} by=${actor?.principal.userId ?? '-'}`);
   }
 
@@ -46,14 +42,14 @@ export class AuditService {
   ): Promise<void> {
     const distinct = [...new Set([...patientIds].map((id) => id.toLowerCase()))];
     if (distinct.length === 0) return this.record(actor, event);
-    const who = actor && { actorId: actor.principal.userId, actorRole: actor.principal.role, ip: actor.ip };
     await this.audit.appendMany(
-      distinct.map((patientId) => ({
-        ...event,
-        ...who,
-        patientId,
-        details: { ...event.details, ...details(patientId), patients: distinct.length },
-      })),
+      distinct.map((patientId) =>
+        entryOf(actor, {
+          ...event,
+          patientId,
+          details: { ...event.details, ...details(patientId), patients: distinct.length },
+        }),
+      ),
     );
     this.logger.debug(`${event.action} patients=${distinct.length} by=${actor?.principal.userId ?? '-'}`);
   }
@@ -62,4 +58,9 @@ export class AuditService {
   list(query: AuditQuery): Promise<AuditRecord[]> {
     return this.audit.list(query);
   }
+}
+
+/** The stored entry of an event: the event and who did it, from where. */
+function entryOf(actor: Actor | undefined, event: AuditEvent): AuditEntry {
+  return { ...event, ...(actor && { actorId: actor.principal.userId, actorRole: actor.principal.role, ip: actor.ip }) };
 }

@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import mqtt, { type MqttClient } from 'mqtt';
 import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
 import { deviceRevokedTopic } from '@lantern/auth';
+import { ServiceMqttClient } from '@lantern/messaging';
 
 /** The broker the api talks to: MQTT_URL, or the embedded broker on this machine. */
 export function brokerUrl(config: LanternConfig): string {
@@ -18,27 +17,26 @@ export function brokerUrl(config: LanternConfig): string {
 @Injectable()
 export class DeviceRevocationPublisher implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('DeviceRevocation');
-  private client: MqttClient | undefined;
+  private client: ServiceMqttClient | undefined;
 
   constructor(@Inject(LANTERN_CONFIG) private readonly config: LanternConfig) {}
 
   onModuleInit(): void {
-    // MQTT 3.1.1: the embedded broker (aedes) speaks nothing newer. Not awaited: the api starts with the broker down.
-    this.client = mqtt.connect(brokerUrl(this.config), {
-      clientId: `lantern-api-${randomUUID()}`,
-      username: this.config.mqttUsername,
-      password: this.config.mqttPassword,
-      protocolVersion: 4,
-      clean: true,
-      reconnectPeriod: 2000,
-      connectTimeout: 5000,
-    });
-    let reported = false;
-    this.client.on('error', (error) => {
-      if (!reported) this.logger.warn(`Broker connection: ${error.message}`);
-      reported = true;
-    });
-    this.client.on('connect', () => (reported = false));
+    // Not awaited (ServiceMqttClient.open): the api starts with the broker down. One warning per distinct error.
+    let last = '';
+    this.client = ServiceMqttClient.open(
+      {
+        url: brokerUrl(this.config),
+        username: this.config.mqttUsername,
+        password: this.config.mqttPassword,
+        clientIdPrefix: 'lantern-api',
+        connectTimeoutMs: 5000,
+      },
+      (error) => {
+        if (error.message !== last) this.logger.warn(`Broker connection: ${error.message}`);
+        last = error.message;
+      },
+    );
   }
 
   get connected(): boolean {
@@ -54,13 +52,13 @@ export class DeviceRevocationPublisher implements OnModuleInit, OnModuleDestroy 
       return;
     }
     try {
-      await this.client.publishAsync(topic, JSON.stringify({ deviceId }), { qos: 1 });
+      await this.client.publish(topic, JSON.stringify({ deviceId }), { qos: 1 });
     } catch (error) {
       this.logger.warn(`Could not announce revocation of device ${deviceId}: ${(error as Error).message}`);
     }
   }
 
   async onModuleDestroy(): Promise<void> {
-    await this.client?.endAsync(true);
+    await this.client?.close();
   }
 }

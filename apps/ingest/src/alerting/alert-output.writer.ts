@@ -3,17 +3,12 @@ import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
 import type { PatientNotificationResource } from '@lantern/domain';
 import { toAlertResource, type AlertRecord, type EngineOutput, type NotificationDraft } from '@lantern/alerting';
 import { PatientEventPublisher, topicsFor } from '@lantern/messaging';
-import { AlertRepository, isUniqueViolation, type StoredAlert } from '@lantern/storage';
+import { AlertRepository, isUniqueViolation } from '@lantern/storage';
 import { IngestMqttConnection } from '../consumer/ingest-mqtt.connection.js';
 import { AlertWebhookService } from './alert-webhook.service.js';
 
 const RETRY_MS = [200, 500, 1000, 2000, 5000];
 const MAX_BATCH = 200;
-
-/** The stored alert as the streaming core holds it: the same fields (raisedAt included, so escalation keeps its clock across a restart). */
-export function toAlertRecord(stored: StoredAlert): AlertRecord {
-  return stored;
-}
 
 /** The §2 `notification` resource of a stored draft. */
 export function toNotificationResource(n: NotificationDraft): PatientNotificationResource {
@@ -147,7 +142,7 @@ export class AlertOutputWriter {
           latest.get(alert.id) === alert &&
           (row.state !== alert.state || row.acknowledgedAt !== alert.acknowledgedAt)
         ) {
-          alert = toAlertRecord(row);
+          alert = row;
           this.onStoredDiffers(alert);
         }
         const resource = toAlertResource(alert);

@@ -46,19 +46,7 @@ export class AuditRepository {
   constructor(private readonly db: DataSource) {}
 
   async append(entry: AuditEntry): Promise<void> {
-    await this.db.query(
-      `INSERT INTO audit_log (actor_id, actor_role, action, patient_id, resource, resource_id, ip, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [
-        entry.actorId ?? null,
-        entry.actorRole ?? null,
-        entry.action,
-        entry.patientId ?? null,
-        entry.resource ?? null,
-        entry.resourceId ?? null,
-        entry.ip ?? null,
-        entry.details === undefined ? null : JSON.stringify(entry.details),
-      ],
-    );
+    await this.appendMany([entry]);
   }
 
   /** Appends many entries in one statement (array parameters: no bind-parameter limit). */
