@@ -34,13 +34,22 @@ export const BAD_DEVICE_KINDS = [
   'bad-status',
   'spoofed-topic',
   'unknown-topic',
+  'too-frequent',
+  'metric-not-for-device',
+  'unrepresentable-ts',
+  'nul-in-text',
+  'lone-surrogate',
 ] as const;
 export type BadDeviceKind = (typeof BAD_DEVICE_KINDS)[number];
 
 const json = (value: unknown): Buffer => Buffer.from(JSON.stringify(value), 'utf8');
 const text = (value: string): Buffer => Buffer.from(value, 'utf8');
 
-/** The bad-device timeline: a valid message, one step per malformed kind every 500 ms, a valid message last. */
+/**
+ * The bad-device timeline: a valid message, one step per malformed kind every 500 ms, a valid message
+ * last. The valid readings among them keep at least a second between two of a metric in event time,
+ * so that what the ingest refuses is only what each kind is about (admission refuses faster ones).
+ */
 export function badDeviceSteps({ seed = 1, t0 }: { seed?: number | string; t0: number }): PlanStep[] {
   const prng = new Prng(seed).fork('bad-device');
   const at = (i: number) => i * 500;
@@ -136,13 +145,14 @@ export function badDeviceSteps({ seed = 1, t0 }: { seed?: number | string; t0: n
         ],
       }),
     }),
-    // The same (device, metric, time) twice: stored once, first value wins.
+    // The same (device, metric, time) twice: stored once, first value wins. Stamped 1 s after the
+    // previous kind's valid heart rate (published 0.5 s before), which a faster one would be too soon after.
     'duplicate-reading': (i) => ({
       payload: json({
         seq: 120,
         readings: [
-          { metric: 'heart_rate', value: 74, ts: ts(i) },
-          { metric: 'heart_rate', value: 99, ts: ts(i) },
+          { metric: 'heart_rate', value: 74, ts: iso(t0 + at(i) + 500) },
+          { metric: 'heart_rate', value: 99, ts: iso(t0 + at(i) + 500) },
         ],
       }),
     }),
@@ -150,6 +160,29 @@ export function badDeviceSteps({ seed = 1, t0 }: { seed?: number | string; t0: n
     // Telemetry for a device this client is not: the broker's ACL or the ingest must refuse it.
     'spoofed-topic': (i) => ({ deviceId: otherDevice, payload: good(i, 121, 66) }),
     'unknown-topic': (i) => ({ topic: 'commands', payload: good(i, 122, 66) }),
+    // A faulty sensor: ten heart rates 1 ms apart. The first is stored, nine are refused (too_frequent).
+    'too-frequent': (i) => ({
+      payload: json({
+        seq: 123,
+        readings: Array.from({ length: 10 }, (_, k) => ({ metric: 'heart_rate', value: 70, ts: iso(t0 + at(i) + k) })),
+      }),
+    }),
+    // A pulse oximeter does not measure glucose (metric_not_for_device).
+    'metric-not-for-device': (i) => ({
+      payload: json({ seq: 124, ts: ts(i), readings: [{ metric: 'glucose', value: 100 }] }),
+    }),
+    // A time no Date can hold next to a valid reading: only the first is refused (invalid_ts).
+    'unrepresentable-ts': (i) => ({
+      payload: text(
+        `{"seq":125,"readings":[{"metric":"heart_rate","value":70,"ts":1e17},{"metric":"spo2","value":97,"ts":"${ts(i)}"}]}`,
+      ),
+    }),
+    // U+0000, which PostgreSQL refuses in text: refused by the codec (invalid_text), never stored.
+    'nul-in-text': () => ({ topic: 'status', payload: text('{"firmware":"2.\\u00001"}') }),
+    // An unpaired surrogate (valid JSON escape, invalid Unicode text) in a metric name.
+    'lone-surrogate': (i) => ({
+      payload: text(`{"seq":126,"ts":"${ts(i)}","readings":[{"metric":"heart_rate\\ud800","value":70}]}`),
+    }),
   };
 
   const steps: PlanStep[] = [

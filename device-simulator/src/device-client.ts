@@ -41,7 +41,7 @@ export class DeviceClient {
   async connect(): Promise<void> {
     const { deviceId, secret, mqttUrl } = this.options;
     const client = mqtt.connect(mqttUrl, {
-      clientId: `device-${deviceId}`,
+      clientId: deviceId, // a device's client id is its id (the broker refuses any other)
       username: deviceId,
       password: secret,
       clean: true,

@@ -190,7 +190,7 @@ export class LoadConnections {
         cmd: 'connect',
         protocolId: 'MQTT',
         protocolVersion: 4,
-        clientId: `load-${deviceId}`,
+        clientId: deviceId, // a device's client id is its id (the broker refuses any other)
         username: deviceId,
         password: Buffer.from(secret),
         clean: true,

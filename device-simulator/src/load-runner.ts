@@ -1,4 +1,5 @@
-import { topicsFor } from '@lantern/messaging';
+import { METRICS } from '@lantern/domain';
+import { MAX_FUTURE_SKEW_MS, topicsFor } from '@lantern/messaging';
 import type { DeviceCredentials } from './device-client.js';
 import { LoadConnections } from './load-connections.js';
 import { Prng } from './prng.js';
@@ -20,7 +21,22 @@ export interface LoadOptions {
   progressEveryMs?: number;
   signal?: AbortSignal;
   seed?: number;
+  /**
+   * How far behind the wall clock each device's event clock starts, and the most it ever lags
+   * (default LOAD_BACKDATE_MS). Must stay within the ingest's INGEST_MAX_BACKFILL (default 30 days).
+   */
+  backdateMs?: number;
 }
+
+/** Default back-dating of the devices' event clocks: the head room that lets a device send faster than 1 Hz. */
+export const LOAD_BACKDATE_MS = 3 * 3_600_000;
+/**
+ * Event-time step between two readings of one metric of a device: a real oximeter's 1 Hz, which
+ * the ingest's admission accepts (heart_rate and spo2 need ≥ 900 ms, metric catalog).
+ */
+export const LOAD_READING_STEP_MS = Math.max(1000, METRICS.heart_rate.minIntervalMs, METRICS.spo2.minIntervalMs);
+/** A device's clock never runs further ahead of the wall clock than this (the ingest refuses > 5 min; 1 min of margin for skew). */
+const MAX_LEAD_MS = MAX_FUTURE_SKEW_MS - 60_000;
 
 export interface LoadProgress {
   phase: 'connecting' | 'running' | 'draining' | 'done';
@@ -36,6 +52,11 @@ export interface LoadProgress {
   errors: number;
   /** Messages the generator owed but held back because too many were in flight. */
   heldBack: number;
+  /**
+   * Messages the generator owed but dropped because every ready device's event clock had caught up
+   * with the wall clock + 4 min: the rate per device exceeded 1 Hz for longer than the back-dating covers.
+   */
+  clockLimited: number;
   /** Over the last progress interval. */
   msgsPerSec: number;
   readingsPerSec: number;
@@ -47,13 +68,24 @@ export interface LoadProgress {
  * together publishing `ratePerSec` readings/s at QoS 1 with `readingsPerMessage` readings per
  * message, spread evenly over the devices in round-robin. Values are normal (no alert fires).
  * The rate can be changed while running (`setRate`), which is how the bench steps it up.
+ *
+ * Readings must pass the ingest's admission (one heart_rate and one spo2 per device at most every
+ * 900 ms), yet the bench asks several readings per second of each device. So each device has its own
+ * event clock: it starts `backdateMs` in the past (a store-and-forward upload, as far as the ingest
+ * can tell) and advances by `LOAD_READING_STEP_MS` per reading pair, never lagging more than
+ * `backdateMs` behind the wall clock nor running more than 4 min ahead of it. At R readings/s per
+ * device (R/2 pairs) the clock gains R/2 − 1 s per second: 3 h of back-dating lasts 3 h at 4
+ * readings/s, 45 min at 10. A device whose clock has caught up is skipped (`clockLimited` counts
+ * what no device could take).
  * Connections are `LoadConnections` (a socket per device, no mqtt.js client), so 10 000 devices
  * fit in one process.
  */
 export class LoadRunner {
   private rate: number;
   private readonly connections: LoadConnections;
-  private readonly lastTs: number[] = [];
+  /** Per device: the event time its next reading pair may take at the earliest. */
+  private readonly clock: number[] = [];
+  private readonly backdateMs: number;
   private readonly seq: number[] = [];
   private readonly progress: LoadProgress;
   private readonly prng: Prng;
@@ -62,6 +94,7 @@ export class LoadRunner {
   constructor(private readonly options: LoadOptions) {
     this.rate = options.ratePerSec;
     this.perMessage = options.readingsPerMessage ?? 2;
+    this.backdateMs = options.backdateMs ?? LOAD_BACKDATE_MS;
     this.prng = new Prng(options.seed ?? 1);
     const t = topicsFor(options.topicRoot ?? 'lantern/v1');
     const topics = options.devices.map((d) => t.telemetry(d.deviceId));
@@ -93,6 +126,7 @@ export class LoadRunner {
       inFlight: 0,
       errors: 0,
       heldBack: 0,
+      clockLimited: 0,
       msgsPerSec: 0,
       readingsPerSec: 0,
       targetReadingsPerSec: this.rate,
@@ -153,7 +187,7 @@ export class LoadRunner {
     const worker = async () => {
       while (next < devices.length && !this.options.signal?.aborted) {
         const i = next++;
-        this.lastTs[i] = 0;
+        this.clock[i] = -Infinity;
         this.seq[i] = 0;
         if (!(await this.connections.connect(i))) this.progress.connectFailures++;
       }
@@ -163,6 +197,7 @@ export class LoadRunner {
 
   private async publishLoop(): Promise<void> {
     const perMessage = this.perMessage;
+    const pairs = Math.ceil(perMessage / 2);
     const maxInFlight = this.options.maxInFlight ?? 50_000;
     const durationMs = (this.options.durationSec ?? 0) * 1000;
     const start = Date.now();
@@ -181,34 +216,54 @@ export class LoadRunner {
           this.progress.heldBack++;
           continue;
         }
-        // Round-robin over devices, skipping any that is down or whose socket is backed up.
+        // Round-robin over devices, skipping any that is down, whose socket is backed up, or whose
+        // event clock has caught up with the wall clock.
         let published = false;
+        let clockBound = false;
         for (let tries = 0; tries < n && !published; tries++) {
           const i = cursor;
           cursor = (cursor + 1) % n;
-          if (this.connections.isReady(i)) {
-            this.publishOne(i, perMessage, now);
-            published = true;
+          if (!this.connections.isReady(i)) continue;
+          if (this.nextTs(i, now) + (pairs - 1) * LOAD_READING_STEP_MS > now + MAX_LEAD_MS) {
+            clockBound = true;
+            continue;
           }
+          this.publishOne(i, perMessage, now);
+          published = true;
         }
         // No device can take a message now: what is owed this round is dropped, as before, but
         // without scanning every device again for each message.
-        if (!published) owed %= 1;
+        if (!published) {
+          if (clockBound) this.progress.clockLimited += Math.floor(owed) + 1;
+          owed %= 1;
+        }
       }
       await new Promise((r) => setTimeout(r, 5));
     }
   }
 
+  /**
+   * The event time of device i's next reading pair: its clock, but never more than `backdateMs`
+   * behind now. On whole steps since the epoch, so that a restarted simulator's readings fall on the
+   * previous run's grid: duplicates or a full step apart, never refused as too frequent.
+   */
+  private nextTs(i: number, now: number): number {
+    const floor = Math.ceil((now - this.backdateMs) / LOAD_READING_STEP_MS) * LOAD_READING_STEP_MS;
+    return Math.max(this.clock[i], floor);
+  }
+
   private publishOne(i: number, perMessage: number, now: number): void {
-    // Event times strictly increase per device, so (device, metric, time) never repeats.
-    const ts = Math.max(now, this.lastTs[i] + Math.ceil(perMessage / 2));
-    this.lastTs[i] = ts;
+    // Reading pair j (a heart_rate and an spo2) is stamped ts + j steps: per device and metric the
+    // times strictly increase by the step, so (device, metric, time) never repeats and admission
+    // takes every reading.
+    const ts = this.nextTs(i, now);
     const readings: string[] = [];
     for (let k = 0; k < perMessage; k++) {
       const metric = k % 2 === 0 ? 'heart_rate' : 'spo2';
       const value = metric === 'heart_rate' ? 60 + this.prng.int(0, 35) : 95 + this.prng.int(0, 4);
-      readings.push(`{"metric":"${metric}","value":${value},"ts":${ts - Math.floor(k / 2)}}`);
+      readings.push(`{"metric":"${metric}","value":${value},"ts":${ts + Math.floor(k / 2) * LOAD_READING_STEP_MS}}`);
     }
+    this.clock[i] = ts + Math.ceil(perMessage / 2) * LOAD_READING_STEP_MS;
     const payload = `{"seq":${++this.seq[i]},"readings":[${readings.join(',')}]}`;
     this.progress.sent++;
     this.progress.inFlight++;
@@ -221,6 +276,7 @@ export function formatProgress(p: LoadProgress): string {
   return (
     `[${p.elapsedSec.toFixed(0).padStart(4)} s] ${p.phase.padEnd(10)} devices ${p.connected}/${p.devices} connected` +
     ` · ${Math.round(p.msgsPerSec)} msg/s (${Math.round(p.readingsPerSec)} readings/s of ${p.targetReadingsPerSec})` +
-    ` · in flight ${p.inFlight} · errors ${p.errors}${p.connectFailures ? ` (${p.connectFailures} refused)` : ''}${p.heldBack ? ` · held back ${p.heldBack}` : ''}`
+    ` · in flight ${p.inFlight} · errors ${p.errors}${p.connectFailures ? ` (${p.connectFailures} refused)` : ''}${p.heldBack ? ` · held back ${p.heldBack}` : ''}` +
+    (p.clockLimited ? ` · clock-limited ${p.clockLimited}` : '')
   );
 }

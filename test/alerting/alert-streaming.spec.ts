@@ -5,14 +5,13 @@ import type { INestApplicationContext } from '@nestjs/common';
 import type { MqttClient } from 'mqtt';
 import type { AlertResource, PatientNotificationResource } from '@lantern/domain';
 import { rulesChangedTopic } from '@lantern/alerting';
-import { topicsFor, type Topics } from '@lantern/messaging';
+import { topicsFor, webhookSignature, type Topics } from '@lantern/messaging';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { startMosquitto, type MosquittoServer } from '../support/mosquitto.js';
 import { connectMqtt, uniqueTopicRoot, waitFor } from '../support/mqtt.js';
 import { ingestEnvironment, seedDevice, startIngest, type SeededDevice } from '../ingest/ingest-fixture.js';
 import { AlertStreamingService } from '../../apps/ingest/src/alerting/alert-streaming.service.js';
 import { AlertOutputWriter } from '../../apps/ingest/src/alerting/alert-output.writer.js';
-import { webhookSignature } from '../../apps/ingest/src/alerting/alert-webhook.service.js';
 
 const MIN = 60_000;
 const SECRET = 'webhook-secret-0123456789';

@@ -370,6 +370,7 @@ const ROWS: Row[] = [
     expected: { ...patientsOnly(200), otherPatient: 404 },
   },
   { name: 'GET /ingest/rejections', method: 'get', path: () => '/api/v1/ingest/rejections', expected: adminOnly(200) },
+  { name: 'GET /webhook-deliveries', method: 'get', path: () => '/api/v1/webhook-deliveries', expected: adminOnly(200) },
 ];
 
 /** `GET /patients/:id (variant)` → `GET /api/v1/patients/{id}`, as the OpenAPI document names it. */

@@ -48,6 +48,8 @@ export async function startApi(
     ADMIN_PASSWORD,
     JWT_SECRET: randomBytes(32).toString('hex'),
     LOGIN_RATE_LIMIT: '1000',
+    // No ingest runs beside this api: /health judges database and broker only (test/ops covers the ingest).
+    HEALTH_REQUIRE_INGEST: 'false',
     ...env,
   });
   let app: NestExpressApplication;

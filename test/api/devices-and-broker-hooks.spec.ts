@@ -57,10 +57,13 @@ async function storedHash(deviceId: string): Promise<string> {
   return rows[0].secret_hash;
 }
 
-/** The broker hooks always answer 200; the decision is in the body. */
-const authenticate = async (username: string, password: string) =>
+/** The broker hooks always answer 200; the decision is in the body. A device's client id is its id unless given. */
+const authenticate = async (username: string, password: string, clientid: string | null = username) =>
   bodyOf<MqttDecisionDto>(
-    await api.http.post('/api/v1/mqtt/authenticate').send({ username, password, clientid: 'c1' }).expect(200),
+    await api.http
+      .post('/api/v1/mqtt/authenticate')
+      .send({ username, password, ...(clientid === null ? {} : { clientid }) })
+      .expect(200),
   );
 const authorize = async (body: object) =>
   bodyOf<MqttDecisionDto>(await api.http.post('/api/v1/mqtt/authorize').send(body).expect(200));
@@ -130,7 +133,14 @@ describe('device provisioning', () => {
     });
     expect((await authenticate(id, password)).result).toBe('deny');
     expect(
-      (await authorize({ username: id, topic: `${api.topicRoot}/devices/${id}/telemetry`, action: 'publish' })).result,
+      (
+        await authorize({
+          username: id,
+          clientid: id,
+          topic: `${api.topicRoot}/devices/${id}/telemetry`,
+          action: 'publish',
+        })
+      ).result,
     ).toBe('deny');
     await api.http.post(`/api/v1/devices/${id}/rotate-secret`).set(auth()).expect(409);
     // History kept: still listed, still readable; decommissioning again is harmless.
@@ -213,14 +223,14 @@ describe('HTTP auth hooks for external brokers', () => {
       [SERVICE_USERNAME, `${api.topicRoot}/devices/+/telemetry`, 'subscribe', 'allow'],
     ];
     for (const [username, t, action, expected] of cases) {
-      const res = await authorize({ username, topic: t, action, clientid: 'c1', qos: '1', retain: 'false' });
+      const res = await authorize({ username, topic: t, action, clientid: username, qos: '1', retain: 'false' });
       expect({ username, t, action, result: res.result }).toEqual({ username, t, action, result: expected });
     }
   });
 
   it('answers mosquitto-go-auth aclcheck (acc) and superuser checks', async () => {
     const acl = async (t: string, acc: number) =>
-      (await authorize({ username: device.id, topic: t, clientid: 'c1', acc })).Ok;
+      (await authorize({ username: device.id, topic: t, clientid: device.id, acc })).Ok;
     expect(await acl(topic(device.id, 'telemetry'), 2)).toBe(true);
     expect(await acl(topic(device.id, 'errors'), 4)).toBe(true);
     expect(await acl(topic(device.id, 'errors'), 1)).toBe(true);
@@ -230,6 +240,58 @@ describe('HTTP auth hooks for external brokers', () => {
       bodyOf<MqttDecisionDto>(await api.http.post('/api/v1/mqtt/superuser').send({ username }).expect(200)).Ok;
     expect(await su(SERVICE_USERNAME)).toBe(true);
     expect(await su(device.id)).toBe(false);
+  });
+
+  it("denies a device whose client id is not its own id, or is missing; the service user's client id is free", async () => {
+    expect(await authenticate(device.id, device.password, device.id)).toMatchObject({ result: 'allow', Ok: true });
+    for (const clientid of [other.id, 'lantern-ingest', `device-${device.id}`, device.id.toUpperCase(), '', null])
+      expect({ clientid, decision: await authenticate(device.id, device.password, clientid) }).toEqual({
+        clientid,
+        decision: { result: 'deny', is_superuser: false, Ok: false, Error: 'denied' },
+      });
+    expect(await authenticate(SERVICE_USERNAME, SERVICE_PASSWORD, 'lantern-ingest')).toMatchObject({
+      result: 'allow',
+      is_superuser: true,
+    });
+    expect(await authenticate(SERVICE_USERNAME, SERVICE_PASSWORD, null)).toMatchObject({ result: 'allow' });
+
+    const telemetry = topic(device.id, 'telemetry');
+    const errors = topic(device.id, 'errors');
+    for (const clientid of [other.id, 'lantern-ingest', device.id.toUpperCase(), undefined]) {
+      expect({
+        clientid,
+        result: (await authorize({ username: device.id, clientid, topic: telemetry, action: 'publish' })).result,
+      }).toEqual({ clientid, result: 'deny' });
+      expect({ clientid, Ok: (await authorize({ username: device.id, clientid, topic: errors, acc: 4 })).Ok }).toEqual({
+        clientid,
+        Ok: false,
+      });
+    }
+    expect(
+      (await authorize({ username: device.id, clientid: device.id, topic: telemetry, action: 'publish' })).result,
+    ).toBe('allow');
+    expect(
+      (
+        await authorize({
+          username: SERVICE_USERNAME,
+          clientid: 'lantern-api-x',
+          topic: telemetry,
+          action: 'subscribe',
+        })
+      ).result,
+    ).toBe('allow');
+  });
+
+  it('denies a device id spelled in another letter case instead of lowercasing it', async () => {
+    const upper = device.id.toUpperCase();
+    const mixed = `${device.id.slice(0, 8).toUpperCase()}${device.id.slice(8)}`;
+    for (const username of [upper, mixed]) {
+      expect(await authenticate(username, device.password, username)).toMatchObject({ result: 'deny', Ok: false });
+      expect(await authenticate(username, device.password, device.id)).toMatchObject({ result: 'deny', Ok: false });
+      const own = topic(username, 'telemetry');
+      expect((await authorize({ username, clientid: username, topic: own, action: 'publish' })).result).toBe('deny');
+      expect((await authorize({ username, clientid: username, topic: own, acc: 2 })).Ok).toBe(false);
+    }
   });
 
   it('refuses malformed hook requests with 400 (a broker treats that as no)', async () => {

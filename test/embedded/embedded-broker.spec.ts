@@ -31,8 +31,10 @@ describe('embedded broker', () => {
   const clients: MqttClient[] = [];
   const log: string[] = [];
 
+  /** Connects as a device would (client id = its id) or, for the service user, with a fresh client id each time. */
   async function connect(username: string, password: string, extra: IClientOptions = {}): Promise<MqttClient> {
     const client = await connectAsync(broker.url, {
+      clientId: username === 'lantern-service' ? `lantern-test-${randomBytes(4).toString('hex')}` : username,
       username,
       password,
       protocolVersion: 4,
@@ -155,11 +157,12 @@ describe('embedded broker', () => {
 
   it('keeps a credential cached until a revocation event, which disconnects the device at once', async () => {
     const device = await provisionDevice();
-    const client = await connect(device.id, device.secret);
-    // Rotate the secret in the database without telling the broker: the cached credential still works.
+    await connect(device.id, device.secret);
+    // Rotate the secret in the database without telling the broker: the cached credential still works
+    // (this connection takes over the first one: same client id).
     const rotated = generateDeviceSecret();
     await pool.query('UPDATE devices SET secret_hash = $2 WHERE id = $1', [device.id, hashDeviceSecret(rotated)]);
-    await connect(device.id, device.secret);
+    const client = await connect(device.id, device.secret);
 
     const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
     const service = await connect('lantern-service', servicePassword);
@@ -172,12 +175,67 @@ describe('embedded broker', () => {
     expect(renewed.connected).toBe(true);
   });
 
-  it("does not let a device take over the service's persistent session", async () => {
-    await connect('lantern-service', servicePassword, { clientId: 'lantern-ingest-test', clean: false });
+  it("refuses a device that connects with the ingest's client id first; the service then takes it and receives telemetry", async () => {
     const device = await provisionDevice();
-    await expect(connect(device.id, device.secret, { clientId: 'lantern-ingest-test' })).rejects.toMatchObject({
-      code: 2,
-    });
+    // lantern-ingest is INGEST_MQTT_CLIENT_ID's default: a device holding it would lock the ingest out for good.
+    for (const clean of [false, true])
+      await expect(connect(device.id, device.secret, { clientId: 'lantern-ingest', clean })).rejects.toMatchObject({
+        code: 2,
+      });
+    expect(log).toContain(`refused client id "lantern-ingest" for device ${device.id}: a device's client id is its id`);
+
+    const ingest = await connect('lantern-service', servicePassword, { clientId: 'lantern-ingest', clean: false });
+    const received: string[] = [];
+    ingest.on('message', (topic) => received.push(topic));
+    await ingest.subscribeAsync(`${root}/devices/+/telemetry`, { qos: 1 });
+    const client = await connect(device.id, device.secret);
+    await client.publishAsync(`${root}/devices/${device.id}/telemetry`, '{"readings":[]}', { qos: 1 });
+    await waitFor(() => received.length === 1);
+    expect(received).toEqual([`${root}/devices/${device.id}/telemetry`]);
+    // Once the service holds it, still no device may take it over.
+    await expect(connect(device.id, device.secret, { clientId: 'lantern-ingest' })).rejects.toMatchObject({ code: 2 });
+    expect(ingest.connected).toBe(true);
+  });
+
+  it("refuses a device that connects with another device's id as client id, and the other device stays connected", async () => {
+    const victim = await provisionDevice();
+    const intruder = await provisionDevice();
+    const connected = await connect(victim.id, victim.secret);
+    let kicked = false;
+    connected.on('close', () => (kicked = true));
+    await expect(connect(intruder.id, intruder.secret, { clientId: victim.id })).rejects.toMatchObject({ code: 2 });
+    expect(log).toContain(`refused client id "${victim.id}" for device ${intruder.id}: a device's client id is its id`);
+    // A QoS 1 round trip on the victim's connection: it was not taken over.
+    await connected.publishAsync(`${root}/devices/${victim.id}/status`, '{"online":true}', { qos: 1 });
+    expect(kicked).toBe(false);
+    expect(connected.connected).toBe(true);
+  });
+
+  it('refuses a device with any client id other than its own id', async () => {
+    const device = await provisionDevice();
+    for (const clientId of [`device-${device.id}`, `load-${device.id}`, device.id.toUpperCase(), ''])
+      await expect(connect(device.id, device.secret, { clientId })).rejects.toMatchObject({ code: 2 });
+    // A wrong secret stays a bad user name or password, whatever the client id.
+    await expect(connect(device.id, generateDeviceSecret(), { clientId: 'x' })).rejects.toMatchObject({ code: 4 });
+  });
+
+  it('refuses a device id spelled in upper case instead of lowercasing it', async () => {
+    const device = await provisionDevice();
+    const upper = device.id.toUpperCase();
+    await expect(connect(upper, device.secret)).rejects.toMatchObject({ code: 4 });
+    await expect(connect(upper, device.secret, { clientId: device.id })).rejects.toMatchObject({ code: 4 });
+    const mixed = `${device.id.slice(0, 8).toUpperCase()}${device.id.slice(8)}`;
+    await expect(connect(mixed, device.secret, { clientId: mixed })).rejects.toMatchObject({ code: 4 });
+    expect(log).toContain(`refused user name '${upper}': device ids are lowercase (as provisioned)`);
+  });
+
+  it('accepts a device with its own id as client id, with a clean or a persistent session', async () => {
+    const device = await provisionDevice();
+    for (const clean of [true, false]) {
+      const client = await connect(device.id, device.secret, { clientId: device.id, clean });
+      expect(client.connected).toBe(true);
+      await client.endAsync();
+    }
   });
 
   it('refuses a taken port with a one-line error naming the port and the variables', async () => {

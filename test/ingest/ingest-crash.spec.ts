@@ -1,27 +1,19 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { MqttClient } from 'mqtt';
 import { topicsFor } from '@lantern/messaging';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { startMosquitto, type MosquittoServer } from '../support/mosquitto.js';
 import { connectMqtt, uniqueTopicRoot, waitFor } from '../support/mqtt.js';
-import { ingestEnvironment, publishNumbered, seedDevice, storedTimes, type SeededDevice } from './ingest-fixture.js';
-
-const root = new URL('../..', import.meta.url).pathname;
-const entry = 'dist/apps/ingest/apps/ingest/src/main.js';
-
-/** The built ingest as its own process, so it can be killed with SIGKILL mid-stream. */
-function spawnIngest(env: Record<string, string>): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, [entry], {
-    cwd: root,
-    env: { ...process.env, ...env, LOG_LEVEL: 'log', NO_COLOR: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  return { child, output: () => output };
-}
+import {
+  buildIngest,
+  ingestEnvironment,
+  publishNumbered,
+  seedDevice,
+  spawnIngest,
+  storedTimes,
+  type SeededDevice,
+} from './ingest-fixture.js';
 
 describe('ingest: kill -9 of the process mid-stream, then restart', () => {
   let db: TestDatabase;
@@ -31,8 +23,7 @@ describe('ingest: kill -9 of the process mid-stream, then restart', () => {
   const running: ChildProcess[] = [];
 
   beforeAll(async () => {
-    const build = spawnSync('npx', ['nest', 'build', 'ingest'], { cwd: root, encoding: 'utf8' });
-    if (build.status !== 0) throw new Error(`nest build ingest failed:\n${build.stdout}\n${build.stderr}`);
+    buildIngest();
     [db, broker] = await Promise.all([createTestDatabase(), startMosquitto()]);
     oximeter = await seedDevice(db.dataSource, 'pulse_oximeter');
     device = await connectMqtt(broker.url, { protocolVersion: 5 });

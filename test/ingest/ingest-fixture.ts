@@ -1,3 +1,4 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { Test } from '@nestjs/testing';
 import type { INestApplicationContext } from '@nestjs/common';
@@ -111,4 +112,35 @@ export async function storedTimes(
     [deviceId],
   );
   return row;
+}
+
+const repoRoot = new URL('../..', import.meta.url).pathname;
+const builtIngest = 'dist/apps/ingest/apps/ingest/src/main.js';
+
+/** Builds the ingest (`nest build ingest`) for tests that run it as its own process. */
+export function buildIngest(): void {
+  const build = spawnSync('npx', ['nest', 'build', 'ingest'], { cwd: repoRoot, encoding: 'utf8' });
+  if (build.status !== 0) throw new Error(`nest build ingest failed:\n${build.stdout}\n${build.stderr}`);
+}
+
+export interface SpawnedIngest {
+  readonly child: ChildProcess;
+  /** Everything it logged so far. */
+  output(): string;
+  /** Resolves when it has exited. */
+  exited(): Promise<void>;
+}
+
+/** The built ingest as its own process (see `buildIngest`), so it can be killed with SIGKILL. */
+export function spawnIngest(env: Record<string, string>): SpawnedIngest {
+  const child = spawn(process.execPath, [builtIngest], {
+    cwd: repoRoot,
+    env: { ...process.env, ...env, LOG_LEVEL: 'log', NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exit = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return { child, output: () => output, exited: () => exit };
 }

@@ -218,7 +218,7 @@ describe('ingest: MQTT → store (real Mosquitto and PostgreSQL)', () => {
     }, 'three device refusals');
     expect(rows).toEqual([
       { device_id: unknown, reason: 'unknown device' },
-      { device_id: 'not-a-uuid', reason: 'device id in the topic is not a UUID' },
+      { device_id: 'not-a-uuid', reason: 'device id in the topic is not a canonical (lowercase) UUID' },
       { device_id: retired.id, reason: 'device is decommissioned' },
     ]);
     expect(await readingsOf(retired.id)).toEqual([]);

@@ -69,9 +69,9 @@ describe('end to end: device → broker → ingest → alert → broker → api 
   });
 
   it('an urgent-low glucose reading raises an alert that reaches the subscribed sockets only, and a notification the patient only', async () => {
-    const watcher = await connectLive(api.url, api.token(clinician));
-    const self = await connectLive(api.url, api.token(patientUser));
-    const other = await connectLive(api.url, api.token(otherClinician));
+    const watcher = await connectLive(api.url, await api.token(clinician));
+    const self = await connectLive(api.url, await api.token(patientUser));
+    const other = await connectLive(api.url, await api.token(otherClinician));
     sockets.push(watcher, self, other);
     const seenWatcher = record(watcher);
     const seenSelf = record(self);

@@ -4,9 +4,10 @@ import type { INestApplication } from '@nestjs/common';
 import mqtt, { type MqttClient } from 'mqtt';
 import { io, type Socket } from 'socket.io-client';
 import type { DataSource } from 'typeorm';
-import { AccessTokenService, type Principal } from '@lantern/auth';
+import { SessionService, type IssuedSession, type Principal } from '@lantern/auth';
 import type { DeviceTypeKey, LiveClientToServerEvents, LiveServerToClientEvents, Role } from '@lantern/domain';
 import { ServiceMqttClient } from '@lantern/messaging';
+import { UserRepository } from '@lantern/storage';
 import { createApiApp } from '../../apps/api/src/create-api-app.js';
 import { LiveRoutingService } from '../../apps/api/src/live/live-routing.service.js';
 import { LIVE_MQTT_CLIENT } from '../../apps/api/src/live/live.tokens.js';
@@ -47,7 +48,10 @@ export interface RunningApi {
   readonly url: string;
   readonly routing: LiveRoutingService;
   readonly mqtt: ServiceMqttClient;
-  token(principal: Principal): string;
+  /** Signs `principal`'s user in (a real login, as POST /auth/login starts one, without the password). */
+  session(principal: Principal): Promise<IssuedSession>;
+  /** The access token of a fresh login of `principal`'s user. */
+  token(principal: Principal): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -57,13 +61,18 @@ export async function startApi(): Promise<RunningApi> {
   await app.listen(0, '127.0.0.1');
   await app.get<ServiceMqttClient>(LIVE_MQTT_CLIENT).whenConnected();
   const { port } = app.getHttpServer().address() as AddressInfo;
-  const tokens = app.get(AccessTokenService);
+  const session = async (principal: Principal): Promise<IssuedSession> => {
+    const user = await app.get(UserRepository).findCredentialsById(principal.userId);
+    if (user === undefined) throw new Error(`no user ${principal.userId}`);
+    return app.get(SessionService).start(user, {});
+  };
   return {
     app,
     url: `http://127.0.0.1:${port}`,
     routing: app.get(LiveRoutingService),
     mqtt: app.get<ServiceMqttClient>(LIVE_MQTT_CLIENT),
-    token: (principal) => tokens.issue(principal).accessToken,
+    session,
+    token: async (principal) => (await session(principal)).accessToken,
     close: () => app.close(),
   };
 }
@@ -100,11 +109,13 @@ export function record(socket: LiveClient): Record<keyof LiveServerToClientEvent
     alert: [],
     device: [],
     notification: [],
+    unauthorized: [],
   };
   socket.on('reading', (e) => seen.reading.push(e));
   socket.on('alert', (e) => seen.alert.push(e));
   socket.on('device', (e) => seen.device.push(e));
   socket.on('notification', (e) => seen.notification.push(e));
+  socket.on('unauthorized', (e) => seen.unauthorized.push(e));
   return seen;
 }
 

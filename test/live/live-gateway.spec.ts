@@ -57,7 +57,7 @@ describe('Socket.IO /live', () => {
   let patientUserA: Principal;
 
   async function live(principal: Principal): Promise<LiveClient> {
-    const socket = await connectLive(api.url, api.token(principal));
+    const socket = await connectLive(api.url, await api.token(principal));
     sockets.push(socket);
     return socket;
   }
@@ -408,15 +408,24 @@ describe('Socket.IO /live', () => {
       expect(await ask(socket, 'subscribe', { patientId: patient })).toEqual({ ok: false, error: 'not_found' });
     });
 
-    it('disconnects a socket when its access token expires', async () => {
+    it('disconnects a socket when its access token expires, telling it why', async () => {
+      const { sessionId } = await api.session(clinician);
       const shortLived = new JwtService().sign(
-        { sub: clinician.userId, role: 'clinician', email: clinician.email, exp: Math.floor(Date.now() / 1000) + 2 },
+        {
+          sub: clinician.userId,
+          role: 'clinician',
+          email: clinician.email,
+          sid: sessionId,
+          exp: Math.floor(Date.now() / 1000) + 2,
+        },
         { secret: process.env.JWT_SECRET!, issuer: 'lantern', algorithm: 'HS256' },
       );
       const socket = await connectLive(api.url, shortLived);
       sockets.push(socket);
+      const seen = record(socket);
       expect(await ask(socket, 'subscribe', { patientId: patientA })).toEqual({ ok: true });
       await waitFor(() => !socket.connected, 5000, 'disconnect at expiry');
+      expect(seen.unauthorized).toEqual([{ reason: 'expired' }]);
     });
   });
 
@@ -425,7 +434,7 @@ describe('Socket.IO /live', () => {
       const second = await startApi();
       try {
         const a = await live(clinician);
-        const b = await connectLive(second.url, second.token(clinician));
+        const b = await connectLive(second.url, await second.token(clinician));
         sockets.push(b);
         const seenA = record(a);
         const seenB = record(b);

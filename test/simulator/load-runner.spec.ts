@@ -3,7 +3,9 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { generate, parser, type IConnectPacket, type IPublishPacket, type Packet } from 'mqtt-packet';
 import type { MqttClient } from 'mqtt';
 import { findFreePort } from '@lantern/embedded';
+import { decodeTelemetry, MAX_FUTURE_SKEW_MS, type Rejection } from '@lantern/messaging';
 import { LoadRunner, type LoadOptions, type LoadProgress } from '../../device-simulator/src/load-runner.js';
+import { ReadingAdmission } from '../../apps/ingest/src/pipeline/reading-admission.js';
 import { collectMessages, connectMqtt, uniqueTopicRoot, waitFor } from '../support/mqtt.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 
@@ -76,6 +78,49 @@ async function startFakeBroker(
       return new Promise((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** Raw telemetry payloads with the moment the subscriber got them, in arrival order. */
+async function collectRaw(
+  client: MqttClient,
+  root: string,
+): Promise<{ deviceId: string; payload: Buffer; receivedAt: number }[]> {
+  const received: { deviceId: string; payload: Buffer; receivedAt: number }[] = [];
+  client.on('message', (topic, payload) => {
+    const m = new RegExp(`^${root}/devices/([^/]+)/telemetry$`).exec(topic);
+    if (m) received.push({ deviceId: m[1], payload, receivedAt: Date.now() });
+  });
+  await client.subscribeAsync(`${root}/devices/+/telemetry`, { qos: 1 });
+  return received;
+}
+
+/** What the ingest would refuse of these messages: its codec, then its admission for pulse oximeters. */
+function ingestRefusals(received: { deviceId: string; payload: Buffer; receivedAt: number }[]): {
+  refusals: Rejection[];
+  readings: number;
+  latestLead: number;
+  earliestLag: number;
+} {
+  const admission = new ReadingAdmission();
+  const refusals: Rejection[] = [];
+  let readings = 0;
+  let latestLead = -Infinity;
+  let earliestLag = -Infinity;
+  for (const m of received) {
+    const decoded = decodeTelemetry(m.payload, {
+      receivedAt: m.receivedAt,
+      maxBackfillMs: 30 * 86_400_000,
+      deviceId: m.deviceId,
+    });
+    const admitted = admission.admit({ id: m.deviceId, type: 'pulse_oximeter' }, decoded);
+    refusals.push(...admitted.rejections);
+    readings += admitted.readings.length;
+    for (const r of admitted.readings) {
+      latestLead = Math.max(latestLead, r.time - m.receivedAt);
+      earliestLag = Math.max(earliestLag, m.receivedAt - r.time);
+    }
+  }
+  return { refusals, readings, latestLead, earliestLag };
 }
 
 describe('LoadRunner (load mode) against Mosquitto', () => {
@@ -181,7 +226,7 @@ describe('LoadRunner (load mode) against Mosquitto', () => {
         .sort((a, b) => a.clientId.localeCompare(b.clientId));
       expect(seen).toEqual(
         [0, 1, 2].map((i) => ({
-          clientId: `load-load-refused-${i}`,
+          clientId: `load-refused-${i}`,
           username: `load-refused-${i}`,
           password: `secret-${i}`,
           clean: true,
@@ -234,5 +279,45 @@ describe('LoadRunner (load mode) against Mosquitto', () => {
     } finally {
       await broker.close();
     }
+  });
+
+  it('stamps readings the ingest admits at any rate: per device one heart_rate and one spo2 per second of event time', async () => {
+    const root = uniqueTopicRoot('sim-load-admission');
+    const received = await collectRaw(subscriber, root);
+    const started = Date.now();
+    // 100 readings/s per device: 50 times what a real oximeter sends.
+    const load = startLoad({ mqttUrl: MQTT_URL, topicRoot: root, devices: devices(4, 'load-adm'), ratePerSec: 400 });
+    await waitFor(() => (load.latest()?.acked ?? 0) >= 600, '600 acknowledged messages', 15_000);
+    const final = await load.stop();
+    await waitFor(() => received.length >= final.acked, `${final.acked} messages at the subscriber`);
+
+    const { refusals, readings, earliestLag } = ingestRefusals(received);
+    expect(refusals).toEqual([]);
+    expect(readings).toBe(final.ackedReadings);
+    expect(final.clockLimited).toBe(0);
+    // The event clocks started 3 h back (within INGEST_MAX_BACKFILL) and lag no further.
+    expect(earliestLag).toBeLessThanOrEqual(3 * 3_600_000 + (Date.now() - started));
+  });
+
+  it('never stamps a reading more than 4 min ahead: once every clock has caught up, what is owed is counted as clock-limited', async () => {
+    const root = uniqueTopicRoot('sim-load-clock');
+    const received = await collectRaw(subscriber, root);
+    // No back-dating and 100 reading pairs/s: the clock gains 99 s per second, 4 min in ~2.5 s.
+    const load = startLoad({
+      mqttUrl: MQTT_URL,
+      topicRoot: root,
+      devices: devices(1, 'load-clock'),
+      ratePerSec: 200,
+      backdateMs: 0,
+    });
+    await waitFor(() => ((load.latest()?.clockLimited ?? 0) > 50 ? true : undefined), 'clock-limited messages', 15_000);
+    const final = await load.stop();
+    await waitFor(() => received.length >= final.acked, `${final.acked} messages at the subscriber`);
+
+    const { refusals, readings, latestLead } = ingestRefusals(received);
+    expect(refusals).toEqual([]);
+    expect(readings).toBe(final.ackedReadings);
+    expect(latestLead).toBeLessThanOrEqual(MAX_FUTURE_SKEW_MS - 60_000);
+    expect(latestLead).toBeGreaterThan(MAX_FUTURE_SKEW_MS - 60_000 - 10_000);
   });
 });

@@ -1,7 +1,17 @@
 import { describe, expect, it } from '@jest/globals';
-import { isMetricKey, isPlausible, toCanonical, type MetricKey } from '@lantern/domain';
+import {
+  DEVICE_TYPES,
+  isMetricKey,
+  isPlausible,
+  toCanonical,
+  type DeviceTypeKey,
+  type MetricKey,
+} from '@lantern/domain';
+import { decodeStatus, decodeTelemetry, type RejectionCode } from '@lantern/messaging';
+import { ReadingAdmission } from '../../apps/ingest/src/pipeline/reading-admission.js';
 import { BAD_DEVICE_KINDS } from '../../device-simulator/src/bad-device.scenario.js';
-import { readingsOf, type PlanStep } from '../../device-simulator/src/plan.js';
+import { encodeStep, readingsOf, type PlanStep } from '../../device-simulator/src/plan.js';
+import { healthyTimeline, takeUntil } from '../../device-simulator/src/virtual-device.js';
 import {
   anchorForSpeed,
   planDurationMs,
@@ -24,6 +34,35 @@ function series(steps: PlanStep[], metric: MetricKey): Point[] {
     .sort((a, b) => a.time - b.time);
 }
 
+const DEVICE = '6f1c2d3e-4b5a-4c6d-8e9f-0a1b2c3d4e5f';
+
+/**
+ * What the ingest's codecs and admission refuse of a plan played at speed 1 from T0, per step (its
+ * label, or its kind and index): the simulator must send physically plausible streams.
+ */
+function ingestVerdicts(steps: readonly PlanStep[], type: DeviceTypeKey): Map<string, RejectionCode[]> {
+  const admission = new ReadingAdmission();
+  const verdicts = new Map<string, RejectionCode[]>();
+  steps.forEach((step, i) => {
+    if (step.kind === 'drop' || step.kind === 'reconnect') return;
+    const name = step.kind === 'raw' ? step.label : `${step.kind} #${i}`;
+    const topic = step.kind === 'raw' ? step.topic : step.kind;
+    if (step.kind === 'raw' && step.deviceId !== undefined) return; // another device's topic
+    const ctx = { receivedAt: T0 + step.atMs, maxBackfillMs: 30 * 86_400_000, deviceId: DEVICE };
+    const payload = encodeStep(step);
+    if (topic === 'telemetry') {
+      const admitted = admission.admit({ id: DEVICE, type }, decodeTelemetry(payload, ctx));
+      verdicts.set(name, [...new Set(admitted.rejections.map((r) => r.code))]);
+    } else if (topic === 'status') {
+      const decoded = decodeStatus(payload, ctx);
+      verdicts.set(name, decoded.ok ? [] : [decoded.rejection.code]);
+    }
+  });
+  return verdicts;
+}
+
+const refused = (verdicts: Map<string, RejectionCode[]>) => [...verdicts].filter(([, codes]) => codes.length > 0);
+
 describe.each(SEEDS)('scenarios with seed %p', (seed) => {
   const build = (name: string) => scenarioByName(name).build({ seed, t0: T0 });
 
@@ -40,6 +79,22 @@ describe.each(SEEDS)('scenarios with seed %p', (seed) => {
         expect(Number.isFinite(r.time)).toBe(true);
         expect(r.time).toBeLessThanOrEqual(end);
       }
+    }
+  });
+
+  it('every scenario except bad-device passes the ingest whole: codec and admission (metric of the device type, minimum interval)', () => {
+    for (const name of SCENARIO_NAMES.filter((n) => n !== 'bad-device')) {
+      const scenario = scenarioByName(name);
+      expect([name, refused(ingestVerdicts(build(name), scenario.deviceType))]).toEqual([name, []]);
+    }
+  });
+
+  it('a healthy device of every type passes the ingest whole, signal losses and their back-fill included', () => {
+    for (const type of Object.keys(DEVICE_TYPES) as DeviceTypeKey[]) {
+      const days = DEVICE_TYPES[type].expectedIntervalSec >= 3600 ? 20 * 86_400_000 : 6 * 3_600_000;
+      const steps = takeUntil(healthyTimeline(type, { seed, t0: T0, signalLossPerDay: 24 }), days);
+      expect(steps.some((s) => s.kind === 'reconnect') || DEVICE_TYPES[type].expectedIntervalSec >= 3600).toBe(true);
+      expect([type, refused(ingestVerdicts(steps, type))]).toEqual([type, []]);
     }
   });
 
@@ -187,6 +242,38 @@ describe('bad-device', () => {
     expect(raw.get('bad-status')!.topic).toBe('status');
     expect(raw.get('spoofed-topic')!.deviceId).toMatch(/^[0-9a-f-]{36}$/);
     expect(raw.get('unknown-topic')!.topic).toBe('commands');
+    const frequent = readingsOfKind('too-frequent');
+    expect(frequent).toHaveLength(10);
+    expect(Date.parse(frequent[1].ts as string) - Date.parse(frequent[0].ts as string)).toBe(1);
+    expect(DEVICE_TYPES.pulse_oximeter.metrics).not.toContain(readingsOfKind('metric-not-for-device')[0].metric);
+    expect(readingsOfKind('unrepresentable-ts')[0].ts).toBe(1e17);
+    expect(raw.get('nul-in-text')!.topic).toBe('status');
+    expect((parse('nul-in-text') as { firmware: string }).firmware).toBe('2.\u00001');
+    expect(readingsOfKind('lone-surrogate')[0].metric).toBe('heart_rate\ud800');
+  });
+
+  it('the ingest refuses each kind for its own reason only; the valid readings around them are all admitted', () => {
+    const verdicts = ingestVerdicts(steps, 'pulse_oximeter');
+    expect(Object.fromEntries(verdicts)).toMatchObject({
+      'duplicate-reading': [],
+      'partially-valid': ['invalid_unit'],
+      'too-frequent': ['too_frequent'],
+      'metric-not-for-device': ['metric_not_for_device'],
+      'unrepresentable-ts': ['invalid_ts'],
+      'nul-in-text': ['invalid_text'],
+      'lone-surrogate': ['invalid_text'],
+    });
+    const valid = [...verdicts].filter(([name]) => !raw.has(name));
+    expect(valid.length).toBeGreaterThanOrEqual(3);
+    expect(valid.filter(([, codes]) => codes.length > 0)).toEqual([]);
+    // Nothing but the two admission kinds trips admission.
+    const admissionCodes: RejectionCode[] = ['too_frequent', 'metric_not_for_device'];
+    expect(
+      [...verdicts]
+        .filter(([, codes]) => codes.some((c) => admissionCodes.includes(c)))
+        .map(([name]) => name)
+        .sort(),
+    ).toEqual(['metric-not-for-device', 'too-frequent']);
   });
 });
 

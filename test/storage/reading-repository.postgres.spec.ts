@@ -4,6 +4,7 @@ import {
   ReadingPartitions,
   ReadingRepository,
   ReadingRollupService,
+  RejectionRepository,
   StorageMaintenanceService,
   partitionName,
   type BucketSize,
@@ -91,11 +92,16 @@ describe('ReadingRepository on PostgreSQL (daily partitions, application rollups
   it('deletes dead letters older than REJECTION_RETENTION at housekeeping', async () => {
     const now = Date.now();
     const insert = (receivedAt: number, reason: string) =>
-      db.dataSource.query(
-        `INSERT INTO ingest_rejections (received_at, device_id, topic, reason, payload, payload_size)
-         VALUES ($1, 'not-a-device', 'lantern/v1/devices/not-a-device/telemetry', $2, '\\x7b7d', 2)`,
-        [new Date(receivedAt), reason],
-      );
+      new RejectionRepository(db.dataSource).insertMany([
+        {
+          receivedAt,
+          deviceId: 'not-a-device',
+          topic: 'lantern/v1/devices/not-a-device/telemetry',
+          reason,
+          payload: Buffer.from('{}'),
+          payloadSize: 2,
+        },
+      ]);
     await insert(now - settings.rejectionRetention - HOUR, 'old');
     await insert(now - settings.rejectionRetention + HOUR, 'kept');
 

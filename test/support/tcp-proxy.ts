@@ -8,6 +8,13 @@ export interface TcpProxy {
   cut(): void;
   /** Accepts connections again. */
   restore(): void;
+  /**
+   * Stops passing bytes in either direction while every connection stays open: a network path that
+   * silently stopped delivering (until the peers' keepalive notices).
+   */
+  freeze(): void;
+  /** Passes bytes again (those held meanwhile are delivered). */
+  thaw(): void;
   readonly connections: number;
   close(): Promise<void>;
 }
@@ -18,7 +25,9 @@ export interface TcpProxy {
  */
 export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
   const open = new Set<Socket>();
+  const pairs = new Set<[Socket, Socket]>();
   let up = true;
+  let frozen = false;
   const server: Server = createServer((client) => {
     if (!up) {
       client.destroy();
@@ -37,6 +46,15 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     upstream.on('error', drop).on('close', drop);
     client.pipe(upstream);
     upstream.pipe(client);
+    if (frozen) {
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      client.pause();
+      upstream.pause();
+    }
+    const pair: [Socket, Socket] = [client, upstream];
+    pairs.add(pair);
+    client.once('close', () => pairs.delete(pair));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
@@ -56,6 +74,22 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     cut,
     restore() {
       up = true;
+    },
+    freeze() {
+      frozen = true;
+      for (const [a, b] of pairs) {
+        a.unpipe(b);
+        b.unpipe(a);
+        a.pause();
+        b.pause();
+      }
+    },
+    thaw() {
+      frozen = false;
+      for (const [a, b] of pairs) {
+        a.pipe(b);
+        b.pipe(a);
+      }
     },
     get connections() {
       return open.size / 2;

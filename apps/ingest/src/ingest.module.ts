@@ -1,8 +1,9 @@
 import { Module } from '@nestjs/common';
 import { ConfigModule } from '@lantern/config';
-import { DeviceStatusRepository, RejectionRepository, StorageModule } from '@lantern/storage';
+import { DeviceStatusRepository, IngestInstanceRepository, RejectionRepository, StorageModule } from '@lantern/storage';
 import { INGEST_ACK_MODE, IngestMqttConnection } from './consumer/ingest-mqtt.connection.js';
 import { IngestService } from './ingest.service.js';
+import { IngestHeartbeatService } from './health/ingest-heartbeat.service.js';
 import { ALERTING_PROVIDERS } from './alerting/alerting.providers.js';
 import { IngestMetrics } from './metrics/ingest-metrics.js';
 import { MetricsServer } from './metrics/metrics.server.js';
@@ -19,6 +20,8 @@ import { ReadingStream } from './pipeline/reading.stream.js';
     MetricsServer,
     RejectionRepository,
     DeviceStatusRepository,
+    IngestInstanceRepository,
+    IngestHeartbeatService,
     DeviceRegistryService,
     IngestMqttConnection,
     DevicePresenceService,

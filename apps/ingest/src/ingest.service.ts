@@ -1,5 +1,14 @@
-import { Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
+import { IngestInstanceRepository } from '@lantern/storage';
 import { IngestMqttConnection } from './consumer/ingest-mqtt.connection.js';
+import { IngestHeartbeatService } from './health/ingest-heartbeat.service.js';
 import { IngestMetrics } from './metrics/ingest-metrics.js';
 import { MetricsServer } from './metrics/metrics.server.js';
 import { DevicePresenceService } from './pipeline/device-presence.service.js';
@@ -14,12 +23,15 @@ export class IngestService implements OnApplicationBootstrap, BeforeApplicationS
   metricsPort: number | undefined;
 
   constructor(
+    @Inject(LANTERN_CONFIG) private readonly config: LanternConfig,
     private readonly connection: IngestMqttConnection,
     private readonly pipeline: IngestPipeline,
     private readonly registry: DeviceRegistryService,
     private readonly presence: DevicePresenceService,
     private readonly metricsServer: MetricsServer,
     private readonly metrics: IngestMetrics,
+    private readonly instances: IngestInstanceRepository,
+    private readonly heartbeat: IngestHeartbeatService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -28,7 +40,22 @@ export class IngestService implements OnApplicationBootstrap, BeforeApplicationS
     await this.registry.start();
     this.presence.start();
     this.connection.onMessage((message) => this.pipeline.accept(message));
-    await this.connection.start();
+    // The session may hold another configuration's filters (topic root, protocol, shared or not):
+    // those are unsubscribed once the current ones are in place, or they would go on queuing there.
+    const clientId = this.config.ingestMqttClientId;
+    const filters = this.connection.filtersFor(await this.connection.probe());
+    const previous = await this.instances.filtersOf(clientId);
+    await this.connection.start({
+      staleFilters: previous.filter((f) => !filters.includes(f)),
+      recordFilters: (current) => {
+        this.instances
+          .recordFilters(clientId, current)
+          .catch((error: unknown) =>
+            this.logger.warn(`Recording the subscribed filters failed: ${(error as Error).message}`),
+          );
+      },
+    });
+    this.heartbeat.start(() => this.pipeline.failingWriters());
     this.logger.log('Ingest running');
   }
 
@@ -36,5 +63,6 @@ export class IngestService implements OnApplicationBootstrap, BeforeApplicationS
   async beforeApplicationShutdown(): Promise<void> {
     await this.connection.stop();
     this.pipeline.close();
+    await this.heartbeat.stop();
   }
 }

@@ -1,6 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
+/** Compiled next to this file: makes the role stop when the supervisor dies (see the file). */
+const SUPERVISOR_WATCH = new URL('./supervisor-watch.preload.js', import.meta.url).href;
+
 /** One Lantern process (api or ingest) run by the supervisor, its output prefixed with `[name]`. */
 export class LanternChildProcess {
   private readonly child: ChildProcess;
@@ -12,7 +15,15 @@ export class LanternChildProcess {
     script: string,
     env: NodeJS.ProcessEnv,
   ) {
-    this.child = spawn(process.execPath, [script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, ['--import', SUPERVISOR_WATCH, script], {
+      env,
+      // The IPC channel is only there to close when the supervisor dies.
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      // Its own process group: Ctrl-C in a terminal reaches the supervisor alone, which stops the
+      // roles itself, in order; a role that exits while nobody stopped it has crashed.
+      detached: true,
+    });
+    this.child.channel?.unref();
     this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
     for (const [stream, sink] of [
       [this.child.stdout!, process.stdout],

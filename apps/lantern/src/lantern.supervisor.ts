@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,6 +7,7 @@ import pg from 'pg';
 import { resolveJwtSecret } from '@lantern/auth';
 import type { LanternConfig } from '@lantern/config';
 import {
+  AedesPostgresPersistence,
   isPortFree,
   pgDeviceCredentialLookup,
   PortTakenError,
@@ -15,12 +16,15 @@ import {
   type RunningEmbeddedBroker,
 } from '@lantern/embedded';
 import { createDataSource, runMigrations } from '@lantern/storage';
-import { LanternChildProcess } from './lantern-child-process.js';
+import { claimDataDir, isAlive } from './data-dir.lock.js';
+import { SupervisedRole } from './supervised-role.js';
 
 /** Children get this long to stop after SIGTERM before SIGKILL. */
 const CHILD_STOP_GRACE_MS = 10_000;
 /** How long the api may take to accept connections before the start is reported as stuck. */
 const API_READY_TIMEOUT_MS = 120_000;
+/** How often the embedded PostgreSQL's process is checked: its death stops Lantern. */
+const POSTGRES_WATCH_MS = 1000;
 
 // Compiled to dist/apps/lantern/apps/lantern/src/; the other apps are built next to it.
 const DIST_APPS = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
@@ -34,13 +38,15 @@ const warn = (line: string) => process.stderr.write(`[lantern] ${line}\n`);
 
 /**
  * `npm start`: embedded PostgreSQL and broker when none is configured, migrations, then the api and
- * ingest processes. Nothing is restarted silently: a child that dies stops everything with a
- * non-zero code. `shutdown()` stops the children, then the broker, then PostgreSQL.
+ * ingest processes. A role that exits on its own is restarted with backoff, the embedded servers
+ * untouched (see SupervisedRole); one that keeps failing right after its start, or the embedded
+ * PostgreSQL dying, stops everything with a non-zero code. `shutdown()` stops the roles, then the
+ * broker (its sessions and queued messages saved in PostgreSQL), then PostgreSQL.
  */
 export class LanternSupervisor {
   /** Undo steps of what has been started, run newest first on shutdown. */
   private readonly started: { name: string; stop: () => Promise<void> }[] = [];
-  private readonly children: LanternChildProcess[] = [];
+  private readonly roles: SupervisedRole[] = [];
   private stopping: Promise<never> | undefined;
   private starting: Promise<void> | undefined;
 
@@ -63,6 +69,15 @@ export class LanternSupervisor {
       if (!existsSync(script))
         throw new Error(`${script} is missing: run npm run build (npm start builds when needed)`);
     }
+    // One Lantern per DATA_DIR; what a killed previous run left there (its PostgreSQL) is stopped.
+    const release = await claimDataDir(dataDir, say);
+    this.started.push({
+      name: 'data folder claim',
+      stop: () => {
+        release();
+        return Promise.resolve();
+      },
+    });
     // Every port first: a taken one should not wait for PostgreSQL to initialise, nor end in a
     // child's stack trace.
     if (!config.databaseUrl && !(await isPortFree(config.embeddedPostgresPort, '127.0.0.1')))
@@ -89,6 +104,7 @@ export class LanternSupervisor {
         },
       });
       this.started.push({ name: 'PostgreSQL', stop: postgres.stop });
+      this.watchPostgres(postgres.clusterDir);
       databaseUrl = postgres.url;
       databaseNote = `embedded PostgreSQL 18 on 127.0.0.1:${postgres.port}, data in ${postgres.clusterDir}`;
     }
@@ -120,14 +136,9 @@ export class LanternSupervisor {
       ...(!process.stdout.isTTY && process.env.NO_COLOR === undefined && { NO_COLOR: '1' }),
     };
     for (const [name, script] of Object.entries(CHILD_SCRIPTS)) {
-      const child = new LanternChildProcess(name, script, env);
-      this.children.push(child);
-      say(`${name} started (pid ${child.pid})`);
-      void child.exited.then(({ code, signal }) => {
-        if (this.isStopping) return;
-        warn(`${name} exited unexpectedly (${signal ? `signal ${signal}` : `code ${code}`}): stopping Lantern`);
-        void this.shutdown(1);
-      });
+      const role = new SupervisedRole(name, script, env, { say, warn, gaveUp: () => void this.shutdown(1) });
+      this.roles.push(role);
+      role.start();
     }
 
     await this.waitForApi();
@@ -163,7 +174,7 @@ export class LanternSupervisor {
         this.starting?.catch(() => undefined),
         new Promise((done) => setTimeout(done, 15_000).unref()),
       ]);
-      await Promise.all(this.children.map((child) => child.stop(CHILD_STOP_GRACE_MS)));
+      await Promise.all(this.roles.map((role) => role.stop(CHILD_STOP_GRACE_MS)));
       for (const { name, stop } of this.started.reverse()) {
         try {
           await stop();
@@ -195,12 +206,28 @@ export class LanternSupervisor {
     // An idle connection dropped by the server must not crash the supervisor; the next lookup reconnects.
     pool.on('error', (error) => warn(`broker database connection: ${error.message}`));
     this.started.push({ name: 'broker database pool', stop: () => pool.end() });
+    // Sessions, subscriptions, retained and queued messages in the `broker` schema: a restart of
+    // Lantern (or a crash) loses nothing the broker acknowledged. Saved after the broker stops.
+    // Its own connections: a storm of device logins must not hold up the writes PUBACKs wait for.
+    const persistencePool = new pg.Pool({
+      connectionString: databaseUrl,
+      max: 2,
+      application_name: 'lantern-broker-persistence',
+    });
+    persistencePool.on('error', (error) => warn(`broker persistence connection: ${error.message}`));
+    this.started.push({ name: 'broker persistence pool', stop: () => persistencePool.end() });
+    const persistence = new AedesPostgresPersistence({
+      pool: persistencePool,
+      onLog: (line) => process.stdout.write(`[broker] ${line}\n`),
+    });
+    this.started.push({ name: 'broker persistence', stop: () => persistence.destroy() });
     const broker = await startEmbeddedBroker({
       port: config.embeddedMqttPort,
       topicRoot: config.mqttTopicRoot,
       serviceUsername: config.mqttUsername,
       servicePassword,
       devices: pgDeviceCredentialLookup(pool),
+      persistence,
       onLog: (line) => process.stdout.write(`[broker] ${line}\n`),
     });
     this.started.push({ name: 'broker', stop: broker.stop });
@@ -222,6 +249,34 @@ export class LanternSupervisor {
       }
       await new Promise((done) => setTimeout(done, 200));
     }
+  }
+
+  /**
+   * Polls the embedded PostgreSQL's postmaster (its pid from postmaster.pid): everything depends on
+   * it, and the roles would only retry against a server that is gone.
+   */
+  private watchPostgres(clusterDir: string): void {
+    let pid: number;
+    try {
+      pid = Number(readFileSync(join(clusterDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    } catch (error) {
+      warn(`cannot watch the embedded PostgreSQL: ${error instanceof Error ? error.message : String(error)}`);
+      return;
+    }
+    const timer = setInterval(() => {
+      if (this.isStopping || isAlive(pid)) return;
+      clearInterval(timer);
+      warn(`embedded PostgreSQL (pid ${pid}) exited: stopping Lantern`);
+      void this.shutdown(1);
+    }, POSTGRES_WATCH_MS);
+    timer.unref();
+    this.started.push({
+      name: 'PostgreSQL watch',
+      stop: () => {
+        clearInterval(timer);
+        return Promise.resolve();
+      },
+    });
   }
 
   private abortIfStopping(): void {

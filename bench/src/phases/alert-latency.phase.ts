@@ -1,5 +1,6 @@
 import {
   LIVE_NAMESPACE,
+  METRICS,
   type AlertResource,
   type LiveClientToServerEvents,
   type LiveServerToClientEvents,
@@ -10,6 +11,17 @@ import { io, type Socket } from 'socket.io-client';
 import { percentile, sleep } from '../infra/processes.js';
 
 type LiveSocket = Socket<LiveServerToClientEvents, LiveClientToServerEvents>;
+
+/**
+ * A probe sends two body temperatures within milliseconds (the fever, then the reading that
+ * resolves it), but the ingest admits one per device per 900 ms (metric catalog). So each probe
+ * device stamps its readings from its own event clock: it starts 10 min back (an alert is `late`
+ * only past 15 min), steps 1 s per reading, and the probe waits before a sample rather than let it
+ * run more than 4 min ahead of the wall clock (the ingest refuses > 5 min).
+ */
+const PROBE_STEP_MS = Math.max(1000, METRICS.body_temperature.minIntervalMs);
+const PROBE_BACKDATE_MS = 10 * 60_000;
+const PROBE_MAX_LEAD_MS = 4 * 60_000;
 
 export interface AlertLatencyResult {
   samples: number;
@@ -93,7 +105,7 @@ export async function measureAlertLatency(options: AlertLatencyOptions): Promise
     });
     for (const probe of options.probes) {
       const client = await mqtt.connectAsync(options.mqttUrl, {
-        clientId: `bench-probe-${probe.deviceId}`,
+        clientId: probe.deviceId, // a device's client id is its id (the broker refuses any other)
         username: probe.deviceId,
         password: 'bench',
         clean: true,
@@ -118,17 +130,25 @@ export async function measureAlertLatency(options: AlertLatencyOptions): Promise
         }, ms);
         waiting.set(patientId, entry);
       });
+    const clocks = options.probes.map(() => Date.now() - PROBE_BACKDATE_MS);
+    const stamp = (k: number): string => {
+      const ts = Math.max(clocks[k], Date.now() - PROBE_BACKDATE_MS);
+      clocks[k] = ts + PROBE_STEP_MS;
+      return new Date(ts).toISOString();
+    };
     const latencies: number[] = [];
     let timeouts = 0;
     for (let i = 0; i < options.samples; i++) {
       const k = i % options.probes.length;
       const probe = options.probes[k];
       const topic = `${options.topicRoot}/devices/${probe.deviceId}/telemetry`;
+      const ahead = clocks[k] + PROBE_STEP_MS - (Date.now() + PROBE_MAX_LEAD_MS);
+      if (ahead > 0) await sleep(ahead);
       const opened = wait(probe.patientId, 'open', 5000);
       const t0 = performance.now();
       await clients[k].publishAsync(
         topic,
-        JSON.stringify({ ts: new Date().toISOString(), readings: [{ metric: 'body_temperature', value: 39.4 }] }),
+        JSON.stringify({ ts: stamp(k), readings: [{ metric: 'body_temperature', value: 39.4 }] }),
         { qos: 1 },
       );
       const at = await opened;
@@ -138,7 +158,7 @@ export async function measureAlertLatency(options: AlertLatencyOptions): Promise
       await sleep(5);
       await clients[k].publishAsync(
         topic,
-        JSON.stringify({ ts: new Date().toISOString(), readings: [{ metric: 'body_temperature', value: 36.8 }] }),
+        JSON.stringify({ ts: stamp(k), readings: [{ metric: 'body_temperature', value: 36.8 }] }),
         { qos: 1 },
       );
       await resolved;

@@ -7,25 +7,22 @@ import {
   type MetricKey,
   type Reading,
 } from '@lantern/domain';
+import { alertCommand, decideAlertCommand, type AlertCommand } from './alert-commands.js';
 import {
-  acknowledgeAlert,
+  alertCause,
   clearAlert,
   escalateAlert,
   isActive,
+  notificationCause,
   openAlert,
+  rebaseObserved,
   resolveAlert,
   retriggerAlert,
   type AlertRecord,
   type AlertTransition,
   type Worse,
 } from './alert-lifecycle.js';
-
-function isWorse(value: number | null, peak: number | null, worse: Worse): boolean {
-  if (value === null || worse === null) return false;
-  return peak === null || (worse === 'lower' ? value < peak : value > peak);
-}
 import {
-  acknowledgedNotificationText,
   clinicianMessage,
   openedNotificationText,
   signalRestoredNotificationText,
@@ -47,6 +44,11 @@ import {
 } from './rule-evaluators.js';
 import { effectiveRules, type EffectiveRule, type RuleOverride } from './rule-overrides.js';
 import { SampleWindow } from './sample-window.js';
+
+function isWorse(value: number | null, peak: number | null, worse: Worse): boolean {
+  if (value === null || worse === null) return false;
+  return peak === null || (worse === 'lower' ? value < peak : value > peak);
+}
 
 /** A triggering reading evaluated more than this after its event time makes a `late` alert (store-and-forward). */
 export const LATE_AFTER_MS = 15 * 60_000;
@@ -89,8 +91,34 @@ export const DEVICE_DECOMMISSIONED_NOTE = 'device decommissioned';
 export const DEVICE_REASSIGNED_NOTE = 'device reassigned';
 
 export interface AlertEngineOptions {
-  /** Issues alert and notification ids (a UUID in production, a counter in tests): the core has no randomness. */
-  readonly newId: () => string;
+  /**
+   * Issues alert and notification ids from their cause ({@link alertCause}, {@link notificationCause}):
+   * in production a name-based UUID of the cause, so that evaluating the same input again (a message
+   * redelivered after a crash) yields the same ids and storage recognises what it already holds; a
+   * counter in tests. The core has no randomness.
+   */
+  readonly newId: (cause: string) => string;
+}
+
+/** The recent readings of one device and metric read back from the database on start, oldest first. */
+export interface StreamHistory {
+  readonly deviceId: string;
+  readonly metric: MetricKey;
+  readonly times: readonly number[];
+  readonly values: readonly number[];
+}
+
+/**
+ * One stream whose recent readings the rules need after a restart: `spanMs` of event time behind
+ * its newest stored reading (the longest window or delay of its patient's rules for the metric,
+ * plus one rate/predictive window so that those rules see whole windows from the first reading they
+ * evaluate).
+ */
+export interface HistoryNeed {
+  readonly deviceId: string;
+  readonly patientId: string;
+  readonly metric: MetricKey;
+  readonly spanMs: number;
 }
 
 const EMPTY: EngineOutput = Object.freeze({ transitions: Object.freeze([]), notifications: Object.freeze([]) });
@@ -110,6 +138,8 @@ interface RuleSet {
   readonly byMetric: Readonly<Record<MetricKey, readonly CompiledRule[]>>;
   /** History each metric's windowed rules need, in ms (0: no window kept). */
   readonly windowMs: Readonly<Record<MetricKey, number>>;
+  /** History a restart reads back per metric, in ms (see {@link HistoryNeed}; 0: none needed). */
+  readonly historyMs: Readonly<Record<MetricKey, number>>;
   readonly signalLoss: CompiledRule | null;
   readonly battery: readonly CompiledRule[];
 }
@@ -121,11 +151,19 @@ interface PatientState {
   readonly conditions: ConditionState[];
   /** Active alerts by rule key (metric rules) or `rule|device` (device rules). */
   readonly alerts: Map<string, AlertRecord>;
+  /**
+   * Per metric rule (by index), the event time up to which the database already reflects its
+   * inputs (restored after a restart: the last stored alert's times). An input not newer changes
+   * nothing for that rule, so a redelivered old reading never re-decides what is stored. Null: none.
+   */
+  notBefore: Float64Array | null;
 }
 
 interface StreamState {
   lastTime: number;
   window: SampleWindow | null;
+  /** While rebuilding: the oldest event time read back; a rate or predictive rule needs a whole window behind a reading. */
+  replayFrom: number;
 }
 
 interface DeviceState {
@@ -162,6 +200,8 @@ function compile(rules: readonly EffectiveRule[]): RuleSet {
     CompiledRule[]
   >;
   const windowMs = Object.fromEntries(METRIC_KEYS.map((m) => [m, 0])) as Record<MetricKey, number>;
+  const spanMs = Object.fromEntries(METRIC_KEYS.map((m) => [m, 0])) as Record<MetricKey, number>;
+  const wholeMs = Object.fromEntries(METRIC_KEYS.map((m) => [m, 0])) as Record<MetricKey, number>;
   const indexOf = new Map(rules.map((rule, index) => [rule.key, index]));
   let signalLoss: CompiledRule | null = null;
   const battery: CompiledRule[] = [];
@@ -172,12 +212,19 @@ function compile(rules: readonly EffectiveRule[]): RuleSet {
     if (!rule.enabled) return;
     if (rule.scope === 'metric') {
       byMetric[rule.metric].push(compiled);
-      if (rule.kind !== 'threshold')
-        windowMs[rule.metric] = Math.max(windowMs[rule.metric], rule.params.windowSec * 1000);
+      const m = rule.metric;
+      if (rule.kind !== 'threshold') windowMs[m] = Math.max(windowMs[m], rule.params.windowSec * 1000);
+      if (rule.kind === 'rate' || rule.kind === 'predictive')
+        wholeMs[m] = Math.max(wholeMs[m], rule.params.windowSec * 1000);
+      const needs = rule.kind === 'threshold' ? rule.params.delaySec : rule.params.windowSec;
+      spanMs[m] = Math.max(spanMs[m], needs * 1000);
     } else if (rule.kind === 'signal_loss') signalLoss = compiled;
     else battery.push(compiled);
   });
-  return { rules, byKey, byMetric, windowMs, signalLoss, battery };
+  const historyMs = Object.fromEntries(
+    METRIC_KEYS.map((m) => [m, spanMs[m] === 0 ? 0 : spanMs[m] + wholeMs[m]]),
+  ) as Record<MetricKey, number>;
+  return { rules, byKey, byMetric, windowMs, historyMs, signalLoss, battery };
 }
 
 const DEFAULT_RULE_SET = compile(effectiveRules());
@@ -313,7 +360,9 @@ export class AlertEngine {
   /**
    * Restores active alerts after a restart (from the alerts table), so a restart neither re-opens
    * nor forgets them: an alert whose condition had not cleared seeds its rule's condition as active,
-   * so the next normal reading clears it and the next abnormal one only updates it.
+   * so the next normal reading clears it and the next abnormal one only updates it. Each restored
+   * alert of a metric rule also marks how far the database reflects that rule's inputs: an input
+   * not newer than its times (a redelivered old reading) changes nothing for the rule.
    */
   restore(alerts: readonly AlertRecord[]): void {
     for (const alert of alerts) {
@@ -324,6 +373,7 @@ export class AlertEngine {
       const rule = compiled.rule;
       if (rule.scope === 'device' && alert.deviceId === null) continue;
       this.store(patient, rule.scope === 'device' ? `${rule.key}|${alert.deviceId}` : rule.key, alert);
+      if (rule.scope === 'metric') this.reflected(patient, compiled, alert);
       if (alert.clearedAt !== null) continue;
       if (rule.scope === 'metric') patient.conditions[compiled.index].active = true;
       else {
@@ -332,6 +382,73 @@ export class AlertEngine {
         else this.batteryState(device, rule.key).active = true;
       }
     }
+  }
+
+  /**
+   * The streams whose recent readings the rules need after a restart (registered devices, their
+   * type's metrics with windowed or delayed rules): read them back and pass them to {@link rebuild}.
+   */
+  historyNeeded(): HistoryNeed[] {
+    const needs: HistoryNeed[] = [];
+    for (const device of this.devices.values()) {
+      if (device.type === null) continue;
+      const ruleSet = this.patients.get(device.patientId)?.ruleSet ?? DEFAULT_RULE_SET;
+      for (const metric of DEVICE_TYPES[device.type].metrics) {
+        const spanMs = ruleSet.historyMs[metric];
+        if (spanMs > 0) needs.push({ deviceId: device.deviceId, patientId: device.patientId, metric, spanMs });
+      }
+    }
+    return needs;
+  }
+
+  /**
+   * Rebuilds what the rules need after a restart, before any live input and after
+   * {@link restore}: sample windows, each stream's last event time and threshold delay timers, by
+   * evaluating the readings read back from the database (see {@link historyNeeded}) in event-time
+   * order at wall-clock `now`. `recentlyResolved` is the latest resolved alert of each (patient,
+   * metric rule) lately: with the active ones it says how far the database already reflects each
+   * rule, and a rule is evaluated only on newer readings — so the rebuild re-decides nothing that
+   * is stored, and what it returns is exactly what a crash lost between a reading's commit and its
+   * alert's (persist and emit it like any output; ids are by cause, so storage takes each once).
+   * A rate or predictive rule is evaluated only where a whole window lies behind the reading; an
+   * alert resolved by hand while its condition held keeps its rule quiet until the condition clears,
+   * when the readings since the resolution were all read back.
+   */
+  rebuild(history: readonly StreamHistory[], recentlyResolved: readonly AlertRecord[], now: number): EngineOutput {
+    for (const alert of recentlyResolved) {
+      const patient = this.patient(alert.patientId);
+      const compiled = patient.ruleSet.byKey.get(alert.rule);
+      if (compiled?.rule.scope === 'metric') this.reflected(patient, compiled, alert);
+    }
+    // Where the read-back starts, per stream, and the latest such start per (patient, metric).
+    const groups = new Map<string, { device: DeviceState; history: StreamHistory }[]>();
+    const coveredFrom = new Map<string, number>();
+    for (const h of history) {
+      const device = this.devices.get(h.deviceId);
+      if (device === undefined || h.times.length === 0) continue;
+      const ruleSet = this.patients.get(device.patientId)?.ruleSet ?? DEFAULT_RULE_SET;
+      const stream = this.stream(device, h.metric);
+      stream.replayFrom = h.times[h.times.length - 1] - ruleSet.historyMs[h.metric];
+      const group = `${device.patientId}|${h.metric}`;
+      coveredFrom.set(group, Math.max(coveredFrom.get(group) ?? -Infinity, stream.replayFrom));
+      const list = groups.get(group);
+      if (list) list.push({ device, history: h });
+      else groups.set(group, [{ device, history: h }]);
+    }
+    for (const alert of recentlyResolved) this.resuppress(alert, coveredFrom);
+    for (const list of groups.values()) {
+      // Several devices of one patient measuring one metric feed one condition: merge them in time.
+      const order: [number, number][] = [];
+      list.forEach(({ history: h }, s) => h.times.forEach((_, i) => order.push([s, i])));
+      if (list.length > 1) order.sort((a, b) => list[a[0]].history.times[a[1]] - list[b[0]].history.times[b[1]]);
+      for (const [s, i] of order) {
+        const { device, history: h } = list[s];
+        this.evaluate(device, device.patientId, h.metric, h.values[i], h.times[i], now, true);
+      }
+    }
+    for (const device of this.devices.values())
+      for (const stream of device.streams.values()) stream.replayFrom = -Infinity;
+    return this.take();
   }
 
   /** The active alerts the engine holds. */
@@ -355,78 +472,7 @@ export class AlertEngine {
   onReading(reading: Reading, now: number = reading.receivedAt): EngineOutput {
     const device = this.device(reading.deviceId, reading.patientId);
     this.heard(device, now);
-    let stream = device.streams.get(reading.metric);
-    if (stream === undefined) {
-      stream = { lastTime: -Infinity, window: null };
-      device.streams.set(reading.metric, stream);
-    }
-    const time = reading.time;
-    if (time <= stream.lastTime) return this.take();
-    stream.lastTime = time;
-
-    const patient = this.patient(reading.patientId);
-    const ruleSet = patient.ruleSet;
-    const spanMs = ruleSet.windowMs[reading.metric];
-    if (spanMs > 0) {
-      if (stream.window === null) stream.window = new SampleWindow(spanMs);
-      else stream.window.spanMs = spanMs;
-      stream.window.push(time, reading.value);
-    }
-    const rules = ruleSet.byMetric[reading.metric];
-    const value = reading.value;
-    const out = this.scratch;
-    for (let i = 0; i < rules.length; i++) {
-      const compiled = rules[i];
-      const state = patient.conditions[compiled.index];
-      const rule = compiled.rule;
-      let condition: Condition;
-      switch (rule.kind) {
-        case 'threshold':
-          condition = evaluateThreshold(state, value, time, rule.params);
-          break;
-        case 'rate':
-          condition = evaluateRate(state, stream.window!, time, rule.params, out);
-          break;
-        case 'predictive': {
-          // The threshold rule has taken over while its condition holds or its alert is still active (latched).
-          const takenOver =
-            compiled.takeoverIndex >= 0 &&
-            (patient.conditions[compiled.takeoverIndex].active || patient.alerts.has(rule.takenOverBy!));
-          condition = evaluatePredictive(state, value, stream.window!, time, rule.params, takenOver, out);
-          break;
-        }
-        case 'trend':
-          condition = evaluateTrend(state, value, stream.window!, time, rule.params, out);
-          break;
-        case 'battery':
-        case 'signal_loss':
-          // Device rules, never indexed by metric: battery is evaluated in onStatus, signal loss in sweep.
-          continue;
-      }
-      if (condition === 'none') continue;
-      if (condition === 'clear') {
-        this.cleared(patient, state, rule.key, time);
-        continue;
-      }
-      const existing = patient.alerts.get(rule.key);
-      if (existing !== undefined) {
-        this.retriggered(patient, rule.key, existing, value, time, compiled.worse);
-      } else if (!state.suppressed) {
-        const facts: MessageFacts = { value };
-        if (rule.kind === 'rate') facts.slopePerMin = out[0];
-        else if (rule.kind === 'predictive') facts.slopePerMin = out[1];
-        else if (rule.kind === 'trend') facts.change = out[0];
-        this.opened(patient, rule, rule.key, {
-          deviceId: device.deviceId,
-          metric: reading.metric,
-          value,
-          time,
-          now,
-          late: now - time > LATE_AFTER_MS,
-          facts,
-        });
-      }
-    }
+    this.evaluate(device, reading.patientId, reading.metric, reading.value, reading.time, now, false);
     return this.take();
   }
 
@@ -505,30 +551,60 @@ export class AlertEngine {
   }
 
   /**
-   * A clinician acknowledges an active alert held by the engine (see {@link acknowledgeAlert});
+   * A clinician acknowledges an active alert held by the engine (see {@link decideAlertCommand});
    * notifies the patient. Throws AlertTransitionError on an illegal transition.
    */
   acknowledge(alertId: string, by: string, now: number, note: string | null = null): EngineOutput {
-    const { patient, key, alert } = this.find(alertId);
-    const step = acknowledgeAlert(alert, by, now, note);
-    this.store(patient, key, step.alert);
-    this.out().transitions.push(...step.transitions);
-    this.notify(
-      patient.patientId,
-      acknowledgedNotificationText(this.ruleOf(patient, alert.rule), this.factsOf(alert)),
-      now,
-      alert,
-    );
-    return this.take();
+    return this.command(alertCommand({ action: 'acknowledge', alertId, by, at: now, note }));
   }
 
   /** A clinician resolves an active alert by hand; no new alert for its rule until its condition has cleared. */
   resolve(alertId: string, by: string, now: number, note: string | null = null): EngineOutput {
-    const { patient, key, alert } = this.find(alertId);
-    const step = resolveAlert(alert, by, now, note);
-    this.store(patient, key, step.alert);
+    return this.command(alertCommand({ action: 'resolve', alertId, by, at: now, note }));
+  }
+
+  /**
+   * Applies a clinician's command to an alert the engine holds, through the same
+   * {@link decideAlertCommand} the api runs on the stored row. Throws AlertNotHeldError or
+   * AlertTransitionError.
+   */
+  command(command: AlertCommand): EngineOutput {
+    const { patient, key, alert } = this.find(command.alertId);
+    const decision = decideAlertCommand(alert, command, {
+      rule: patient.ruleSet.byKey.get(alert.rule)?.rule,
+      deviceType: alert.deviceId === null ? null : (this.devices.get(alert.deviceId)?.type ?? null),
+      newId: this.options.newId,
+    });
+    this.store(patient, key, decision.alert);
+    const out = this.out();
+    out.transitions.push(...decision.transitions);
+    out.notifications.push(...decision.notifications);
+    if (!isActive(decision.alert)) this.suppressIfHolding(patient, alert);
+    return this.take();
+  }
+
+  /**
+   * The database did not take what the engine decided about an alert — `stored` is the row as it
+   * is: a clinician changed it meanwhile, it was already stored (an input evaluated again after a
+   * crash), or it is another active alert of the same (patient, rule) that an opened one collided
+   * with. Re-applies the engine's observations to the stored row ({@link rebaseObserved}) and, when
+   * the engine still holds that alert, adopts the result; returns the transitions still to store.
+   */
+  reconcile(observed: AlertRecord, stored: AlertRecord): EngineOutput {
+    const patient = this.patient(stored.patientId);
+    const compiled = patient.ruleSet.byKey.get(stored.rule);
+    if (compiled === undefined) return this.take();
+    const key = compiled.rule.scope === 'device' ? `${stored.rule}|${stored.deviceId}` : stored.rule;
+    const held = patient.alerts.get(key);
+    // Held under another id: the engine has moved on to a newer alert of this rule, written on its own.
+    const ours = held !== undefined && (held.id === observed.id || held.id === stored.id);
+    const step = rebaseObserved(stored, ours ? held : observed, compiled.worse);
+    if (ours) {
+      if (held.id !== step.alert.id) this.alertsById.delete(held.id);
+      this.store(patient, key, step.alert);
+      if (!isActive(step.alert)) this.suppressIfHolding(patient, step.alert);
+    }
     this.out().transitions.push(...step.transitions);
-    this.suppressIfHolding(patient, alert);
     return this.take();
   }
 
@@ -557,6 +633,127 @@ export class AlertEngine {
 
   // ---- internals ----
 
+  /** One reading of a device's stream through its patient's rules; `rebuilding`: read back on start (see rebuild). */
+  private evaluate(
+    device: DeviceState,
+    patientId: string,
+    metric: MetricKey,
+    value: number,
+    time: number,
+    now: number,
+    rebuilding: boolean,
+  ): void {
+    const stream = this.stream(device, metric);
+    if (time <= stream.lastTime) return;
+    stream.lastTime = time;
+
+    const patient = this.patient(patientId);
+    const ruleSet = patient.ruleSet;
+    const spanMs = ruleSet.windowMs[metric];
+    if (spanMs > 0) {
+      if (stream.window === null) stream.window = new SampleWindow(spanMs);
+      else stream.window.spanMs = spanMs;
+      stream.window.push(time, value);
+    }
+    const rules = ruleSet.byMetric[metric];
+    const notBefore = patient.notBefore;
+    const out = this.scratch;
+    for (let i = 0; i < rules.length; i++) {
+      const compiled = rules[i];
+      // The database already reflects this rule up to here: an older input must not re-decide it.
+      if (notBefore !== null && time <= notBefore[compiled.index]) continue;
+      const state = patient.conditions[compiled.index];
+      const rule = compiled.rule;
+      let condition: Condition;
+      switch (rule.kind) {
+        case 'threshold':
+          condition = evaluateThreshold(state, value, time, rule.params);
+          break;
+        case 'rate':
+          if (rebuilding && time < stream.replayFrom + rule.params.windowSec * 1000) continue;
+          condition = evaluateRate(state, stream.window!, time, rule.params, out);
+          break;
+        case 'predictive': {
+          if (rebuilding && time < stream.replayFrom + rule.params.windowSec * 1000) continue;
+          // The threshold rule has taken over while its condition holds or its alert is still active (latched).
+          const takenOver =
+            compiled.takeoverIndex >= 0 &&
+            (patient.conditions[compiled.takeoverIndex].active || patient.alerts.has(rule.takenOverBy!));
+          condition = evaluatePredictive(state, value, stream.window!, time, rule.params, takenOver, out);
+          break;
+        }
+        case 'trend':
+          condition = evaluateTrend(state, value, stream.window!, time, rule.params, out);
+          break;
+        case 'battery':
+        case 'signal_loss':
+          // Device rules, never indexed by metric: battery is evaluated in onStatus, signal loss in sweep.
+          continue;
+      }
+      if (condition === 'none') continue;
+      if (condition === 'clear') {
+        this.cleared(patient, state, rule.key, time);
+        continue;
+      }
+      const existing = patient.alerts.get(rule.key);
+      if (existing !== undefined) {
+        this.retriggered(patient, rule.key, existing, value, time, compiled.worse);
+      } else if (!state.suppressed) {
+        const facts: MessageFacts = { value };
+        if (rule.kind === 'rate') facts.slopePerMin = out[0];
+        else if (rule.kind === 'predictive') facts.slopePerMin = out[1];
+        else if (rule.kind === 'trend') facts.change = out[0];
+        this.opened(patient, rule, rule.key, {
+          deviceId: device.deviceId,
+          metric,
+          value,
+          time,
+          now,
+          late: now - time > LATE_AFTER_MS,
+          facts,
+        });
+      }
+    }
+  }
+
+  private stream(device: DeviceState, metric: MetricKey): StreamState {
+    let stream = device.streams.get(metric);
+    if (stream === undefined) {
+      stream = { lastTime: -Infinity, window: null, replayFrom: -Infinity };
+      device.streams.set(metric, stream);
+    }
+    return stream;
+  }
+
+  /** Marks a metric rule's inputs up to this stored alert's times as reflected in the database. */
+  private reflected(patient: PatientState, compiled: CompiledRule, alert: AlertRecord): void {
+    const upTo = Math.max(
+      alert.openedAt,
+      alert.lastTriggeredAt,
+      alert.clearedAt ?? -Infinity,
+      alert.resolvedAt ?? -Infinity,
+    );
+    patient.notBefore ??= new Float64Array(DEFAULT_RULES.length).fill(-Infinity);
+    patient.notBefore[compiled.index] = Math.max(patient.notBefore[compiled.index], upTo);
+  }
+
+  /**
+   * After a restart: an alert a clinician resolved while its condition held kept its rule quiet
+   * until the condition cleared. Restored only when every reading since the resolution was read
+   * back (a clear among them ends it); otherwise nobody knows, and a duplicate alert is the safer mistake.
+   */
+  private resuppress(alert: AlertRecord, coveredFrom: ReadonlyMap<string, number>): void {
+    if (alert.resolvedBy === null || alert.clearedAt !== null || alert.resolvedAt === null) return;
+    const patient = this.patients.get(alert.patientId);
+    const compiled = patient?.ruleSet.byKey.get(alert.rule);
+    if (!patient || !compiled || compiled.rule.scope !== 'metric' || patient.alerts.has(compiled.rule.key)) return;
+    const from = coveredFrom.get(`${alert.patientId}|${compiled.rule.metric}`);
+    if (from === undefined || alert.resolvedAt < from) return;
+    const state = patient.conditions[compiled.index];
+    state.active = true;
+    state.suppressed = true;
+  }
+
   private out(): { transitions: AlertTransition[]; notifications: NotificationDraft[] } {
     return (this.pending ??= { transitions: [], notifications: [] });
   }
@@ -575,6 +772,7 @@ export class AlertEngine {
         ruleSet: DEFAULT_RULE_SET,
         conditions: DEFAULT_RULES.map(() => newConditionState()),
         alerts: new Map(),
+        notBefore: null,
       };
       this.patients.set(patientId, patient);
     }
@@ -619,15 +817,6 @@ export class AlertEngine {
     return compiled.rule.kind === 'signal_loss' ? device.signal : device.battery.get(compiled.rule.key);
   }
 
-  private ruleOf(patient: PatientState, ruleKey: string): EffectiveRule {
-    return patient.ruleSet.byKey.get(ruleKey)!.rule;
-  }
-
-  private factsOf(alert: AlertRecord): MessageFacts {
-    const type = alert.deviceId === null ? null : (this.devices.get(alert.deviceId)?.type ?? null);
-    return { value: alert.value, deviceType: type };
-  }
-
   private find(alertId: string): { patient: PatientState; key: string; alert: AlertRecord } {
     const patient = this.alertsById.get(alertId);
     if (patient) for (const [key, alert] of patient.alerts) if (alert.id === alertId) return { patient, key, alert };
@@ -653,13 +842,17 @@ export class AlertEngine {
     evaluateSignalHeard(device.signal);
     const patient = this.patient(device.patientId);
     const key = `device.signal_loss|${device.deviceId}`;
-    const hadAlert = patient.alerts.has(key);
+    const lost = patient.alerts.get(key);
     this.cleared(patient, device.signal, key, now);
-    if (hadAlert || wasSuppressed) {
+    if (lost !== undefined || wasSuppressed) {
       this.notify(
         patient.patientId,
         signalRestoredNotificationText({ deviceType: device.type }),
         now,
+        // About the loss it ends: once per lost alert (a loss resolved by hand has none left: the time tells it apart).
+        lost === undefined
+          ? `notification|${device.deviceId}|signal_restored|${now}`
+          : notificationCause(lost.id, 'signal_restored'),
         null,
         device.deviceId,
       );
@@ -710,7 +903,9 @@ export class AlertEngine {
     },
   ): void {
     const alert = openAlert({
-      id: this.options.newId(),
+      id: this.options.newId(
+        alertCause(patient.patientId, rule.key, rule.scope === 'device' ? input.deviceId : null, input.time),
+      ),
       patientId: patient.patientId,
       deviceId: input.deviceId,
       rule: rule.key,
@@ -724,19 +919,26 @@ export class AlertEngine {
     });
     this.store(patient, key, alert);
     this.out().transitions.push({ kind: 'opened', alert });
-    this.notify(patient.patientId, openedNotificationText(rule, input.facts), input.now, alert);
+    this.notify(
+      patient.patientId,
+      openedNotificationText(rule, input.facts),
+      input.now,
+      notificationCause(alert.id, 'opened'),
+      alert,
+    );
   }
 
   private notify(
     patientId: string,
     text: NotificationText,
     now: number,
+    cause: string,
     alert: AlertRecord | null,
     deviceId: string | null = alert?.deviceId ?? null,
   ): void {
     this.out().notifications.push({
       ...text,
-      id: this.options.newId(),
+      id: this.options.newId(cause),
       patientId,
       createdAt: now,
       alertId: alert?.id ?? null,

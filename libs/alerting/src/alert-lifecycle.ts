@@ -59,6 +59,21 @@ export const ESCALATION_INTERVAL_MS: Record<AlertPriority, number | null> = {
   low: null,
 };
 
+/**
+ * The cause of an alert, from which its id is derived (AlertEngineOptions.newId): patient, rule,
+ * device for device rules, and the event time of the input that opened it. Evaluating the same
+ * input again — a message redelivered after a crash — yields the same id, so storage recognises
+ * the alert instead of opening a second one.
+ */
+export function alertCause(patientId: string, rule: string, deviceId: string | null, time: number): string {
+  return `alert|${patientId}|${rule}|${deviceId ?? ''}|${time}`;
+}
+
+/** The cause of a patient notification about an alert: the alert and what happened to it (stored once). */
+export function notificationCause(alertId: string, what: 'opened' | 'acknowledged' | 'signal_restored'): string {
+  return `notification|${alertId}|${what}`;
+}
+
 /** An alert's active states: at most one per (patient, rule[, device]). */
 export function isActive(alert: Pick<AlertRecord, 'state'>): boolean {
   return alert.state !== 'resolved';
@@ -213,6 +228,79 @@ export function escalateAlert(alert: AlertRecord, now: number): { alert: AlertRe
   if (due === null || now < due) return { alert };
   const escalated: AlertRecord = { ...alert, escalationLevel: alert.escalationLevel + 1, escalatedAt: now };
   return { alert: escalated, transition: { kind: 'escalated', alert: escalated } };
+}
+
+/**
+ * Re-applies what the streaming core observed about an alert to the row as it is stored, when the
+ * row changed without the core meanwhile — a clinician acknowledged or resolved it, or the core
+ * evaluated an input again (a redelivery after a crash) and met a row already stored — or when an
+ * opened alert met another active one of its (patient, rule) and adopts it. This is the one merge
+ * rule of the lifecycle, made of the same steps as live evaluation: a resolved row stays resolved;
+ * a worse value or a firing after the stored clear is a retrigger; a clear the core saw is
+ * {@link clearAlert} on the stored row (so an acknowledged row resolves, an open high one latches);
+ * a resolution by the system, an acknowledgement and an escalation are applied when the stored row
+ * still allows them. Returns the alert to keep and the transitions still to store (none when the
+ * stored row already says it all).
+ */
+export function rebaseObserved(
+  stored: AlertRecord,
+  observed: AlertRecord,
+  worse: Worse,
+): { alert: AlertRecord; transitions: AlertTransition[] } {
+  if (!isActive(stored)) return { alert: stored, transitions: [] };
+  const transitions: AlertTransition[] = [];
+  let alert = stored;
+  // Fired since the stored row: the peak follows a worse value; a firing after the stored clear un-clears it.
+  const unclears =
+    alert.clearedAt !== null && observed.clearedAt === null && observed.lastTriggeredAt >= alert.clearedAt;
+  const worsePeak = observed.peakValue !== null && isWorse(observed.peakValue, alert.peakValue, worse);
+  if (unclears || worsePeak) {
+    const step = retriggerAlert(alert, worsePeak ? observed.peakValue : null, observed.lastTriggeredAt, worse);
+    // retriggerAlert always un-clears: a new peak alone keeps the stored clear.
+    alert = unclears ? step.alert : { ...step.alert, clearedAt: alert.clearedAt };
+    transitions.push({ kind: 'updated', alert });
+  } else if (observed.lastTriggeredAt > alert.lastTriggeredAt) {
+    // As on the hot path: no event of its own, stored with the alert's next transition.
+    alert = { ...alert, lastTriggeredAt: observed.lastTriggeredAt };
+  }
+  if (observed.escalationLevel > alert.escalationLevel && alert.state === 'open') {
+    alert = { ...alert, escalationLevel: observed.escalationLevel, escalatedAt: observed.escalatedAt };
+    transitions.push({ kind: 'escalated', alert });
+  }
+  if (observed.acknowledgedAt !== null && alert.state === 'open') {
+    const step = acknowledgeAlert(
+      alert,
+      observed.acknowledgedBy ?? '',
+      observed.acknowledgedAt,
+      observed.acknowledgeNote,
+    );
+    alert = step.alert;
+    transitions.push(...step.transitions);
+  }
+  if (
+    isActive(alert) &&
+    observed.clearedAt !== null &&
+    alert.clearedAt === null &&
+    observed.clearedAt >= stored.lastTriggeredAt
+  ) {
+    const step = clearAlert(alert, observed.clearedAt);
+    alert = step.alert;
+    transitions.push(...step.transitions);
+  }
+  // Resolved by the system (rule disabled, device decommissioned or reassigned) or by hand, not by a clear.
+  const resolvedOtherwise =
+    observed.state === 'resolved' && (observed.resolvedBy !== null || observed.resolveNote !== null);
+  if (resolvedOtherwise && isActive(alert)) {
+    const step = resolveAlert(
+      alert,
+      observed.resolvedBy,
+      observed.resolvedAt ?? alert.lastTriggeredAt,
+      observed.resolveNote,
+    );
+    alert = step.alert;
+    transitions.push(...step.transitions);
+  }
+  return { alert, transitions };
 }
 
 const iso = (ms: number | null): string | undefined => (ms === null ? undefined : new Date(ms).toISOString());

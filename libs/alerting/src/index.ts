@@ -5,5 +5,6 @@ export * from './rule-evaluators.js';
 export * from './alert-lifecycle.js';
 export * from './alert-messages.js';
 export * from './alert-engine.js';
+export * from './alert-commands.js';
 export * from './bench/evaluation.bench.js';
 export * from './internal-topics.js';

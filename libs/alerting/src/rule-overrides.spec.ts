@@ -114,8 +114,10 @@ describe('validateRuleOverride', () => {
     });
     expect(validateRuleOverride('glucose.falling_fast', { minSamples: 1 })).toEqual({
       ok: false,
-      problems: ['minSamples must be an integer at least 2 and at most 10000'],
+      problems: ['minSamples must be an integer at least 2 and at most 8192'],
     });
+    // More samples than a window holds could never be met.
+    expect(validateRuleOverride('glucose.falling_fast', { minSamples: 8193 }).ok).toBe(false);
     expect(validateRuleOverride('body_weight.gain_3d', { delta: 1.5 }).ok).toBe(true);
     expect(validateRuleOverride('device.battery_low', { threshold: 101 }).ok).toBe(false);
     expect(validateRuleOverride('device.signal_loss', { afterSec: 30 }).ok).toBe(false);

@@ -1,5 +1,6 @@
 import { ALERT_PRIORITIES, METRICS } from '@lantern/domain';
 import { DEFAULT_RULES, findRule, type RuleDefinition, type RuleKind } from './rule-catalog.js';
+import { MAX_WINDOW_SAMPLES } from './sample-window.js';
 
 /** A patient's stored override of one rule (table `alert_rule_overrides`). */
 export interface RuleOverride {
@@ -29,7 +30,8 @@ type FieldSpec =
 const DAY = 86_400;
 const priority: FieldSpec = { type: 'enum', values: ALERT_PRIORITIES };
 const windowSec: FieldSpec = { type: 'integer', min: 60, max: 30 * DAY };
-const minSamples: FieldSpec = { type: 'integer', min: 2, max: 10_000 };
+// A window holds at most MAX_WINDOW_SAMPLES: a rule asking for more could never fire.
+const minSamples: FieldSpec = { type: 'integer', min: 2, max: MAX_WINDOW_SAMPLES };
 
 /**
  * Parameter schema per rule kind: the fields a patient override may set. `direction` is part of a

@@ -1,7 +1,20 @@
 /**
+ * Most samples a window holds, whatever its span: the oldest is dropped beyond it. A second guard
+ * behind the ingest's admission (minimum interval per metric), so that no stream, however dense,
+ * makes a reading's evaluation walk an unbounded window in the consumer's read loop. Sized so that
+ * every stream admission lets through fits the default rules' windows whole: the longest is
+ * body_weight.gain_3d's 72 h, at body_weight's 60 s minimum interval 4,320 samples (glucose's 15 min
+ * at 55 s: 17); the next power of two (the ring needs one) is 8,192 — 128 KiB, only for a scale
+ * weighing once a minute for three days. A per-patient override may widen a window (up to 30 days);
+ * a dense stream then keeps its newest 8,192 samples (5.7 days of once-a-minute glucose, 28 days of a
+ * 5-minute CGM).
+ */
+export const MAX_WINDOW_SAMPLES = 8192;
+
+/**
  * The recent readings of one device and metric, in event-time order, for the windowed rule kinds
  * (rate, predictive, trend). A growable ring buffer over typed arrays: pushing a reading allocates
- * nothing once the buffer has reached its working size.
+ * nothing once the buffer has reached its working size, and it never grows past `maxSamples`.
  */
 export class SampleWindow {
   private times: Float64Array;
@@ -9,11 +22,18 @@ export class SampleWindow {
   private head = 0;
   private count = 0;
 
-  /** @param spanMs how much history to keep behind the latest reading. */
+  /**
+   * @param spanMs how much history to keep behind the latest reading.
+   * @param initialCapacity and `maxSamples`: powers of two (the ring indexes with a bit mask).
+   */
   constructor(
     public spanMs: number,
     initialCapacity = 16,
+    readonly maxSamples = MAX_WINDOW_SAMPLES,
   ) {
+    if (!isPowerOfTwo(initialCapacity) || !isPowerOfTwo(maxSamples) || initialCapacity > maxSamples) {
+      throw new RangeError(`capacities must be powers of two, initial ≤ max (got ${initialCapacity}, ${maxSamples})`);
+    }
     this.times = new Float64Array(initialCapacity);
     this.values = new Float64Array(initialCapacity);
   }
@@ -29,7 +49,14 @@ export class SampleWindow {
       this.head = (this.head + 1) & (this.times.length - 1);
       this.count--;
     }
-    if (this.count === this.times.length) this.grow();
+    if (this.count === this.times.length) {
+      if (this.times.length < this.maxSamples) this.grow();
+      else {
+        // Full at the cap: the oldest sample makes room (the span is then shorter than spanMs).
+        this.head = (this.head + 1) & (this.times.length - 1);
+        this.count--;
+      }
+    }
     const at = (this.head + this.count) & (this.times.length - 1);
     this.times[at] = time;
     this.values[at] = value;
@@ -94,4 +121,8 @@ export class SampleWindow {
     this.values = values;
     this.head = 0;
   }
+}
+
+function isPowerOfTwo(n: number): boolean {
+  return Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
 }

@@ -5,6 +5,7 @@ import {
   CareTeamRepository,
   DeviceRepository,
   PatientRepository,
+  SessionRepository,
   UserRepository,
 } from '@lantern/storage';
 import { AccessTokenGuard } from './access-token.guard.js';
@@ -12,9 +13,17 @@ import { AccessTokenService } from './access-token.service.js';
 import { AuditService } from './audit.service.js';
 import { MqttAccessService } from './mqtt-access.service.js';
 import { PatientAccessService } from './patient-access.service.js';
+import { SessionService } from './session.service.js';
 import { UserService } from './user.service.js';
 
-const EXPORTED = [AccessTokenService, PatientAccessService, AuditService, UserService, MqttAccessService];
+const EXPORTED = [
+  AccessTokenService,
+  PatientAccessService,
+  AuditService,
+  UserService,
+  SessionService,
+  MqttAccessService,
+];
 
 /**
  * Identity and access for the api role. Global, so every feature module can inject
@@ -26,6 +35,7 @@ const EXPORTED = [AccessTokenService, PatientAccessService, AuditService, UserSe
   providers: [
     ...EXPORTED,
     UserRepository,
+    SessionRepository,
     PatientRepository,
     CareTeamRepository,
     DeviceRepository,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { isDeviceTopicAllowed } from './device-topic-acl.js';
+import { isCanonicalDeviceId, isDeviceClientIdAllowed, isDeviceTopicAllowed } from './device-topic-acl.js';
 
 const root = 'lantern/v1';
 const id = '6c4f2f3e-0d1a-4b8e-9a55-0f1c2d3e4f5a';
@@ -22,5 +22,42 @@ describe('isDeviceTopicAllowed', () => {
     ['subscribe', `${root}/#`, false],
   ] as const)('%s %s → %s', (action, topic, allowed) => {
     expect(isDeviceTopicAllowed(root, id, action, topic)).toBe(allowed);
+  });
+
+  it('grants nothing to a device id that is not canonical, even on the topics spelled its way', () => {
+    const upper = id.toUpperCase();
+    expect(isDeviceTopicAllowed(root, upper, 'publish', `${root}/devices/${upper}/telemetry`)).toBe(false);
+    expect(isDeviceTopicAllowed(root, '+', 'publish', `${root}/devices/+/telemetry`)).toBe(false);
+    expect(isDeviceTopicAllowed(root, '', 'subscribe', `${root}/devices//errors`)).toBe(false);
+  });
+});
+
+describe('isCanonicalDeviceId', () => {
+  it.each([
+    [id, true],
+    [id.toUpperCase(), false],
+    [`${id.slice(0, 9)}${id.slice(9).toUpperCase()}`, false],
+    [id.replaceAll('-', ''), false],
+    [`{${id}}`, false],
+    [` ${id}`, false],
+    ['lantern-ingest', false],
+    ['', false],
+  ])('%s → %s', (value, canonical) => {
+    expect(isCanonicalDeviceId(value)).toBe(canonical);
+  });
+});
+
+describe('isDeviceClientIdAllowed', () => {
+  it.each([
+    [id, id, true],
+    [id, other, false],
+    [id, 'lantern-ingest', false],
+    [id, `device-${id}`, false],
+    [id, id.toUpperCase(), false],
+    [id, '', false],
+    [id, undefined, false],
+    [id.toUpperCase(), id.toUpperCase(), false],
+  ])('device %s with client id %s → %s', (deviceId, clientId, allowed) => {
+    expect(isDeviceClientIdAllowed(deviceId, clientId)).toBe(allowed);
   });
 });

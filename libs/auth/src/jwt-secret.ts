@@ -1,25 +1,61 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+/** The shortest signing key accepted, from JWT_SECRET or the file: HS256 wants at least 256 bits. */
+export const MIN_JWT_SECRET_LENGTH = 32;
+
+/** A signing key that is missing, empty or too short: the process must not start with it. */
+export class WeakJwtSecretError extends Error {
+  constructor(path: string, length: number) {
+    super(
+      `${path} holds ${length === 0 ? 'no key' : `a key of ${length} characters`}; at least ${MIN_JWT_SECRET_LENGTH} are required ` +
+        '(anyone could sign access tokens with a short or empty key). Delete the file to have a new key generated ' +
+        '(signs everyone out), write a longer one into it, or set JWT_SECRET.',
+    );
+    this.name = 'WeakJwtSecretError';
+  }
+}
+
 /**
- * The key that signs access tokens: JWT_SECRET when set, otherwise one generated on first use and
- * kept in DATA_DIR (mode 0600), so tokens survive restarts and every process on the machine agrees.
+ * The key that signs access tokens: JWT_SECRET when set (the config requires ≥ 32 characters),
+ * otherwise one generated on first use and kept in DATA_DIR (mode 0600), so tokens survive restarts
+ * and every process on the machine agrees. A key file that is empty or shorter than 32 characters
+ * is refused with {@link WeakJwtSecretError}: a zero-length HMAC key lets anyone mint admin tokens.
  */
 export function resolveJwtSecret(config: { readonly jwtSecret?: string; readonly dataDir: string }): string {
   if (config.jwtSecret !== undefined) return config.jwtSecret;
   const path = join(config.dataDir, 'jwt-secret');
-  try {
-    return readFileSync(path, 'utf8').trim();
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
+  const existing = readKey(path);
+  if (existing !== undefined) return existing;
   mkdirSync(config.dataDir, { recursive: true });
+  // Written whole under a temporary name, then linked into place: link() fails if the file exists,
+  // so when two processes race on first start the loser reads the winner's complete key — never a
+  // file the winner has created but not yet written (which would read as an empty key).
+  const temporary = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  writeFileSync(temporary, randomBytes(48).toString('base64url'), { mode: 0o600, flag: 'wx' });
   try {
-    // 'wx': when two processes race on first start, the loser reads the winner's key.
-    writeFileSync(path, randomBytes(48).toString('base64url'), { mode: 0o600, flag: 'wx' });
+    linkSync(temporary, path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  } finally {
+    unlinkSync(temporary);
   }
-  return readFileSync(path, 'utf8').trim();
+  const key = readKey(path);
+  if (key === undefined) throw new Error(`${path} disappeared right after it was written`);
+  return key;
+}
+
+/** The key in `path`, undefined when there is no file; throws when the key is too short. */
+function readKey(path: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  const key = text.trim();
+  if (key.length < MIN_JWT_SECRET_LENGTH) throw new WeakJwtSecretError(path, key.length);
+  return key;
 }

@@ -3,13 +3,24 @@ import { Inject, Injectable } from '@nestjs/common';
 import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
 import { DeviceRepository } from '@lantern/storage';
 import { verifyDeviceSecret } from './device-credentials.js';
-import { isDeviceTopicAllowed, type MqttAction } from './device-topic-acl.js';
+import {
+  isCanonicalDeviceId,
+  isDeviceClientIdAllowed,
+  isDeviceTopicAllowed,
+  type MqttAction,
+} from './device-topic-acl.js';
 
 export interface MqttAuthentication {
   readonly allowed: boolean;
   /** Lantern's own service credential: every topic, no ACL. */
   readonly superuser: boolean;
   /** Why a connection was refused; for the broker's log, never a secret. */
+  readonly reason?: string;
+}
+
+export interface MqttAuthorization {
+  readonly allowed: boolean;
+  /** Why an operation was refused; for the broker's log. */
   readonly reason?: string;
 }
 
@@ -20,10 +31,10 @@ function sameText(a: string, b: string): boolean {
 }
 
 /**
- * Broker-side identity (contract §1): MQTT username = device id, password = its secret; the
- * service credential (MQTT_USERNAME / MQTT_PASSWORD) for Lantern's own processes. Behind the HTTP
- * hooks for external brokers; every decision reads the registry, so a rotated or decommissioned
- * secret stops working at once.
+ * Broker-side identity (contract §1): MQTT username = device id (lowercase canonical), client id =
+ * the same id, password = its secret; the service credential (MQTT_USERNAME / MQTT_PASSWORD) for
+ * Lantern's own processes, with any client id. Behind the HTTP hooks for external brokers; every
+ * decision reads the registry, so a rotated or decommissioned secret stops working at once.
  */
 @Injectable()
 export class MqttAccessService {
@@ -36,13 +47,19 @@ export class MqttAccessService {
     return username === this.config.mqttUsername;
   }
 
-  async authenticate(username: string, password: string): Promise<MqttAuthentication> {
+  /**
+   * May this client connect? A device must present its own id as `clientId`; an absent client id
+   * (a hook body configured without it) refuses the device rather than skipping the check.
+   */
+  async authenticate(username: string, password: string, clientId: string | undefined): Promise<MqttAuthentication> {
     if (this.isServiceUser(username)) {
       const expected = this.config.mqttPassword;
       return expected !== undefined && sameText(password, expected)
         ? { allowed: true, superuser: true }
         : { allowed: false, superuser: false, reason: 'bad service credentials' };
     }
+    const refused = this.deviceIdentityRefusal(username, clientId);
+    if (refused !== undefined) return { allowed: false, superuser: false, reason: refused };
     const device = await this.devices.findCredentials(username);
     if (device === undefined) return { allowed: false, superuser: false, reason: 'unknown device' };
     if (device.decommissioned) return { allowed: false, superuser: false, reason: 'device decommissioned' };
@@ -51,12 +68,31 @@ export class MqttAccessService {
     return { allowed: true, superuser: false };
   }
 
-  /** May `username` publish to / subscribe to (or receive from) `topic`? */
-  async authorize(username: string, action: MqttAction, topic: string): Promise<boolean> {
-    if (this.isServiceUser(username)) return true;
-    if (!isDeviceTopicAllowed(this.config.mqttTopicRoot, username, action, topic)) return false;
+  /** May client `clientId` of `username` publish to / subscribe to (or receive from) `topic`? */
+  async authorize(
+    username: string,
+    clientId: string | undefined,
+    action: MqttAction,
+    topic: string,
+  ): Promise<MqttAuthorization> {
+    if (this.isServiceUser(username)) return { allowed: true };
+    const refused = this.deviceIdentityRefusal(username, clientId);
+    if (refused !== undefined) return { allowed: false, reason: refused };
+    if (!isDeviceTopicAllowed(this.config.mqttTopicRoot, username, action, topic))
+      return { allowed: false, reason: 'not its own topic' };
     // Checked again here: an external broker keeps a connected client after its device is decommissioned.
     const device = await this.devices.findCredentials(username);
-    return device !== undefined && !device.decommissioned;
+    if (device === undefined) return { allowed: false, reason: 'unknown device' };
+    if (device.decommissioned) return { allowed: false, reason: 'device decommissioned' };
+    return { allowed: true };
+  }
+
+  /** Why `username`/`clientId` cannot be a device's identity, before any lookup; undefined when they can. */
+  private deviceIdentityRefusal(username: string, clientId: string | undefined): string | undefined {
+    // Not lowercased: the uuid column would match, but topics and the ingest's state are keyed by the text.
+    if (!isCanonicalDeviceId(username)) return 'user name is not a device id in lowercase canonical form';
+    if (clientId === undefined) return 'no clientid in the hook request (configure the broker to send it)';
+    if (!isDeviceClientIdAllowed(username, clientId)) return 'client id differs from the device id';
+    return undefined;
   }
 }

@@ -7,6 +7,11 @@ export interface Principal {
   readonly email: string;
   /** Set for role 'patient': the one patient record this user is. */
   readonly patientId?: string;
+  /**
+   * The login (refresh-token family) the access token belongs to: set for every caller proven by a
+   * token, checked against the database on every request so that a revoked login stops at once.
+   */
+  readonly sessionId?: string;
 }
 
 /**

@@ -1,19 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
-import { BadRequestError, NotFoundError, UnauthorizedError, type Role } from '@lantern/domain';
-import { PatientRepository, UserRepository, type UserCredentials, type UserRecord } from '@lantern/storage';
-import { AccessTokenService } from './access-token.service.js';
+import { BadRequestError, ForbiddenError, NotFoundError, UnauthorizedError, type Role } from '@lantern/domain';
+import { PatientRepository, UserRepository, type AccountChange, type UserRecord } from '@lantern/storage';
 import { AuditService } from './audit.service.js';
 import type { Actor } from './auth.decorators.js';
 import { dummyPasswordHash, hashPassword, verifyPassword } from './password.js';
-import type { Principal } from './principal.js';
-
-export interface LoginResult {
-  readonly accessToken: string;
-  readonly expiresAt: Date;
-  readonly user: UserRecord;
-}
+import { principalOf, SessionService, type ClientInfo, type IssuedSession } from './session.service.js';
 
 export interface CreateUserCommand {
   readonly email: string;
@@ -24,20 +17,16 @@ export interface CreateUserCommand {
   readonly patientId?: string;
 }
 
-/** The principal a user record signs in as. */
-export function principalOf(user: UserRecord): Principal {
-  return user.patientId === undefined
-    ? { userId: user.id, role: user.role, email: user.email }
-    : { userId: user.id, role: user.role, email: user.email, patientId: user.patientId };
+/** Random temporary passwords of an admin reset: 144 bits, 24 URL-safe characters. */
+function temporaryPassword(): string {
+  return randomBytes(18).toString('base64url');
 }
 
-function withoutPasswordHash(user: UserCredentials): UserRecord {
-  const record: { -readonly [K in keyof UserCredentials]?: UserCredentials[K] } = { ...user };
-  delete record.passwordHash;
-  return record as UserRecord;
-}
-
-/** Sign-in and user management. Passwords are argon2id-hashed and never logged or returned. */
+/**
+ * Sign-in and user management. Passwords are argon2id-hashed and never logged or returned. Every
+ * change that must end logins (password, role, disabling) ends them in the same transaction and
+ * announces them, so the user's tokens answer 401 on their next request and their sockets close.
+ */
 @Injectable()
 export class UserService {
   private readonly logger = new Logger('Users');
@@ -45,24 +34,120 @@ export class UserService {
   constructor(
     private readonly users: UserRepository,
     private readonly patients: PatientRepository,
-    private readonly tokens: AccessTokenService,
+    private readonly sessions: SessionService,
     private readonly audit: AuditService,
     @Inject(LANTERN_CONFIG) private readonly config: LanternConfig,
   ) {}
 
-  /** Checks the credentials and issues an access token; one message for every failure (no user enumeration). */
-  async login(email: string, password: string, ip?: string): Promise<LoginResult> {
+  /**
+   * Checks the credentials and starts a login (a session with its first refresh token); one
+   * message for every failure (no user enumeration).
+   */
+  async login(email: string, password: string, client: ClientInfo = {}): Promise<IssuedSession> {
     const user = await this.users.findCredentialsByEmail(email);
     // Verify against a dummy hash for an unknown e-mail so both failures take the same time.
     const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyPasswordHash()));
     if (user === undefined || !ok || user.disabledAt !== undefined) {
-      await this.audit.record(undefined, { action: 'auth.login_failed', details: { email: email.toLowerCase(), ip } });
+      await this.audit.record(undefined, {
+        action: 'auth.login_failed',
+        details: { email: email.toLowerCase(), ip: client.ip },
+      });
       throw new UnauthorizedError('Invalid e-mail or password');
     }
-    const record: UserRecord = withoutPasswordHash(user);
-    const principal = principalOf(record);
-    await this.audit.record({ principal, ip }, { action: 'auth.login', resource: 'user', resourceId: user.id });
-    return { ...this.tokens.issue(principal), user: record };
+    const session = await this.sessions.start(user, client);
+    await this.audit.record(
+      { principal: principalOf(session.user, session.sessionId), ip: client.ip },
+      { action: 'auth.login', resource: 'user', resourceId: user.id, details: { session: session.sessionId } },
+    );
+    return session;
+  }
+
+  /**
+   * The caller changes their own password: the current one must be right (400 otherwise, never
+   * 401, which would sign a dashboard out). Every other login of the user ends; this one stays.
+   */
+  async changeOwnPassword(actor: Actor, currentPassword: string, newPassword: string): Promise<void> {
+    const { userId, sessionId } = actor.principal;
+    const user = await this.users.findCredentialsById(userId);
+    if (user === undefined) throw new UnauthorizedError('Session ended; sign in again');
+    if (!(await verifyPassword(currentPassword, user.passwordHash))) {
+      await this.audit.record(actor, { action: 'auth.password_change_failed', resource: 'user', resourceId: userId });
+      throw new BadRequestError('currentPassword is not the current password');
+    }
+    const ended = await this.users.changePassword(
+      userId,
+      await hashPassword(newPassword),
+      'password_change',
+      sessionId,
+    );
+    this.sessions.announceRevoked(ended ?? []);
+    await this.audit.record(actor, {
+      action: 'auth.password_change',
+      resource: 'user',
+      resourceId: userId,
+      details: { endedSessions: ended?.length ?? 0 },
+    });
+  }
+
+  /**
+   * An admin resets a user's password to a random temporary one, returned once and never stored in
+   * clear; every login of that user ends (the admin's own too when resetting themselves).
+   */
+  async resetPassword(actor: Actor, userId: string): Promise<string> {
+    const password = temporaryPassword();
+    const ended = await this.users.changePassword(userId, await hashPassword(password), 'password_reset');
+    if (ended === undefined) throw new NotFoundError('User', userId);
+    this.sessions.announceRevoked(ended);
+    const user = await this.get(userId);
+    await this.audit.record(actor, {
+      action: 'user.password_reset',
+      resource: 'user',
+      resourceId: userId,
+      ...(user.patientId !== undefined && { patientId: user.patientId }),
+      details: { endedSessions: ended.length },
+    });
+    return password;
+  }
+
+  /**
+   * An admin changes a user's role or disables / re-enables them. A role change or a disable ends
+   * every login of the user at once. An admin may not do either to themselves (there would be no
+   * admin left to undo it); a patient login stays a patient and staff never become one (a patient
+   * login is bound to its patient record).
+   */
+  async changeAccount(actor: Actor, userId: string, change: AccountChange): Promise<UserRecord> {
+    if (change.role === undefined && change.disabled === undefined)
+      throw new BadRequestError('Give role and/or disabled');
+    if (userId.toLowerCase() === actor.principal.userId.toLowerCase())
+      throw new ForbiddenError('An admin cannot change their own role or disable themselves');
+    const current = await this.get(userId);
+    if (
+      change.role !== undefined &&
+      change.role !== current.role &&
+      (change.role === 'patient' || current.role === 'patient')
+    )
+      throw new BadRequestError('A patient login cannot change role, and staff cannot become patients');
+    const result = await this.users.changeAccount(userId, change);
+    if (result === undefined) throw new NotFoundError('User', userId);
+    this.sessions.announceRevoked(result.revokedSessionIds);
+    const { before, after } = result;
+    const audited = {
+      resource: 'user',
+      resourceId: userId,
+      ...(after.patientId !== undefined && { patientId: after.patientId }),
+    };
+    const ended = { endedSessions: result.revokedSessionIds.length };
+    if (before.role !== after.role)
+      await this.audit.record(actor, {
+        action: 'user.role_change',
+        ...audited,
+        details: { from: before.role, to: after.role, ...ended },
+      });
+    if (before.disabledAt === undefined && after.disabledAt !== undefined)
+      await this.audit.record(actor, { action: 'user.disable', ...audited, details: ended });
+    if (before.disabledAt !== undefined && after.disabledAt === undefined)
+      await this.audit.record(actor, { action: 'user.enable', ...audited });
+    return after;
   }
 
   async get(userId: string): Promise<UserRecord> {

@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+
 /** One declared setting: its environment variable, default, and how a raw string becomes a value. */
 interface Setting<T> {
   readonly env: string;
@@ -66,8 +68,62 @@ const oneOf =
       ? (raw as T)
       : new ParseError(`must be one of ${values.join(', ')}, got '${raw}'`);
 
+const bool = (raw: string): boolean | ParseError =>
+  raw === 'true' || raw === '1'
+    ? true
+    : raw === 'false' || raw === '0'
+      ? false
+      : new ParseError(`must be true or false, got '${raw}'`);
+
 const email = (raw: string): string | ParseError =>
   /^[^@\s]+@[^@\s]+$/.test(raw) ? raw.toLowerCase() : new ParseError('must be an e-mail address');
+
+/** "https://a.example.org, http://localhost:5173": browser origins, each exactly scheme://host[:port]. */
+const origins = (raw: string): string[] | ParseError => {
+  const list = raw
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+  for (const item of list) {
+    let origin: string | undefined;
+    try {
+      const parsed = new URL(item);
+      origin = parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed.origin : undefined;
+    } catch {
+      origin = undefined;
+    }
+    // Compared as the browser sends it in the Origin header: no path, no trailing slash, no default port.
+    if (origin !== item)
+      return new ParseError(
+        `must list origins like https://dashboard.example.org (no path, no trailing slash), got '${item}'`,
+      );
+  }
+  return list;
+};
+
+const PROXY_KEYWORDS = ['loopback', 'linklocal', 'uniquelocal'];
+/** Express's `trust proxy`: a hop count, or the proxies' addresses, subnets and keywords (never "trust everyone"). */
+const trustedProxies = (raw: string): number | string[] | ParseError => {
+  if (/^\d+$/.test(raw.trim())) {
+    const hops = Number(raw.trim());
+    return hops >= 1 && hops <= 10 ? hops : new ParseError(`as a hop count must be between 1 and 10, got ${hops}`);
+  }
+  const list = raw
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+  for (const item of list) {
+    const [address, bits, extra] = item.split('/');
+    const valid =
+      PROXY_KEYWORDS.includes(item) ||
+      (extra === undefined && isIP(address) !== 0 && (bits === undefined || /^\d{1,3}$/.test(bits)));
+    if (!valid)
+      return new ParseError(
+        `must be a hop count, or addresses/subnets of the proxies (or ${PROXY_KEYWORDS.join(', ')}), got '${item}'`,
+      );
+  }
+  return list.length > 0 ? list : new ParseError('must name at least one proxy');
+};
 
 /** Every setting Lantern reads, declared once. docs/configuration.md documents each (a test keeps them in step). */
 export const SETTINGS = {
@@ -114,8 +170,15 @@ export const SETTINGS = {
   },
   mqttPassword: {
     env: 'MQTT_PASSWORD',
-    description: "Lantern's service password at the broker. Unset with the embedded broker: a random one per start.",
-    parse: text(8),
+    description:
+      "Lantern's service password at the broker (≥ 16 characters). Unset with the embedded broker: a random one (32 characters) per start.",
+    parse: text(16),
+  },
+  mqttHookSecret: {
+    env: 'MQTT_HOOK_SECRET',
+    description:
+      'Shared secret an external broker presents to the HTTP auth hooks /api/v1/mqtt/* (≥ 32 characters; docs/security.md). Unset: the hooks answer 401 to every call.',
+    parse: text(32),
   },
   embeddedMqttPort: {
     env: 'EMBEDDED_MQTT_PORT',
@@ -140,7 +203,20 @@ export const SETTINGS = {
     description: 'Secret that signs access tokens (≥ 32 characters). Unset: generated once and kept in DATA_DIR.',
     parse: text(32),
   },
-  jwtTtl: { env: 'JWT_TTL', description: 'Lifetime of an access token.', default: '12h', parse: duration(60_000) },
+  accessTokenTtl: {
+    env: 'ACCESS_TOKEN_TTL',
+    description:
+      'Lifetime of an access token. Short: revocation is checked on every request anyway, and the dashboard renews it silently.',
+    default: '15m',
+    parse: duration(5_000),
+  },
+  refreshTokenTtl: {
+    env: 'REFRESH_TOKEN_TTL',
+    description:
+      'Lifetime of a refresh token; each refresh issues a new one, so a login ends after this long without a refresh.',
+    default: '30d',
+    parse: duration(60_000),
+  },
   adminEmail: {
     env: 'ADMIN_EMAIL',
     description: 'E-mail of the admin created on first start with an empty database.',
@@ -213,6 +289,13 @@ export const SETTINGS = {
     default: '50000',
     parse: int(100, 1_000_000),
   },
+  ingestDeadLetterBudget: {
+    env: 'INGEST_DEAD_LETTER_BUDGET',
+    description:
+      'Bytes of raw payload kept in dead letters per device per hour; past it dead letters are still stored (reason, index, sizes) without the payload. 0 keeps none.',
+    default: '1048576',
+    parse: int(0, 1_073_741_824),
+  },
   ingestMetricsPort: {
     env: 'INGEST_METRICS_PORT',
     description:
@@ -220,12 +303,53 @@ export const SETTINGS = {
     default: '9464',
     parse: int(0, 65535),
   },
+  ingestMetricsHost: {
+    env: 'INGEST_METRICS_HOST',
+    description:
+      "Address the ingest's /metrics listens on. Without METRICS_TOKEN only loopback clients are answered anyway.",
+    default: '127.0.0.1',
+    parse: text(),
+  },
+  metricsToken: {
+    env: 'METRICS_TOKEN',
+    description:
+      "Bearer token required by the api's and the ingest's /metrics (≥ 16 characters). Unset: /metrics answers loopback clients only.",
+    parse: text(16),
+  },
   ingestMqttClientId: {
     env: 'INGEST_MQTT_CLIENT_ID',
     description:
       'Fixed MQTT client id of the ingest (its persistent session at the broker); unique per ingest instance.',
     default: 'lantern-ingest',
     parse: text(),
+  },
+  ingestCanaryIntervalMs: {
+    env: 'INGEST_CANARY_INTERVAL',
+    description:
+      'How often the ingest publishes a canary to itself through the broker, proving its subscription delivers.',
+    default: '5s',
+    parse: duration(500),
+  },
+  ingestLeaseTtlMs: {
+    env: 'INGEST_LEASE_TTL',
+    description:
+      "How long the consuming ingest's lease on its MQTT session lasts unrenewed: a standby takes over this long after the leader dies.",
+    default: '5s',
+    parse: duration(2000),
+  },
+  ingestStallAfterMs: {
+    env: 'INGEST_STALL_AFTER',
+    description:
+      'The ingest counts as stalled (/health 503, system alert) when its heartbeat or canary is older than this, a message waits unacknowledged longer, or a writer keeps failing longer.',
+    default: '30s',
+    parse: duration(2000),
+  },
+  healthRequireIngest: {
+    env: 'HEALTH_REQUIRE_INGEST',
+    description:
+      "The api's /health answers 503 unless an ingest is consuming; false only for an api run without an ingest (tests).",
+    default: 'true',
+    parse: bool,
   },
   liveReadingMinIntervalMs: {
     env: 'LIVE_READING_MIN_INTERVAL_MS',
@@ -255,11 +379,44 @@ export const SETTINGS = {
     default: 'log',
     parse: oneOf('error', 'warn', 'log', 'debug', 'verbose'),
   },
-  loginRateLimit: {
-    env: 'LOGIN_RATE_LIMIT',
-    description: 'Login attempts per minute per client address.',
+  loginMaxFailuresPerAccount: {
+    env: 'LOGIN_MAX_FAILURES_PER_ACCOUNT',
+    description:
+      'Failed logins for one e-mail (from any address) within LOGIN_FAILURE_WINDOW before its logins answer 429 until the window ends; a success clears them.',
     default: '10',
     parse: int(1, 10_000),
+  },
+  loginMaxFailuresPerAddress: {
+    env: 'LOGIN_MAX_FAILURES_PER_ADDRESS',
+    description:
+      'Failed logins from one client address (any e-mail) within LOGIN_FAILURE_WINDOW before its logins answer 429 until the window ends. Successes never count.',
+    default: '100',
+    parse: int(1, 1_000_000),
+  },
+  loginFailureWindowMs: {
+    env: 'LOGIN_FAILURE_WINDOW',
+    description: 'Window in which failed logins are counted (from the first failure).',
+    default: '15m',
+    parse: duration(10_000),
+  },
+  corsOrigins: {
+    env: 'CORS_ORIGINS',
+    description:
+      'Comma-separated browser origins (https://host[:port]) allowed to call the REST API and Socket.IO from other pages. Unset: same-origin only.',
+    parse: origins,
+  },
+  trustProxy: {
+    env: 'TRUST_PROXY',
+    description:
+      "Reverse proxies whose X-Forwarded-For/-Proto the api believes: a hop count or their addresses/subnets (loopback, 10.0.0.0/8, …). Unset: none (the client's address is the socket's).",
+    parse: trustedProxies,
+  },
+  roleRestarts: {
+    env: 'LANTERN_ROLE_RESTARTS',
+    description:
+      "Set by npm start's supervisor, not by hand: how many times it has restarted this process's role (reported as lantern_role_restarts_total).",
+    default: '0',
+    parse: int(0, 1_000_000_000),
   },
 } as const satisfies Record<string, Setting<unknown>>;
 

@@ -22,18 +22,33 @@ export interface LiveDeviceEvent {
 
 export type SubscribeAck = { ok: true } | { ok: false; error: 'not_found' | 'bad_request' };
 
+/** Answer to `authenticate`: the socket now runs on the new access token, or keeps its old one. */
+export type AuthenticateAck = { ok: true } | { ok: false; error: 'unauthorized' | 'bad_request' };
+
+/**
+ * `unauthorized` event, sent just before the server closes the socket: its login was revoked
+ * (logout, password change, disable, role change — sign in again), or its access token expired
+ * without being renewed by `authenticate` (refresh, then reconnect).
+ */
+export interface LiveUnauthorizedEvent {
+  reason: 'revoked' | 'expired';
+}
+
 /** Server → client events on the `/live` namespace (contract §2); shared by server, simulator, dashboard, tests. */
 export interface LiveServerToClientEvents {
   reading: (event: LiveReadingEvent) => void;
   alert: (event: AlertResource) => void;
   device: (event: LiveDeviceEvent) => void;
   notification: (event: PatientNotificationResource) => void;
+  unauthorized: (event: LiveUnauthorizedEvent) => void;
 }
 
 /** Client → server events on `/live`, each with an acknowledgement. */
 export interface LiveClientToServerEvents {
   subscribe: (message: { patientId: string }, ack: (answer: SubscribeAck) => void) => void;
   unsubscribe: (message: { patientId: string }, ack: (answer: SubscribeAck) => void) => void;
+  /** Hands the socket a renewed access token of the same user before the old one expires. */
+  authenticate: (message: { token: string }, ack: (answer: AuthenticateAck) => void) => void;
 }
 
 export const LIVE_NAMESPACE = '/live';

@@ -21,6 +21,14 @@ export interface MetricDefinition {
   readonly plausible: { readonly min: number; readonly max: number };
   readonly loinc: string;
   readonly decimals: number;
+  /**
+   * Shortest time between two readings of this metric from one device that a working device can
+   * produce. A reading that comes sooner after the device's previous accepted one is refused at
+   * ingest (`too_frequent`): it is a device fault, and unbounded it would flood storage and the
+   * streaming core's sample windows. Each value is the fastest real cadence minus ~10 % for clock
+   * jitter; a reading at exactly the time of an accepted one is a duplicate, not too frequent.
+   */
+  readonly minIntervalMs: number;
 }
 
 const identity = (unit: string): UnitConversion => ({ unit, toCanonical: (v) => v });
@@ -39,6 +47,9 @@ export const METRICS = {
     plausible: { min: 20, max: 300 },
     loinc: '8867-4',
     decimals: 0,
+    // Pulse oximeters and ECG patches report heart rate at most once a second (an average over
+    // the last beats, not beat by beat); 900 ms leaves 100 ms for a device clock's jitter.
+    minIntervalMs: 900,
   },
   spo2: {
     key: 'spo2',
@@ -51,6 +62,8 @@ export const METRICS = {
     plausible: { min: 50, max: 100 },
     loinc: '59408-5',
     decimals: 0,
+    // Oximeters update SpO2 at most once a second (it is averaged over several pulses); 100 ms jitter.
+    minIntervalMs: 900,
   },
   glucose: {
     key: 'glucose',
@@ -64,6 +77,9 @@ export const METRICS = {
     // 2339-0 is blood glucose; CGM devices report interstitial glucose, 99504-3.
     loinc: '99504-3',
     decimals: 0,
+    // The fastest CGMs sample once a minute (others every 5 min), and interstitial glucose trails
+    // blood by 5–10 min, so sooner carries nothing new; 5 s jitter.
+    minIntervalMs: 55_000,
   },
   systolic_bp: {
     key: 'systolic_bp',
@@ -76,6 +92,9 @@ export const METRICS = {
     plausible: { min: 40, max: 300 },
     loinc: '8480-6',
     decimals: 0,
+    // A cuff measurement (inflate, deflate, read) takes 30–45 s; 20 s leaves room for a fast cuff
+    // and a jittery clock, and no cuff can measure twice within it.
+    minIntervalMs: 20_000,
   },
   diastolic_bp: {
     key: 'diastolic_bp',
@@ -88,6 +107,8 @@ export const METRICS = {
     plausible: { min: 20, max: 200 },
     loinc: '8462-4',
     decimals: 0,
+    // Measured by the same cuff inflation as systolic: same bound.
+    minIntervalMs: 20_000,
   },
   respiratory_rate: {
     key: 'respiratory_rate',
@@ -100,6 +121,9 @@ export const METRICS = {
     plausible: { min: 2, max: 80 },
     loinc: '9279-1',
     decimals: 0,
+    // Monitors update the breathing rate at most once a second (a breath at the plausible maximum
+    // of 80/min lasts 750 ms, so a faster update cannot reflect a new breath); 100 ms jitter.
+    minIntervalMs: 900,
   },
   body_temperature: {
     key: 'body_temperature',
@@ -116,6 +140,9 @@ export const METRICS = {
     plausible: { min: 25, max: 45 },
     loinc: '8310-5',
     decimals: 1,
+    // Continuous thermometers (patches, probes) sample at most once a second; temperature changes
+    // over minutes, so this refuses only a faulty device, never a real one; 100 ms jitter.
+    minIntervalMs: 900,
   },
   body_weight: {
     key: 'body_weight',
@@ -128,6 +155,9 @@ export const METRICS = {
     plausible: { min: 1, max: 400 },
     loinc: '29463-7',
     decimals: 1,
+    // A weighing takes seconds to settle, and another needs the person to step off and on again:
+    // two weights within a minute are the same weighing repeated.
+    minIntervalMs: 60_000,
   },
   pa_pressure_mean: {
     key: 'pa_pressure_mean',
@@ -141,6 +171,9 @@ export const METRICS = {
     // LOINC 8414-2: "Pulmonary artery Mean blood pressure".
     loinc: '8414-2',
     decimals: 0,
+    // An implanted PA sensor's reading is the mean over an ~18 s pressure waveform recording;
+    // 15 s leaves room for a shorter recording and clock jitter.
+    minIntervalMs: 15_000,
   },
   steps: {
     key: 'steps',
@@ -153,6 +186,8 @@ export const METRICS = {
     plausible: { min: 0, max: 100000 },
     loinc: '55423-8',
     decimals: 0,
+    // Step counters report a count per interval, the most frequent once a second; 100 ms jitter.
+    minIntervalMs: 900,
   },
 } as const satisfies Record<string, MetricDefinition>;
 

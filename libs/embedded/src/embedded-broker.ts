@@ -1,7 +1,13 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import { Aedes, type AedesOptions, type AuthenticateError, type Client } from 'aedes';
-import { deviceRevokedTopic, isDeviceTopicAllowed, verifyDeviceSecret } from '@lantern/auth';
+import {
+  deviceRevokedTopic,
+  isCanonicalDeviceId,
+  isDeviceClientIdAllowed,
+  isDeviceTopicAllowed,
+  verifyDeviceSecret,
+} from '@lantern/auth';
 import type { DeviceCredential, DeviceCredentialLookup } from './device-credential.lookup.js';
 import { PortTakenError } from './port-taken.error.js';
 
@@ -16,8 +22,15 @@ export interface EmbeddedBrokerOptions {
   readonly devices: DeviceCredentialLookup;
   /** How long a looked-up device credential is reused (a revocation event drops it at once); default 60 s. */
   readonly credentialCacheTtlMs?: number;
-  /** Revocations and refused operations, one line each. */
+  /** Revocations, refused client ids and user names, refused operations, one line each. */
   readonly onLog?: (line: string) => void;
+  /**
+   * Where sessions, subscriptions, retained and queued messages are kept (an AedesPostgresPersistence:
+   * they survive a restart of the broker). Unset: in memory, gone when the broker stops.
+   */
+  readonly persistence?: {
+    brokerOptions(authorizePublish: AedesOptions['authorizePublish']): AedesOptions;
+  };
 }
 
 export interface RunningEmbeddedBroker {
@@ -30,11 +43,15 @@ export interface RunningEmbeddedBroker {
 
 type Identity = { readonly kind: 'service' } | { readonly kind: 'device'; readonly deviceId: string; revoked: boolean };
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_CACHED_CREDENTIALS = 100_000;
 
 function refusal(returnCode: 2 | 3 | 4 | 5, message: string): AuthenticateError {
   return Object.assign(new Error(message), { returnCode });
+}
+
+/** A client-chosen string for a log line: quoted and escaped (no forged lines), and cut short. */
+function printable(text: string): string {
+  return JSON.stringify(text.length > 100 ? `${text.slice(0, 100)}…` : text);
 }
 
 function sameText(a: string, b: string): boolean {
@@ -45,9 +62,10 @@ function sameText(a: string, b: string): boolean {
 
 /**
  * Starts the embedded MQTT 3.1.1 broker (aedes on a TCP port) that enforces contract §1: devices
- * authenticate with their id and secret (checked against the devices table, decommissioned ones
- * refused) and may only publish their own telemetry/status and subscribe to their own errors topic;
- * the service credential may do anything. `{root}/internal/device-revoked` `{ deviceId }` from the
+ * authenticate with their id (lowercase canonical) and secret (checked against the devices table,
+ * decommissioned ones refused), connect with their own id as client id, and may only publish their
+ * own telemetry/status and subscribe to their own errors topic; the service credential may do
+ * anything, with any client id. `{root}/internal/device-revoked` `{ deviceId }` from the
  * service disconnects that device at once and forgets its cached credential.
  * Throws {@link PortTakenError} when the port is in use.
  */
@@ -55,12 +73,6 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   const { topicRoot: root, serviceUsername, servicePassword, devices, credentialCacheTtlMs = 60_000, onLog } = options;
   const identities = new WeakMap<Client, Identity>();
   const connectionsByDevice = new Map<string, Set<Client>>();
-  /**
-   * Which identity owns a client id: another identity may not take over that client's session (its
-   * queued messages and subscriptions). Kept for persistent sessions and the service, whose
-   * sessions outlive a connection; clean sessions have nothing to steal.
-   */
-  const clientIdOwners = new Map<string, string>();
   const cache = new Map<string, { credential: DeviceCredential; expiresAt: number }>();
   // Bumped by every revocation: a lookup that overlapped one may have read the old secret, so it is redone.
   let revocationEpoch = 0;
@@ -85,25 +97,31 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     if (username === undefined || password === undefined) return undefined;
     const secret = password.toString('utf8');
     if (username === serviceUsername) return sameText(secret, servicePassword) ? { kind: 'service' } : undefined;
-    if (!UUID.test(username)) return undefined;
-    const deviceId = username.toLowerCase();
-    const credential = await findCredential(deviceId);
+    if (!isCanonicalDeviceId(username)) {
+      // Not lowercased: topics and state are keyed by the id's text, an upper-case twin would be a second device.
+      if (isCanonicalDeviceId(username.toLowerCase()))
+        onLog?.(`refused user name '${username}': device ids are lowercase (as provisioned)`);
+      return undefined;
+    }
+    const credential = await findCredential(username);
     if (!credential || credential.decommissioned || !verifyDeviceSecret(secret, credential.secretHash))
       return undefined;
-    return { kind: 'device', deviceId, revoked: false };
+    return { kind: 'device', deviceId: username, revoked: false };
   }
 
   const authenticate: AedesOptions['authenticate'] = (client, username, password, done) => {
     identify(username, password).then(
       (identity) => {
         if (!identity) return done(refusal(4, 'bad user name or password'), false);
-        const owner = identity.kind === 'service' ? serviceUsername : identity.deviceId;
-        const previousOwner = clientIdOwners.get(client.id);
-        if (previousOwner !== undefined && previousOwner !== owner) {
-          onLog?.(`refused client id '${client.id}' for ${owner}: it belongs to ${previousOwner}`);
-          return done(refusal(2, 'client id in use by another identity'), false);
+        // Checked after the credentials, before aedes takes over a connection or session with this client id:
+        // a device's client id is its own id, so it can reach neither another device's connection nor a
+        // service's session (the ingest's queue). Lantern's services may use any client id.
+        if (identity.kind === 'device' && !isDeviceClientIdAllowed(identity.deviceId, client.id)) {
+          onLog?.(
+            `refused client id ${printable(client.id)} for device ${identity.deviceId}: a device's client id is its id`,
+          );
+          return done(refusal(2, 'client id must be the device id'), false);
         }
-        if (!client.clean || identity.kind === 'service') clientIdOwners.set(client.id, owner);
         identities.set(client, identity);
         if (identity.kind === 'device') {
           const connections = connectionsByDevice.get(identity.deviceId) ?? new Set<Client>();
@@ -142,7 +160,12 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     callback(null, allowed ? subscription : null);
   };
 
-  const broker = await Aedes.createBroker({ authenticate, authorizePublish, authorizeSubscribe });
+  const broker = await Aedes.createBroker({
+    authenticate,
+    authorizeSubscribe,
+    // A persistence wraps authorizePublish: it makes an authorised QoS 1 PUBLISH durable before aedes PUBACKs it.
+    ...(options.persistence?.brokerOptions(authorizePublish) ?? { authorizePublish }),
+  });
   broker.on('clientDisconnect', (client) => {
     const identity = identities.get(client);
     if (identity?.kind === 'device') connectionsByDevice.get(identity.deviceId)?.delete(client);

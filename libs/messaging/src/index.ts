@@ -4,3 +4,5 @@ export * from './telemetry.codec.js';
 export * from './status.codec.js';
 export * from './broker-events.js';
 export * from './mqtt-client.js';
+export * from './webhook.js';
+export * from './webhook-outbox.service.js';

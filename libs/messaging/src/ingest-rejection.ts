@@ -23,6 +23,15 @@ export const REJECTION_CODES = [
   'ts_in_future',
   'ts_too_old',
   'invalid_status',
+  'unexpected_topic',
+  // Text PostgreSQL refuses (U+0000, unpaired surrogates) or that has no business in a field (control characters).
+  'invalid_text',
+  // Admission (apps/ingest reading-admission.ts): the device type does not measure the metric, or the
+  // reading comes sooner after the device's previous one than the metric's minimum interval allows.
+  'metric_not_for_device',
+  'too_frequent',
+  // The database refused to store a reading or status the codec accepted (its message is in the reason).
+  'storage_refused',
 ] as const;
 export type RejectionCode = (typeof REJECTION_CODES)[number];
 

@@ -1,9 +1,10 @@
+import { textProblem } from './device-text.js';
 import type { Rejection } from './ingest-rejection.js';
 import {
   checkClaimedDevice,
   checkTimeWindow,
   decodeJsonObject,
-  parseTimestamp,
+  readTimestamp,
   type DecodeContext,
 } from './telemetry.codec.js';
 
@@ -37,15 +38,11 @@ export function decodeStatus(payload: Uint8Array, ctx: DecodeContext): DecodedSt
 
   let time = ctx.receivedAt;
   if (body['ts'] !== undefined) {
-    const t = parseTimestamp(body['ts']);
-    if (t === undefined)
-      return {
-        ok: false,
-        rejection: { code: 'invalid_ts', reason: 'ts must be an ISO-8601 time with offset or epoch milliseconds' },
-      };
-    const window = checkTimeWindow(t, ctx);
+    const t = readTimestamp(body['ts']);
+    if (!t.ok) return { ok: false, rejection: { code: 'invalid_ts', reason: t.reason } };
+    const window = checkTimeWindow(t.time, ctx);
     if (window) return { ok: false, rejection: window };
-    time = t;
+    time = t.time;
   }
 
   const status: { -readonly [K in keyof DecodedStatus]: DecodedStatus[K] } = { time };
@@ -63,6 +60,9 @@ export function decodeStatus(payload: Uint8Array, ctx: DecodeContext): DecodedSt
     if (typeof firmware !== 'string' || firmware.length === 0 || firmware.length > MAX_FIRMWARE_LENGTH) {
       return bad(`firmware must be a string of 1 to ${MAX_FIRMWARE_LENGTH} characters`);
     }
+    // Stored in a text column: PostgreSQL refuses U+0000 and unpaired surrogates. Not echoed.
+    const problem = textProblem(firmware);
+    if (problem) return { ok: false, rejection: { code: 'invalid_text', reason: `firmware ${problem}` } };
     status.firmware = firmware;
   }
   if (rssi !== undefined) {
@@ -71,9 +71,9 @@ export function decodeStatus(payload: Uint8Array, ctx: DecodeContext): DecodedSt
     status.rssi = Math.round(rssi);
   }
   if (sensorExpiresAt !== undefined) {
-    const t = typeof sensorExpiresAt === 'string' ? parseTimestamp(sensorExpiresAt) : undefined;
-    if (t === undefined) return bad('sensorExpiresAt must be an ISO-8601 time with offset');
-    status.sensorExpiresAt = new Date(t).toISOString();
+    const t = typeof sensorExpiresAt === 'string' ? readTimestamp(sensorExpiresAt) : undefined;
+    if (!t?.ok) return bad('sensorExpiresAt must be an ISO-8601 time with offset, in the years 2000 to 9999');
+    status.sensorExpiresAt = new Date(t.time).toISOString();
   }
   if (Object.keys(status).length === 1) {
     return bad('status must carry at least one of battery, online, firmware, rssi, sensorExpiresAt');

@@ -292,3 +292,135 @@ describe('decodeStatus', () => {
     if (!result.ok) expect(result.rejection.code).toBe(code);
   });
 });
+
+describe('times outside the sane range (2000-01-01 … 9999-12-31)', () => {
+  it('refuses "ts": 1e17 on one reading only, with a clear reason, and keeps the others', () => {
+    const result = decode({
+      seq: 9,
+      readings: [
+        { metric: 'spo2', value: 96, ts: NOW - 2000 },
+        { metric: 'spo2', value: 97, ts: 1e17 },
+        { metric: 'spo2', value: 98, ts: NOW },
+      ],
+    });
+    expect(result.readings.map((r) => r.index)).toEqual([0, 2]);
+    expect(result.rejections).toEqual([
+      {
+        code: 'invalid_ts',
+        index: 1,
+        reason: 'ts must lie between 2000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z; got 100000000000000000',
+      },
+    ]);
+  });
+
+  it.each([
+    ['before 2000', 946_684_799_999],
+    ['zero', 0],
+    ['negative zero', -0],
+    ['negative', -5],
+    ['just past year 9999', 253_402_300_800_000],
+    ['past what a Date can hold', 8.64e15 + 1],
+    ['1e308', 1e308],
+    ['year 0000 as ISO', '0000-01-01T00:00:00Z'],
+    ['year 1999 as ISO', '1999-12-31T23:59:59Z'],
+  ])('refuses a reading ts %s as invalid_ts', (_name, ts) => {
+    const result = decode({ readings: [{ metric: 'spo2', value: 96, ts }] });
+    expect(result.rejections.map((r) => [r.index, r.code])).toEqual([[0, 'invalid_ts']]);
+    expect(result.rejections[0].reason).toMatch(/^ts must lie between 2000-01-01/);
+  });
+
+  it('refuses an out-of-range message ts as a whole, like a malformed one', () => {
+    const result = decode({ ts: 1e17, readings: [{ metric: 'spo2', value: 96 }] });
+    expect(result.readings).toEqual([]);
+    expect(result.rejections).toEqual([
+      {
+        code: 'invalid_ts',
+        reason: 'ts must lie between 2000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z; got 100000000000000000',
+      },
+    ]);
+  });
+
+  it('reads the range bounds themselves; the window then judges them', () => {
+    expect(parseTimestamp(Date.UTC(2000, 0, 1))).toBe(Date.UTC(2000, 0, 1));
+    expect(parseTimestamp('9999-12-31T23:59:59.999Z')).toBe(253_402_300_799_999);
+    expect(decode({ readings: [{ metric: 'spo2', value: 96, ts: '9999-12-31T23:59:59.999Z' }] }).rejections).toEqual([
+      { code: 'ts_in_future', reason: 'ts 9999-12-31T23:59:59.999Z is more than 5 minutes in the future', index: 0 },
+    ]);
+  });
+
+  it('never throws in a status either: ts 1e17 and a year-0 sensor expiry are refused', () => {
+    expect(decodeStatus(json({ online: true, ts: 1e17 }), ctx)).toMatchObject({
+      ok: false,
+      rejection: { code: 'invalid_ts' },
+    });
+    expect(decodeStatus(json({ sensorExpiresAt: '0000-01-01T00:00:00Z' }), ctx)).toMatchObject({
+      ok: false,
+      rejection: { code: 'invalid_status' },
+    });
+  });
+});
+
+describe('text the database refuses or that has no place in a field', () => {
+  it('refuses a metric name with U+0000 as invalid_text, escaped in the reason', () => {
+    const result = decode({ readings: [{ metric: 'gl\u0000ucose', value: 96 }] });
+    expect(result.rejections).toEqual([
+      {
+        code: 'invalid_text',
+        index: 0,
+        reason: "metric 'gl\\u0000ucose' contains the control character U+0000 at index 2",
+      },
+    ]);
+  });
+
+  it('refuses a metric name or a unit with an unpaired surrogate', () => {
+    const result = decode({
+      readings: [
+        { metric: 'x\ud800', value: 96 },
+        { metric: 'glucose', value: 96, unit: 'mg\udc00' },
+        { metric: 'glucose', value: 96, unit: 'mg/d\u0007L' },
+      ],
+    });
+    expect(result.rejections).toEqual([
+      { code: 'invalid_text', index: 0, reason: "metric 'x\\ud800' contains an unpaired surrogate U+D800 at index 1" },
+      { code: 'invalid_text', index: 1, reason: "unit 'mg\\udc00' contains an unpaired surrogate U+DC00 at index 2" },
+      {
+        code: 'invalid_text',
+        index: 2,
+        reason: "unit 'mg/d\\u0007L' contains the control character U+0007 at index 4",
+      },
+    ]);
+  });
+
+  it('cuts a long unknown metric name without splitting a surrogate pair', () => {
+    const name = `${'m'.repeat(63)}😀${'x'.repeat(100)}`;
+    const reason = decode({ readings: [{ metric: name, value: 1 }] }).rejections[0].reason;
+    expect(reason).toBe(`unknown metric '${'m'.repeat(63)}😀…'`);
+  });
+
+  it('escapes the device text V8 quotes in a JSON syntax error', () => {
+    const result = decode(Buffer.from('{"readings":tru\u0000e}'));
+    expect(result.rejections[0].code).toBe('invalid_json');
+    expect(result.rejections[0].reason).not.toContain('\u0000');
+    expect(result.rejections[0].reason).toContain('\\u0000');
+  });
+
+  it.each([
+    ['U+0000', '2.\u00001', 'contains the control character U+0000 at index 2'],
+    ['a newline', '2.3\n', 'contains the control character U+000A at index 3'],
+    ['DEL', '2\u007f', 'contains the control character U+007F at index 1'],
+    ['a lone high surrogate', '2.3\ud83d', 'contains an unpaired surrogate U+D83D at index 3'],
+    ['a lone low surrogate', '\ude00', 'contains an unpaired surrogate U+DE00 at index 0'],
+  ])('refuses a firmware with %s as invalid_text, without echoing it', (_name, firmware, problem) => {
+    expect(decodeStatus(json({ firmware }), ctx)).toEqual({
+      ok: false,
+      rejection: { code: 'invalid_text', reason: `firmware ${problem}` },
+    });
+  });
+
+  it('accepts a firmware with non-ASCII text and proper surrogate pairs', () => {
+    expect(decodeStatus(json({ firmware: '2.3.1-β 😀' }), ctx)).toEqual({
+      ok: true,
+      status: { time: NOW, firmware: '2.3.1-β 😀' },
+    });
+  });
+});

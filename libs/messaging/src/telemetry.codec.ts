@@ -1,4 +1,5 @@
 import { isMetricKey, isPlausible, METRICS, toCanonical, type MetricKey } from '@lantern/domain';
+import { echoText, textProblem } from './device-text.js';
 import type { Rejection, RejectionCode } from './ingest-rejection.js';
 
 /** Contract §1.1: payload limit. */
@@ -7,6 +8,13 @@ export const MAX_PAYLOAD_BYTES = 64 * 1024;
 export const MAX_READINGS_PER_MESSAGE = 1000;
 /** Contract §1.1: a reading more than this far in the future is refused. */
 export const MAX_FUTURE_SKEW_MS = 5 * 60_000;
+/**
+ * The sane range of event times, whatever the configured window: before 2000 no device of ours
+ * existed, and past year 9999 a time has no ISO-8601 form (`1e17` ms is not even a valid Date, and
+ * formatting it threw). A time outside is malformed (`invalid_ts`), not merely early or late.
+ */
+export const MIN_EVENT_TIME = Date.UTC(2000, 0, 1);
+export const MAX_EVENT_TIME = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 export interface DecodeContext {
   /** When the broker delivered the message to us, epoch ms; also "now" for the time window. */
@@ -61,7 +69,8 @@ export function decodeJsonObject(payload: Uint8Array, maxBytes = MAX_PAYLOAD_BYT
   try {
     json = JSON.parse(text);
   } catch (error) {
-    return reject('invalid_json', `payload is not valid JSON: ${(error as Error).message}`);
+    // V8 quotes the offending text in its message: escape it, it is the device's.
+    return reject('invalid_json', `payload is not valid JSON: ${echoText(String((error as Error).message), 120)}`);
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     return reject('invalid_message', 'payload must be a JSON object');
@@ -69,16 +78,35 @@ export function decodeJsonObject(payload: Uint8Array, maxBytes = MAX_PAYLOAD_BYT
   return { ok: true, value: json as Record<string, unknown> };
 }
 
-/** Parses a timestamp given as ISO-8601 with offset or epoch milliseconds; undefined when malformed. */
+const TS_FORMAT = 'ts must be an ISO-8601 time with offset or epoch milliseconds';
+const TS_RANGE = `ts must lie between ${new Date(MIN_EVENT_TIME).toISOString()} and ${new Date(MAX_EVENT_TIME).toISOString()}`;
+
+/**
+ * Reads a timestamp given as ISO-8601 with offset or epoch milliseconds, within the sane range
+ * (MIN_EVENT_TIME … MAX_EVENT_TIME); the reason tells a malformed time from one out of range.
+ */
+export function readTimestamp(value: unknown): { ok: true; time: number } | { ok: false; reason: string } {
+  let ms = NaN;
+  if (typeof value === 'number') ms = Math.round(value);
+  else if (typeof value === 'string' && value.length <= 40 && ISO_WITH_OFFSET.test(value)) ms = Date.parse(value);
+  else return { ok: false, reason: TS_FORMAT };
+  if (Number.isNaN(ms)) return { ok: false, reason: TS_FORMAT };
+  // -0, negative, 1e17, Infinity: a number is safe to echo (no device text in it).
+  if (!(ms >= MIN_EVENT_TIME && ms <= MAX_EVENT_TIME)) {
+    return { ok: false, reason: `${TS_RANGE}; got ${typeof value === 'number' ? String(value) : value}` };
+  }
+  return { ok: true, time: ms };
+}
+
+/** Parses a timestamp as `readTimestamp` does; undefined when malformed or out of range. */
 export function parseTimestamp(value: unknown): number | undefined {
-  if (typeof value === 'number') {
-    return Number.isFinite(value) && value >= 0 ? Math.round(value) : undefined;
-  }
-  if (typeof value === 'string' && value.length <= 40 && ISO_WITH_OFFSET.test(value)) {
-    const ms = Date.parse(value);
-    return Number.isNaN(ms) ? undefined : ms;
-  }
-  return undefined;
+  const result = readTimestamp(value);
+  return result.ok ? result.time : undefined;
+}
+
+/** An epoch-ms time as ISO-8601, or the bare number when no Date can hold it (never throws). */
+export function formatTime(time: number): string {
+  return Number.isFinite(time) && Math.abs(time) <= 8.64e15 ? new Date(time).toISOString() : String(time);
 }
 
 /** Checks a timestamp against the accepted window (≤ 5 min ahead, ≤ max backfill behind). */
@@ -87,13 +115,13 @@ export function checkTimeWindow(
   ctx: Pick<DecodeContext, 'receivedAt' | 'maxBackfillMs'>,
 ): { code: RejectionCode; reason: string } | undefined {
   if (time > ctx.receivedAt + MAX_FUTURE_SKEW_MS) {
-    return { code: 'ts_in_future', reason: `ts ${new Date(time).toISOString()} is more than 5 minutes in the future` };
+    return { code: 'ts_in_future', reason: `ts ${formatTime(time)} is more than 5 minutes in the future` };
   }
   if (time < ctx.receivedAt - ctx.maxBackfillMs) {
     const days = Math.round((ctx.maxBackfillMs / 86_400_000) * 100) / 100;
     return {
       code: 'ts_too_old',
-      reason: `ts ${new Date(time).toISOString()} is older than the backfill limit of ${days} days`,
+      reason: `ts ${formatTime(time)} is older than the backfill limit of ${days} days`,
     };
   }
   return undefined;
@@ -138,10 +166,9 @@ export function decodeTelemetry(payload: Uint8Array, ctx: DecodeContext): Decode
 
   let messageTime = ctx.receivedAt;
   if (body['ts'] !== undefined) {
-    const t = parseTimestamp(body['ts']);
-    if (t === undefined)
-      return whole({ code: 'invalid_ts', reason: 'ts must be an ISO-8601 time with offset or epoch milliseconds' });
-    messageTime = t;
+    const t = readTimestamp(body['ts']);
+    if (!t.ok) return whole({ code: 'invalid_ts', reason: t.reason });
+    messageTime = t.time;
   }
 
   const items = body['readings'];
@@ -170,13 +197,23 @@ function decodeReading(item: unknown, index: number, messageTime: number, ctx: D
   const r = item as Record<string, unknown>;
   const metric = r['metric'];
   if (typeof metric !== 'string') return reject('unknown_metric', 'metric must be a string', index);
-  if (!isMetricKey(metric)) return reject('unknown_metric', `unknown metric '${truncate(metric)}'`, index);
+  if (!isMetricKey(metric)) {
+    // The name goes into the reason, which is stored as text: escaped, and refused as text first.
+    const problem = textProblem(metric);
+    if (problem) return reject('invalid_text', `metric '${echoText(metric)}' ${problem}`, index);
+    return reject('unknown_metric', `unknown metric '${echoText(metric)}'`, index);
+  }
   const raw = r['value'];
   if (typeof raw !== 'number' || !Number.isFinite(raw))
     return reject('invalid_value', 'value must be a finite number', index);
   const unit = r['unit'];
   if (unit !== undefined && typeof unit !== 'string') return reject('invalid_unit', 'unit must be a string', index);
-  const converted = toCanonical(metric, raw, unit === undefined ? undefined : truncate(unit));
+  if (unit !== undefined) {
+    const problem = textProblem(unit);
+    if (problem) return reject('invalid_text', `unit '${echoText(unit)}' ${problem}`, index);
+  }
+  // A unit is compared, never stored; cut it (pair-safe) because toCanonical echoes it in its reason.
+  const converted = toCanonical(metric, raw, unit === undefined ? undefined : echoText(unit));
   if (!converted.ok) return reject('invalid_unit', converted.reason, index);
   if (!Number.isFinite(converted.value) || !isPlausible(metric, converted.value)) {
     const { min, max } = METRICS[metric].plausible;
@@ -188,18 +225,13 @@ function decodeReading(item: unknown, index: number, messageTime: number, ctx: D
   }
   let time = messageTime;
   if (r['ts'] !== undefined) {
-    const t = parseTimestamp(r['ts']);
-    if (t === undefined)
-      return reject('invalid_ts', 'ts must be an ISO-8601 time with offset or epoch milliseconds', index);
-    time = t;
+    const t = readTimestamp(r['ts']);
+    if (!t.ok) return reject('invalid_ts', t.reason, index);
+    time = t.time;
   }
   const window = checkTimeWindow(time, ctx);
   if (window) return reject(window.code, window.reason, index);
   return { ok: true, value: { index, metric, value: converted.value, time } };
-}
-
-function truncate(text: string, max = 64): string {
-  return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
 function roundTo(value: number): number {

@@ -10,6 +10,11 @@ export interface Topics {
   /** Subscription filters of the ingest role. */
   readonly allTelemetry: string;
   readonly allStatus: string;
+  /**
+   * The canary an ingest instance publishes to itself, proving its subscription delivers. One topic
+   * per client id (levels-safe), so each instance hears its own even when subscriptions are shared.
+   */
+  ingestCanary(clientId: string): string;
 }
 
 export type DeviceTopicKind = 'telemetry' | 'status' | 'errors';
@@ -26,6 +31,7 @@ export function topicsFor(root: string): Topics {
     patientNotifications: (id) => `${root}/events/patients/${id}/notifications`,
     allTelemetry: `${root}/devices/+/telemetry`,
     allStatus: `${root}/devices/+/status`,
+    ingestCanary: (clientId) => `${root}/internal/ingest-canary/${clientId.replace(/[^A-Za-z0-9_.-]/g, '_')}`,
   };
 }
 

@@ -2,9 +2,23 @@ import { DataSource } from 'typeorm';
 import { CoreSchema1764000000000 } from './migrations/1764000000000-core-schema.js';
 import { ReadingsSchema1764000000100 } from './migrations/1764000000100-readings-schema.js';
 import { AlertRaisedAt1764000000200 } from './migrations/1764000000200-alert-raised-at.js';
+import { DeadLetterPayloads1765000000100 } from './migrations/1765000000100-dead-letter-payloads.js';
+import { IngestHealth1765000000200 } from './migrations/1765000000200-ingest-health.js';
+import { WebhookOutbox1765000000300 } from './migrations/1765000000300-webhook-outbox.js';
+import { AlertsResolvedIndex1765000000400 } from './migrations/1765000000400-alerts-resolved-index.js';
+import { Sessions1765000000500 } from './migrations/1765000000500-sessions.js';
 
 /** Every migration in order. An explicit list, not a glob: globs do not survive ESM and `nest build`. */
-export const MIGRATIONS = [CoreSchema1764000000000, ReadingsSchema1764000000100, AlertRaisedAt1764000000200];
+export const MIGRATIONS = [
+  CoreSchema1764000000000,
+  ReadingsSchema1764000000100,
+  AlertRaisedAt1764000000200,
+  DeadLetterPayloads1765000000100,
+  IngestHealth1765000000200,
+  WebhookOutbox1765000000300,
+  AlertsResolvedIndex1765000000400,
+  Sessions1765000000500,
+];
 
 export interface DataSourceOptions {
   readonly url: string;

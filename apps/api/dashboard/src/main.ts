@@ -15,6 +15,7 @@ import type { AppContext } from './app-context.js';
 import { boardView } from './board.js';
 import { h, replace } from './dom.js';
 import { LiveConnection } from './live.js';
+import { MonitoringBanner } from './monitoring-banner.js';
 import { patientDetailView } from './patient-detail.js';
 import { patientView } from './patient-view.js';
 import { ClinicianStore } from './store.js';
@@ -69,6 +70,9 @@ function startShell(session: Session): Shell {
   const store = isClinician ? new ClinicianStore(live) : null;
   const main = h('main', { id: 'main', tabindex: '-1' });
   const liveStatus = h('span', { class: 'live-status', 'data-live': 'connecting' });
+  // Clinicians must know when monitoring itself stops: a quiet board is not quiet patients.
+  const monitoring = isClinician ? new MonitoringBanner(session.user.role === 'admin') : null;
+  monitoring?.start();
   const ctx: AppContext = {
     session,
     live,
@@ -123,7 +127,16 @@ function startShell(session: Session): Shell {
     h('span', { class: 'user' }, session.user.displayName ?? session.user.email),
     h('button', { type: 'button', onclick: signOut }, 'Sign out'),
   );
-  replace(app, header, alarm?.banner ?? null, main, alarm?.assertive ?? null, alarm?.polite ?? null, toastBox);
+  replace(
+    app,
+    header,
+    monitoring?.element ?? null,
+    alarm?.banner ?? null,
+    main,
+    alarm?.assertive ?? null,
+    alarm?.polite ?? null,
+    toastBox,
+  );
 
   if (store) {
     store
@@ -141,6 +154,7 @@ function startShell(session: Session): Shell {
     main,
     dispose: () => {
       offStatus();
+      monitoring?.stop();
       live.close();
     },
   };

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
 import {
@@ -11,18 +10,18 @@ import {
 } from '@lantern/domain';
 import {
   AlertTransitionError,
-  acknowledgeAlert,
-  acknowledgedNotificationText,
   alertChangedTopic,
+  alertCommand,
   applyOverride,
+  decideAlertCommand,
   effectiveRules,
   findRule,
-  resolveAlert,
   rulesChangedTopic,
   toAlertResource,
   validateRuleOverride,
-  type AlertRecord,
-  type AlertTransition,
+  type AlertCommandAction,
+  type AlertCommandContext,
+  type AlertDecision,
   type EffectiveRule,
 } from '@lantern/alerting';
 import { AuditService, PatientAccessService, type Actor } from '@lantern/auth';
@@ -32,6 +31,7 @@ import {
   AlertRuleOverrideRepository,
   DeviceRepository,
   PatientNotificationRepository,
+  idFromCause,
   type StoredAlert,
   type StoredNotification,
 } from '@lantern/storage';
@@ -55,9 +55,13 @@ export function toNotificationResource(n: StoredNotification): PatientNotificati
 
 /**
  * Alerts and personalised rules for clinicians (contract §3.4) and patients' notifications (§3.5).
- * Acknowledgement and resolution apply the streaming core's lifecycle to the stored row under a
- * row lock, then announce the change: the alert event (and the patient's notification) on the
- * broker, and `{root}/internal/alert-changed` so the ingest's in-memory state follows.
+ * Acknowledgement and resolution are commands to the alert lifecycle of libs/alerting: its
+ * decideAlertCommand — the function AlertEngine.command runs — decides on the stored row under a
+ * row lock, and the row and the patient's notification (its words from libs/alerting too) are
+ * stored as decided, in one transaction. Then the change is announced: the alert event (and the
+ * notification) on the broker, and `{root}/internal/alert-changed` so the ingest's in-memory state
+ * follows (a late or lost announcement is made good when the ingest next writes the row: it finds
+ * it changed and reconciles).
  * Every read and change is audited (docs/security.md): a list across patients records one entry per
  * patient it showed.
  */
@@ -128,15 +132,11 @@ export class AlertService {
   }
 
   acknowledge(actor: Actor, alertId: string, note: string | undefined): Promise<AlertResource> {
-    return this.transition(actor, alertId, 'alert.acknowledge', (alert, now) =>
-      acknowledgeAlert(alert, actor.principal.userId, now, note ?? null),
-    );
+    return this.command(actor, alertId, 'acknowledge', note);
   }
 
   resolve(actor: Actor, alertId: string, note: string | undefined): Promise<AlertResource> {
-    return this.transition(actor, alertId, 'alert.resolve', (alert, now) =>
-      resolveAlert(alert, actor.principal.userId, now, note ?? null),
-    );
+    return this.command(actor, alertId, 'resolve', note);
   }
 
   async rules(actor: Actor, patientId: string): Promise<EffectiveRule[]> {
@@ -235,43 +235,45 @@ export class AlertService {
     return found;
   }
 
-  private async transition(
+  private async command(
     actor: Actor,
     alertId: string,
-    action: 'alert.acknowledge' | 'alert.resolve',
-    apply: (alert: AlertRecord, now: number) => { alert: AlertRecord; transitions: AlertTransition[] },
+    action: AlertCommandAction,
+    note: string | undefined,
   ): Promise<AlertResource> {
-    await this.findVisible(actor, alertId);
-    let transitions: AlertTransition[] = [];
-    const now = Date.now();
-    let saved: StoredAlert | undefined;
+    const visible = await this.findVisible(actor, alertId);
+    const context = await this.commandContext(visible);
+    const command = alertCommand({ action, alertId: visible.id, by: actor.principal.userId, at: Date.now(), note });
+    let decision: AlertDecision | undefined;
+    let saved: Awaited<ReturnType<AlertRepository['decideLocked']>>;
     try {
-      saved = await this.alerts.updateLocked(alertId, (current) => {
-        const step = apply(current, now);
-        transitions = step.transitions;
-        return step.alert;
+      saved = await this.alerts.decideLocked(visible.id, (current) => {
+        decision = decideAlertCommand(current, command, context);
+        return decision;
       });
     } catch (error) {
       if (error instanceof AlertTransitionError) throw new ConflictError(error.message);
       throw error;
     }
-    if (!saved) throw new NotFoundError('Alert', alertId);
-    const record: AlertRecord = saved;
-    let notification: StoredNotification | undefined;
-    if (transitions.some((t) => t.kind === 'acknowledged'))
-      notification = await this.storeAcknowledgedNotification(record, now);
-    // Persisted; now emitted, each transition once.
-    for (const t of transitions)
+    if (!saved || !decision) throw new NotFoundError('Alert', alertId);
+    const record = saved.alert;
+    // Stored; now emitted, each transition once, and the notification only if stored now.
+    for (const t of decision.transitions)
       await this.announce(patientEventTopic(this.topics, 'alerts', record.patientId), toAlertResource(t.alert));
-    if (notification)
+    for (const n of decision.notifications) {
+      if (!saved.notified.has(n.id)) continue;
       await this.announce(
         patientEventTopic(this.topics, 'notifications', record.patientId),
-        toNotificationResource(notification),
+        toNotificationResource({ ...n, readAt: null }),
       );
-    await this.announce(alertChangedTopic(this.topics.root), { alertId, transitions: transitions.map((t) => t.kind) });
+    }
+    await this.announce(alertChangedTopic(this.topics.root), {
+      alertId: record.id,
+      transitions: decision.transitions.map((t) => t.kind),
+    });
     // After the announcements: a failed entry fails the request but never leaves the ingest's copy stale.
     await this.audit.record(actor, {
-      action,
+      action: action === 'acknowledge' ? 'alert.acknowledge' : 'alert.resolve',
       patientId: record.patientId,
       resource: 'alert',
       resourceId: record.id,
@@ -280,31 +282,17 @@ export class AlertService {
     return toAlertResource(record);
   }
 
-  private async storeAcknowledgedNotification(
-    alert: AlertRecord,
-    now: number,
-  ): Promise<StoredNotification | undefined> {
+  /** What the command needs besides the row: the rule as it applies to the patient, the device's type, ids by cause. */
+  private async commandContext(alert: StoredAlert): Promise<AlertCommandContext> {
     const rule = findRule(alert.rule);
-    if (!rule) return undefined;
-    const overrides = await this.overrides.listForPatient(alert.patientId);
-    const effective = applyOverride(
-      rule,
-      overrides.find((o) => o.ruleKey === rule.key),
-    );
+    const override = rule && (await this.overrides.listForPatient(alert.patientId)).find((o) => o.ruleKey === rule.key);
     const device =
       alert.deviceId === null ? undefined : await this.devices.findById(alert.deviceId).catch(() => undefined);
-    const text = acknowledgedNotificationText(effective, { value: alert.value, deviceType: device?.type ?? null });
-    const notification: StoredNotification = {
-      ...text,
-      id: randomUUID(),
-      patientId: alert.patientId,
-      alertId: alert.id,
-      deviceId: alert.deviceId,
-      createdAt: now,
-      readAt: null,
+    return {
+      rule: rule && applyOverride(rule, override),
+      deviceType: device?.type ?? null,
+      newId: idFromCause,
     };
-    await this.notifications.insertMany([notification]);
-    return notification;
   }
 
   /** Best effort: the change is stored; a broker outage delays only the live view and the ingest's copy. */

@@ -62,11 +62,20 @@ export class IngestRejectionDto {
 
   @ApiProperty({ description: 'True when only the first 64 KiB were kept.' })
   truncated!: boolean;
+
+  @ApiPropertyOptional({
+    type: Boolean,
+    description:
+      "Present (true) when the raw payload was not kept: the device's dead-letter budget (INGEST_DEAD_LETTER_BUDGET) was spent, or the database refused the dead letter with it. payload and payloadBase64 are then absent.",
+  })
+  payloadDropped?: true;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/** A stored dead letter as the API shows it: the payload as text when valid UTF-8, else base64; neither when not kept. */
 export function toIngestRejectionDto(record: IngestRejectionRecord): IngestRejectionDto {
+  const kept = !record.payloadDropped;
   let text: string | undefined;
   try {
     // A truncated payload may end inside a multi-byte character: then it is shown as base64.
@@ -82,8 +91,9 @@ export function toIngestRejectionDto(record: IngestRejectionRecord): IngestRejec
     reason: record.reason,
     ...(record.readingIndex === undefined ? {} : { index: record.readingIndex }),
     ...(record.seq === undefined ? {} : { seq: record.seq }),
-    ...(text === undefined ? { payloadBase64: record.payload.toString('base64') } : { payload: text }),
+    ...(!kept ? {} : text === undefined ? { payloadBase64: record.payload.toString('base64') } : { payload: text }),
     payloadSize: record.payloadSize,
     truncated: record.truncated,
+    ...(kept ? {} : { payloadDropped: true as const }),
   };
 }

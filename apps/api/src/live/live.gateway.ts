@@ -10,11 +10,13 @@ import {
   type OnGatewayInit,
 } from '@nestjs/websockets';
 import type { Namespace, Socket } from 'socket.io';
-import { AccessTokenService, type Principal } from '@lantern/auth';
+import { AccessTokenService, SessionService, type SessionPrincipal } from '@lantern/auth';
 import {
   LIVE_NAMESPACE,
+  type AuthenticateAck,
   type LiveClientToServerEvents,
   type LiveServerToClientEvents,
+  type LiveUnauthorizedEvent,
   type SubscribeAck,
 } from '@lantern/domain';
 import { patientSelfRoom, watchersRoom, type LiveBroadcaster, type WatcherEvent } from './live-broadcaster.js';
@@ -22,7 +24,10 @@ import { LiveService } from './live.service.js';
 import { parsePatientMessage } from './live-message.js';
 
 interface LiveSocketData {
-  principal: Principal;
+  /** Who the socket acts for, in which login; replaced by `authenticate` with a renewed token. */
+  principal: SessionPrincipal;
+  /** When the access token the socket runs on expires (epoch ms); undefined when it has no `exp`. */
+  expiresAt?: number;
   /** Patients this socket subscribed to, released on disconnect. */
   patients: Set<string>;
   /** Subscriptions being granted: a repeated subscribe shares the first one's answer instead of counting twice. */
@@ -33,6 +38,13 @@ interface LiveSocketData {
 
 /** How often every live subscription's visibility is checked again (care-team changes). */
 const ACCESS_RECHECK_MS = 30_000;
+/**
+ * How often every socket's login is checked against the database. A revocation made on this
+ * instance closes its sockets at once (SessionService.onRevoked); one made on another api instance
+ * is found by this sweep — one query for all sockets — so every socket of a revoked login closes
+ * within this interval plus a query, under the 5 s of contract §4.1, broker or no broker.
+ */
+export const SESSION_RECHECK_MS = 2_000;
 /** setTimeout's limit; tokens living longer are re-armed on the next check instead. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -45,13 +57,15 @@ type LiveNamespace = Namespace<
 type LiveSocket = Socket<LiveClientToServerEvents, LiveServerToClientEvents, Record<string, never>, LiveSocketData>;
 
 const BAD_REQUEST: SubscribeAck = { ok: false, error: 'bad_request' };
+const AUTH_REFUSED: AuthenticateAck = { ok: false, error: 'unauthorized' };
 
 /**
  * Socket.IO `/live` (contract §2): authenticates the handshake, turns subscribe/unsubscribe into calls
  * of LiveService, and is the destination of routed events (rooms per patient). Every handler answers
  * its acknowledgement even when the message is garbage; nothing a client sends can drop the connection.
  */
-@WebSocketGateway({ namespace: LIVE_NAMESPACE, cors: { origin: true } })
+// CORS: CORS_ORIGINS, applied to every gateway by CorsIoAdapter (apps/api/src/security).
+@WebSocketGateway({ namespace: LIVE_NAMESPACE })
 export class LiveGateway
   implements
     OnGatewayInit<LiveNamespace>,
@@ -62,50 +76,95 @@ export class LiveGateway
 {
   private readonly logger = new Logger(LiveGateway.name);
   private readonly recheckTimer: NodeJS.Timeout;
+  private readonly sessionTimer: NodeJS.Timeout;
+  private readonly stopRevocations: () => void;
+  private sweeping = false;
 
   @WebSocketServer()
   private readonly namespace!: LiveNamespace;
 
   constructor(
     private readonly tokens: AccessTokenService,
+    private readonly sessions: SessionService,
     private readonly live: LiveService,
   ) {
     this.recheckTimer = setInterval(() => void this.revalidate(), ACCESS_RECHECK_MS);
     this.recheckTimer.unref();
+    this.sessionTimer = setInterval(() => void this.sweepSessions(), SESSION_RECHECK_MS);
+    this.sessionTimer.unref();
+    this.stopRevocations = this.sessions.onRevoked((ids) => this.endSessions(new Set(ids)));
   }
 
   onModuleDestroy(): void {
     clearInterval(this.recheckTimer);
+    clearInterval(this.sessionTimer);
+    this.stopRevocations();
   }
 
   afterInit(namespace: LiveNamespace): void {
     namespace.use((socket, next) => {
-      try {
-        const auth: unknown = socket.handshake.auth;
-        const token = typeof auth === 'object' && auth !== null ? (auth as { token?: unknown }).token : undefined;
-        socket.data.principal = this.tokens.verify(typeof token === 'string' ? token : undefined);
-        socket.data.patients = new Set();
-        socket.data.pending = new Map();
-        // A socket lives no longer than the token that opened it.
-        const expiresAt = tokenExpiry(token as string);
-        if (expiresAt !== undefined) {
-          socket.data.expiry = setTimeout(
-            () => socket.disconnect(true),
-            Math.min(MAX_TIMER_MS, Math.max(0, expiresAt - Date.now())),
-          );
-          socket.data.expiry.unref();
-        }
-        next();
-      } catch {
+      const auth: unknown = socket.handshake.auth;
+      const token = typeof auth === 'object' && auth !== null ? (auth as { token?: unknown }).token : undefined;
+      this.authenticated(token)
+        .then((principal) => {
+          socket.data.principal = principal;
+          socket.data.expiresAt = tokenExpiry(token as string);
+          socket.data.patients = new Set();
+          socket.data.pending = new Map();
+          next();
+        })
         // One message for every cause, as the contract says: nothing to learn from probing.
-        next(new Error('unauthorized'));
-      }
+        .catch(() => next(new Error('unauthorized')));
     });
     this.live.attach(this);
   }
 
   handleConnection(socket: LiveSocket): void {
     this.live.socketConnected(socket.data.principal);
+    this.armExpiry(socket);
+  }
+
+  /**
+   * `authenticate` `{ token }`: a renewed access token of the same user (the dashboard refreshes
+   * before expiry), so the socket outlives the token that opened it without reconnecting and
+   * losing events. The new token must be valid, of a live login, of the same user and role.
+   */
+  @SubscribeMessage('authenticate')
+  async authenticate(@ConnectedSocket() socket: LiveSocket, @MessageBody() body: unknown): Promise<AuthenticateAck> {
+    const token = typeof body === 'object' && body !== null ? (body as { token?: unknown }).token : undefined;
+    if (typeof token !== 'string' || token === '') return { ok: false, error: 'bad_request' };
+    try {
+      const principal = await this.authenticated(token);
+      const current = socket.data.principal;
+      if (principal.userId !== current.userId || principal.role !== current.role) return AUTH_REFUSED;
+      socket.data.principal = principal;
+      socket.data.expiresAt = tokenExpiry(token);
+      this.armExpiry(socket);
+      return { ok: true };
+    } catch {
+      return AUTH_REFUSED;
+    }
+  }
+
+  /**
+   * Closes this instance's sockets whose login is no longer live (revoked on another instance,
+   * user disabled or re-roled there). A failed query keeps them until the next sweep: a revocation
+   * needs the database too, so none can have happened that this sweep would miss for long.
+   */
+  async sweepSessions(): Promise<void> {
+    if (this.sweeping) return;
+    this.sweeping = true;
+    try {
+      const sockets = [...this.namespace.sockets.values()].filter((s) => s.data.principal !== undefined);
+      if (sockets.length === 0) return;
+      const live = await this.sessions.stillLive(sockets.map((s) => s.data.principal));
+      // A socket re-authenticated during the query is judged by its new principal at the next sweep.
+      for (const socket of sockets) if (!live.has(socket.data.principal)) this.end(socket, 'revoked');
+    } catch (error) {
+      this.logger.warn(`live session sweep failed (retried in ${SESSION_RECHECK_MS} ms): ${String(error)}`);
+    } finally {
+      this.sweeping = false;
+    }
   }
 
   async handleDisconnect(socket: LiveSocket): Promise<void> {
@@ -201,6 +260,40 @@ export class LiveGateway
       }
     }
     await Promise.all(work);
+  }
+
+  /** The principal of a valid access token of a live login; throws otherwise. */
+  private async authenticated(token: unknown): Promise<SessionPrincipal> {
+    const principal = this.tokens.verify(typeof token === 'string' ? token : undefined);
+    await this.sessions.assertActive(principal);
+    return principal;
+  }
+
+  /** A socket lives no longer than the token it runs on, unless `authenticate` renews it. */
+  private armExpiry(socket: LiveSocket): void {
+    if (socket.data.expiry) clearTimeout(socket.data.expiry);
+    socket.data.expiry = undefined;
+    const { expiresAt } = socket.data;
+    if (expiresAt === undefined) return;
+    socket.data.expiry = setTimeout(
+      () => this.end(socket, 'expired'),
+      Math.min(MAX_TIMER_MS, Math.max(0, expiresAt - Date.now())),
+    );
+    socket.data.expiry.unref();
+  }
+
+  /** Closes the sockets of these logins on this instance (revoked here: at once). */
+  private endSessions(sessionIds: ReadonlySet<string>): void {
+    for (const socket of this.namespace.sockets.values())
+      if (sessionIds.has(socket.data.principal?.sessionId)) this.end(socket, 'revoked');
+  }
+
+  /** Tells the client why (`unauthorized`), then closes the socket; Socket.IO delivers the event first. */
+  private end(socket: LiveSocket, reason: LiveUnauthorizedEvent['reason']): void {
+    if (!socket.connected) return;
+    this.logger.debug(`closing socket of session ${socket.data.principal.sessionId}: ${reason}`);
+    socket.emit('unauthorized', { reason });
+    socket.disconnect(true);
   }
 
   private async leaveRooms(socket: LiveSocket, patientId: string): Promise<void> {

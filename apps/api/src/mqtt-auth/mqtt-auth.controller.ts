@@ -1,8 +1,9 @@
-import { Body, Controller, HttpCode, Logger, Post } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, HttpCode, Logger, Post, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { MqttAccessService, Public, type MqttAction } from '@lantern/auth';
 import { ApiErrors } from '../http/api-errors.decorator.js';
 import { MqttAuthenticateDto, MqttAuthorizeDto, MqttDecisionDto, MqttSuperuserDto } from './mqtt-auth.dto.js';
+import { MQTT_HOOK_SECURITY, MqttHookSecretGuard } from './mqtt-hook-secret.guard.js';
 
 const allow = (extra: Partial<MqttDecisionDto> = {}): MqttDecisionDto => ({
   result: 'allow',
@@ -35,12 +36,16 @@ function actionsOf(body: MqttAuthorizeDto): MqttAction[] {
 }
 
 /**
- * HTTP authentication/authorization hooks for external brokers (contract §1). Public (the broker
- * calls them without a token): expose them only on the network the broker uses (docs/security.md).
- * The answer never says why a request was denied; the reason goes to the debug log.
+ * HTTP authentication/authorization hooks for external brokers (contract §1). No user token (the
+ * broker calls them): instead every call must carry MQTT_HOOK_SECRET (MqttHookSecretGuard: 401
+ * without it, 429 after repeated failures). Expose them only on the network the broker uses too
+ * (docs/security.md). The answer never says why a request was denied; the reason goes to the debug log.
  */
 @ApiTags('broker hooks')
+@ApiBearerAuth(MQTT_HOOK_SECURITY)
+@ApiErrors(401, 429)
 @Public()
+@UseGuards(MqttHookSecretGuard)
 @Controller('mqtt')
 export class MqttAuthController {
   private readonly logger = new Logger('MqttAuth');
@@ -49,13 +54,19 @@ export class MqttAuthController {
 
   @Post('authenticate')
   @HttpCode(200)
-  @ApiOperation({ summary: 'May this username/password connect? (EMQX HTTP authn, mosquitto-go-auth getuser)' })
+  @ApiOperation({
+    summary: 'May this username/password connect with this client id? (EMQX HTTP authn, mosquitto-go-auth getuser)',
+    description:
+      'A device connects with user name = its device id (lowercase, as provisioned) and client id = the same id; any other spelling or client id is denied. The service user may use any client id.',
+  })
   @ApiOkResponse({ type: MqttDecisionDto })
   @ApiErrors(400)
   async authenticate(@Body() body: MqttAuthenticateDto): Promise<MqttDecisionDto> {
-    const decision = await this.access.authenticate(body.username, body.password);
+    const decision = await this.access.authenticate(body.username, body.password, body.clientid);
     if (!decision.allowed) {
-      this.logger.debug(`Refused MQTT connect of ${body.username}: ${decision.reason}`);
+      this.logger.debug(
+        `Refused MQTT connect of ${JSON.stringify(body.username)} as client ${JSON.stringify(body.clientid)}: ${decision.reason}`,
+      );
       return deny({ is_superuser: false });
     }
     return allow({ is_superuser: decision.superuser });
@@ -65,6 +76,8 @@ export class MqttAuthController {
   @HttpCode(200)
   @ApiOperation({
     summary: 'May this client publish/subscribe to this topic? (EMQX HTTP authz, mosquitto-go-auth aclcheck)',
+    description:
+      'A device only on its own topics, and only when its client id is its device id (checked again here: a broker may authorize clients it did not authenticate through this hook).',
   })
   @ApiOkResponse({ type: MqttDecisionDto })
   @ApiErrors(400)
@@ -72,8 +85,11 @@ export class MqttAuthController {
     const actions = actionsOf(body);
     if (actions.length === 0) return deny();
     for (const action of actions) {
-      if (!(await this.access.authorize(body.username, action, body.topic))) {
-        this.logger.debug(`Refused ${action} of ${body.username} on ${body.topic}`);
+      const decision = await this.access.authorize(body.username, body.clientid, action, body.topic);
+      if (!decision.allowed) {
+        this.logger.debug(
+          `Refused ${action} of ${JSON.stringify(body.username)} (client ${JSON.stringify(body.clientid)}) on ${JSON.stringify(body.topic)}: ${decision.reason}`,
+        );
         return deny();
       }
     }

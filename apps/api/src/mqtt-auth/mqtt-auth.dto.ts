@@ -2,9 +2,15 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { Allow, IsIn, IsInt, IsOptional, IsString, MaxLength } from 'class-validator';
 
+const CLIENT_ID_DESCRIPTION =
+  "MQTT client id (EMQX ${clientid}; mosquitto-go-auth always sends it). Required for a device, and must equal its device id: a device request without it, or with another id, is denied. The service user's is not checked.";
+
 /** What EMQX's HTTP authenticator (body as configured in docs/security.md) and mosquitto-go-auth's `getuser` send. */
 export class MqttAuthenticateDto {
-  @ApiProperty({ description: 'Device id, or the service user name (MQTT_USERNAME).' })
+  @ApiProperty({
+    description:
+      'Device id (lowercase, as provisioned; other spellings are denied), or the service user name (MQTT_USERNAME).',
+  })
   @IsString()
   @MaxLength(256)
   username!: string;
@@ -14,7 +20,7 @@ export class MqttAuthenticateDto {
   @MaxLength(1024)
   password!: string;
 
-  @ApiPropertyOptional()
+  @ApiPropertyOptional({ description: CLIENT_ID_DESCRIPTION })
   @IsOptional()
   @IsString()
   @MaxLength(256)
@@ -53,7 +59,7 @@ export class MqttAuthorizeDto {
   @IsIn([1, 2, 3, 4])
   acc?: number;
 
-  @ApiPropertyOptional()
+  @ApiPropertyOptional({ description: CLIENT_ID_DESCRIPTION })
   @IsOptional()
   @IsString()
   @MaxLength(256)
@@ -82,9 +88,10 @@ export class MqttSuperuserDto {
   @MaxLength(256)
   username!: string;
 
-  @ApiPropertyOptional()
+  @ApiPropertyOptional({ description: 'Not sent by mosquitto-go-auth; ignored: only the service user is a superuser.' })
   @IsOptional()
   @IsString()
+  @MaxLength(256)
   clientid?: string;
 }
 

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsEmail, IsIn, IsOptional, IsString, IsUUID, MaxLength, MinLength } from 'class-validator';
+import { IsBoolean, IsEmail, IsIn, IsOptional, IsString, IsUUID, MaxLength, MinLength } from 'class-validator';
 import { ROLES, type Role } from '@lantern/domain';
 import type { UserRecord } from '@lantern/storage';
 
@@ -21,6 +21,13 @@ export class UserDto {
 
   @ApiProperty({ type: String, format: 'date-time' })
   createdAt!: string;
+
+  @ApiPropertyOptional({
+    type: String,
+    format: 'date-time',
+    description: 'Set while the account is disabled: it cannot sign in and all its logins are revoked.',
+  })
+  disabledAt?: string;
 }
 
 export function toUserDto(user: UserRecord): UserDto {
@@ -31,6 +38,7 @@ export function toUserDto(user: UserRecord): UserDto {
     displayName: user.displayName,
     ...(user.patientId !== undefined && { patientId: user.patientId }),
     createdAt: user.createdAt.toISOString(),
+    ...(user.disabledAt !== undefined && { disabledAt: user.disabledAt.toISOString() }),
   };
 }
 
@@ -70,4 +78,27 @@ export class ListUsersQueryDto {
   @IsOptional()
   @IsIn(ROLES)
   role?: Role;
+}
+
+export class UpdateUserDto {
+  @ApiPropertyOptional({
+    enum: ROLES,
+    description: 'admin ↔ clinician only (a patient login is bound to its record). Revokes every login of the user.',
+  })
+  @IsOptional()
+  @IsIn(ROLES)
+  role?: Role;
+
+  @ApiPropertyOptional({ description: 'true: the user cannot sign in and every login is revoked; false: re-enabled.' })
+  @IsOptional()
+  @IsBoolean()
+  disabled?: boolean;
+}
+
+export class TemporaryPasswordDto {
+  @ApiProperty({
+    description:
+      'The new password, shown only in this answer; every login of the user was revoked. Hand it over securely; the user should change it (POST /me/password).',
+  })
+  temporaryPassword!: string;
 }

@@ -8,27 +8,30 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import mqtt, { type MqttClient } from 'mqtt';
-import type { Subscription } from 'rxjs';
 import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
 import { ALERT_PRIORITIES, type DeviceStatus, type Reading } from '@lantern/domain';
 import {
   AlertEngine,
+  MAX_WINDOW_SAMPLES,
   alertChangedTopic,
   rulesChangedTopic,
   toAlertResource,
+  type AlertRecord,
   type AlertTransitionKind,
   type EngineOutput,
+  type HistoryNeed,
 } from '@lantern/alerting';
 import {
   AlertRepository,
   AlertRuleOverrideRepository,
   DeviceStatusRepository,
+  idFromCause,
   type IngestDevice,
   type StoredRuleOverride,
 } from '@lantern/storage';
 import { IngestMetrics } from '../metrics/ingest-metrics.js';
 import { DeviceRegistryService } from '../pipeline/device-registry.service.js';
-import { ReadingStream } from '../pipeline/reading.stream.js';
+import { ReadingStream, type MessageHold } from '../pipeline/reading.stream.js';
 import { AlertOutputWriter } from './alert-output.writer.js';
 import { AlertWebhookService } from './alert-webhook.service.js';
 
@@ -38,6 +41,25 @@ import { AlertWebhookService } from './alert-webhook.service.js';
  */
 export const RULES_RESYNC_MS = 30_000;
 
+/**
+ * How long before the start a stream's newest reading may lie and still be read back: a crash that
+ * long ago (or an ingest down that long) still has the alerts its last readings caused made good.
+ * Older streams matter to no window or delay any more (each rule's span is added on top).
+ */
+export const REBUILD_HORIZON_MS = 24 * 3_600_000;
+/** Streams read back per statement: bounds the rows held at once (a 1 Hz oximeter's minute is 120 of them). */
+const REBUILD_STREAMS_PER_QUERY = 2000;
+
+/** What the start-up rebuild read and decided (logged, and for tests and the bench). */
+export interface RebuildReport {
+  readonly streams: number;
+  readonly readings: number;
+  readonly activeAlerts: number;
+  /** Transitions the database was missing (a crash between a reading's commit and its alert's), stored now. */
+  readonly madeGood: number;
+  readonly ms: number;
+}
+
 /** A stable fingerprint of one patient's overrides ('' for none): equal sets compare equal. */
 function overridesFingerprint(overrides: readonly StoredRuleOverride[]): string {
   if (overrides.length === 0) return '';
@@ -45,10 +67,10 @@ function overridesFingerprint(overrides: readonly StoredRuleOverride[]): string 
   return JSON.stringify(sorted.map((o) => [o.ruleKey, o.enabled, o.params, o.updatedAt]));
 }
 
-/** Overrides grouped by patient, in their order. */
-function groupByPatient(overrides: readonly StoredRuleOverride[]): Map<string, StoredRuleOverride[]> {
-  const byPatient = new Map<string, StoredRuleOverride[]>();
-  for (const o of overrides) {
+/** Overrides (or alerts) grouped by patient, in their order. */
+function groupByPatient<T extends { readonly patientId: string }>(items: readonly T[]): Map<string, T[]> {
+  const byPatient = new Map<string, T[]>();
+  for (const o of items) {
     const list = byPatient.get(o.patientId);
     if (list) list.push(o);
     else byPatient.set(o.patientId, [o]);
@@ -59,16 +81,18 @@ function groupByPatient(overrides: readonly StoredRuleOverride[]): Map<string, S
 /**
  * The streaming core's shell in the ingest role: holds the AlertEngine, feeds it every validated
  * reading and status as they are decoded (before their batch commits), drives signal loss and
- * escalation from one periodic sweep, and hands every decision to the AlertOutputWriter.
- * On start it restores active alerts and rule overrides from the database, so a restart neither
- * re-opens nor forgets an alert. The api announces rule and alert changes on internal topics.
+ * escalation from one periodic sweep, and hands every decision to the AlertOutputWriter with the
+ * message it came from, which stays unacknowledged until the decision is stored (at least once).
+ * Before consuming it rebuilds its state from the database — rule overrides, active alerts, and
+ * the recent readings its windowed and delayed rules need (see AlertEngine.rebuild) — so a restart
+ * neither re-opens nor forgets an alert and no rule is blind. The api announces rule and alert
+ * changes on internal topics.
  */
 @Injectable()
 export class AlertStreamingService implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('AlertStreaming');
-  readonly engine = new AlertEngine({ newId: randomUUID });
+  readonly engine = new AlertEngine({ newId: idFromCause });
   private readonly registered = new Set<string>();
-  private readonly subscriptions: Subscription[] = [];
   private sweepTimer: NodeJS.Timeout | undefined;
   private rulesTimer: NodeJS.Timeout | undefined;
   /** Fingerprint of the overrides applied per patient (absent: none). */
@@ -79,6 +103,8 @@ export class AlertStreamingService implements OnModuleInit, OnApplicationBootstr
   private client: MqttClient | undefined;
   /** Readings evaluated (their evaluation time goes to /metrics). */
   evaluated = 0;
+  /** The start-up rebuild, once done. */
+  rebuilt: RebuildReport | undefined;
 
   constructor(
     @Inject(LANTERN_CONFIG) private readonly config: LanternConfig,
@@ -91,17 +117,12 @@ export class AlertStreamingService implements OnModuleInit, OnApplicationBootstr
     private readonly webhook: AlertWebhookService,
     private readonly metrics: IngestMetrics,
   ) {
-    writer.onStoredDiffers = (alert) => this.engine.applyExternal(alert);
-    writer.onDuplicate = async (alert) => {
-      const stored = (await this.alerts.findActive()).filter(
-        (a) => a.patientId === alert.patientId && a.rule === alert.rule,
-      );
-      this.engine.restore(stored);
-    };
+    writer.reconcile = (observed, stored) => this.engine.reconcile(observed, stored);
   }
 
-  /** Restores state and subscribes before the broker connection starts delivering (IngestService, bootstrap). */
+  /** Rebuilds state and subscribes before the broker connection starts delivering (IngestService, bootstrap). */
   async onModuleInit(): Promise<void> {
+    const started = Date.now();
     const [devices, overrides, active] = await Promise.all([
       this.devices.loadAll(),
       this.overrides.listAll(),
@@ -121,16 +142,58 @@ export class AlertStreamingService implements OnModuleInit, OnApplicationBootstr
     const now = Date.now();
     for (const [patientId, list] of byPatient) this.applyOverrides(patientId, list, 0, now);
     this.engine.restore(active);
+    this.rebuilt = await this.rebuild(active.length, now, started);
     this.logger.log(
-      `Streaming core ready: ${this.registered.size} devices, ${byPatient.size} patients with overrides, ${active.length} active alerts restored`,
+      `Streaming core ready in ${this.rebuilt.ms} ms: ${this.registered.size} devices, ${byPatient.size} patients with overrides, ` +
+        `${active.length} active alerts restored, ${this.rebuilt.readings} readings of ${this.rebuilt.streams} streams read back, ` +
+        `${this.rebuilt.madeGood} transitions the database was missing made good`,
     );
     this.metrics.onScrape(() => this.sampleActiveAlerts());
     // Every device reload (at start, then every DEVICE_REFRESH_MS) settles decommissioned and reassigned devices.
     this.registry.onReload((devices) => this.syncDevices(devices));
-    this.subscriptions.push(
-      this.stream.readings$.subscribe((reading) => this.onReading(reading)),
-      this.stream.statuses$.subscribe((status) => this.onStatus(status)),
-    );
+    this.stream.onReading((reading, message) => this.onReading(reading, message));
+    this.stream.onStatus((status, message) => this.onStatus(status, message));
+  }
+
+  /**
+   * Reads back what the windowed and delayed rules need — per stream the readings of its rules'
+   * span behind its newest one, a few thousand streams per statement — and the latest resolved alert
+   * of each (patient, rule), and replays them through the engine (AlertEngine.rebuild). What the
+   * replay finds missing in the database is queued for the writer like any output.
+   */
+  private async rebuild(activeAlerts: number, now: number, started: number): Promise<RebuildReport> {
+    const needs = this.engine.historyNeeded();
+    const longest = needs.reduce((max, n) => Math.max(max, n.spanMs), 0);
+    const horizon = now - REBUILD_HORIZON_MS;
+    const resolved = groupByPatient(await this.alerts.findRecentlyResolved(horizon - longest));
+    // Whole patients per statement: their devices' streams are merged in time by one rebuild call.
+    needs.sort((a, b) => (a.patientId < b.patientId ? -1 : a.patientId > b.patientId ? 1 : 0));
+    let readings = 0;
+    let madeGood = 0;
+    const replay = async (chunk: readonly HistoryNeed[]): Promise<void> => {
+      const history = await this.alerts.recentReadings(chunk, horizon, MAX_WINDOW_SAMPLES);
+      const patients = new Set(chunk.map((n) => n.patientId));
+      const theirs: AlertRecord[] = [];
+      for (const patientId of patients) {
+        theirs.push(...(resolved.get(patientId) ?? []));
+        resolved.delete(patientId);
+      }
+      for (const h of history) readings += h.times.length;
+      const output = this.engine.rebuild(history, theirs, now);
+      madeGood += output.transitions.length + output.notifications.length;
+      this.writer.enqueue(output);
+    };
+    let from = 0;
+    while (from < needs.length) {
+      let to = Math.min(from + REBUILD_STREAMS_PER_QUERY, needs.length);
+      while (to < needs.length && needs[to].patientId === needs[to - 1].patientId) to += 1;
+      await replay(needs.slice(from, to));
+      from = to;
+    }
+    // Patients with no stream read back still learn how far the database reflects their rules.
+    const rest = [...resolved.values()].flat();
+    if (rest.length > 0) this.writer.enqueue(this.engine.rebuild([], rest, now));
+    return { streams: needs.length, readings, activeAlerts, madeGood, ms: Date.now() - started };
   }
 
   onApplicationBootstrap(): void {
@@ -148,20 +211,23 @@ export class AlertStreamingService implements OnModuleInit, OnApplicationBootstr
   async onApplicationShutdown(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     if (this.rulesTimer) clearInterval(this.rulesTimer);
-    for (const s of this.subscriptions) s.unsubscribe();
     await this.client?.endAsync(true);
+    this.writer.close();
     await this.writer.drained();
   }
 
-  /** Evaluates one reading; never throws into the stream. */
-  onReading(reading: Reading): void {
+  /**
+   * Evaluates one reading; never throws into the stream. `message` (the one it came in) stays
+   * unacknowledged until the alert transitions the reading caused are stored.
+   */
+  onReading(reading: Reading, message?: MessageHold): void {
     try {
       if (!this.registered.has(reading.deviceId)) this.register(reading.deviceId);
       const start = process.hrtime.bigint();
       const output = this.engine.onReading(reading, Date.now());
       this.metrics.alertEvaluationSeconds.observe(Number(process.hrtime.bigint() - start) / 1e9);
       this.evaluated += 1;
-      this.writer.enqueue(output);
+      this.writer.enqueue(output, message);
     } catch (error) {
       this.logger.error(
         `Evaluating a reading of ${reading.deviceId} failed: ${(error as Error).stack ?? String(error)}`,
@@ -169,10 +235,11 @@ export class AlertStreamingService implements OnModuleInit, OnApplicationBootstr
     }
   }
 
-  onStatus(status: DeviceStatus): void {
+  /** Evaluates one status (battery rules, sign of life); its message is held as a reading's is. */
+  onStatus(status: DeviceStatus, message?: MessageHold): void {
     try {
       if (!this.registered.has(status.deviceId)) this.register(status.deviceId);
-      this.writer.enqueue(this.engine.onStatus(status, Date.now()));
+      this.writer.enqueue(this.engine.onStatus(status, Date.now()), message);
     } catch (error) {
       this.logger.error(`Evaluating a status of ${status.deviceId} failed: ${(error as Error).stack ?? String(error)}`);
     }

@@ -1,5 +1,11 @@
 import type { Provider } from '@nestjs/common';
-import { AlertRepository, AlertRuleOverrideRepository } from '@lantern/storage';
+import { WebhookOutboxService } from '@lantern/messaging';
+import {
+  AlertRepository,
+  AlertRuleOverrideRepository,
+  LeaseRepository,
+  WebhookDeliveryRepository,
+} from '@lantern/storage';
 import { AlertOutputWriter } from './alert-output.writer.js';
 import { AlertStreamingService } from './alert-streaming.service.js';
 import { AlertWebhookService } from './alert-webhook.service.js';
@@ -8,6 +14,9 @@ import { AlertWebhookService } from './alert-webhook.service.js';
 export const ALERTING_PROVIDERS: Provider[] = [
   AlertRepository,
   AlertRuleOverrideRepository,
+  LeaseRepository,
+  WebhookDeliveryRepository,
+  WebhookOutboxService,
   AlertWebhookService,
   AlertOutputWriter,
   AlertStreamingService,

@@ -34,6 +34,30 @@ const SLICE_MS = 5;
 /** Shared-subscription group of the ingest instances. */
 export const INGEST_SHARE_GROUP = 'ingest';
 
+/** A refused or failed subscription is tried again after this long (while connected). */
+const RESUBSCRIBE_RETRY_MS = 5000;
+
+/** The persistent session's subscriptions as the previous run left them, and where to record the new set. */
+export interface SessionLedger {
+  /** Filters a previous configuration subscribed on this client id's session that the current one does not name. */
+  readonly staleFilters: readonly string[];
+  /** Called once the current filters are subscribed and the stale ones unsubscribed (may be called again). */
+  recordFilters(filters: readonly string[]): void;
+}
+
+/** What the connection knows of its own health (see IngestHeartbeatService). */
+export interface ConnectionHealth {
+  readonly connected: boolean;
+  readonly subscribed: readonly string[];
+  readonly lastMessageAt: number | null;
+  readonly lastCanaryAt: number | null;
+  readonly canaryRoundTripMs: number | null;
+  readonly canarySince: number;
+  readonly oldestUnackedAt: number | undefined;
+  readonly pendingMessages: number;
+  readonly paused: boolean;
+}
+
 /** mqtt.js internals this class takes over; see docs/ingest.md ("Acknowledgement design"). */
 interface PatchableClient {
   handleMessage(packet: IPublishPacket, callback: (error?: Error) => void): void;
@@ -64,6 +88,14 @@ export class IngestMqttConnection implements BrokerPublisher {
   /** Start of the current run of synchronously processed messages (0: none running). */
   private sliceStart = 0;
   private version: 4 | 5 = 5;
+  /** Filters granted on the current connection ([] until the SUBACK, or when refused). */
+  private subscribed: string[] = [];
+  private lastMessageAt: number | null = null;
+  private lastCanaryAt: number | null = null;
+  private canaryRoundTripMs: number | null = null;
+  private canarySince = Date.now();
+  private canaryTimer: NodeJS.Timeout | undefined;
+  private canaryTopic = '';
 
   constructor(
     @Inject(LANTERN_CONFIG) private readonly config: LanternConfig,
@@ -93,14 +125,45 @@ export class IngestMqttConnection implements BrokerPublisher {
     this.handler = handler;
   }
 
-  /** Connects (retrying until the broker answers), subscribes when the session is new, starts consuming. */
-  async start(): Promise<void> {
-    const url = this.brokerUrl();
-    this.version = await this.detectProtocol(url);
+  /** The filters this configuration subscribes to: device topics (shared on MQTT 5) and the instance's canary. */
+  filtersFor(version: 4 | 5): string[] {
     const topics = topicsFor(this.config.mqttTopicRoot);
-    const filters = [topics.allTelemetry, topics.allStatus].map((f) =>
-      this.version === 5 ? sharedFilter(INGEST_SHARE_GROUP, f) : f,
-    );
+    return [
+      ...[topics.allTelemetry, topics.allStatus].map((f) => (version === 5 ? sharedFilter(INGEST_SHARE_GROUP, f) : f)),
+      topics.ingestCanary(this.config.ingestMqttClientId),
+    ];
+  }
+
+  /** The protocol the broker speaks (5, or 4 = 3.1.1), probed once; retries until the broker answers. */
+  async probe(): Promise<4 | 5> {
+    this.version = await this.detectProtocol(this.brokerUrl());
+    return this.version;
+  }
+
+  health(): ConnectionHealth {
+    return {
+      connected: this.connected,
+      subscribed: this.subscribed,
+      lastMessageAt: this.lastMessageAt,
+      lastCanaryAt: this.lastCanaryAt,
+      canaryRoundTripMs: this.canaryRoundTripMs,
+      canarySince: this.canarySince,
+      oldestUnackedAt: this.acks.oldestReceivedAt,
+      pendingMessages: this.pendingMessages,
+      paused: this.gated !== undefined,
+    };
+  }
+
+  /**
+   * Connects (after `probe`), subscribes on every connect whatever the session state — a resumed
+   * session may hold another configuration's filters, or none if the broker lost them; SUBSCRIBE
+   * is idempotent — drops the stale filters the ledger names, starts the canary, and consumes.
+   */
+  async start(ledger: SessionLedger): Promise<void> {
+    const url = this.brokerUrl();
+    const filters = this.filtersFor(this.version);
+    this.canaryTopic = topicsFor(this.config.mqttTopicRoot).ingestCanary(this.config.ingestMqttClientId);
+    let stale = ledger.staleFilters.filter((f) => !filters.includes(f));
     const maxPending = this.config.ingestMaxPendingMessages;
     const options: IClientOptions = {
       clientId: this.config.ingestMqttClientId,
@@ -135,22 +198,45 @@ export class IngestMqttConnection implements BrokerPublisher {
         original(packet, cb, cbStorePut, noStore);
       };
     }
+    const subscribe = (): void => {
+      if (this.client !== client || !client.connected) return;
+      client.subscribe(filters, { qos: 1 }, (error, granted) => {
+        const refused = (granted ?? []).filter((g) => g.qos > 2).map((g) => g.topic);
+        if (error || refused.length > 0) {
+          this.subscribed = (granted ?? []).filter((g) => g.qos <= 2).map((g) => g.topic);
+          this.logger.error(
+            `Subscribing failed (${error ? error.message : `refused: ${refused.join(', ')}`}); retrying in ${RESUBSCRIBE_RETRY_MS} ms`,
+          );
+          setTimeout(subscribe, RESUBSCRIBE_RETRY_MS).unref();
+          return;
+        }
+        this.subscribed = filters;
+        this.logger.log(`Subscribed to ${filters.join(', ')}`);
+        if (stale.length === 0) return ledger.recordFilters(filters);
+        const dropping = stale;
+        client.unsubscribe(dropping, (unsubscribeError) => {
+          if (unsubscribeError) {
+            this.logger.warn(
+              `Unsubscribing stale filters failed (retried on the next connect): ${unsubscribeError.message}`,
+            );
+            return;
+          }
+          stale = [];
+          this.logger.warn(`Unsubscribed filters a previous configuration left on the session: ${dropping.join(', ')}`);
+          ledger.recordFilters(filters);
+        });
+      });
+    };
     client.on('connect', (connack) => {
       this.metrics.connected.set(1);
       this.logger.log(
         `Connected to ${url} as ${options.clientId} (MQTT ${this.version === 5 ? '5' : '3.1.1'}, session ${connack.sessionPresent ? 'resumed' : 'new'})`,
       );
-      if (!connack.sessionPresent) {
-        client.subscribe(filters, { qos: 1 }, (error, granted) => {
-          if (error) this.logger.error(`Subscribe failed: ${error.message}`);
-          else if (granted?.some((g) => g.qos > 2))
-            this.logger.error(`Subscription refused: ${JSON.stringify(granted)}`);
-          else this.logger.log(`Subscribed to ${filters.join(', ')}`);
-        });
-      }
+      subscribe();
     });
     client.on('close', () => {
       this.metrics.connected.set(0);
+      this.subscribed = [];
       const dropped = this.acks.connectionLost();
       if (dropped > 0) {
         this.metrics.redeliveryDrops.inc(dropped);
@@ -165,6 +251,32 @@ export class IngestMqttConnection implements BrokerPublisher {
       client.once('connect', () => resolve());
       client.connect();
     });
+    this.canarySince = Date.now();
+    this.canaryTimer = setInterval(() => this.sendCanary(), this.config.ingestCanaryIntervalMs);
+    this.canaryTimer.unref();
+    this.sendCanary();
+  }
+
+  /** Publishes the canary the instance expects back through its own subscription. */
+  private sendCanary(): void {
+    const client = this.client;
+    if (!client?.connected) return;
+    client.publish(this.canaryTopic, JSON.stringify({ sentAt: Date.now() }), { qos: 1 }, (error) => {
+      if (error) this.logger.debug(`Canary not published: ${error.message}`);
+    });
+  }
+
+  /** A canary came back: the subscription delivers. Returns false for any other topic. */
+  private onCanary(packet: IPublishPacket, receivedAt: number): boolean {
+    if (packet.topic !== this.canaryTopic) return false;
+    this.lastCanaryAt = receivedAt;
+    try {
+      const { sentAt } = JSON.parse(packet.payload.toString()) as { sentAt?: unknown };
+      if (typeof sentAt === 'number') this.canaryRoundTripMs = Math.max(0, receivedAt - sentAt);
+    } catch {
+      // Not our canary's shape: it still proves delivery.
+    }
+    return true;
   }
 
   /** Publishes (error replies, patient events) on the ingest's connection. */
@@ -185,6 +297,7 @@ export class IngestMqttConnection implements BrokerPublisher {
 
   /** Disconnects. Unacknowledged messages stay in the broker session and are redelivered on the next start. */
   async stop(): Promise<void> {
+    if (this.canaryTimer) clearInterval(this.canaryTimer);
     const client = this.client;
     this.client = undefined;
     if (client) await client.endAsync(true);
@@ -195,13 +308,23 @@ export class IngestMqttConnection implements BrokerPublisher {
     const qos = packet.qos ?? 0;
     const pending = qos > 0 ? this.acks.begin(packet.messageId, receivedAt) : this.beginQos0(receivedAt);
     if (this.mode === 'naive' && qos > 0) this.naiveCallbacks.set(pending, () => callback());
-    this.metrics.messages.inc({ kind: packet.topic.endsWith('/status') ? 'status' : 'telemetry', qos: String(qos) });
-    try {
-      if (!this.handler) throw new Error('no pipeline registered');
-      this.handler({ topic: packet.topic, payload: packet.payload as Buffer, qos, receivedAt, pending });
-    } catch (error) {
-      // The pipeline never throws by contract; if it did, don't acknowledge: a redelivery retries it.
-      this.logger.error(`Pipeline failed on ${packet.topic}: ${(error as Error).stack ?? String(error)}`);
+    this.lastMessageAt = receivedAt;
+    if (this.onCanary(packet, receivedAt)) {
+      // Nothing to store: acknowledged in its turn, after the messages that came before it.
+      pending.seal();
+    } else {
+      this.metrics.messages.inc({ kind: packet.topic.endsWith('/status') ? 'status' : 'telemetry', qos: String(qos) });
+      try {
+        if (!this.handler) throw new Error('no pipeline registered');
+        this.handler({ topic: packet.topic, payload: packet.payload as Buffer, qos, receivedAt, pending });
+      } catch (error) {
+        // The pipeline never throws by contract (it dead-letters what it cannot handle). Were it to,
+        // leaving this message unacknowledged would hold every later PUBACK (they leave in order):
+        // seal it so what it queued still commits first, and say so loudly.
+        this.metrics.internalErrors.inc();
+        this.logger.error(`Pipeline failed on ${packet.topic}: ${(error as Error).stack ?? String(error)}`);
+        pending.seal();
+      }
     }
     if (this.mode === 'naive' && qos > 0) return;
     // Held mode: `callback` makes mqtt.js send the PUBACK (intercepted above) and read on.

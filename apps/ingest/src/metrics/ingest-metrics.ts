@@ -1,5 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
 
 export type WriterName = 'readings' | 'rejections' | 'statuses';
 
@@ -28,6 +29,22 @@ export class IngestMetrics {
     name: 'lantern_ingest_rejections_total',
     help: 'Refused messages (scope=message) and readings (scope=reading), by reason code',
     labelNames: ['reason', 'scope'] as const,
+    registers: [this.registry],
+  });
+  readonly storageRefused = new Counter({
+    name: 'lantern_ingest_storage_refused_total',
+    help: 'Items the database refused for their data (never retried; readings and statuses become dead letters), by writer (readings, rejections, statuses, alerts)',
+    labelNames: ['writer'] as const,
+    registers: [this.registry],
+  });
+  readonly deadLettersLost = new Counter({
+    name: 'lantern_ingest_dead_letters_lost_total',
+    help: 'Dead letters the database refused even with escaped text and no payload (logged; the message is still acknowledged)',
+    registers: [this.registry],
+  });
+  readonly deadLetterPayloadBytesDropped = new Counter({
+    name: 'lantern_ingest_dead_letter_payload_bytes_dropped_total',
+    help: 'Raw payload bytes not kept in dead letters because the device spent its INGEST_DEAD_LETTER_BUDGET for the hour',
     registers: [this.registry],
   });
   readonly batchSize = new Histogram({
@@ -77,6 +94,32 @@ export class IngestMetrics {
     help: '1 while the consumer has stopped reading from the broker (backpressure)',
     registers: [this.registry],
   });
+  readonly internalErrors = new Counter({
+    name: 'lantern_ingest_internal_errors_total',
+    help: 'Messages on which the pipeline itself failed (a bug): sealed so later acknowledgements are not held',
+    registers: [this.registry],
+  });
+  readonly canaryAgeSeconds = new Gauge({
+    name: 'lantern_ingest_canary_age_seconds',
+    help: 'Since the last canary came back through the broker (or since it started): grows when the subscription stops delivering',
+    registers: [this.registry],
+  });
+  readonly lastMessageAgeSeconds = new Gauge({
+    name: 'lantern_ingest_last_message_age_seconds',
+    help: 'Since the last message consumed from the broker (devices or canary); +Inf before the first',
+    registers: [this.registry],
+  });
+  readonly subscribedFilters = new Gauge({
+    name: 'lantern_ingest_subscribed_filters',
+    help: 'Filters the broker granted on the current connection (0 while not subscribed)',
+    registers: [this.registry],
+  });
+  readonly writerFailingSeconds = new Gauge({
+    name: 'lantern_ingest_writer_failing_seconds',
+    help: 'How long each writer has been failing and retrying its current write (0: healthy)',
+    labelNames: ['writer'] as const,
+    registers: [this.registry],
+  });
   readonly connected = new Gauge({
     name: 'lantern_ingest_broker_connected',
     help: '1 while connected to the broker',
@@ -114,7 +157,19 @@ export class IngestMetrics {
     return this.registry.metrics();
   }
 
-  constructor() {
+  /**
+   * Restarts of this role by `npm start`'s supervisor before this process (LANTERN_ROLE_RESTARTS): a
+   * counter that each restart's new process carries on from where the old one stopped.
+   */
+  readonly roleRestarts = new Counter({
+    name: 'lantern_role_restarts_total',
+    help: "Times npm start's supervisor restarted this role after it exited on its own",
+    labelNames: ['role'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(@Inject(LANTERN_CONFIG) config: LanternConfig) {
     collectDefaultMetrics({ register: this.registry, prefix: 'lantern_ingest_' });
+    this.roleRestarts.labels('ingest').inc(config.roleRestarts);
   }
 }

@@ -1,14 +1,25 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { DeviceStatusRepository, type IngestDevice } from '@lantern/storage';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Device ids are canonical lowercase UUIDs (as provisioned); any other spelling is refused, never folded. */
+const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** How long an unknown id is remembered as unknown, so a flood of spoofed ids costs one query each per window. */
 const UNKNOWN_TTL_MS = 30_000;
-/** Full reload period: picks up decommissioning and patient re-assignment made by the api role. */
-export const DEVICE_REFRESH_MS = 30_000;
+/**
+ * Period of the poll for devices changed since the last one (decommissioning, reassignment,
+ * rotation, provisioning): a decommissioned device's telemetry is refused within about this long.
+ */
+export const DEVICE_SYNC_MS = 1000;
+/** Changes are read with this overlap: a transaction stamps `changed_at` before it commits. */
+const SYNC_OVERLAP_MS = 10_000;
+/** Period of the full reload, a backstop for anything the change poll cannot see (a deleted row). */
+export const DEVICE_REFRESH_MS = 5 * 60_000;
 
-/** Called with every device (decommissioned ones too) right after each reload, before any further message is looked up. */
+/**
+ * Called with the devices read (decommissioned ones too) right after each full reload (all of them)
+ * or change poll (those changed), before any further message is looked up.
+ */
 export type DeviceReloadListener = (devices: readonly IngestDevice[]) => void;
 
 export type DeviceLookup = { kind: 'known'; device: IngestDevice } | { kind: 'unknown' } | { kind: 'invalid' };
@@ -23,21 +34,54 @@ export class DeviceRegistryService implements OnApplicationShutdown {
   private devices = new Map<string, IngestDevice>();
   private readonly unknownUntil = new Map<string, number>();
   private refreshTimer: NodeJS.Timeout | undefined;
+  private syncTimer: NodeJS.Timeout | undefined;
+  /** Database clock of the last change poll (or full reload). */
+  private syncedUpTo = 0;
+  private syncing = false;
   private readonly reloadListeners: DeviceReloadListener[] = [];
 
   constructor(private readonly repository: DeviceStatusRepository) {}
 
-  /** Loads every device and starts the periodic refresh. */
+  /** Loads every device and starts the change poll and the periodic full reload. */
   async start(): Promise<void> {
     await this.reload();
     this.refreshTimer = setInterval(() => {
       this.reload().catch((error: unknown) => this.logger.warn(`Device refresh failed: ${(error as Error).message}`));
     }, DEVICE_REFRESH_MS);
     this.refreshTimer.unref();
+    this.syncTimer = setInterval(() => {
+      this.syncChanges().catch((error: unknown) =>
+        this.logger.warn(`Polling device changes failed: ${(error as Error).message}`),
+      );
+    }, DEVICE_SYNC_MS);
+    this.syncTimer.unref();
   }
 
   onApplicationShutdown(): void {
     if (this.refreshTimer) clearInterval(this.refreshTimer);
+    if (this.syncTimer) clearInterval(this.syncTimer);
+  }
+
+  /**
+   * Applies the devices changed since the last poll, and tells the listeners about them (only them).
+   * Public: tests trigger it directly. Returns how many devices were read.
+   */
+  async syncChanges(): Promise<number> {
+    if (this.syncing) return 0;
+    this.syncing = true;
+    try {
+      const { now, devices } = await this.repository.changedSince(this.syncedUpTo - SYNC_OVERLAP_MS);
+      this.syncedUpTo = now;
+      if (devices.length === 0) return 0;
+      for (const d of devices) {
+        this.devices.set(d.id, this.devices.has(d.id) ? { ...d, ...this.liveFields(d.id) } : d);
+        this.unknownUntil.delete(d.id);
+      }
+      this.notify(devices);
+      return devices.length;
+    } finally {
+      this.syncing = false;
+    }
   }
 
   /** Registers a listener of every reload (the streaming core keeps its devices in step). */
@@ -50,14 +94,20 @@ export class DeviceRegistryService implements OnApplicationShutdown {
    * message is routed by the new cache before they have seen it. Public: tests trigger it directly.
    */
   async reload(): Promise<void> {
-    const all = await this.repository.loadAll();
+    // Every device has changed since the epoch: the full set, with the clock the change poll goes on from.
+    const { now, devices: all } = await this.repository.changedSince(0);
     const next = new Map<string, IngestDevice>();
     for (const d of all) next.set(d.id, this.devices.get(d.id) ? { ...d, ...this.liveFields(d.id) } : d);
     this.devices = next;
     this.unknownUntil.clear();
+    this.syncedUpTo = Math.max(this.syncedUpTo, now);
+    this.notify(all);
+  }
+
+  private notify(devices: readonly IngestDevice[]): void {
     for (const listener of this.reloadListeners) {
       try {
-        listener(all);
+        listener(devices);
       } catch (error) {
         this.logger.error(`A device reload listener failed: ${(error as Error).stack ?? String(error)}`);
       }
@@ -68,7 +118,7 @@ export class DeviceRegistryService implements OnApplicationShutdown {
   peek(id: string, now = Date.now()): DeviceLookup | undefined {
     const device = this.devices.get(id);
     if (device) return { kind: 'known', device };
-    if (!UUID.test(id)) return { kind: 'invalid' };
+    if (!CANONICAL_UUID.test(id)) return { kind: 'invalid' };
     const until = this.unknownUntil.get(id);
     if (until !== undefined && until > now) return { kind: 'unknown' };
     return undefined;

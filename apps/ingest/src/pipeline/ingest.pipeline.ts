@@ -15,18 +15,30 @@ import {
   DeviceStatusRepository,
   ReadingRepository,
   RejectionRepository,
+  classifyDatabaseError,
+  databaseErrorMessage,
+  safeText,
   type DeviceStatusUpdate,
   type NewIngestRejection,
+  type RetryingWriterState,
 } from '@lantern/storage';
 import { IngestMqttConnection, type InboundMessage } from '../consumer/ingest-mqtt.connection.js';
+import type { PendingMessage } from '../consumer/pending-message.js';
 import { IngestMetrics, type WriterName } from '../metrics/ingest-metrics.js';
 import { DevicePresenceService } from './device-presence.service.js';
 import { DeviceRegistryService, type DeviceLookup } from './device-registry.service.js';
+import { ReadingAdmission } from './reading-admission.js';
 import { ReadingStream } from './reading.stream.js';
-import { RetryingBatchWriter } from './retrying-batch-writer.js';
+import { RetryingBatchWriter, type BatchEntry } from './retrying-batch-writer.js';
 
 /** Retry delay of a device lookup that failed (database down): messages wait in order meanwhile. */
 const LOOKUP_RETRY_MS = 1000;
+/** Period of the per-device dead-letter budget (INGEST_DEAD_LETTER_BUDGET bytes of payload each). */
+const BUDGET_PERIOD_MS = 3_600_000;
+/** Budget key of dead letters whose topic names no registered device: made-up ids share one budget. */
+const NO_DEVICE = '';
+/** A recurring storage refusal is logged at most this often (the metrics count every one). */
+const REFUSAL_LOG_EVERY_MS = 60_000;
 
 /**
  * Turns each inbound message into validated readings and statuses (fed to the streaming core at
@@ -37,6 +49,8 @@ const LOOKUP_RETRY_MS = 1000;
 export class IngestPipeline {
   private readonly logger = new Logger('IngestPipeline');
   private readonly topics: Topics;
+  // Per-device admission of decoded readings (metric of the device type, minimum interval).
+  private readonly admission = new ReadingAdmission();
   readonly readings: RetryingBatchWriter<Reading>;
   readonly rejections: RetryingBatchWriter<NewIngestRejection>;
   readonly statuses: RetryingBatchWriter<DeviceStatusUpdate>;
@@ -44,6 +58,16 @@ export class IngestPipeline {
   private inbox: InboundMessage[] = [];
   private inboxHead = 0;
   private waitingForLookup = false;
+  // The message each PendingMessage stands for: an item the database refuses is dead-lettered with its topic and payload.
+  private readonly inboundOf = new WeakMap<PendingMessage, InboundMessage>();
+  // Raw payload bytes kept in dead letters per device, for the current budget period only.
+  private budgetPeriod = 0;
+  private readonly budgetUsed = new Map<string, number>();
+  // One budget decision per message payload, however many of its readings are refused.
+  private readonly payloadKept = new WeakMap<Buffer, boolean>();
+  // Dead letters already escaped and stripped of their payload after a refusal: refused again, they are lost.
+  private readonly escapedDeadLetters = new WeakSet<NewIngestRejection>();
+  private readonly refusalLoggedAt = new Map<string, { at: number; suppressed: number }>();
 
   constructor(
     @Inject(LANTERN_CONFIG) private readonly config: LanternConfig,
@@ -57,6 +81,10 @@ export class IngestPipeline {
     statusRepository: DeviceStatusRepository,
   ) {
     this.topics = topicsFor(config.mqttTopicRoot);
+    // A decommissioned device sends nothing that reaches admission again: drop its state.
+    registry.onReload((devices) => {
+      for (const d of devices) if (d.decommissioned) this.admission.forget(d.id);
+    });
     // Two reading batches commit at once: the database works on one while the other's round trip
     // and the ingest's own work go on (acknowledgements still leave in arrival order).
     this.readings = this.writer(
@@ -66,14 +94,34 @@ export class IngestPipeline {
         const stored = await readingRepository.insertBatch(items);
         this.metrics.readingsStored.inc(stored);
       },
+      (refused, error) => {
+        for (const { item, message } of refused) {
+          const what = `reading ${item.metric} at ${new Date(item.time).toISOString()}`;
+          this.storageRefused('readings', message, item.deviceId, item.seq, what, error);
+        }
+      },
       2,
     );
-    this.rejections = this.writer('rejections', 1000, (items) => rejectionRepository.insertMany(items));
-    this.statuses = this.writer('statuses', 500, (items) => statusRepository.applyStatuses(items));
+    this.rejections = this.writer(
+      'rejections',
+      1000,
+      (items) => rejectionRepository.insertMany(items),
+      (refused, error) => this.deadLettersRefused(refused, error),
+    );
+    this.statuses = this.writer(
+      'statuses',
+      500,
+      (items) => statusRepository.applyStatuses(items),
+      (refused, error) => {
+        for (const { item, message } of refused)
+          this.storageRefused('statuses', message, item.deviceId, undefined, 'status', error);
+      },
+    );
   }
 
   /** Entry point from the MQTT connection. */
   accept(message: InboundMessage): void {
+    this.inboundOf.set(message.pending, message);
     if (this.waitingForLookup) {
       this.inbox.push(message);
       return;
@@ -101,8 +149,13 @@ export class IngestPipeline {
   private tryProcess(message: InboundMessage): string | undefined {
     const route = parseDeviceTopic(this.config.mqttTopicRoot, message.topic);
     if (!route || route.kind === 'errors') {
+      // A filter a previous configuration left on the session, or a topic no filter should match:
+      // kept and acknowledged, never left unacknowledged (that would hold every later PUBACK).
       this.deadLetter(message, undefined, undefined, [
-        { code: 'invalid_device_id', reason: 'topic is not a device telemetry or status topic' },
+        {
+          code: 'unexpected_topic',
+          reason: 'topic is not a device telemetry or status topic under the configured root',
+        },
       ]);
       message.pending.seal();
       return undefined;
@@ -118,7 +171,7 @@ export class IngestPipeline {
       if (lookup.kind !== 'known' || lookup.device.decommissioned) {
         const rejection: Rejection =
           lookup.kind === 'invalid'
-            ? { code: 'invalid_device_id', reason: 'device id in the topic is not a UUID' }
+            ? { code: 'invalid_device_id', reason: 'device id in the topic is not a canonical (lowercase) UUID' }
             : lookup.kind === 'unknown'
               ? { code: 'unknown_device', reason: 'unknown device' }
               : { code: 'decommissioned_device', reason: 'device is decommissioned' };
@@ -129,7 +182,8 @@ export class IngestPipeline {
       const ctx = { receivedAt: message.receivedAt, maxBackfillMs: this.config.ingestMaxBackfill, deviceId };
       if (kind === 'telemetry') {
         const decoded = decodeTelemetry(message.payload, ctx);
-        for (const r of decoded.readings) {
+        const admitted = this.admission.admit(device, decoded);
+        for (const r of admitted.readings) {
           const reading: Reading = {
             deviceId,
             patientId: device.patientId,
@@ -139,11 +193,12 @@ export class IngestPipeline {
             receivedAt: message.receivedAt,
             ...(decoded.seq === undefined ? {} : { seq: decoded.seq }),
           };
-          this.stream.emitReading(reading);
+          // The streaming core holds the message until the alert transitions this reading causes are stored.
+          this.stream.emitReading(reading, message.pending);
           this.readings.add(reading, message.pending);
         }
-        this.metrics.readingsAccepted.inc(decoded.readings.length);
-        if (decoded.rejections.length > 0) this.deadLetter(message, deviceId, decoded.seq, decoded.rejections);
+        this.metrics.readingsAccepted.inc(admitted.readings.length);
+        if (admitted.rejections.length > 0) this.deadLetter(message, deviceId, decoded.seq, admitted.rejections);
         this.presence.heardFrom(device, message.receivedAt);
       } else {
         const decoded = decodeStatus(message.payload, ctx);
@@ -152,7 +207,7 @@ export class IngestPipeline {
           return;
         }
         const s = decoded.status;
-        this.stream.emitStatus({ deviceId, patientId: device.patientId, ...s });
+        this.stream.emitStatus({ deviceId, patientId: device.patientId, ...s }, message.pending);
         this.statuses.add(
           { deviceId, ...(s.online === false ? {} : { seenAt: message.receivedAt }), ...withoutTime(s) },
           message.pending,
@@ -203,22 +258,24 @@ export class IngestPipeline {
     deviceId: string | undefined,
     seq: number | undefined,
     rejections: readonly Rejection[],
+    scope?: 'message' | 'reading',
   ): void {
     const size = message.payload.byteLength;
-    // Keep at most the payload limit; copy so a 10 MB buffer is not kept alive by its first 64 KiB.
-    const payload =
-      size > MAX_PAYLOAD_BYTES ? Buffer.from(message.payload.subarray(0, MAX_PAYLOAD_BYTES)) : message.payload;
+    const payload = this.keptPayload(message, deviceId);
+    // Text columns refuse U+0000: the topic and device id are the device's, and reasons may quote it.
+    const topic = safeText(message.topic);
+    const device = deviceId === undefined ? undefined : safeText(deviceId);
     for (const r of rejections) {
-      this.metrics.rejections.inc({ reason: r.code, scope: r.index === undefined ? 'message' : 'reading' });
+      this.metrics.rejections.inc({ reason: r.code, scope: scope ?? (r.index === undefined ? 'message' : 'reading') });
       this.rejections.add(
         {
           receivedAt: message.receivedAt,
-          ...(deviceId === undefined ? {} : { deviceId }),
-          topic: message.topic,
-          reason: r.reason,
+          ...(device === undefined ? {} : { deviceId: device }),
+          topic,
+          reason: safeText(r.reason),
           ...(r.index === undefined ? {} : { readingIndex: r.index }),
           ...(seq === undefined ? {} : { seq }),
-          payload,
+          ...(payload === undefined ? {} : { payload }),
           payloadSize: size,
         },
         message.pending,
@@ -236,10 +293,114 @@ export class IngestPipeline {
     }
   }
 
+  /**
+   * The payload a message's dead letters keep — at most MAX_PAYLOAD_BYTES, copied so a 10 MB buffer
+   * is not kept alive by its first 64 KiB — or undefined once the device has spent its
+   * INGEST_DEAD_LETTER_BUDGET for the hour. Decided once per message, however many dead letters it has.
+   */
+  private keptPayload(message: InboundMessage, deviceId: string | undefined): Buffer | undefined {
+    const bytes = Math.min(message.payload.byteLength, MAX_PAYLOAD_BYTES);
+    let keep = this.payloadKept.get(message.payload);
+    if (keep === undefined) {
+      const period = Math.floor(message.receivedAt / BUDGET_PERIOD_MS);
+      if (period > this.budgetPeriod) {
+        this.budgetPeriod = period;
+        this.budgetUsed.clear();
+      }
+      const key = deviceId !== undefined && this.registry.peek(deviceId)?.kind === 'known' ? deviceId : NO_DEVICE;
+      const used = this.budgetUsed.get(key) ?? 0;
+      keep = used + bytes <= this.config.ingestDeadLetterBudget;
+      if (keep) this.budgetUsed.set(key, used + bytes);
+      else this.metrics.deadLetterPayloadBytesDropped.inc(bytes);
+      this.payloadKept.set(message.payload, keep);
+    }
+    if (!keep) return undefined;
+    return message.payload.byteLength > MAX_PAYLOAD_BYTES
+      ? Buffer.from(message.payload.subarray(0, MAX_PAYLOAD_BYTES))
+      : message.payload;
+  }
+
+  /**
+   * A reading or status the database refused (never retried): a `storage_refused` dead letter of its
+   * message, with the database's words and the raw payload. The message is acknowledged once that is stored.
+   */
+  private storageRefused(
+    writer: WriterName,
+    pending: PendingMessage | undefined,
+    deviceId: string,
+    seq: number | undefined,
+    what: string,
+    error: unknown,
+  ): void {
+    this.metrics.storageRefused.inc({ writer });
+    const cause = databaseErrorMessage(error);
+    this.logRefusal(writer, `The database refused a ${what} of device ${safeText(deviceId)} (dead-lettered): ${cause}`);
+    const message = pending && this.inboundOf.get(pending);
+    // Only items queued without a message (none in production) get here: nothing to dead-letter.
+    if (!message) return;
+    const reason = `the database refused the ${what}: ${cause}`;
+    this.deadLetter(
+      message,
+      deviceId,
+      seq,
+      [{ code: 'storage_refused', reason }],
+      what === 'status' ? 'message' : 'reading',
+    );
+  }
+
+  /**
+   * Dead letters the database refused: stored once more with every text field escaped and without
+   * the payload; refused again, they are counted as lost and logged. Either way the message is acknowledged.
+   */
+  private deadLettersRefused(refused: readonly BatchEntry<NewIngestRejection>[], error: unknown): void {
+    const cause = databaseErrorMessage(error);
+    for (const { item, message } of refused) {
+      this.metrics.storageRefused.inc({ writer: 'rejections' });
+      if (this.escapedDeadLetters.has(item)) {
+        this.metrics.deadLettersLost.inc();
+        this.logRefusal(
+          'lost',
+          `A dead letter is lost: the database refused it escaped and without payload (${cause}): ${item.topic}: ${item.reason}`,
+        );
+        continue;
+      }
+      const escaped: NewIngestRejection = {
+        receivedAt: item.receivedAt,
+        ...(item.deviceId === undefined ? {} : { deviceId: safeText(item.deviceId) }),
+        topic: safeText(item.topic),
+        reason: safeText(
+          `${item.reason} (stored without its payload: the database refused this dead letter: ${cause})`,
+        ),
+        ...(item.readingIndex === undefined ? {} : { readingIndex: item.readingIndex }),
+        ...(item.seq === undefined ? {} : { seq: item.seq }),
+        payloadSize: item.payloadSize,
+      };
+      this.escapedDeadLetters.add(escaped);
+      this.logRefusal(
+        'rejections',
+        `The database refused a dead letter (stored again escaped, without payload): ${cause}`,
+      );
+      this.rejections.add(escaped, message);
+    }
+  }
+
+  /** Logs a refusal at most once a minute per kind, with how many went unlogged meanwhile (metrics count each). */
+  private logRefusal(kind: string, text: string): void {
+    const now = Date.now();
+    const last = this.refusalLoggedAt.get(kind);
+    if (last && now - last.at < REFUSAL_LOG_EVERY_MS) {
+      last.suppressed += 1;
+      return;
+    }
+    this.refusalLoggedAt.set(kind, { at: now, suppressed: 0 });
+    this.logger.error(last?.suppressed ? `${text} (and ${last.suppressed} more since the last report)` : text);
+  }
+
   private writer<T>(
     name: WriterName,
     maxItems: number,
     write: (items: T[]) => Promise<void>,
+    onRefused: (refused: readonly BatchEntry<T>[], error: unknown) => void,
     concurrency = 1,
   ): RetryingBatchWriter<T> {
     return new RetryingBatchWriter<T>({
@@ -248,6 +409,16 @@ export class IngestPipeline {
       concurrency,
       maxWaitMs: this.config.ingestBatchMaxWaitMs,
       write,
+      // Data the database refuses fails the same way every time: set aside (dead-lettered), never retried.
+      isRefusal: (error) => classifyDatabaseError(error) === 'refused',
+      onRefused: (refused, error) => {
+        try {
+          onRefused(refused, error);
+        } catch (failure) {
+          // A bug: the refused items' messages are still acknowledged, so the writer goes on.
+          this.logger.error(`Handling items refused by ${name} failed: ${(failure as Error).stack ?? String(failure)}`);
+        }
+      },
       onCommitted: (items, ms) => {
         this.metrics.batchSize.observe({ writer: name }, items);
         this.metrics.commitSeconds.observe({ writer: name }, ms / 1000);
@@ -261,6 +432,19 @@ export class IngestPipeline {
         }
       },
       onRecovered: (attempts) => this.logger.log(`Writing ${name} succeeded again after ${attempts} failed attempts`),
+    });
+  }
+
+  /** Writers whose current write keeps failing, for the heartbeat. */
+  failingWriters(now = Date.now()): RetryingWriterState[] {
+    const writers: [WriterName, { readonly retrying: { since: number; attempts: number } | undefined }][] = [
+      ['readings', this.readings],
+      ['rejections', this.rejections],
+      ['statuses', this.statuses],
+    ];
+    return writers.flatMap(([writer, w]) => {
+      const failing = w.retrying;
+      return failing ? [{ writer, failingForMs: now - failing.since, attempts: failing.attempts }] : [];
     });
   }
 

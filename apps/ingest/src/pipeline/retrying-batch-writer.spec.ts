@@ -79,3 +79,122 @@ describe('RetryingBatchWriter', () => {
     expect(completed).toEqual(['second', 'first']);
   });
 });
+
+/** A database stand-in: refuses (SQLSTATE 22021) any batch holding a bad item, optionally after transient failures. */
+function refusingWriter(options: { maxItems: number; transientFailures?: number; bad: (item: number) => boolean }) {
+  const written: number[] = [];
+  const refused: number[] = [];
+  const errors: string[] = [];
+  const attempts: number[][] = [];
+  let transient = options.transientFailures ?? 0;
+  const writer = new RetryingBatchWriter<number>({
+    name: 'test',
+    maxItems: options.maxItems,
+    maxWaitMs: 0,
+    initialBackoffMs: 1,
+    isRefusal: (error) => (error as { code?: string }).code === '22021',
+    write: (items) => {
+      attempts.push(items);
+      if (transient > 0) {
+        transient -= 1;
+        return Promise.reject(new Error('Connection terminated unexpectedly'));
+      }
+      if (items.some(options.bad))
+        return Promise.reject(
+          Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), { code: '22021' }),
+        );
+      written.push(...items);
+      return Promise.resolve();
+    },
+    onRefused: (entries, error) => {
+      refused.push(...entries.map((e) => e.item));
+      errors.push((error as Error).message);
+    },
+    onError: (error) => errors.push(`retry: ${(error as Error).message}`),
+  });
+  return { writer, written, refused, errors, attempts };
+}
+
+/** Adds items 0..n-1, each holding its own message; returns the ids of completed messages. */
+function addAll(writer: RetryingBatchWriter<number>, n: number): number[] {
+  const completed: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const message = new PendingMessage(i, 0, 0, () => completed.push(i));
+    writer.add(i, message);
+    message.seal();
+  }
+  return completed;
+}
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+describe('RetryingBatchWriter with items the database refuses', () => {
+  it('isolates one refused item among 500: writes the 499 others in order, refuses it once, releases every message', async () => {
+    const { writer, written, refused, errors, attempts } = refusingWriter({ maxItems: 500, bad: (i) => i === 137 });
+    const completed = addAll(writer, 500);
+    await writer.drain();
+    expect(written).toEqual(range(500).filter((i) => i !== 137));
+    expect(refused).toEqual([137]);
+    expect(errors).toEqual(['invalid byte sequence for encoding "UTF8": 0x00']);
+    expect(completed.sort((a, b) => a - b)).toEqual(range(500));
+    // Bisection: about two writes per halving, not one per item.
+    expect(attempts.length).toBeLessThanOrEqual(2 * Math.ceil(Math.log2(500)) + 1);
+    expect(writer.depth).toBe(0);
+    expect(writer.retrying).toBeUndefined();
+  });
+
+  it('refuses every item when all are bad, never retrying, and still releases every message', async () => {
+    const { writer, written, refused, errors } = refusingWriter({ maxItems: 8, bad: () => true });
+    const completed = addAll(writer, 20);
+    await writer.drain();
+    expect(written).toEqual([]);
+    expect(refused).toEqual(range(20));
+    expect(errors.filter((e) => e.startsWith('retry'))).toEqual([]);
+    expect(completed.sort((a, b) => a - b)).toEqual(range(20));
+  });
+
+  it('retries a transient failure with backoff, then splits when the database refuses the data', async () => {
+    const { writer, written, refused, errors, attempts } = refusingWriter({
+      maxItems: 4,
+      transientFailures: 2,
+      bad: (i) => i === 2,
+    });
+    const completed = addAll(writer, 4);
+    await writer.drain();
+    expect(errors).toEqual([
+      'retry: Connection terminated unexpectedly',
+      'retry: Connection terminated unexpectedly',
+      'invalid byte sequence for encoding "UTF8": 0x00',
+    ]);
+    expect(attempts).toEqual([[0, 1, 2, 3], [0, 1, 2, 3], [0, 1, 2, 3], [0, 1], [2, 3], [2], [3]]);
+    expect(written).toEqual([0, 1, 3]);
+    expect(refused).toEqual([2]);
+    expect(completed.sort()).toEqual([0, 1, 2, 3]);
+  });
+
+  it('keeps the order of items across splits and later batches', async () => {
+    const { writer, written, refused } = refusingWriter({ maxItems: 10, bad: (i) => i % 7 === 3 });
+    addAll(writer, 35);
+    await writer.drain();
+    expect(written).toEqual(range(35).filter((i) => i % 7 !== 3));
+    expect(refused).toEqual([3, 10, 17, 24, 31]);
+  });
+
+  it('reports since when and how often a write keeps failing, and clears that once it succeeds', async () => {
+    const { writer, writes } = writerWith(1);
+    expect(writer.retrying).toBeUndefined();
+    const before = Date.now();
+    writer.add('a');
+    await tick();
+    writes[0].fail();
+    await tick();
+    expect(writer.retrying).toEqual({ since: expect.any(Number), attempts: 1 });
+    expect(writer.retrying!.since).toBeGreaterThanOrEqual(before);
+    writes[1].fail();
+    await tick();
+    expect(writer.retrying?.attempts).toBe(2);
+    writes[2].done();
+    await writer.drain();
+    expect(writer.retrying).toBeUndefined();
+  });
+});

@@ -10,6 +10,16 @@ export interface BatchWriterOptions<T> {
   readonly concurrency?: number;
   /** Writes one batch durably (committed when it resolves). */
   readonly write: (items: T[]) => Promise<void>;
+  /**
+   * Whether a failed write was refused for its data (it would fail the same way again): such a
+   * batch is split to find the items at fault. Without it every failure is retried.
+   */
+  readonly isRefusal?: (error: unknown) => boolean;
+  /**
+   * Items the database refused, never retried. Their messages are released right after this
+   * returns (and so acknowledged): work done for them here must hold the message itself. Must not throw.
+   */
+  readonly onRefused?: (refused: readonly BatchEntry<T>[], error: unknown) => void;
   readonly onCommitted?: (items: number, ms: number) => void;
   readonly onError?: (error: unknown, attempt: number, retryInMs: number) => void;
   readonly onRecovered?: (attempts: number) => void;
@@ -18,17 +28,31 @@ export interface BatchWriterOptions<T> {
   readonly maxBackoffMs?: number;
 }
 
-interface Entry<T> {
+/** An item and the message it holds until written (or refused). */
+export interface BatchEntry<T> {
   readonly item: T;
   readonly message: PendingMessage | undefined;
+}
+
+interface Entry<T> extends BatchEntry<T> {
   readonly addedAt: number;
+}
+
+/** A write's current run of retried failures. */
+export interface RetryingState {
+  /** Epoch ms of the first failure of the run. */
+  readonly since: number;
+  readonly attempts: number;
 }
 
 /**
  * Accumulates items and writes them in size- and time-bounded batches, one write at a time, so the
- * next batch fills while the current one commits. A failed write is retried with backoff until it
- * succeeds — nothing is dropped and nothing is acknowledged meanwhile; memory stays bounded because
- * the consumer stops reading when too many messages are unacknowledged.
+ * next batch fills while the current one commits. A write that fails transiently (connection,
+ * resources) is retried with backoff until it succeeds — nothing is dropped and nothing is
+ * acknowledged meanwhile; memory stays bounded because the consumer stops reading when too many
+ * messages are unacknowledged. A write refused for its data is split in halves until the refused
+ * items stand alone: the others are written, the refused ones handed to `onRefused` — one bad value
+ * never jams the writer.
  */
 export class RetryingBatchWriter<T> {
   private queue: Entry<T>[] = [];
@@ -36,12 +60,21 @@ export class RetryingBatchWriter<T> {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
+  private readonly failures = new Set<{ since: number; attempts: number }>();
 
   constructor(private readonly options: BatchWriterOptions<T>) {}
 
   /** Items waiting for or inside a write. */
   get depth(): number {
     return this.queue.length + this.writing;
+  }
+
+  /** Set while a write keeps failing and is being retried (the longest-failing one when several are). */
+  get retrying(): RetryingState | undefined {
+    let oldest: RetryingState | undefined;
+    for (const f of this.failures)
+      if (!oldest || f.since < oldest.since) oldest = { since: f.since, attempts: f.attempts };
+    return oldest;
   }
 
   /** Queues an item; the message (if any) is held until the item's batch commits. */
@@ -84,36 +117,69 @@ export class RetryingBatchWriter<T> {
   private async writeNext(): Promise<void> {
     if (this.writing >= (this.options.concurrency ?? 1) || this.closed) return;
     // Items of messages whose connection dropped will come again (redelivery): don't write them twice.
-    let batch = this.take();
+    const batch = this.take();
     if (batch.length === 0) return this.settle();
     this.writing += 1;
     // Another write may start at once if the queue holds a full batch more.
     this.schedule();
-    let attempt = 0;
+    const failing = { since: 0, attempts: 0 };
+    const done = await this.commit(batch, failing);
+    this.failures.delete(failing);
+    this.writing -= 1;
+    if (!done) return;
+    for (const e of done) e.message?.release();
+    this.settle();
+  }
+
+  /**
+   * Writes the entries in order, retrying transient failures and halving refused batches; resolves
+   * to the entries done with (written or refused), or undefined once closed.
+   */
+  private async commit(
+    entries: Entry<T>[],
+    failing: { since: number; attempts: number },
+  ): Promise<Entry<T>[] | undefined> {
     let backoff = this.options.initialBackoffMs ?? 100;
     for (;;) {
       const started = performance.now();
       try {
-        await this.options.write(batch.map((e) => e.item));
-        this.options.onCommitted?.(batch.length, performance.now() - started);
-        if (attempt > 0) this.options.onRecovered?.(attempt);
-        break;
+        await this.options.write(entries.map((e) => e.item));
+        this.options.onCommitted?.(entries.length, performance.now() - started);
+        this.recovered(failing);
+        return entries;
       } catch (error) {
-        attempt += 1;
-        this.options.onError?.(error, attempt, backoff);
+        if (this.options.isRefusal?.(error)) {
+          // The database answered: whatever failed before is over; these items are at fault.
+          this.recovered(failing);
+          if (entries.length === 1) {
+            this.options.onRefused?.(entries, error);
+            return entries;
+          }
+          const half = Math.ceil(entries.length / 2);
+          const first = await this.commit(entries.slice(0, half), failing);
+          const second = first && (await this.commit(entries.slice(half), failing));
+          return second && [...first, ...second];
+        }
+        failing.attempts += 1;
+        if (failing.attempts === 1) {
+          failing.since = Date.now();
+          this.failures.add(failing);
+        }
+        this.options.onError?.(error, failing.attempts, backoff);
         await sleep(backoff);
         backoff = Math.min(backoff * 2, this.options.maxBackoffMs ?? 5000);
-        if (this.closed) {
-          this.writing -= 1;
-          return;
-        }
-        batch = batch.filter((e) => !e.message?.abandoned);
-        if (batch.length === 0) break;
+        if (this.closed) return undefined;
+        entries = entries.filter((e) => !e.message?.abandoned);
+        if (entries.length === 0) return entries;
       }
     }
-    this.writing -= 1;
-    for (const e of batch) e.message?.release();
-    this.settle();
+  }
+
+  private recovered(failing: { since: number; attempts: number }): void {
+    if (failing.attempts === 0) return;
+    this.options.onRecovered?.(failing.attempts);
+    failing.attempts = 0;
+    this.failures.delete(failing);
   }
 
   private take(): Entry<T>[] {

@@ -112,18 +112,27 @@ export class StorageMaintenanceService implements OnModuleDestroy {
   }
 
   /**
-   * Retention of dead letters, and on PostgreSQL partitions ahead and retention of raw partitions
-   * and rollup rows (TimescaleDB's own jobs do those there).
+   * Retention of dead letters and their payloads, and on PostgreSQL partitions ahead and retention
+   * of raw partitions and rollup rows (TimescaleDB's own jobs do those there).
    */
-  async housekeeping(now: number): Promise<{ dropped: string[]; rejectionsDeleted: number }> {
+  async housekeeping(now: number): Promise<{ dropped: string[]; rejectionsDeleted: number; payloadsDeleted: number }> {
+    const cutoff = new Date(now - this.settings.rejectionRetention);
     const [, rejectionsDeleted] = await this.dataSource.query<[unknown, number]>(
       `DELETE FROM ingest_rejections WHERE received_at < $1`,
-      [new Date(now - this.settings.rejectionRetention)],
+      [cutoff],
     );
-    if (rejectionsDeleted > 0) this.logger.log(`Retention deleted ${rejectionsDeleted} dead letters`);
+    // Then the payloads past retention that no dead letter uses any more (a payload is as old as its
+    // dead letters; the check also spares one a younger row might still reference).
+    const [, payloadsDeleted] = await this.dataSource.query<[unknown, number]>(
+      `DELETE FROM ingest_rejected_payloads p
+        WHERE p.received_at < $1 AND NOT EXISTS (SELECT 1 FROM ingest_rejections r WHERE r.payload_id = p.id)`,
+      [cutoff],
+    );
+    if (rejectionsDeleted > 0 || payloadsDeleted > 0)
+      this.logger.log(`Retention deleted ${rejectionsDeleted} dead letters and ${payloadsDeleted} payloads`);
     const dropped = this.mode === 'postgres' ? await this.postgresRetention(now) : [];
     this.lastHousekeeping = now;
-    return { dropped, rejectionsDeleted };
+    return { dropped, rejectionsDeleted, payloadsDeleted };
   }
 
   private async postgresRetention(now: number): Promise<string[]> {

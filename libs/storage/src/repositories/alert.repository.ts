@@ -1,13 +1,25 @@
+import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { AlertPriority, AlertState, MetricKey } from '@lantern/domain';
 import { patientScopeCondition, type PatientScope } from './patient.repository.js';
-import {
-  insertNotificationsSql,
-  notificationParams,
-  type StoredNotification,
-} from './patient-notification.repository.js';
+import { insertNotificationsSql, notificationParams, type NewNotification } from './patient-notification.repository.js';
 import { returnedRows } from './sql-helpers.js';
+
+// Any fixed UUID works; it only has to stay the same, or the ids of causes already stored change.
+const CAUSE_NAMESPACE = Buffer.from('5f0c6a2e8d3b4b7a9e1f2c3d4e5f6a7b', 'hex');
+
+/**
+ * The id of an alert or notification from its cause (AlertEngineOptions.newId): a name-based UUID
+ * (RFC 9562 version 5, SHA-1), so the same cause always gets the same id and storage takes it once.
+ */
+export function idFromCause(cause: string): string {
+  const hash = createHash('sha1').update(CAUSE_NAMESPACE).update(cause, 'utf8').digest();
+  hash[6] = (hash[6] & 0x0f) | 0x50;
+  hash[8] = (hash[8] & 0x3f) | 0x80;
+  const hex = hash.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
 
 /** One row of `alerts`, times in epoch milliseconds (the streaming core's AlertRecord without its in-memory fields). */
 export interface StoredAlert {
@@ -75,33 +87,80 @@ interface AlertRow {
   late: boolean;
 }
 
-const COLUMNS = `id::text, patient_id::text, device_id::text, rule, metric, priority, state, message, value, peak_value, opened_at,
-  last_triggered_at, cleared_at, acknowledged_at, acknowledged_by::text, acknowledge_note, resolved_at, resolved_by::text,
-  resolve_note, escalation_level, escalated_at, raised_at, late`;
+const COLUMN_LIST = [
+  'id::text',
+  'patient_id::text',
+  'device_id::text',
+  'rule',
+  'metric',
+  'priority',
+  'state',
+  'message',
+  'value',
+  'peak_value',
+  'opened_at',
+  'last_triggered_at',
+  'cleared_at',
+  'acknowledged_at',
+  'acknowledged_by::text',
+  'acknowledge_note',
+  'resolved_at',
+  'resolved_by::text',
+  'resolve_note',
+  'escalation_level',
+  'escalated_at',
+  'raised_at',
+  'late',
+];
+const COLUMNS = COLUMN_LIST.join(', ');
+/** The same columns of the table aliased `alias`. */
+const columnsOf = (alias: string): string => COLUMN_LIST.map((c) => `${alias}.${c}`).join(', ');
 
 const ms = (d: Date | null): number | null => (d === null ? null : d.getTime());
 const ts = (n: number | null): Date | null => (n === null ? null : new Date(n));
 const iso = (n: number | null): string | null => (n === null ? null : new Date(n).toISOString());
 
-/** What happens to a stored alert when the streaming core reports it again (spec §5 latching); see saveObserved. */
-const OBSERVED_CONFLICT = `ON CONFLICT (id) DO UPDATE SET
-             peak_value = EXCLUDED.peak_value,
-             last_triggered_at = GREATEST(a.last_triggered_at, EXCLUDED.last_triggered_at),
-             cleared_at = EXCLUDED.cleared_at,
-             escalation_level = CASE WHEN a.state = 'open' THEN GREATEST(a.escalation_level, EXCLUDED.escalation_level) ELSE a.escalation_level END,
-             escalated_at = CASE WHEN a.state = 'open' THEN COALESCE(EXCLUDED.escalated_at, a.escalated_at) ELSE a.escalated_at END,
-             state = CASE
-               WHEN EXCLUDED.state = 'resolved' THEN 'resolved'
-               WHEN a.state = 'acknowledged' AND EXCLUDED.cleared_at IS NOT NULL THEN 'resolved'
-               WHEN a.state = 'open' AND EXCLUDED.state = 'acknowledged' THEN 'acknowledged'
-               ELSE a.state END,
-             resolved_at = CASE
-               WHEN EXCLUDED.state = 'resolved' THEN EXCLUDED.resolved_at
-               WHEN a.state = 'acknowledged' AND EXCLUDED.cleared_at IS NOT NULL THEN EXCLUDED.cleared_at
-               ELSE a.resolved_at END,
-             resolve_note = CASE WHEN EXCLUDED.state = 'resolved' THEN EXCLUDED.resolve_note ELSE a.resolve_note END,
-             updated_at = now()
-           WHERE a.state <> 'resolved'`;
+/** One alert the streaming core decided about, as {@link AlertRepository.saveTransitions} writes it. */
+export interface AlertWrite {
+  /** The alert after its last transition in the batch. */
+  readonly alert: StoredAlert;
+  /** Opened in this batch: inserted, unless its id (its cause) or another active alert of its (patient, rule, device) is stored. */
+  readonly opened: boolean;
+  /**
+   * `acknowledged_at` the row must still have for the update to apply (the core's view before its
+   * transitions): a row a clinician acknowledged or resolved meanwhile is left alone and reported.
+   */
+  readonly expectedAcknowledgedAt: number | null;
+}
+
+/** What to look for when a write did not apply: the row by id, else the active one of its (patient, rule[, device]). */
+export interface AlertIdentity {
+  readonly id: string;
+  readonly patientId: string;
+  readonly rule: string;
+  /** For device rules (part of the identity); null for metric rules, whose alert is one per patient whichever device. */
+  readonly deviceId: string | null;
+}
+
+/** One device and metric whose recent readings the streaming core reads back on start. */
+export interface RecentReadingsQuery {
+  readonly deviceId: string;
+  readonly metric: MetricKey;
+  /** Event time read back behind the stream's newest reading, ms. */
+  readonly spanMs: number;
+}
+
+/** The readings read back for one {@link RecentReadingsQuery}, oldest first. */
+export interface RecentReadings {
+  readonly deviceId: string;
+  readonly metric: MetricKey;
+  readonly times: number[];
+  readonly values: number[];
+}
+
+const ALERT_INPUT_COLUMNS = `id, patient_id, device_id, rule, metric, priority, state, message, value, peak_value, opened_at,
+  last_triggered_at, cleared_at, acknowledged_at, acknowledged_by, acknowledge_note, resolved_at, resolved_by,
+  resolve_note, escalation_level, escalated_at, late, raised_at`;
 
 function toStored(row: AlertRow): StoredAlert {
   return {
@@ -132,45 +191,59 @@ function toStored(row: AlertRow): StoredAlert {
 }
 
 /**
- * The `alerts` table. The streaming core (ingest) writes what it observes through {@link saveObserved};
- * clinicians' acknowledgements and resolutions go through {@link updateLocked}. The partial unique
- * index keeps at most one active alert per (patient, rule, device).
+ * The `alerts` table. Its rows follow what libs/alerting decides and nothing else: the streaming core
+ * (ingest) writes its transitions through {@link saveTransitions}, a clinician's command is decided
+ * on the locked row through {@link decideLocked}; no rule of the lifecycle is written here. The
+ * partial unique index keeps at most one active alert per (patient, rule, device). Also reads what
+ * the streaming core rebuilds on start: active and recently resolved alerts, recent readings.
  */
 @Injectable()
 export class AlertRepository {
   constructor(private readonly db: DataSource) {}
 
   /**
-   * Inserts or updates alerts as the streaming core sees them, merged with what clinicians did
-   * meanwhile: a resolved row stays resolved; an acknowledged row stays acknowledged (the core may
-   * not know yet) and resolves when the core reports its condition cleared (the latching rule of
-   * spec §5). The notifications the alerts produced are written by the same statement: atomic
-   * without a transaction, and one round trip (the ingest's event loop is busy, and every extra
-   * round trip of the alert path waits for it). Returns the rows as stored, which the caller
-   * publishes, including those a clinician resolved meanwhile (not updated, reported as they stand).
+   * Stores the streaming core's transitions and notifications in one statement (one round trip,
+   * atomic without a transaction), idempotently: an opened alert is inserted unless its id — its
+   * cause — or another active alert of its (patient, rule, device) is already stored; an update
+   * applies only while the row is active and not acknowledged meanwhile (see AlertWrite); a
+   * notification is stored once (its id is its cause), and one that waits for its alert's insert
+   * only with it. Returns the alert ids written and the notification ids stored now: only those are
+   * emitted; the caller reconciles the others with the rows as stored (findForReconcile).
    */
-  async saveObserved(
-    alerts: readonly StoredAlert[],
-    notifications: readonly Omit<StoredNotification, 'readAt'>[] = [],
-  ): Promise<StoredAlert[]> {
-    if (alerts.length === 0 && notifications.length === 0) return [];
-    const col = <T>(pick: (a: StoredAlert) => T): T[] => alerts.map(pick);
-    const rows: AlertRow[] = await this.db.query(
-      `WITH saved AS (
-         INSERT INTO alerts AS a (id, patient_id, device_id, rule, metric, priority, state, message, value, peak_value, opened_at,
-                last_triggered_at, cleared_at, acknowledged_at, acknowledged_by, acknowledge_note, resolved_at, resolved_by,
-                resolve_note, escalation_level, escalated_at, late, raised_at)
+  async saveTransitions(
+    alerts: readonly AlertWrite[],
+    notifications: readonly NewNotification[] = [],
+  ): Promise<{ applied: Set<string>; notified: Set<string> }> {
+    if (alerts.length === 0 && notifications.length === 0) return { applied: new Set(), notified: new Set() };
+    const col = <T>(pick: (a: StoredAlert) => T): T[] => alerts.map((w) => pick(w.alert));
+    const rows: { kind: 'alert' | 'notification'; id: string }[] = await this.db.query(
+      `WITH input AS (
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
                 $9::float8[], $10::float8[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[], $14::timestamptz[],
                 $15::uuid[], $16::text[], $17::timestamptz[], $18::uuid[], $19::text[], $20::int[], $21::timestamptz[], $22::bool[],
-                $32::timestamptz[])
-         ${OBSERVED_CONFLICT}
-         RETURNING ${COLUMNS}
+                $23::timestamptz[], $24::bool[], $25::timestamptz[])
+           AS i(${ALERT_INPUT_COLUMNS}, opened, expected_ack)
        ),
-       notified AS (${insertNotificationsSql(23)})
-       SELECT * FROM saved
-       UNION ALL
-       SELECT ${COLUMNS} FROM alerts WHERE id = ANY($1::uuid[]) AND id NOT IN (SELECT id::uuid FROM saved)`,
+       inserted AS (
+         INSERT INTO alerts (${ALERT_INPUT_COLUMNS})
+         SELECT ${ALERT_INPUT_COLUMNS} FROM input WHERE opened
+         ON CONFLICT DO NOTHING
+         RETURNING id
+       ),
+       updated AS (
+         UPDATE alerts a SET peak_value = i.peak_value, last_triggered_at = i.last_triggered_at, cleared_at = i.cleared_at,
+                state = i.state, acknowledged_at = i.acknowledged_at, acknowledged_by = i.acknowledged_by,
+                acknowledge_note = i.acknowledge_note, resolved_at = i.resolved_at, resolved_by = i.resolved_by,
+                resolve_note = i.resolve_note, escalation_level = i.escalation_level, escalated_at = i.escalated_at,
+                updated_at = now()
+           FROM input i
+          WHERE a.id = i.id AND NOT i.opened AND a.state <> 'resolved' AND a.acknowledged_at IS NOT DISTINCT FROM i.expected_ack
+         RETURNING a.id
+       ),
+       notified AS (${insertNotificationsSql(26, 'SELECT id FROM inserted')})
+       SELECT 'alert' AS kind, id::text FROM inserted
+       UNION ALL SELECT 'alert', id::text FROM updated
+       UNION ALL SELECT 'notification', id FROM notified`,
       [
         col((a) => a.id),
         col((a) => a.patientId),
@@ -194,11 +267,36 @@ export class AlertRepository {
         col((a) => a.escalationLevel),
         col((a) => iso(a.escalatedAt)),
         col((a) => a.late),
-        ...notificationParams(notifications),
         col((a) => iso(a.raisedAt)),
+        alerts.map((w) => w.opened),
+        alerts.map((w) => iso(w.expectedAcknowledgedAt)),
+        ...notificationParams(notifications),
       ],
     );
-    return rows.map(toStored);
+    const applied = new Set<string>();
+    const notified = new Set<string>();
+    for (const row of rows) (row.kind === 'alert' ? applied : notified).add(row.id);
+    return { applied, notified };
+  }
+
+  /** For writes that did not apply: each identity's row by id, else the active row of its (patient, rule[, device]). */
+  async findForReconcile(wanted: readonly AlertIdentity[]): Promise<Map<string, StoredAlert>> {
+    if (wanted.length === 0) return new Map();
+    const rows: (AlertRow & { wanted: string })[] = await this.db.query(
+      `SELECT DISTINCT ON (q.id) q.id::text AS wanted, ${columnsOf('a')}
+         FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[]) AS q(id, patient_id, rule, device_id)
+         JOIN alerts a ON a.id = q.id
+           OR (a.patient_id = q.patient_id AND a.rule = q.rule AND a.state <> 'resolved'
+               AND (q.device_id IS NULL OR a.device_id = q.device_id))
+        ORDER BY q.id, (a.id = q.id) DESC`,
+      [
+        wanted.map((w) => w.id),
+        wanted.map((w) => w.patientId),
+        wanted.map((w) => w.rule),
+        wanted.map((w) => w.deviceId),
+      ],
+    );
+    return new Map(rows.map((row) => [row.wanted, toStored(row)]));
   }
 
   /** Every active (open or acknowledged) alert: the streaming core's state after a restart. */
@@ -209,38 +307,110 @@ export class AlertRepository {
     return rows.map(toStored);
   }
 
+  /** The latest resolved alert of each (patient, metric rule) resolved at or after `since` (epoch ms). */
+  async findRecentlyResolved(since: number): Promise<StoredAlert[]> {
+    const rows: AlertRow[] = await this.db.query(
+      `SELECT DISTINCT ON (patient_id, rule) ${COLUMNS} FROM alerts
+        WHERE state = 'resolved' AND resolved_at >= $1 AND metric IS NOT NULL
+        ORDER BY patient_id, rule, resolved_at DESC`,
+      [new Date(since)],
+    );
+    return rows.map(toStored);
+  }
+
+  /**
+   * The recent readings of many streams in one statement: per stream, its newest reading at or
+   * after `horizon` − span, and the readings up to `spanMs` behind it (at most `maxPerStream`, the
+   * newest). Two index probes per stream and daily partition, on the primary key (device_id, metric, time).
+   */
+  async recentReadings(
+    streams: readonly RecentReadingsQuery[],
+    horizon: number,
+    maxPerStream: number,
+  ): Promise<RecentReadings[]> {
+    if (streams.length === 0) return [];
+    const rows: { n: string; t: number; value: number }[] = await this.db.query(
+      `SELECT q.n::int4 AS n, (extract(epoch FROM r.time) * 1000)::float8 AS t, r.value
+         FROM unnest($1::uuid[], $2::text[], $3::float8[]) WITH ORDINALITY AS q(device_id, metric, span_ms, n)
+        CROSS JOIN LATERAL (
+              SELECT time AS newest FROM readings
+               WHERE device_id = q.device_id AND metric = q.metric
+                 AND time >= $4::timestamptz - make_interval(secs => q.span_ms / 1000)
+               ORDER BY time DESC LIMIT 1) l
+        CROSS JOIN LATERAL (
+              SELECT time, value FROM readings
+               WHERE device_id = q.device_id AND metric = q.metric
+                 AND time >= l.newest - make_interval(secs => q.span_ms / 1000) AND time <= l.newest
+               ORDER BY time DESC LIMIT $5) r`,
+      [
+        streams.map((s) => s.deviceId),
+        streams.map((s) => s.metric),
+        streams.map((s) => s.spanMs),
+        new Date(horizon),
+        maxPerStream,
+      ],
+    );
+    const found: RecentReadings[] = streams.map((s) => ({
+      deviceId: s.deviceId,
+      metric: s.metric,
+      times: [],
+      values: [],
+    }));
+    // Rows come newest first per stream (no ORDER BY over the whole set: sorting a million rows costs more).
+    for (const row of rows) {
+      const stream = found[Number(row.n) - 1];
+      stream.times.push(row.t);
+      stream.values.push(row.value);
+    }
+    for (const stream of found) sortByTime(stream);
+    return found.filter((s) => s.times.length > 0);
+  }
+
   async findById(id: string, manager: EntityManager = this.db.manager): Promise<StoredAlert | undefined> {
     const rows: AlertRow[] = await manager.query(`SELECT ${COLUMNS} FROM alerts WHERE id = $1`, [id]);
     return rows[0] && toStored(rows[0]);
   }
 
   /**
-   * Locks one alert, lets `change` compute its next state (or throw), stores it, in one
-   * transaction. Undefined when there is no such alert.
+   * A clinician's command: locks the alert, lets `decide` (libs/alerting's decideAlertCommand) give
+   * its next state and notifications, or throw; stores both in the same transaction. Undefined when
+   * there is no such alert. Returns the row as stored and the notification ids stored now.
    */
-  async updateLocked(id: string, change: (alert: StoredAlert) => StoredAlert): Promise<StoredAlert | undefined> {
+  async decideLocked(
+    id: string,
+    decide: (alert: StoredAlert) => { alert: StoredAlert; notifications: readonly NewNotification[] },
+  ): Promise<{ alert: StoredAlert; notified: Set<string> } | undefined> {
     return this.db.transaction(async (manager) => {
       const rows: AlertRow[] = await manager.query(`SELECT ${COLUMNS} FROM alerts WHERE id = $1 FOR UPDATE`, [id]);
       if (!rows[0]) return undefined;
-      const next = change(toStored(rows[0]));
+      const next = decide(toStored(rows[0]));
       const updated = returnedRows<AlertRow>(
         await manager.query(
-          `UPDATE alerts SET state = $2, acknowledged_at = $3, acknowledged_by = $4, acknowledge_note = $5,
-                  resolved_at = $6, resolved_by = $7, resolve_note = $8, updated_at = now()
+          `UPDATE alerts SET state = $2, cleared_at = $3, acknowledged_at = $4, acknowledged_by = $5, acknowledge_note = $6,
+                  resolved_at = $7, resolved_by = $8, resolve_note = $9, updated_at = now()
             WHERE id = $1 RETURNING ${COLUMNS}`,
           [
             id,
-            next.state,
-            ts(next.acknowledgedAt),
-            next.acknowledgedBy,
-            next.acknowledgeNote,
-            ts(next.resolvedAt),
-            next.resolvedBy,
-            next.resolveNote,
+            next.alert.state,
+            ts(next.alert.clearedAt),
+            ts(next.alert.acknowledgedAt),
+            next.alert.acknowledgedBy,
+            next.alert.acknowledgeNote,
+            ts(next.alert.resolvedAt),
+            next.alert.resolvedBy,
+            next.alert.resolveNote,
           ],
         ),
       );
-      return toStored(updated[0]);
+      let notified = new Set<string>();
+      if (next.notifications.length > 0) {
+        const stored: { id: string }[] = await manager.query(
+          insertNotificationsSql(1),
+          notificationParams(next.notifications),
+        );
+        notified = new Set(stored.map((r) => r.id));
+      }
+      return { alert: toStored(updated[0]), notified };
     });
   }
 
@@ -269,4 +439,25 @@ export class AlertRepository {
     );
     return { items: rows.map(toStored), total: count?.total ?? 0 };
   }
+}
+
+function sortByTime(stream: RecentReadings): void {
+  const { times, values } = stream;
+  let ascending = true;
+  let descending = true;
+  for (let i = 1; i < times.length; i++) {
+    if (times[i] < times[i - 1]) ascending = false;
+    if (times[i] > times[i - 1]) descending = false;
+  }
+  if (ascending) return;
+  if (descending) {
+    times.reverse();
+    values.reverse();
+    return;
+  }
+  const order = times.map((_, i) => i).sort((a, b) => times[a] - times[b]);
+  const t = order.map((i) => times[i]);
+  const v = order.map((i) => values[i]);
+  times.splice(0, times.length, ...t);
+  values.splice(0, values.length, ...v);
 }

@@ -58,6 +58,19 @@ export class DeviceStatusRepository {
     return rows.map(toIngestDevice);
   }
 
+  /**
+   * Devices whose routing facts (patient, type, decommissioning, secret) changed or that were
+   * provisioned at or after `since` (database clock, epoch ms), with the database's clock now.
+   */
+  async changedSince(since: number): Promise<{ now: number; devices: IngestDevice[] }> {
+    const rows: (IngestDeviceRow & { now: Date })[] = await this.dataSource.query(
+      `SELECT n.now, d.* FROM (SELECT clock_timestamp() AS now) n
+         LEFT JOIN LATERAL (SELECT ${INGEST_COLUMNS} FROM devices WHERE changed_at >= $1) d ON true`,
+      [new Date(since)],
+    );
+    return { now: rows[0].now.getTime(), devices: rows.filter((r) => r.id !== null).map(toIngestDevice) };
+  }
+
   /** One device by id; undefined when unknown or not a UUID. */
   async findById(id: string): Promise<IngestDevice | undefined> {
     if (!UUID.test(id)) return undefined;

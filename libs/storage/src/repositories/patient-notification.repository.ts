@@ -48,23 +48,40 @@ function toStored(row: NotificationRow): StoredNotification {
   };
 }
 
+/** A notification to store, and the alert whose insertion it waits for (see {@link insertNotificationsSql}). */
+export interface NewNotification extends Omit<StoredNotification, 'readAt'> {
+  /**
+   * Stored only if the statement inserted this alert: the notification that an alert opened is
+   * not stored when the alert itself was not (already stored, or another active one was adopted).
+   */
+  readonly dependsOn?: string | null;
+}
+
 /**
- * The INSERT of new notifications (ids chosen by the caller) from the nine array parameters of
- * {@link notificationParams}, numbered from `$first`: a statement of its own, or one CTE of a larger one.
+ * The INSERT of new notifications (ids chosen by the caller, by cause: one already stored is not
+ * stored again) from the ten array parameters of {@link notificationParams}, numbered from
+ * `$first`, returning the ids it stored: a statement of its own, or one CTE of a larger one.
+ * `insertedAlerts` names a set of alert ids inserted by the same statement (`SELECT id FROM …`)
+ * for the notifications' `dependsOn`; without it a notification with one is never stored.
  */
-export function insertNotificationsSql(first: number): string {
-  const [id, patient, kind, severity, title, body, alert, device, created] = Array.from(
-    { length: 9 },
+export function insertNotificationsSql(first: number, insertedAlerts = 'SELECT NULL::uuid WHERE false'): string {
+  const [id, patient, kind, severity, title, body, alert, device, created, dependsOn] = Array.from(
+    { length: 10 },
     (_, i) => `$${first + i}`,
   );
   return `INSERT INTO patient_notifications (id, patient_id, kind, severity, title, body, alert_id, device_id, created_at)
-       SELECT * FROM unnest(${id}::uuid[], ${patient}::uuid[], ${kind}::text[], ${severity}::text[], ${title}::text[],
-                            ${body}::text[], ${alert}::uuid[], ${device}::uuid[], ${created}::timestamptz[])
-       ON CONFLICT (id) DO NOTHING`;
+       SELECT n.id, n.patient_id, n.kind, n.severity, n.title, n.body, n.alert_id, n.device_id, n.created_at
+         FROM unnest(${id}::uuid[], ${patient}::uuid[], ${kind}::text[], ${severity}::text[], ${title}::text[],
+                     ${body}::text[], ${alert}::uuid[], ${device}::uuid[], ${created}::timestamptz[], ${dependsOn}::uuid[])
+              WITH ORDINALITY AS n(id, patient_id, kind, severity, title, body, alert_id, device_id, created_at, depends_on, o)
+        WHERE n.depends_on IS NULL OR n.depends_on IN (${insertedAlerts})
+        ORDER BY n.o
+       ON CONFLICT (id) DO NOTHING
+       RETURNING id::text`;
 }
 
-/** The nine column arrays {@link insertNotificationsSql} reads. */
-export function notificationParams(notifications: readonly Omit<StoredNotification, 'readAt'>[]): unknown[] {
+/** The ten column arrays {@link insertNotificationsSql} reads. */
+export function notificationParams(notifications: readonly NewNotification[]): unknown[] {
   return [
     notifications.map((n) => n.id),
     notifications.map((n) => n.patientId),
@@ -75,6 +92,7 @@ export function notificationParams(notifications: readonly Omit<StoredNotificati
     notifications.map((n) => n.alertId),
     notifications.map((n) => n.deviceId),
     notifications.map((n) => new Date(n.createdAt)),
+    notifications.map((n) => n.dependsOn ?? null),
   ];
 }
 
@@ -83,13 +101,14 @@ export function notificationParams(notifications: readonly Omit<StoredNotificati
 export class PatientNotificationRepository {
   constructor(private readonly db: DataSource) {}
 
-  /** Stores new notifications (ids chosen by the caller), in one statement. */
+  /** Stores new notifications (ids chosen by the caller), in one statement; returns the ids stored now (not before). */
   async insertMany(
-    notifications: readonly Omit<StoredNotification, 'readAt'>[],
+    notifications: readonly NewNotification[],
     manager: EntityManager = this.db.manager,
-  ): Promise<void> {
-    if (notifications.length === 0) return;
-    await manager.query(insertNotificationsSql(1), notificationParams(notifications));
+  ): Promise<Set<string>> {
+    if (notifications.length === 0) return new Set();
+    const rows: { id: string }[] = await manager.query(insertNotificationsSql(1), notificationParams(notifications));
+    return new Set(rows.map((r) => r.id));
   }
 
   /** A patient's notifications, newest first. */

@@ -10,8 +10,12 @@ export interface NewIngestRejection {
   readonly reason: string;
   readonly readingIndex?: number;
   readonly seq?: number;
-  /** The raw payload, at most the ingest payload limit (the caller truncates). */
-  readonly payload: Buffer;
+  /**
+   * The raw payload, at most the ingest payload limit (the caller truncates); absent when it is not
+   * kept (the device's dead-letter budget is spent). Dead letters given the same Buffer (the readings
+   * of one message) share one stored copy.
+   */
+  readonly payload?: Buffer;
   /** Size of the payload as received, before truncation. */
   readonly payloadSize: number;
 }
@@ -24,9 +28,12 @@ export interface IngestRejectionRecord {
   readonly reason: string;
   readonly readingIndex?: number;
   readonly seq?: number;
+  /** Empty for a dead letter stored without one (see `payloadDropped`). */
   readonly payload: Buffer;
   readonly payloadSize: number;
   readonly truncated: boolean;
+  /** The payload was not kept (dead-letter budget spent, or the database refused the dead letter with it). */
+  readonly payloadDropped: boolean;
 }
 
 export interface RejectionQuery {
@@ -49,36 +56,57 @@ interface RejectionRow {
   payload: Buffer | null;
   payload_size: number;
   truncated: boolean;
+  payload_dropped: boolean;
 }
 
-/** The dead-letter store `ingest_rejections`: written in batches by the ingest, read by admins. */
+/**
+ * The dead-letter store `ingest_rejections`, with the raw payloads in `ingest_rejected_payloads`
+ * (one per message): written in batches by the ingest, read by admins.
+ */
 @Injectable()
 export class RejectionRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  /** Stores many dead letters in one statement (array parameters: no bind-parameter limit). */
+  /**
+   * Stores many dead letters and their payloads in one statement (array parameters: no
+   * bind-parameter limit), each distinct payload once: the readings of one message share it.
+   */
   async insertMany(rejections: readonly NewIngestRejection[]): Promise<void> {
     if (rejections.length === 0) return;
-    // One payload per message, not per rejected reading: readings of one message share it by reference.
     const payloads: Buffer[] = [];
+    const payloadReceivedAt: string[] = [];
     const payloadIndex = new Map<Buffer, number>();
-    const refs = rejections.map((r) => {
-      let i = payloadIndex.get(r.payload);
-      if (i === undefined) {
-        i = payloads.length + 1;
+    const receivedAt = rejections.map((r) => new Date(r.receivedAt).toISOString());
+    const refs = rejections.map((r, i) => {
+      if (r.payload === undefined) return null;
+      let ref = payloadIndex.get(r.payload);
+      if (ref === undefined) {
         payloads.push(r.payload);
-        payloadIndex.set(r.payload, i);
+        payloadReceivedAt.push(receivedAt[i]);
+        ref = payloads.length;
+        payloadIndex.set(r.payload, ref);
       }
-      return i;
+      return ref;
     });
+    // Ids are drawn in a CTE (evaluated once, as it calls nextval) so that the dead letters can
+    // reference payloads inserted by the same statement; ORDER BY keeps their ids in batch order.
     await this.dataSource.query(
-      `INSERT INTO ingest_rejections (received_at, device_id, topic, reason, reading_index, seq, payload, payload_size, truncated)
-       SELECT r.received_at, r.device_id, r.topic, r.reason, r.reading_index, r.seq, ($7::bytea[])[r.payload_ref], r.payload_size,
-              r.payload_size > octet_length(($7::bytea[])[r.payload_ref])
+      `WITH p AS (
+         SELECT nextval('ingest_rejected_payloads_id_seq') AS id, x.ref, x.received_at, x.payload
+           FROM unnest($7::bytea[], $10::timestamptz[]) WITH ORDINALITY AS x(payload, received_at, ref)
+       ), stored AS (
+         INSERT INTO ingest_rejected_payloads (id, received_at, payload) SELECT id, received_at, payload FROM p
+       )
+       INSERT INTO ingest_rejections (received_at, device_id, topic, reason, reading_index, seq, payload_id, payload_size,
+                                      truncated, payload_dropped)
+       SELECT r.received_at, r.device_id, r.topic, r.reason, r.reading_index, r.seq, p.id, r.payload_size,
+              coalesce(r.payload_size > octet_length(p.payload), false), r.payload_ref IS NULL
          FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[], $8::int[], $9::int[])
-           AS r(received_at, device_id, topic, reason, reading_index, seq, payload_ref, payload_size)`,
+                WITH ORDINALITY AS r(received_at, device_id, topic, reason, reading_index, seq, payload_ref, payload_size, n)
+         LEFT JOIN p ON p.ref = r.payload_ref
+        ORDER BY r.n`,
       [
-        rejections.map((r) => new Date(r.receivedAt).toISOString()),
+        receivedAt,
         rejections.map((r) => r.deviceId ?? null),
         rejections.map((r) => r.topic),
         rejections.map((r) => r.reason),
@@ -87,6 +115,7 @@ export class RejectionRepository {
         payloads,
         refs,
         rejections.map((r) => r.payloadSize),
+        payloadReceivedAt,
       ],
     );
   }
@@ -94,12 +123,14 @@ export class RejectionRepository {
   /** Newest first, filtered by device and receive time. */
   async find(query: RejectionQuery): Promise<IngestRejectionRecord[]> {
     const rows: RejectionRow[] = await this.dataSource.query(
-      `SELECT id::text, received_at, device_id, topic, reason, reading_index, seq::text, payload, payload_size, truncated
-         FROM ingest_rejections
-        WHERE ($1::text IS NULL OR device_id = $1)
-          AND ($2::timestamptz IS NULL OR received_at >= $2)
-          AND ($3::timestamptz IS NULL OR received_at < $3)
-        ORDER BY received_at DESC, id DESC
+      `SELECT r.id::text, r.received_at, r.device_id, r.topic, r.reason, r.reading_index, r.seq::text, p.payload,
+              r.payload_size, r.truncated, r.payload_dropped
+         FROM ingest_rejections r
+         LEFT JOIN ingest_rejected_payloads p ON p.id = r.payload_id
+        WHERE ($1::text IS NULL OR r.device_id = $1)
+          AND ($2::timestamptz IS NULL OR r.received_at >= $2)
+          AND ($3::timestamptz IS NULL OR r.received_at < $3)
+        ORDER BY r.received_at DESC, r.id DESC
         LIMIT $4`,
       [
         query.deviceId ?? null,
@@ -119,6 +150,7 @@ export class RejectionRepository {
       payload: r.payload ?? Buffer.alloc(0),
       payloadSize: r.payload_size,
       truncated: r.truncated,
+      payloadDropped: r.payload_dropped,
     }));
   }
 }

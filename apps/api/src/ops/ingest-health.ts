@@ -1,0 +1,96 @@
+import type { IngestInstanceRecord } from '@lantern/storage';
+
+/** The verdict on the ingest role: `up` only when every instance reporting is consuming. */
+export interface IngestVerdict {
+  readonly status: 'up' | 'stalled' | 'down';
+  /** One plain sentence per problem, for /health, the dashboard banner and the system alert. */
+  readonly problems: readonly string[];
+  readonly instances: readonly IngestInstanceReport[];
+}
+
+export interface IngestInstanceReport {
+  readonly instanceId: string;
+  readonly clientId: string;
+  /** The leader consumes; a standby waits for the leader's lease (and is not judged). */
+  readonly role: 'leader' | 'standby';
+  readonly heartbeatAgeMs: number;
+  readonly connected: boolean;
+  readonly subscribed: readonly string[];
+  readonly lastMessageAgeMs: number | null;
+  readonly canaryAgeMs: number | null;
+  readonly oldestUnackedMs: number;
+  readonly pendingMessages: number;
+  readonly paused: boolean;
+  readonly retryingWriters: readonly { readonly writer: string; readonly failingForMs: number }[];
+}
+
+const seconds = (ms: number): string => `${Math.round(ms / 1000)} s`;
+
+/**
+ * Judges the ingest instances' heartbeats (ages on each ingest's clock, plus the time since the
+ * heartbeat on the database's clock). Per client id (one MQTT session) the newest leader counts:
+ * it is down when its heartbeat is older than `stallAfterMs`; stalled when it is not connected or
+ * not subscribed, its canary has not come back, a message has waited unacknowledged, or a writer
+ * has kept failing for longer than that. Older leaders of the same client id (a crashed process
+ * since replaced) and standbys are listed, not judged. No leader at all is down. Pure: `now` is the
+ * database's clock.
+ */
+export function judgeIngest(
+  now: number,
+  records: readonly IngestInstanceRecord[],
+  stallAfterMs: number,
+): IngestVerdict {
+  const problems: string[] = [];
+  const instances = [...records].sort((a, b) => b.heartbeatAt - a.heartbeatAt).map((r) => report(now, r));
+  const judged = new Set<string>();
+  let down = false;
+  for (const i of instances) {
+    if (i.role !== 'leader' || judged.has(i.clientId)) continue;
+    judged.add(i.clientId);
+    const name = `ingest ${i.clientId}`;
+    if (i.heartbeatAgeMs > stallAfterMs) {
+      down = true;
+      problems.push(`${name} has not reported for ${seconds(i.heartbeatAgeMs)}: it may have stopped`);
+      continue;
+    }
+    if (!i.connected) problems.push(`${name} is not connected to the broker`);
+    else if (i.subscribed.length === 0) problems.push(`${name} is connected but not subscribed`);
+    if (i.canaryAgeMs !== null && i.canaryAgeMs > stallAfterMs)
+      problems.push(`${name}: its canary has not come back through the broker for ${seconds(i.canaryAgeMs)}`);
+    if (i.oldestUnackedMs > stallAfterMs)
+      problems.push(`${name}: a message has waited ${seconds(i.oldestUnackedMs)} to be stored`);
+    for (const w of i.retryingWriters)
+      if (w.failingForMs > stallAfterMs)
+        problems.push(`${name}: writing ${w.writer} has failed for ${seconds(w.failingForMs)}`);
+  }
+  if (judged.size === 0) {
+    down = true;
+    problems.unshift(
+      instances.length === 0
+        ? 'no ingest is running: readings are not being received'
+        : 'no ingest is consuming (only standbys are running): readings are not being received',
+    );
+  }
+  return { status: down ? 'down' : problems.length > 0 ? 'stalled' : 'up', problems, instances };
+}
+
+function report(now: number, r: IngestInstanceRecord): IngestInstanceReport {
+  const s = r.state;
+  const since = Math.max(0, now - r.heartbeatAt);
+  const age = (value: number | null | undefined): number | null =>
+    value === null || value === undefined ? null : value + since;
+  return {
+    instanceId: r.instanceId,
+    clientId: r.clientId,
+    role: r.role,
+    heartbeatAgeMs: since,
+    connected: s.connected ?? false,
+    subscribed: s.subscribed ?? [],
+    lastMessageAgeMs: age(s.lastMessageAgeMs),
+    canaryAgeMs: age(s.canaryAgeMs),
+    oldestUnackedMs: s.oldestUnackedMs ? s.oldestUnackedMs + since : 0,
+    pendingMessages: s.pendingMessages ?? 0,
+    paused: s.paused ?? false,
+    retryingWriters: (s.retryingWriters ?? []).map((w) => ({ writer: w.writer, failingForMs: w.failingForMs + since })),
+  };
+}

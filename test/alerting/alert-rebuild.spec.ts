@@ -1,0 +1,107 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { INestApplicationContext } from '@nestjs/common';
+import type { MqttClient } from 'mqtt';
+import { topicsFor, type Topics } from '@lantern/messaging';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { startMosquitto, type MosquittoServer } from '../support/mosquitto.js';
+import { connectMqtt, uniqueTopicRoot, waitFor } from '../support/mqtt.js';
+import { ingestEnvironment, seedDevice, startIngest, type SeededDevice } from '../ingest/ingest-fixture.js';
+import { AlertStreamingService } from '../../apps/ingest/src/alerting/alert-streaming.service.js';
+
+const SEC = 1000;
+const HOUR = 3_600_000;
+
+/** No rule blind after a restart: the streaming core rebuilds windows and delay timers from the readings stored before. */
+describe('streaming core state rebuilt on start from the database', () => {
+  let db: TestDatabase;
+  let broker: MosquittoServer;
+  let ingest: INestApplicationContext;
+  let client: MqttClient;
+  let topics: Topics;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    [db, broker] = await Promise.all([createTestDatabase(), startMosquitto()]);
+    const root = uniqueTopicRoot('alert-rebuild');
+    topics = topicsFor(root);
+    env = ingestEnvironment({
+      databaseUrl: db.url,
+      mqttUrl: broker.url,
+      topicRoot: root,
+      extra: { SIGNAL_LOSS_SWEEP_MS: '600000' },
+    });
+    ingest = await startIngest(env);
+    client = await connectMqtt(broker.url, { protocolVersion: 5 });
+  });
+
+  afterAll(async () => {
+    await client?.endAsync();
+    await ingest?.close();
+    await Promise.all([db?.drop(), broker?.stop()]);
+  });
+
+  async function publish(device: SeededDevice, metric: string, value: number, ts: number): Promise<void> {
+    await client.publishAsync(
+      topics.telemetry(device.id),
+      JSON.stringify({ ts: new Date(ts).toISOString(), readings: [{ metric, value }] }),
+      { qos: 1 },
+    );
+  }
+
+  const stored = async (device: SeededDevice): Promise<number> =>
+    (
+      await db.dataSource.query<{ n: number }[]>(`SELECT count(*)::int AS n FROM readings WHERE device_id = $1`, [
+        device.id,
+      ])
+    )[0].n;
+
+  const alertsOf = (device: SeededDevice): Promise<{ rule: string; opened: Date; value: number }[]> =>
+    db.dataSource.query(
+      `SELECT rule, opened_at AS opened, value FROM alerts WHERE patient_id = $1 ORDER BY opened_at`,
+      [device.patientId],
+    );
+
+  async function restart(): Promise<void> {
+    await ingest.close();
+    ingest = await startIngest(env);
+  }
+
+  it('body_weight.gain_3d (72 h) fires on the first reading after a restart, from the weights stored before it', async () => {
+    const scale = await seedDevice(db.dataSource, 'weight_scale');
+    const now = Date.now();
+    await publish(scale, 'body_weight', 80.4, now - 50 * HOUR);
+    await publish(scale, 'body_weight', 81, now - 26 * HOUR);
+    await waitFor(async () => (await stored(scale)) === 2, 'two weights stored');
+
+    await restart();
+    expect(ingest.get(AlertStreamingService).rebuilt).toMatchObject({ readings: 2 });
+    await publish(scale, 'body_weight', 82.5, now - 60 * SEC);
+    const [alert] = await waitFor(async () => {
+      const rows = await alertsOf(scale);
+      return rows.length > 0 ? rows : undefined;
+    }, 'the weight-gain alert');
+    expect(alert).toMatchObject({ rule: 'body_weight.gain_3d', value: 82.5 });
+    expect(alert.opened.getTime()).toBe(now - 60 * SEC);
+  });
+
+  it('heart_rate.high (above 130 for 60 s) keeps its timer across a restart', async () => {
+    const oximeter = await seedDevice(db.dataSource, 'pulse_oximeter');
+    const base = Date.now() - 5 * 60 * SEC;
+    for (const s of [0, 10, 20, 30, 40]) await publish(oximeter, 'heart_rate', 140, base + s * SEC);
+    await waitFor(async () => (await stored(oximeter)) === 5, 'five readings stored');
+    expect(await alertsOf(oximeter)).toEqual([]);
+
+    await restart();
+    // 50 s above since the first stored reading: not yet.
+    await publish(oximeter, 'heart_rate', 141, base + 50 * SEC);
+    await waitFor(async () => (await stored(oximeter)) === 6, 'the sixth reading stored');
+    // 65 s: fires, counted from the reading stored before the restart (from the restart on, it would take until 110 s).
+    await publish(oximeter, 'heart_rate', 142, base + 65 * SEC);
+    const [alert] = await waitFor(async () => {
+      const rows = await alertsOf(oximeter);
+      return rows.length > 0 ? rows : undefined;
+    }, 'the heart-rate alert');
+    expect(alert).toMatchObject({ rule: 'heart_rate.high', value: 142 });
+    expect(alert.opened.getTime()).toBe(base + 65 * SEC);
+  });
+});

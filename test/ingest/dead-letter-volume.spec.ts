@@ -1,0 +1,157 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { INestApplicationContext } from '@nestjs/common';
+import type { MqttClient } from 'mqtt';
+import { topicsFor, type Topics } from '@lantern/messaging';
+import { RejectionRepository } from '@lantern/storage';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { startMosquitto, type MosquittoServer } from '../support/mosquitto.js';
+import { connectMqtt, uniqueTopicRoot, waitFor } from '../support/mqtt.js';
+import { ingestEnvironment, seedDevice, startIngest, type SeededDevice } from './ingest-fixture.js';
+import { IngestMqttConnection } from '../../apps/ingest/src/consumer/ingest-mqtt.connection.js';
+import { IngestMetrics } from '../../apps/ingest/src/metrics/ingest-metrics.js';
+import { toIngestRejectionDto } from '../../apps/api/src/ingest/ingest-rejection.dto.js';
+
+const BUDGET = 100_000;
+
+/** A telemetry message whose `count` readings are all refused (value not a number), padded to about `bytes`. */
+function refusedTelemetry(seq: number, count: number, bytes: number): string {
+  const base = Date.now() - 3_600_000;
+  const reading = (i: number, pad: number) => ({
+    metric: 'heart_rate',
+    value: `n/a ${'x'.repeat(pad)}`,
+    ts: base + i * 1000,
+  });
+  const unpadded = JSON.stringify({ seq, readings: Array.from({ length: count }, (_, i) => reading(i, 0)) }).length;
+  const pad = Math.max(0, Math.floor((bytes - unpadded) / count));
+  return JSON.stringify({ seq, readings: Array.from({ length: count }, (_, i) => reading(i, pad)) });
+}
+
+/**
+ * Dead letters must not multiply a message: its raw payload is stored once however many of its
+ * readings are refused, and each device keeps at most INGEST_DEAD_LETTER_BUDGET bytes of payload an
+ * hour — past that the dead letters are still written, without the payload.
+ */
+describe('ingest: dead letters store one payload per message, within a per-device budget', () => {
+  let db: TestDatabase;
+  let broker: MosquittoServer;
+  let ingest: INestApplicationContext;
+  let device: MqttClient;
+  let topics: Topics;
+  let metrics: IngestMetrics;
+
+  beforeAll(async () => {
+    [db, broker] = await Promise.all([createTestDatabase(), startMosquitto()]);
+    const root = uniqueTopicRoot('deadletters');
+    topics = topicsFor(root);
+    ingest = await startIngest(
+      ingestEnvironment({
+        databaseUrl: db.url,
+        mqttUrl: broker.url,
+        topicRoot: root,
+        extra: { INGEST_DEAD_LETTER_BUDGET: String(BUDGET) },
+      }),
+    );
+    metrics = ingest.get(IngestMetrics);
+    device = await connectMqtt(broker.url, { protocolVersion: 5 });
+  });
+
+  afterAll(async () => {
+    await device?.endAsync();
+    await ingest?.close();
+    await Promise.all([db?.drop(), broker?.stop()]);
+  });
+
+  const rejectionBatches = async (): Promise<number> =>
+    (await metrics.batchSize.get()).values.find(
+      (v) => v.metricName === 'lantern_ingest_batch_size_count' && v.labels.writer === 'rejections',
+    )?.value ?? 0;
+
+  const acksSent = async (): Promise<number> =>
+    (await metrics.ackLagSeconds.get()).values.find((v) => v.metricName === 'lantern_ingest_ack_lag_seconds_count')
+      ?.value ?? 0;
+
+  it("stores a message's payload once for its 1000 refused readings; the next device's PUBACK waits one batch", async () => {
+    const [noisy, next]: SeededDevice[] = await Promise.all([seedDevice(db.dataSource), seedDevice(db.dataSource)]);
+    const payload = refusedTelemetry(1, 1000, 63 * 1024);
+    expect(payload.length).toBeGreaterThan(62 * 1024);
+    expect(payload.length).toBeLessThanOrEqual(64 * 1024);
+    const batchesBefore = await rejectionBatches();
+    const acksBefore = await acksSent();
+
+    await device.publishAsync(topics.telemetry(noisy.id), payload, { qos: 1 });
+    await device.publishAsync(
+      topics.telemetry(next.id),
+      JSON.stringify({ seq: 1, readings: [{ metric: 'heart_rate', value: 72 }] }),
+      { qos: 1 },
+    );
+    // The ingest acknowledges in arrival order: the next device's PUBACK waits for the noisy
+    // message's dead letters, and that is one write of 1000 rows and one payload.
+    await waitFor(async () => (await acksSent()) - acksBefore === 2, 'both PUBACKs sent by the ingest');
+    expect(ingest.get(IngestMqttConnection).pendingMessages).toBe(0);
+    expect((await rejectionBatches()) - batchesBefore).toBe(1);
+    const [dead] = await db.dataSource.query<{ rows: number; payloads: number; indexes: number }[]>(
+      `SELECT count(*)::int AS rows, count(DISTINCT payload_id)::int AS payloads, count(DISTINCT reading_index)::int AS indexes
+         FROM ingest_rejections WHERE device_id = $1`,
+      [noisy.id],
+    );
+    expect(dead).toEqual({ rows: 1000, payloads: 1, indexes: 1000 });
+    const [stored] = await db.dataSource.query<{ bytes: number }[]>(
+      `SELECT sum(octet_length(p.payload))::int AS bytes FROM ingest_rejected_payloads p
+        WHERE p.id IN (SELECT payload_id FROM ingest_rejections WHERE device_id = $1)`,
+      [noisy.id],
+    );
+    expect(stored.bytes).toBe(Buffer.byteLength(payload));
+
+    // Each dead letter still reads back with the whole payload.
+    const records = await new RejectionRepository(db.dataSource).find({ deviceId: noisy.id, limit: 1000 });
+    expect(records).toHaveLength(1000);
+    expect(records.every((r) => r.payload.toString() === payload && !r.payloadDropped)).toBe(true);
+  });
+
+  it('past the budget stores the dead letters (reasons, indexes, sizes) without the payload, and counts the bytes', async () => {
+    const chatty = await seedDevice(db.dataSource);
+    const messages = [1, 2, 3].map((seq) => refusedTelemetry(seq, 200, 40_000));
+    const sizes = messages.map((m) => Buffer.byteLength(m));
+    expect(sizes[0] + sizes[1]).toBeLessThanOrEqual(BUDGET);
+    expect(sizes[0] + sizes[1] + sizes[2]).toBeGreaterThan(BUDGET);
+    const droppedBefore = (await metrics.deadLetterPayloadBytesDropped.get()).values[0]?.value ?? 0;
+
+    // In order: the budget is spent by the first two messages.
+    for (const m of messages) await device.publishAsync(topics.telemetry(chatty.id), m, { qos: 1 });
+    await waitFor(async () => {
+      const [n] = await db.dataSource.query<{ n: number }[]>(
+        `SELECT count(*)::int AS n FROM ingest_rejections WHERE device_id = $1`,
+        [chatty.id],
+      );
+      return n.n === 600;
+    }, 'the three messages dead-lettered');
+
+    const rows = await db.dataSource.query<
+      { seq: string; rows: number; payloads: number; dropped: number; size: number; indexes: number }[]
+    >(
+      `SELECT seq::text, count(*)::int AS rows, count(payload_id)::int AS payloads,
+              count(*) FILTER (WHERE payload_dropped)::int AS dropped, max(payload_size) AS size,
+              count(DISTINCT reading_index)::int AS indexes
+         FROM ingest_rejections WHERE device_id = $1 GROUP BY seq ORDER BY seq`,
+      [chatty.id],
+    );
+    expect(rows).toEqual([
+      { seq: '1', rows: 200, payloads: 200, dropped: 0, size: sizes[0], indexes: 200 },
+      { seq: '2', rows: 200, payloads: 200, dropped: 0, size: sizes[1], indexes: 200 },
+      { seq: '3', rows: 200, payloads: 0, dropped: 200, size: sizes[2], indexes: 200 },
+    ]);
+    const [kept] = await db.dataSource.query<{ n: number }[]>(
+      `SELECT count(DISTINCT payload_id)::int AS n FROM ingest_rejections WHERE device_id = $1`,
+      [chatty.id],
+    );
+    expect(kept.n).toBe(2);
+    expect(((await metrics.deadLetterPayloadBytesDropped.get()).values[0]?.value ?? 0) - droppedBefore).toBe(sizes[2]);
+
+    // What the admin API makes of such a dead letter: counts and sizes, no payload, and says so.
+    const [newest] = await new RejectionRepository(db.dataSource).find({ deviceId: chatty.id, limit: 1 });
+    const dto = toIngestRejectionDto(newest);
+    expect(dto).toMatchObject({ seq: 3, index: 199, payloadSize: sizes[2], truncated: false, payloadDropped: true });
+    expect(dto).not.toHaveProperty('payload');
+    expect(dto).not.toHaveProperty('payloadBase64');
+  });
+});
