@@ -57,6 +57,7 @@ function historySpans(): Map<string, number> {
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   const devices = numberFlag(args, 'devices', 10_000);
+  const keep = args.flags.has('keep');
   const serverUrl = stringFlag(
     args,
     'database-url',
@@ -97,10 +98,11 @@ async function main(): Promise<number> {
         seeded += rowCount ?? 0;
       }
     }
-    // 5 % of patients with an active alert, 20 % with one resolved in the last day.
+    // 5 % of patients with an active alert (its last trigger after the readings seeded, so the
+    // database and the readings agree), 20 % with one resolved in the last day.
     await db.pool.query(
       `INSERT INTO alerts (patient_id, device_id, rule, metric, priority, state, message, value, peak_value, opened_at, last_triggered_at, raised_at)
-       SELECT patient_id, id, 'glucose.low', 'glucose', 'medium', 'open', 'Glucose 65 mg/dL — below 70 (low)', 65, 65, now() - interval '20 minutes', now() - interval '10 minutes', now() - interval '20 minutes'
+       SELECT patient_id, id, 'glucose.low', 'glucose', 'medium', 'open', 'Glucose 65 mg/dL — below 70 (low)', 65, 65, now() - interval '20 minutes', now(), now() - interval '20 minutes'
          FROM devices WHERE type = 'cgm' AND random() < 0.17`,
     );
     await db.pool.query(
@@ -162,7 +164,10 @@ async function main(): Promise<number> {
     return 0;
   } finally {
     await broker.stop();
-    await db.drop();
+    if (keep) {
+      console.log(`Kept the database: ${db.url}`);
+      await db.pool.end();
+    } else await db.drop();
     rmSync(work, { recursive: true, force: true });
   }
 }

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { bodyOf } from '../support/http.js';
 import type { ErrorBodyDto } from '../../apps/api/src/http/error-body.dto.js';
 import type { PatientDetailDto } from '../../apps/api/src/patients/patient.dto.js';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, startApi, type ApiFixture } from './api-fixture.js';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, HOOK_SECRET, startApi, type ApiFixture } from './api-fixture.js';
 
 /**
  * Every route of the API (checked against the OpenAPI document), tried as each kind of caller,
@@ -17,10 +17,12 @@ const ACTORS: Actor[] = ['admin', 'inTeam', 'outOfTeam', 'patient', 'otherPatien
 interface Row {
   /** `METHOD /path` as documented, `:param` for path parameters; a variant may follow in parentheses. */
   readonly name: string;
-  readonly method: 'get' | 'post' | 'put' | 'delete';
+  readonly method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   /** Evaluated per call, after `prepare`. */
   readonly path: () => string;
   readonly body?: (actor: Actor) => object;
+  /** Sent after the caller's token, replacing it where they collide (the broker hooks' own secret). */
+  readonly headers?: Record<string, string>;
   /** Per-call setup (e.g. a fresh device to decommission); returns nothing. */
   readonly prepare?: (actor: Actor) => Promise<void>;
   readonly expected: Record<Actor, number>;
@@ -39,6 +41,9 @@ const ids = {
   alertA: '',
   alertForAction: '',
   notificationP: '',
+  /** A fresh login's refresh token, or a fresh user, for the session rows. */
+  refreshToken: '',
+  freshUser: '',
 };
 const password = 'a-long-password-1';
 
@@ -84,6 +89,13 @@ beforeAll(async () => {
   ids.alertA = await insertAlert(ids.patientP, 'glucose.high');
   ids.notificationP = await insertNotification(ids.patientP);
 });
+
+/** The refresh token of a new login of patient P's user (a login of its own, so revoking it harms no caller). */
+async function freshRefreshToken(): Promise<string> {
+  const res = await api.http.post('/api/v1/auth/login').send({ email: 'p@home.test', password });
+  if (res.status !== 200) throw new Error(`login: ${res.status}`);
+  return (res.body as { refreshToken: string }).refreshToken;
+}
 
 /** An open alert of `patientId` (any earlier active alert of the same rule is resolved first: one active per rule). */
 async function insertAlert(patientId: string, rule = 'glucose.low'): Promise<string> {
@@ -157,6 +169,8 @@ const patientsOnly = (status: number): Record<Actor, number> => ({
   anonymous: 401,
 });
 
+const HOOK_AUTH = { Authorization: `Bearer ${HOOK_SECRET}` };
+
 const ROWS: Row[] = [
   {
     name: 'POST /auth/login',
@@ -172,7 +186,47 @@ const ROWS: Row[] = [
     body: () => ({ email: 'p@home.test', password: 'not-the-password' }),
     expected: all(401),
   },
+  {
+    name: 'POST /auth/refresh',
+    method: 'post',
+    path: () => '/api/v1/auth/refresh',
+    // The refresh token is the credential: anyone holding one may exchange it, whatever else they send.
+    prepare: async () => {
+      ids.refreshToken = await freshRefreshToken();
+    },
+    body: () => ({ refreshToken: ids.refreshToken }),
+    expected: all(200),
+  },
+  {
+    name: 'POST /auth/refresh (unknown token)',
+    method: 'post',
+    path: () => '/api/v1/auth/refresh',
+    body: () => ({ refreshToken: 'not-a-refresh-token' }),
+    expected: all(401),
+  },
+  {
+    name: 'POST /auth/logout',
+    method: 'post',
+    path: () => '/api/v1/auth/logout',
+    // A refresh token in the body names exactly the login to end: the caller's own bearer token stays valid.
+    prepare: async () => {
+      ids.refreshToken = await freshRefreshToken();
+    },
+    body: () => ({ refreshToken: ids.refreshToken }),
+    expected: all(204),
+  },
   { name: 'GET /me', method: 'get', path: () => '/api/v1/me', expected: { ...all(200), anonymous: 401 } },
+  {
+    name: 'POST /me/password',
+    method: 'post',
+    path: () => '/api/v1/me/password',
+    // Same password again: a change all the same (every other login of the caller ends), and later rows still sign in.
+    body: (actor) => {
+      const current = actor === 'admin' ? ADMIN_PASSWORD : password;
+      return { currentPassword: current, newPassword: current };
+    },
+    expected: { ...all(204), anonymous: 401 },
+  },
   {
     name: 'POST /users',
     method: 'post',
@@ -186,6 +240,25 @@ const ROWS: Row[] = [
     expected: adminOnly(201),
   },
   { name: 'GET /users', method: 'get', path: () => '/api/v1/users', expected: adminOnly(200) },
+  {
+    name: 'PATCH /users/:id',
+    method: 'patch',
+    path: () => `/api/v1/users/${ids.freshUser}`,
+    prepare: async () => {
+      ids.freshUser = await createUser('clinician', `fresh-${randomUUID()}@clinic.test`);
+    },
+    body: () => ({ disabled: true }),
+    expected: adminOnly(200),
+  },
+  {
+    name: 'POST /users/:id/reset-password',
+    method: 'post',
+    path: () => `/api/v1/users/${ids.freshUser}/reset-password`,
+    prepare: async () => {
+      ids.freshUser = await createUser('clinician', `fresh-${randomUUID()}@clinic.test`);
+    },
+    expected: adminOnly(200),
+  },
   {
     name: 'POST /patients',
     method: 'post',
@@ -261,18 +334,28 @@ const ROWS: Row[] = [
   },
   { name: 'GET /health', method: 'get', path: () => '/health', expected: all(200) },
   { name: 'GET /metrics', method: 'get', path: () => '/metrics', expected: all(200) },
+  // The broker hooks answer only the broker, which presents MQTT_HOOK_SECRET; a user token is not it.
   {
     name: 'POST /mqtt/authenticate',
     method: 'post',
     path: () => '/api/v1/mqtt/authenticate',
     body: () => ({ username: ids.deviceD, password: 'wrong' }),
+    headers: HOOK_AUTH,
     expected: all(200),
+  },
+  {
+    name: 'POST /mqtt/authenticate (without the hook secret)',
+    method: 'post',
+    path: () => '/api/v1/mqtt/authenticate',
+    body: () => ({ username: ids.deviceD, password: 'wrong' }),
+    expected: all(401),
   },
   {
     name: 'POST /mqtt/authorize',
     method: 'post',
     path: () => '/api/v1/mqtt/authorize',
     body: () => ({ username: ids.deviceD, topic: 'x', action: 'publish' }),
+    headers: HOOK_AUTH,
     expected: all(200),
   },
   {
@@ -280,6 +363,7 @@ const ROWS: Row[] = [
     method: 'post',
     path: () => '/api/v1/mqtt/superuser',
     body: () => ({ username: ids.deviceD }),
+    headers: HOOK_AUTH,
     expected: all(200),
   },
   {
@@ -516,6 +600,7 @@ describe('access matrix', () => {
     await row.prepare?.(actor);
     let req = api.http[row.method](row.path());
     if (actor !== 'anonymous') req = req.set('Authorization', `Bearer ${token[actor]}`);
+    if (row.headers) req = req.set(row.headers);
     const res = await (row.body ? req.send(row.body(actor)) : req);
     const body = res.status >= 400 ? bodyOf<ErrorBodyDto>(res) : undefined;
     expect({ status: res.status, body }).toMatchObject({ status: expected });

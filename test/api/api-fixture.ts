@@ -13,6 +13,8 @@ export const ADMIN_EMAIL = 'admin@test.lantern';
 export const ADMIN_PASSWORD = 'admin-password-123';
 export const SERVICE_USERNAME = 'lantern-service';
 export const SERVICE_PASSWORD = 'service-password-xyz';
+/** MQTT_HOOK_SECRET of every fixture api: the broker hooks want it as `Authorization: Bearer …`. */
+export const HOOK_SECRET = 'hook-secret-of-the-test-broker-0123456789';
 
 export interface ApiFixture {
   readonly app: NestExpressApplication;
@@ -47,7 +49,7 @@ export async function startApi(
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     JWT_SECRET: randomBytes(32).toString('hex'),
-    LOGIN_RATE_LIMIT: '1000',
+    MQTT_HOOK_SECRET: HOOK_SECRET,
     // No ingest runs beside this api: /health judges database and broker only (test/ops covers the ingest).
     HEALTH_REQUIRE_INGEST: 'false',
     ...env,

@@ -24,14 +24,15 @@ afterAll(async () => {
 const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
 
 describe('sign-in', () => {
-  it('returns a token and the user, never a hash', async () => {
+  it('returns a token pair and the user, never a hash', async () => {
     const res = await api.http
       .post('/api/v1/auth/login')
       .send({ email: ADMIN_EMAIL.toUpperCase(), password: ADMIN_PASSWORD })
       .expect(200);
     expect(res.body).toEqual({
       accessToken: expect.any(String),
-      expiresAt: expect.any(String),
+      refreshToken: expect.any(String),
+      expiresIn: 900,
       user: {
         id: expect.any(String),
         email: ADMIN_EMAIL,
@@ -178,9 +179,14 @@ describe('API hygiene', () => {
     expect(routes).toEqual(
       expect.arrayContaining([
         'POST /api/v1/auth/login',
+        'POST /api/v1/auth/refresh',
+        'POST /api/v1/auth/logout',
         'GET /api/v1/me',
+        'POST /api/v1/me/password',
         'POST /api/v1/users',
         'GET /api/v1/users',
+        'PATCH /api/v1/users/{id}',
+        'POST /api/v1/users/{id}/reset-password',
         'POST /api/v1/patients',
         'GET /api/v1/patients',
         'GET /api/v1/patients/{id}',

@@ -10,6 +10,7 @@ import { bodyOf } from '../support/http.js';
 import {
   ADMIN_EMAIL,
   ADMIN_PASSWORD,
+  HOOK_SECRET,
   SERVICE_PASSWORD,
   SERVICE_USERNAME,
   startApi,
@@ -57,16 +58,16 @@ async function storedHash(deviceId: string): Promise<string> {
   return rows[0].secret_hash;
 }
 
+/** As the broker calls the hooks: with the hook secret (test/security/broker-hooks.spec.ts: without it). */
+const hook = (path: string) => api.http.post(`/api/v1/mqtt/${path}`).set('Authorization', `Bearer ${HOOK_SECRET}`);
 /** The broker hooks always answer 200; the decision is in the body. A device's client id is its id unless given. */
 const authenticate = async (username: string, password: string, clientid: string | null = username) =>
   bodyOf<MqttDecisionDto>(
-    await api.http
-      .post('/api/v1/mqtt/authenticate')
+    await hook('authenticate')
       .send({ username, password, ...(clientid === null ? {} : { clientid }) })
       .expect(200),
   );
-const authorize = async (body: object) =>
-  bodyOf<MqttDecisionDto>(await api.http.post('/api/v1/mqtt/authorize').send(body).expect(200));
+const authorize = async (body: object) => bodyOf<MqttDecisionDto>(await hook('authorize').send(body).expect(200));
 
 describe('device provisioning', () => {
   it("returns the credentials once, and stores only the secret's hash", async () => {
@@ -237,7 +238,7 @@ describe('HTTP auth hooks for external brokers', () => {
     expect(await acl(topic(device.id, 'errors'), 3)).toBe(false);
     expect(await acl(topic(other.id, 'telemetry'), 2)).toBe(false);
     const su = async (username: string) =>
-      bodyOf<MqttDecisionDto>(await api.http.post('/api/v1/mqtt/superuser').send({ username }).expect(200)).Ok;
+      bodyOf<MqttDecisionDto>(await hook('superuser').send({ username }).expect(200)).Ok;
     expect(await su(SERVICE_USERNAME)).toBe(true);
     expect(await su(device.id)).toBe(false);
   });
@@ -295,10 +296,7 @@ describe('HTTP auth hooks for external brokers', () => {
   });
 
   it('refuses malformed hook requests with 400 (a broker treats that as no)', async () => {
-    await api.http.post('/api/v1/mqtt/authenticate').send({ username: device.id }).expect(400);
-    await api.http
-      .post('/api/v1/mqtt/authorize')
-      .send({ username: device.id, topic: 'x', action: 'delete' })
-      .expect(400);
+    await hook('authenticate').send({ username: device.id }).expect(400);
+    await hook('authorize').send({ username: device.id, topic: 'x', action: 'delete' }).expect(400);
   });
 });

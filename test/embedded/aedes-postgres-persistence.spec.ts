@@ -78,9 +78,13 @@ describe('AedesPostgresPersistence', () => {
     await database?.drop();
   });
 
-  /** A persistence on a schema of its own: every abstract test starts from an empty store. */
+  /**
+   * A persistence on a schema of its own: every abstract test starts from an empty store. Not
+   * exclusive: a schema lock is no part of aedes' contract, and would hold a connection past a
+   * failed test.
+   */
   const fresh = (options: { keepMessageIds?: boolean } = {}) =>
-    new AedesPostgresPersistence({ pool, schema: `broker_abstract_${++schemas}`, ...options });
+    new AedesPostgresPersistence({ pool, schema: `broker_abstract_${++schemas}`, exclusive: false, ...options });
 
   describe("passes aedes-persistence's abstract suite, answered from memory", () => {
     runAbstractSuite(() => Promise.resolve(fresh()));
@@ -95,7 +99,7 @@ describe('AedesPostgresPersistence', () => {
       let broker: Parameters<AedesPostgresPersistence['setup']>[0];
       const reopened = async () => {
         await primary.flush();
-        const instance = new AedesPostgresPersistence({ pool, schema, keepMessageIds: true });
+        const instance = new AedesPostgresPersistence({ pool, schema, keepMessageIds: true, exclusive: false });
         await instance.setup(broker);
         return instance;
       };

@@ -243,6 +243,17 @@ describe('embedded broker with its PostgreSQL persistence', () => {
     expect(rows).toEqual([{ client_id: silent.options.clientId }]);
   });
 
+  it('refuses to start a second broker on a schema another one uses, with one clear error', async () => {
+    const schema = `broker_restart_${++schemas}`;
+    const first = await startBroker(await findFreePort(), schema);
+    await expect(startBroker(await findFreePort(), schema)).rejects.toThrow(
+      `another broker is using the schema "${schema}" of this database: run one embedded broker per database`,
+    );
+    // Once the first one has stopped, the schema is free again.
+    await stopBroker(first);
+    await startBroker(await findFreePort(), schema);
+  });
+
   it('refuses a PUBLISH it cannot journal (no PUBACK: the device keeps the message) and takes it once writes work again', async () => {
     const schema = `broker_restart_${++schemas}`;
     const port = await findFreePort();

@@ -11,7 +11,9 @@ import { IngestMqttConnection } from '../../apps/ingest/src/consumer/ingest-mqtt
 import { IngestMetrics } from '../../apps/ingest/src/metrics/ingest-metrics.js';
 import { toIngestRejectionDto } from '../../apps/api/src/ingest/ingest-rejection.dto.js';
 
-const BUDGET = 100_000;
+/** Enough for one 63 KiB message with 1000 dead-letter rows (256 bytes each against the budget), not for many. */
+const BUDGET = 400_000;
+const ROW_BYTES = 256;
 
 /** A telemetry message whose `count` readings are all refused (value not a number), padded to about `bytes`. */
 function refusedTelemetry(seq: number, count: number, bytes: number): string {
@@ -28,8 +30,9 @@ function refusedTelemetry(seq: number, count: number, bytes: number): string {
 
 /**
  * Dead letters must not multiply a message: its raw payload is stored once however many of its
- * readings are refused, and each device keeps at most INGEST_DEAD_LETTER_BUDGET bytes of payload an
- * hour — past that the dead letters are still written, without the payload.
+ * readings are refused, and each device spends at most INGEST_DEAD_LETTER_BUDGET bytes an hour on
+ * them (payloads, and 256 bytes a row) — past that a message's refusals are kept as one row that
+ * counts them, without the payload.
  */
 describe('ingest: dead letters store one payload per message, within a per-device budget', () => {
   let db: TestDatabase;
@@ -108,23 +111,25 @@ describe('ingest: dead letters store one payload per message, within a per-devic
     expect(records.every((r) => r.payload.toString() === payload && !r.payloadDropped)).toBe(true);
   });
 
-  it('past the budget stores the dead letters (reasons, indexes, sizes) without the payload, and counts the bytes', async () => {
+  it('past the budget keeps a message as one row counting its refusals, without the payload, and counts what was dropped', async () => {
     const chatty = await seedDevice(db.dataSource);
-    const messages = [1, 2, 3].map((seq) => refusedTelemetry(seq, 200, 40_000));
+    const messages = [1, 2, 3, 4, 5].map((seq) => refusedTelemetry(seq, 200, 40_000));
     const sizes = messages.map((m) => Buffer.byteLength(m));
-    expect(sizes[0] + sizes[1]).toBeLessThanOrEqual(BUDGET);
-    expect(sizes[0] + sizes[1] + sizes[2]).toBeGreaterThan(BUDGET);
+    const cost = (n: number): number => sizes.slice(0, n).reduce((sum, size) => sum + size + 200 * ROW_BYTES, 0);
+    expect(cost(4)).toBeLessThanOrEqual(BUDGET);
+    expect(cost(4) + sizes[4]).toBeGreaterThan(BUDGET);
     const droppedBefore = (await metrics.deadLetterPayloadBytesDropped.get()).values[0]?.value ?? 0;
+    const summarizedBefore = (await metrics.deadLettersSummarized.get()).values[0]?.value ?? 0;
 
-    // In order: the budget is spent by the first two messages.
+    // In order: the budget is spent by the first four messages.
     for (const m of messages) await device.publishAsync(topics.telemetry(chatty.id), m, { qos: 1 });
     await waitFor(async () => {
       const [n] = await db.dataSource.query<{ n: number }[]>(
         `SELECT count(*)::int AS n FROM ingest_rejections WHERE device_id = $1`,
         [chatty.id],
       );
-      return n.n === 600;
-    }, 'the three messages dead-lettered');
+      return n.n === 801;
+    }, 'the five messages dead-lettered');
 
     const rows = await db.dataSource.query<
       { seq: string; rows: number; payloads: number; dropped: number; size: number; indexes: number }[]
@@ -136,21 +141,31 @@ describe('ingest: dead letters store one payload per message, within a per-devic
       [chatty.id],
     );
     expect(rows).toEqual([
-      { seq: '1', rows: 200, payloads: 200, dropped: 0, size: sizes[0], indexes: 200 },
-      { seq: '2', rows: 200, payloads: 200, dropped: 0, size: sizes[1], indexes: 200 },
-      { seq: '3', rows: 200, payloads: 0, dropped: 200, size: sizes[2], indexes: 200 },
+      ...[0, 1, 2, 3].map((i) => ({
+        seq: String(i + 1),
+        rows: 200,
+        payloads: 200,
+        dropped: 0,
+        size: sizes[i],
+        indexes: 200,
+      })),
+      { seq: '5', rows: 1, payloads: 0, dropped: 1, size: sizes[4], indexes: 0 },
     ]);
-    const [kept] = await db.dataSource.query<{ n: number }[]>(
-      `SELECT count(DISTINCT payload_id)::int AS n FROM ingest_rejections WHERE device_id = $1`,
+    const [summary] = await db.dataSource.query<{ reason: string }[]>(
+      `SELECT reason FROM ingest_rejections WHERE device_id = $1 AND seq = 5`,
       [chatty.id],
     );
-    expect(kept.n).toBe(2);
-    expect(((await metrics.deadLetterPayloadBytesDropped.get()).values[0]?.value ?? 0) - droppedBefore).toBe(sizes[2]);
+    expect(summary.reason).toBe(
+      '200 refusals (invalid_value ×200); kept as one: the device is over its dead-letter budget for the hour',
+    );
+    expect(((await metrics.deadLetterPayloadBytesDropped.get()).values[0]?.value ?? 0) - droppedBefore).toBe(sizes[4]);
+    expect(((await metrics.deadLettersSummarized.get()).values[0]?.value ?? 0) - summarizedBefore).toBe(200);
 
-    // What the admin API makes of such a dead letter: counts and sizes, no payload, and says so.
+    // What the admin API makes of such a dead letter: the count and sizes, no payload, and says so.
     const [newest] = await new RejectionRepository(db.dataSource).find({ deviceId: chatty.id, limit: 1 });
     const dto = toIngestRejectionDto(newest);
-    expect(dto).toMatchObject({ seq: 3, index: 199, payloadSize: sizes[2], truncated: false, payloadDropped: true });
+    expect(dto).toMatchObject({ seq: 5, payloadSize: sizes[4], truncated: false, payloadDropped: true });
+    expect(dto).not.toHaveProperty('index');
     expect(dto).not.toHaveProperty('payload');
     expect(dto).not.toHaveProperty('payloadBase64');
   });

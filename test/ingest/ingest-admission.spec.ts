@@ -39,7 +39,15 @@ describe('ingest admission (real Mosquitto and PostgreSQL)', () => {
     oximeter = await seedDevice(db.dataSource, 'pulse_oximeter');
     const root = uniqueTopicRoot('admission');
     topics = topicsFor(root);
-    ingest = await startIngest(ingestEnvironment({ databaseUrl: db.url, mqttUrl: broker.url, topicRoot: root }));
+    ingest = await startIngest(
+      ingestEnvironment({
+        databaseUrl: db.url,
+        mqttUrl: broker.url,
+        topicRoot: root,
+        // Every refused reading kept as its own row here (dead-letter-volume.spec.ts covers the budget).
+        extra: { INGEST_DEAD_LETTER_BUDGET: String(64 * 1024 * 1024) },
+      }),
+    );
     const capture: LoggerService = {
       log: () => undefined,
       warn: () => undefined,

@@ -12,6 +12,9 @@ export async function createApiApp(options: { logLevel?: LogLevel | false } = {}
   const level = options.logLevel;
   const app = await NestFactory.create<NestExpressApplication>(ApiModule, {
     logger: level === false ? false : LEVELS.slice(0, LEVELS.indexOf(level ?? 'log') + 1),
+    // A provider that cannot start (a refused configuration, a weak JWT key file) throws to the
+    // caller instead of exiting the process: main.ts still stops, a test can see why.
+    abortOnError: false,
   });
   configureApp(app);
   return app;

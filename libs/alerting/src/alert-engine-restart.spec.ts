@@ -86,6 +86,24 @@ describe('AlertEngine — rebuilt on start from the readings stored before', () 
     expect(out.transitions[0].alert.openedAt).toBe(T0 + 10 * SEC);
   });
 
+  it('merges the devices of one patient measuring one metric in event time (one condition, one timer)', () => {
+    const engine = new AlertEngine({ newId: byCause });
+    engine.registerDevice({ deviceId: 'ox-1', patientId: P, type: 'pulse_oximeter' });
+    engine.registerDevice({ deviceId: 'patch-1', patientId: P, type: 'wearable_patch' });
+    // Above 130 from the oximeter, a normal one from the patch at −30 s: the timer restarts at −20 s.
+    const ox = history('ox-1', 'heart_rate', [
+      [T0 - 50 * SEC, 140],
+      [T0 - 20 * SEC, 140],
+      [T0 - 10 * SEC, 140],
+    ]);
+    const patch = history('patch-1', 'heart_rate', [[T0 - 30 * SEC, 100]]);
+    expect(kinds(engine.rebuild([ox, patch], [], T0))).toEqual([]);
+    expect(kinds(engine.onReading(reading('ox-1', 'heart_rate', T0 + 30 * SEC, 140), T0 + 30 * SEC))).toEqual([]);
+    expect(kinds(engine.onReading(reading('ox-1', 'heart_rate', T0 + 40 * SEC, 140), T0 + 40 * SEC))).toEqual([
+      'opened heart_rate.high',
+    ]);
+  });
+
   it('makes good an alert whose reading was stored but whose alert was not (a crash in between)', () => {
     const engine = engineWith({ 'bp-1': 'bp_monitor' });
     // No delay and no window: systolic BP is not read back; the redelivered reading is evaluated.

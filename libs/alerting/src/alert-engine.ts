@@ -437,10 +437,16 @@ export class AlertEngine {
     }
     for (const alert of recentlyResolved) this.resuppress(alert, coveredFrom);
     for (const list of groups.values()) {
+      if (list.length === 1) {
+        const { device, history: h } = list[0];
+        for (let i = 0; i < h.times.length; i++)
+          this.evaluate(device, device.patientId, h.metric, h.values[i], h.times[i], now, true);
+        continue;
+      }
       // Several devices of one patient measuring one metric feed one condition: merge them in time.
       const order: [number, number][] = [];
       list.forEach(({ history: h }, s) => h.times.forEach((_, i) => order.push([s, i])));
-      if (list.length > 1) order.sort((a, b) => list[a[0]].history.times[a[1]] - list[b[0]].history.times[b[1]]);
+      order.sort((a, b) => list[a[0]].history.times[a[1]] - list[b[0]].history.times[b[1]]);
       for (const [s, i] of order) {
         const { device, history: h } = list[s];
         this.evaluate(device, device.patientId, h.metric, h.values[i], h.times[i], now, true);

@@ -26,6 +26,8 @@ export interface IssuedSession {
 /** What identifies the login to end at logout; any one suffices. */
 export interface LogoutCredentials {
   readonly refreshToken?: string;
+  /** The refresh token came from the browser's cookie, not from the caller's own request body. */
+  readonly refreshTokenFromCookie?: boolean;
   /** An access token, verified here (logout is a public route: it must work with an expired token too). */
   readonly accessToken?: string;
 }
@@ -139,12 +141,16 @@ export class SessionService implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
-   * Ends the login a refresh token (current or spent) or an access token (even expired) belongs
-   * to; unknown or already ended logins are ignored, so logout is idempotent. The access token
-   * wins when both name logins of different users (a shared browser's cookie of someone else).
+   * Ends a login; unknown or already ended logins are ignored, so logout is idempotent.
+   * - A refresh token in the body (current or spent) names exactly the login to end (contract §4.1).
+   * - Otherwise the access token (even expired) names one, and the browser's refresh cookie another
+   *   when it is the same user's (a tab that signed in again); a cookie of another user — someone
+   *   else signed in on this browser since — is left alone.
    */
   async logout(credentials: LogoutCredentials, client: ClientInfo): Promise<void> {
-    const byAccess = credentials.accessToken ? this.tokens.verifyIgnoringExpiry(credentials.accessToken) : undefined;
+    const explicit = credentials.refreshToken !== undefined && credentials.refreshTokenFromCookie !== true;
+    const byAccess =
+      credentials.accessToken && !explicit ? this.tokens.verifyIgnoringExpiry(credentials.accessToken) : undefined;
     const byRefresh = credentials.refreshToken
       ? await this.sessions.findByTokenHash(hashRefreshToken(credentials.refreshToken))
       : undefined;

@@ -289,10 +289,17 @@ export const SETTINGS = {
     default: '50000',
     parse: int(100, 1_000_000),
   },
+  ingestMaxPendingBytes: {
+    env: 'INGEST_MAX_PENDING_BYTES',
+    description:
+      'Payload bytes of unfinished messages past which the ingest stops reading from the broker (with INGEST_MAX_PENDING_MESSAGES, whichever comes first).',
+    default: '33554432',
+    parse: int(65_536, 4_294_967_296),
+  },
   ingestDeadLetterBudget: {
     env: 'INGEST_DEAD_LETTER_BUDGET',
     description:
-      'Bytes of raw payload kept in dead letters per device per hour; past it dead letters are still stored (reason, index, sizes) without the payload. 0 keeps none.',
+      'Bytes of dead letters kept per device per hour (raw payloads, plus 256 per row); past it a message keeps one row counting its refusals, without the payload.',
     default: '1048576',
     parse: int(0, 1_073_741_824),
   },

@@ -14,6 +14,8 @@ import {
   type SubscriptionRecord,
 } from './aedes-postgres.repository.js';
 
+export { BrokerSchemaInUseError } from './aedes-postgres.repository.js';
+
 export interface AedesPostgresPersistenceOptions {
   /** Pool on the database that holds the broker's schema (the caller ends it, after {@link AedesPostgresPersistence.destroy}). */
   readonly pool: pg.Pool;
@@ -26,6 +28,12 @@ export interface AedesPostgresPersistenceOptions {
    * aedes numbers them afresh on delivery). Only for tests that reopen a store within one session.
    */
   readonly keepMessageIds?: boolean;
+  /**
+   * Take the schema for this instance alone while it runs (default true): a second broker on the
+   * same schema fails to start rather than collide with this one. False only for tests that read a
+   * store through a second instance.
+   */
+  readonly exclusive?: boolean;
 }
 
 /** The part of the aedes broker a persistence sees: its id and the counter that numbers its packets. */
@@ -124,7 +132,8 @@ function queuedCopy(original: BrokerPacket, broker?: BrokerIdentity): BrokerPack
  * must not cost a query. Every change is also written to PostgreSQL (tables in their own schema,
  * loaded back by `setup`). Writes are group-committed: whatever changed while the previous write
  * was in flight goes out as one statement, and a key changed several times is written once in its
- * latest state — a message queued and acknowledged between two writes costs no outgoing row.
+ * latest state. The queue row of a journalled PUBLISH waits {@link QUEUE_WRITE_DELAY_MS} first:
+ * most are acknowledged by then and never written.
  *
  * What waits for the commit: session state (subscriptions, retained messages, wills, QoS 2
  * packets) and messages aedes queues on its own (wills, retained deliveries). What does not:
@@ -158,6 +167,8 @@ export class AedesPostgresPersistence {
    */
   private readonly journalByPayload = new WeakMap<object, JournalEntry>();
   private readonly keepMessageIds: boolean;
+  private readonly exclusive: boolean;
+  private unlock: (() => Promise<void>) | undefined;
   private nextId = 1;
 
   private readonly dirtyOutgoing = new Set<number>();
@@ -185,6 +196,7 @@ export class AedesPostgresPersistence {
     this.repository = new AedesPostgresRepository(options.pool, options.schema ?? 'broker');
     this.onLog = options.onLog ?? (() => undefined);
     this.keepMessageIds = options.keepMessageIds ?? false;
+    this.exclusive = options.exclusive ?? true;
   }
 
   /**
@@ -236,7 +248,15 @@ export class AedesPostgresPersistence {
   async setup(broker: BrokerIdentity): Promise<void> {
     this.brokerIdentity = broker;
     await this.repository.ensureSchema();
-    const state = await this.repository.load();
+    if (this.exclusive) this.unlock = await this.repository.lock();
+    let state: Awaited<ReturnType<AedesPostgresRepository['load']>>;
+    try {
+      state = await this.repository.load();
+    } catch (error) {
+      await this.unlock?.().catch(() => undefined);
+      this.unlock = undefined;
+      throw error;
+    }
     for (const { clientId, topic, record } of state.subscriptions) this.putSubscription(clientId, topic, record);
     for (const packet of state.retained) if (packet.topic !== undefined) this.retained.set(packet.topic, packet);
     let maxId = 0;
@@ -368,8 +388,8 @@ export class AedesPostgresPersistence {
       }
     }
     // aedes-persistence's rule for the rest: a PUBREL takes the place of the PUBLISH with its
-    // message id. Never a PUBLISH we do not hold: after a broker restart an old queued packet can
-    // share a message id with a new one, and the old one would silently vanish.
+    // message id. Never a PUBLISH we do not hold: a packet queued on an earlier connection (or by
+    // an earlier broker) can share a message id with a new one, and would silently vanish.
     if (queue && packet.cmd !== 'publish') {
       for (const entry of queue.values()) {
         if (entry.packet.brokerId === packet.brokerId) {
@@ -469,20 +489,31 @@ export class AedesPostgresPersistence {
   /** Writes what is still pending and stops; rejects when that last write fails (then it is lost). */
   destroy(): Promise<void> {
     this.destroying ??= (async () => {
-      await this.writing;
-      clearTimeout(this.retryTimer);
-      clearTimeout(this.deferTimer);
-      this.retryTimer = this.deferTimer = undefined;
-      const changes = this.snapshot(true);
-      if (isEmpty(changes.changes) && changes.waiters.length === 0) return;
       try {
-        await this.repository.write(changes.changes);
-        changes.committed();
-      } catch (error) {
-        const failure = new Error(`the broker's last changes were not saved: ${errorText(error)}`);
-        for (const waiter of [...changes.waiters, ...changes.journal.map((e) => this.journalWaiters.get(e))])
-          waiter?.reject(failure);
-        throw failure;
+        await this.writing;
+        clearTimeout(this.retryTimer);
+        clearTimeout(this.deferTimer);
+        this.retryTimer = this.deferTimer = undefined;
+        // Several statements when a burst is bigger than one may carry.
+        for (;;) {
+          const batch = this.snapshot(true);
+          if (isEmpty(batch.changes)) {
+            batch.committed();
+            return;
+          }
+          try {
+            await this.repository.write(batch.changes);
+            batch.committed();
+          } catch (error) {
+            const failure = new Error(`the broker's last changes were not saved: ${errorText(error)}`);
+            for (const waiter of [...batch.waiters, ...batch.journal.map((e) => this.journalWaiters.get(e))])
+              waiter?.reject(failure);
+            throw failure;
+          }
+        }
+      } finally {
+        await this.unlock?.().catch(() => undefined);
+        this.unlock = undefined;
       }
     })();
     return this.destroying;

@@ -126,19 +126,58 @@ export function decodePacket(json: string, payload: Buffer | null, payloadIsText
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 
+/** Another broker holds the schema (see {@link AedesPostgresRepository.lock}). */
+export class BrokerSchemaInUseError extends Error {
+  constructor(readonly schema: string) {
+    super(`another broker is using the schema "${schema}" of this database: run one embedded broker per database`);
+    this.name = 'BrokerSchemaInUseError';
+  }
+}
+
 /**
  * All SQL of the embedded broker's persistence, in its own schema (default `broker`) so Lantern's
  * migrations never see these tables. The schema is created by {@link ensureSchema}, idempotently.
  */
 export class AedesPostgresRepository {
   private readonly s: string;
+  private readonly schema: string;
 
   constructor(
     private readonly pool: pg.Pool,
     schema: string,
   ) {
     if (!IDENTIFIER.test(schema)) throw new Error(`broker schema name '${schema}' must match ${String(IDENTIFIER)}`);
+    this.schema = schema;
     this.s = `"${schema}"`;
+  }
+
+  /**
+   * Takes the schema for one broker: a session advisory lock, held on a connection of its own until
+   * the returned release. Two brokers writing one schema would collide on row ids; the second fails
+   * to start instead. The server drops the lock when the holder's connection dies: keepalives make
+   * it notice a holder that vanished without closing it (a power cut) within about 25 s.
+   */
+  async lock(): Promise<() => Promise<void>> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3');
+      const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [
+        `lantern-broker:${this.schema}`,
+      ]);
+      if (!rows[0].locked) throw new BrokerSchemaInUseError(this.schema);
+    } catch (error) {
+      client.release();
+      throw error;
+    }
+    // A dropped lock connection must not crash the broker; the lock is gone with it (nothing to undo).
+    client.on('error', () => undefined);
+    return async () => {
+      try {
+        await client.query('SELECT pg_advisory_unlock(hashtext($1))', [`lantern-broker:${this.schema}`]);
+      } finally {
+        client.release();
+      }
+    };
   }
 
   /**

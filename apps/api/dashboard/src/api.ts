@@ -14,8 +14,24 @@ export interface User {
   patientId?: string | null;
 }
 
+/**
+ * What a signed-in tab keeps (sessionStorage, per tab): the short-lived access token and when it
+ * expires. The refresh token is not here: it lives in the httpOnly `lantern_refresh` cookie the
+ * server sets, out of reach of any script (docs/dashboard.md "Staying signed in").
+ */
 export interface Session {
   token: string;
+  /** When the access token expires, epoch ms on this browser's clock. */
+  expiresAt: number;
+  /** Its whole lifetime in ms (ACCESS_TOKEN_TTL): how early to renew it. */
+  ttlMs: number;
+  user: User;
+}
+
+/** The answer of POST /auth/login and /auth/refresh (contract §4.1); `refreshToken` is ignored here. */
+interface TokenAnswer {
+  accessToken: string;
+  expiresIn: number;
   user: User;
 }
 
@@ -83,7 +99,11 @@ const SESSION_KEY = 'lantern.session';
 export function loadSession(): Session | null {
   try {
     const raw = sessionStorage.getItem(SESSION_KEY);
-    return raw ? (JSON.parse(raw) as Session) : null;
+    const session = raw ? (JSON.parse(raw) as Partial<Session>) : null;
+    // A session saved by an older dashboard has no expiry: treat it as absent (the cookie may sign in again).
+    return session && typeof session.token === 'string' && typeof session.expiresAt === 'number'
+      ? (session as Session)
+      : null;
   } catch {
     return null;
   }
@@ -103,27 +123,149 @@ export class ApiError extends Error {
   }
 }
 
-/** Called when the token is refused, so the app can return to the login page. */
+/** Called when the login is over (revoked, expired, refused), so the app can return to the login page. */
 let onUnauthorized: () => void = () => undefined;
 export function setUnauthorizedHandler(handler: () => void): void {
   onUnauthorized = handler;
 }
 
-/** One JSON request to `/api/v1`; errors become ApiError with the server's message. */
-export async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+/** Marks the cookie-borne calls (refresh, logout) as the dashboard's own: the server's CSRF check. */
+const CSRF_HEADER = { 'x-requested-with': 'lantern-dashboard' };
+
+/** An access token this close to expiry is renewed before a request rather than sent to be refused. */
+const RENEW_BEFORE_REQUEST_MS = 5_000;
+
+function sessionFrom(body: TokenAnswer): Session {
+  return {
+    token: body.accessToken,
+    expiresAt: Date.now() + body.expiresIn * 1000,
+    ttlMs: body.expiresIn * 1000,
+    user: body.user,
+  };
+}
+
+const renewedListeners = new Set<(session: Session) => void>();
+
+/** Called with every renewed session (the live socket takes the new token); returns the unsubscribe. */
+export function onSessionRenewed(listener: (session: Session) => void): () => void {
+  renewedListeners.add(listener);
+  return () => renewedListeners.delete(listener);
+}
+
+let renewing: Promise<Session | null> | null = null;
+
+/**
+ * Exchanges the refresh cookie for a new access token: the new session, or null when the login is
+ * over (revoked, expired, or the cookie now belongs to another user who signed in on this browser).
+ * Throws when the server cannot be reached (try again later). One at a time per tab, and across
+ * tabs through a Web Lock: the cookie is shared, and a refresh token presented twice revokes the login.
+ */
+export function refreshSession(): Promise<Session | null> {
+  renewing ??= exclusive('lantern.refresh', async () => {
+    const current = loadSession();
+    const res = await fetch('/api/v1/auth/refresh', {
+      method: 'POST',
+      headers: { accept: 'application/json', 'content-type': 'application/json', ...CSRF_HEADER },
+      body: '{}',
+    });
+    if (res.status === 401 || res.status === 403) return null;
+    if (!res.ok) throw new ApiError(res.status, res.statusText);
+    const session = sessionFrom((await res.json()) as TokenAnswer);
+    if (current && current.user.id !== session.user.id) return null;
+    saveSession(session);
+    for (const listener of renewedListeners) listener(session);
+    return session;
+  }).finally(() => (renewing = null));
+  return renewing;
+}
+
+/** Whether this browser holds a refresh cookie (its readable companion says so; the cookie itself is httpOnly). */
+export function mayHaveLogin(): boolean {
+  return document.cookie.split(';').some((c) => c.trim() === 'lantern_signed_in=1');
+}
+
+function exclusive<T>(name: string, work: () => Promise<T>): Promise<T> {
+  const locks = (navigator as Navigator & { locks?: LockManager }).locks;
+  return locks ? locks.request(name, work) : work();
+}
+
+/**
+ * Keeps the access token fresh while the page is open: renews it shortly before it expires (a
+ * minute, or a fifth of its lifetime when shorter), retries every few seconds while the server is
+ * unreachable, and calls `onOver` when the login is over. Returns the function that stops it.
+ */
+export function keepSessionFresh(onOver: () => void): () => void {
+  let timer: number | undefined;
+  let stopped = false;
+  const schedule = (delayMs: number): void => {
+    window.clearTimeout(timer);
+    if (!stopped) timer = window.setTimeout(() => void renew(), Math.max(0, delayMs));
+  };
+  const plan = (session: Session | null): void => {
+    if (session) schedule(session.expiresAt - Math.min(60_000, session.ttlMs / 5) - Date.now());
+  };
+  const renew = async (): Promise<void> => {
+    try {
+      const session = await refreshSession();
+      if (session === null) onOver();
+      // A renewal plans the next one through the listener below.
+    } catch {
+      schedule(5_000);
+    }
+  };
+  const off = onSessionRenewed(plan);
+  plan(loadSession());
+  return () => {
+    stopped = true;
+    window.clearTimeout(timer);
+    off();
+  };
+}
+
+/**
+ * Ends the login on the server (best effort: the page signs out whatever happens) and forgets the
+ * session. Names it by the access token and the refresh cookie, so it ends even when one is gone.
+ */
+export function endSession(): void {
   const session = loadSession();
+  saveSession(null);
+  void fetch('/api/v1/auth/logout', {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...CSRF_HEADER,
+      ...(session && { authorization: `Bearer ${session.token}` }),
+    },
+    body: '{}',
+    keepalive: true,
+  }).catch(() => undefined);
+}
+
+async function send(method: string, path: string, body: unknown, session: Session | null): Promise<Response> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (session) headers.authorization = `Bearer ${session.token}`;
-  const res = await fetch(`/api/v1${path}`, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  return fetch(`/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+}
+
+/**
+ * One JSON request to `/api/v1`; errors become ApiError with the server's message. An access token
+ * about to expire is renewed first; a 401 is answered by one renewal and one retry (the token may
+ * have lapsed while the laptop slept); a 401 after that, or a failed renewal, means the login is over.
+ */
+export async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  let session = loadSession();
+  if (session && session.expiresAt - Date.now() < RENEW_BEFORE_REQUEST_MS)
+    session = (await refreshSession()) ?? session;
+  let res = await send(method, path, body, session);
+  if (res.status === 401 && session) {
+    const renewed = await refreshSession().catch(() => undefined);
+    if (renewed) res = await send(method, path, body, renewed);
+    if (renewed === null || (renewed && res.status === 401)) onUnauthorized();
+  }
   const text = await res.text();
   const json: unknown = text ? JSON.parse(text) : undefined;
   if (!res.ok) {
-    if (res.status === 401 && session) onUnauthorized();
     const message = (json as { message?: string | string[] } | undefined)?.message;
     throw new ApiError(res.status, Array.isArray(message) ? message.join('; ') : (message ?? res.statusText));
   }
@@ -170,9 +312,9 @@ async function allPages<T>(path: string, maxPages = 10): Promise<T[]> {
   return out;
 }
 
+/** Signs in; the server also sets the refresh cookie, which is all this page keeps of the refresh token. */
 export async function login(email: string, password: string): Promise<Session> {
-  const body = await request<{ accessToken: string; user: User }>('POST', '/auth/login', { email, password });
-  return { token: body.accessToken, user: body.user };
+  return sessionFrom(await request<TokenAnswer>('POST', '/auth/login', { email, password }));
 }
 
 export const getPatients = (): Promise<Patient[]> => allPages<Patient>('/patients');

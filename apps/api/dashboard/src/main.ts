@@ -2,9 +2,14 @@ import './styles.css';
 import type { AlertResource } from '@lantern/domain';
 import {
   acknowledgeAlert,
+  endSession,
+  keepSessionFresh,
   loadSession,
   login,
+  mayHaveLogin,
+  onSessionRenewed,
   patientName,
+  refreshSession,
   resolveAlert,
   saveSession,
   setUnauthorizedHandler,
@@ -41,6 +46,11 @@ interface Shell {
 
 let shell: Shell | null = null;
 let disposeView: () => void = () => undefined;
+/**
+ * A new tab or a restarted browser has no session yet, but the refresh cookie may still hold a
+ * login: tried once per page, and never after signing out here.
+ */
+let triedCookie = false;
 
 function navigate(path: string, replaceState = false): void {
   if (replaceState) history.replaceState(null, '', path);
@@ -48,8 +58,10 @@ function navigate(path: string, replaceState = false): void {
   route();
 }
 
+/** Back to sign-in: by the user's choice, or because the login was revoked or refused (the server ends it either way). */
 function signOut(): void {
-  saveSession(null);
+  triedCookie = true;
+  endSession();
   disposeView();
   shell?.dispose();
   shell = null;
@@ -65,7 +77,13 @@ function toast(text: string, kind: 'info' | 'error' = 'info'): void {
 }
 
 function startShell(session: Session): Shell {
-  const live = new LiveConnection(session.token, signOut);
+  const live = new LiveConnection(session.token, {
+    renew: async () => (await refreshSession())?.token ?? null,
+    revoked: signOut,
+  });
+  // A wall display stays up while its user is valid: the access token is renewed before it expires.
+  const stopRenewing = keepSessionFresh(signOut);
+  const offRenewed = onSessionRenewed((renewed) => live.setToken(renewed.token));
   const isClinician = session.user.role !== 'patient';
   const store = isClinician ? new ClinicianStore(live) : null;
   const main = h('main', { id: 'main', tabindex: '-1' });
@@ -153,6 +171,8 @@ function startShell(session: Session): Shell {
     alarm,
     main,
     dispose: () => {
+      stopRenewing();
+      offRenewed();
       offStatus();
       monitoring?.stop();
       live.close();
@@ -201,6 +221,14 @@ function route(): void {
   disposeView = () => undefined;
   const session = loadSession();
   const path = location.pathname;
+  if (!session && !triedCookie && mayHaveLogin()) {
+    triedCookie = true;
+    refreshSession()
+      .catch(() => null)
+      .then(() => route())
+      .catch((error: unknown) => console.warn('could not start', error));
+    return;
+  }
   if (!session) {
     if (path !== '/login') history.replaceState(null, '', '/login');
     shell?.dispose();

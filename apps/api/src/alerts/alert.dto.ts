@@ -10,6 +10,7 @@ import {
   type PatientNotificationResource,
 } from '@lantern/domain';
 import type { EffectiveRule } from '@lantern/alerting';
+import { MAX_OFFSET } from '../http/paging.js';
 
 export class AlertDto implements AlertResource {
   @ApiProperty({ format: 'uuid' }) id!: string;
@@ -59,7 +60,13 @@ export class AlertListQueryDto {
   @Min(1)
   @Max(1000)
   limit?: number;
-  @ApiPropertyOptional({ default: 0 }) @IsOptional() @Type(() => Number) @IsInt() @Min(0) offset?: number;
+  @ApiPropertyOptional({ default: 0, maximum: MAX_OFFSET })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(MAX_OFFSET)
+  offset?: number;
 }
 
 export class AlertActionDto {
@@ -121,7 +128,13 @@ export class NotificationListQueryDto {
   @Min(1)
   @Max(500)
   limit?: number;
-  @ApiPropertyOptional({ default: 0 }) @IsOptional() @Type(() => Number) @IsInt() @Min(0) offset?: number;
+  @ApiPropertyOptional({ default: 0, maximum: MAX_OFFSET })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(MAX_OFFSET)
+  offset?: number;
   @ApiPropertyOptional({ description: 'Only unread ones' }) @IsOptional() @IsIn(['true', 'false']) unread?:
     'true' | 'false';
 }

@@ -94,7 +94,7 @@ export class AuthController {
   @ApiOperation({
     summary: 'Sign out: that login is revoked at once (its access tokens answer 401, its sockets close).',
     description:
-      'Names the login by `refreshToken` (body, or the `lantern_refresh` cookie with an `X-Requested-With` header) and/or by a bearer access token, which may have expired. Idempotent: an unknown or already ended login answers 204 too.',
+      "A `refreshToken` in the body names exactly the login to end. Without it, the bearer access token (which may have expired) names it, and the `lantern_refresh` cookie (with an `X-Requested-With` header) too when it is the same user's. Idempotent: an unknown or already ended login answers 204 too.",
   })
   @ApiNoContentResponse()
   @ApiErrors(400, 403)
@@ -107,7 +107,10 @@ export class AuthController {
     const accessToken = bearerOf(request);
     if (refreshToken === undefined && accessToken === undefined)
       throw new BadRequestError('Give refreshToken (or the refresh cookie) or an access token');
-    await this.sessions.logout({ refreshToken, accessToken }, clientOf(request));
+    await this.sessions.logout(
+      { refreshToken, refreshTokenFromCookie: body.refreshToken === undefined, accessToken },
+      clientOf(request),
+    );
     clearRefreshCookie(request, response);
   }
 

@@ -5,6 +5,11 @@ import { ForbiddenError } from '@lantern/domain';
 export const REFRESH_COOKIE = 'lantern_refresh';
 /** Sent only to the auth routes (login, refresh, logout), never with any other request. */
 export const REFRESH_COOKIE_PATH = '/api/v1/auth';
+/**
+ * A readable companion of the refresh cookie holding no secret (`1`): tells the dashboard that a
+ * silent sign-in is worth trying, so a page without a login never asks (and logs a 401) for nothing.
+ */
+export const SIGNED_IN_COOKIE = 'lantern_signed_in';
 /** The header a cookie-borne refresh or logout must carry; a cross-site form or image cannot set one. */
 export const CSRF_HEADER = 'x-requested-with';
 
@@ -48,6 +53,7 @@ export function setRefreshCookie(request: Request, response: Response, token: st
     path: REFRESH_COOKIE_PATH,
     maxAge: maxAgeMs,
   });
+  response.cookie(SIGNED_IN_COOKIE, '1', { sameSite: 'strict', secure: request.secure, path: '/', maxAge: maxAgeMs });
 }
 
 /** Removes the refresh cookie (logout, or a refresh the server refused: the cookie is dead). */
@@ -58,4 +64,5 @@ export function clearRefreshCookie(request: Request, response: Response): void {
     secure: request.secure,
     path: REFRESH_COOKIE_PATH,
   });
+  response.clearCookie(SIGNED_IN_COOKIE, { sameSite: 'strict', secure: request.secure, path: '/' });
 }

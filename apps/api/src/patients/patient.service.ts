@@ -1,19 +1,28 @@
-import { Injectable } from '@nestjs/common';
+import { HttpException, HttpStatus, Injectable } from '@nestjs/common';
 import { AuditService, PatientAccessService, type Actor } from '@lantern/auth';
-import { BadRequestError, NotFoundError } from '@lantern/domain';
+import { BadRequestError, ConflictError, NotFoundError } from '@lantern/domain';
 import {
   CareTeamRepository,
+  DuplicateMrnError,
   PatientRepository,
   UserRepository,
   type CareTeamMember,
   type PatientRecord,
 } from '@lantern/storage';
+import { FailureCounter } from '../auth/failure-counter.js';
 
 export interface CreatePatientCommand {
   readonly displayName: string;
   readonly dateOfBirth?: string;
   readonly mrn?: string;
 }
+
+/** Refusals for a duplicate MRN per clinician and hour before their creates with an MRN answer 429. */
+export const MAX_MRN_CONFLICTS_PER_HOUR = 10;
+
+/** What a clinician is told about a duplicate MRN, whoever's care team holds that patient. */
+export const DUPLICATE_MRN_MESSAGE =
+  'A patient with this MRN already exists. If they are not among your patients, ask an administrator to add you to their care team.';
 
 /** Patients and their care teams; every read and change goes through the visibility rule and the audit log. */
 @Injectable()
@@ -26,13 +35,40 @@ export class PatientService {
     private readonly audit: AuditService,
   ) {}
 
-  /** A clinician who creates a patient joins its care team, or they could not see what they made. */
+  private readonly mrnConflicts = new FailureCounter(MAX_MRN_CONFLICTS_PER_HOUR, 3_600_000, 'mrn-conflict');
+
+  /**
+   * A clinician who creates a patient joins its care team, or they could not see what they made.
+   *
+   * A duplicate MRN is refused (409: a second record of one person would split their history and
+   * alerts), and a clinician is told the same thing whichever care team holds that patient — never
+   * its id, name or team. That an MRN is taken is the one thing uniqueness cannot hide; so each
+   * refusal is audited against the existing patient (`patient.create_duplicate_mrn`, with who
+   * asked), and a clinician refused MAX_MRN_CONFLICTS_PER_HOUR times gets 429 for any create with
+   * an MRN for the rest of the hour, which bounds probing. An admin, who sees every patient, is
+   * told the existing patient's id.
+   */
   async create(
     actor: Actor,
     command: CreatePatientCommand,
   ): Promise<{ patient: PatientRecord; careTeam: CareTeamMember[] }> {
     const clinicianId = actor.principal.role === 'clinician' ? actor.principal.userId : undefined;
-    const patient = await this.patients.create({ ...command, createdBy: actor.principal.userId }, clinicianId);
+    // Counted as a refusal in advance and given back on success: parallel probes cannot overshoot.
+    const probing = clinicianId !== undefined && command.mrn !== undefined;
+    if (probing && !(await this.mrnConflicts.reserve(clinicianId)).allowed)
+      throw new HttpException(
+        'Too many patients refused for a duplicate MRN; try again in an hour or ask an administrator',
+        HttpStatus.TOO_MANY_REQUESTS,
+      );
+    let patient: PatientRecord;
+    try {
+      patient = await this.patients.create({ ...command, createdBy: actor.principal.userId }, clinicianId);
+    } catch (error) {
+      if (error instanceof DuplicateMrnError) throw await this.duplicateMrn(actor, error, command.mrn);
+      if (probing) await this.mrnConflicts.refund(clinicianId);
+      throw error;
+    }
+    if (probing) await this.mrnConflicts.refund(clinicianId);
     await this.audit.record(actor, {
       action: 'patient.create',
       patientId: patient.id,
@@ -40,6 +76,19 @@ export class PatientService {
       resourceId: patient.id,
     });
     return { patient, careTeam: await this.careTeams.members(patient.id) };
+  }
+
+  /** Audits a refused duplicate MRN against the patient that holds it, and words the 409 for the caller. */
+  private async duplicateMrn(actor: Actor, error: DuplicateMrnError, mrn: string | undefined): Promise<ConflictError> {
+    const existing = error.existingPatientId;
+    await this.audit.record(actor, {
+      action: 'patient.create_duplicate_mrn',
+      ...(existing !== undefined && { patientId: existing, resource: 'patient', resourceId: existing }),
+      details: { mrn },
+    });
+    return actor.principal.role === 'admin' && existing !== undefined
+      ? new ConflictError(`A patient with this MRN already exists: ${existing}`)
+      : new ConflictError(DUPLICATE_MRN_MESSAGE);
   }
 
   async list(actor: Actor): Promise<PatientRecord[]> {

@@ -30,9 +30,13 @@ export class PatientsController {
 
   @Post()
   @Roles('admin', 'clinician')
-  @ApiOperation({ summary: 'Create a patient (admin, clinician). A clinician who creates one joins its care team.' })
+  @ApiOperation({
+    summary: 'Create a patient (admin, clinician). A clinician who creates one joins its care team.',
+    description:
+      'A duplicate MRN answers 409 without naming the existing patient (an admin is told its id) and is audited against that patient; a clinician refused 10 times in an hour gets 429 for creates with an MRN until the hour ends.',
+  })
   @ApiCreatedResponse({ type: PatientDetailDto })
-  @ApiErrors(400, 403, 409)
+  @ApiErrors(400, 403, 409, 429)
   async create(@CurrentActor() actor: Actor, @Body() body: CreatePatientDto): Promise<PatientDetailDto> {
     const { patient, careTeam } = await this.patients.create(actor, body);
     return toPatientDetailDto(patient, careTeam);

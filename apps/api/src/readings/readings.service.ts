@@ -17,6 +17,14 @@ import {
   type ReadingPageDto,
   type ReadingSummaryDto,
 } from './reading.dto.js';
+import {
+  assertSpan,
+  MAX_BUCKETED_SPAN_MS,
+  MAX_RAW_ALL_METRICS_SPAN_MS,
+  MAX_RAW_SPAN_MS,
+  MAX_SUMMARY_SPAN_MS,
+  spanText,
+} from './reading-limits.js';
 import { summarizeReadings, type CoverageDevice } from './reading-summary.js';
 
 const DAY_MS = 86_400_000;
@@ -45,6 +53,7 @@ export class ReadingsService {
   async history(actor: Actor, patientId: string, query: HistoryQuery): Promise<ReadingPageDto | ReadingBucketDto[]> {
     await this.access.assertCanSeePatient(actor.principal, patientId);
     const { from, to } = period(query.from, query.to, DAY_MS);
+    assertHistorySpan(query, from, to);
     // The audit entry and the query run side by side (two connections, no extra round trip on the
     // answer's path); the answer still waits for the entry to be written, and fails if it is not.
     const audited = this.audit.record(actor, {
@@ -100,6 +109,7 @@ export class ReadingsService {
   async summary(actor: Actor, patientId: string, fromText?: string, toText?: string): Promise<ReadingSummaryDto> {
     await this.access.assertCanSeePatient(actor.principal, patientId);
     const { from, to } = period(fromText, toText, 14 * DAY_MS);
+    assertSpan(from, to, MAX_SUMMARY_SPAN_MS, 'The summary', 'ask for several shorter periods');
     await this.audit.record(actor, {
       action: 'readings.summary',
       patientId,
@@ -135,6 +145,32 @@ async function afterAudit<T>(audited: Promise<void>, work: Promise<T>): Promise<
   if (audit.status === 'rejected') throw audit.reason;
   if (result.status === 'rejected') throw result.reason;
   return result.value;
+}
+
+/** Refuses (400, naming the limit) a history request whose period is longer than its kind may cover. */
+function assertHistorySpan(query: HistoryQuery, from: number, to: number): void {
+  if (query.bucket !== undefined) {
+    const wider = (Object.entries(MAX_BUCKETED_SPAN_MS) as [BucketSize, number][])
+      .filter(([, max]) => max >= to - from)
+      .map(([bucket, max]) => `bucket=${bucket} (up to ${spanText(max)})`);
+    assertSpan(
+      from,
+      to,
+      MAX_BUCKETED_SPAN_MS[query.bucket],
+      `bucket=${query.bucket}`,
+      wider.length > 0 ? `use a wider bucket: ${wider.join(', ')}` : 'ask for several shorter periods',
+    );
+  } else if (query.metric !== undefined) {
+    assertSpan(from, to, MAX_RAW_SPAN_MS, 'Raw readings of one metric', 'page through shorter periods or use bucket');
+  } else {
+    assertSpan(
+      from,
+      to,
+      MAX_RAW_ALL_METRICS_SPAN_MS,
+      'Raw readings of every metric',
+      `name a metric (up to ${spanText(MAX_RAW_SPAN_MS)}) or ask for shorter periods`,
+    );
+  }
 }
 
 /** Parses a [from, to) period; `to` defaults to now and `from` to `to` minus `defaultSpanMs`. */

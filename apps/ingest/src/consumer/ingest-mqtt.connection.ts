@@ -85,6 +85,7 @@ export class IngestMqttConnection implements BrokerPublisher {
   private gated: (() => void) | undefined;
   /** QoS 0 messages whose work is not yet committed (counted against INGEST_MAX_PENDING_MESSAGES). */
   private unsettledQos0 = 0;
+  private unsettledQos0Bytes = 0;
   /** Start of the current run of synchronously processed messages (0: none running). */
   private sliceStart = 0;
   private version: 4 | 5 = 5;
@@ -306,7 +307,8 @@ export class IngestMqttConnection implements BrokerPublisher {
   private onPublish(packet: IPublishPacket, callback: (error?: Error) => void): void {
     const receivedAt = Date.now();
     const qos = packet.qos ?? 0;
-    const pending = qos > 0 ? this.acks.begin(packet.messageId, receivedAt) : this.beginQos0(receivedAt);
+    const bytes = packet.payload.length;
+    const pending = qos > 0 ? this.acks.begin(packet.messageId, receivedAt, bytes) : this.beginQos0(receivedAt, bytes);
     if (this.mode === 'naive' && qos > 0) this.naiveCallbacks.set(pending, () => callback());
     this.lastMessageAt = receivedAt;
     if (this.onCanary(packet, receivedAt)) {
@@ -333,17 +335,42 @@ export class IngestMqttConnection implements BrokerPublisher {
     else this.gate(() => callback());
   }
 
-  private beginQos0(receivedAt: number): PendingMessage {
+  private beginQos0(receivedAt: number, bytes: number): PendingMessage {
     this.unsettledQos0 += 1;
-    return new PendingMessage(undefined, this.acks.currentGeneration, receivedAt, () => {
-      this.unsettledQos0 -= 1;
-      if (this.gated && this.pendingMessages < this.config.ingestMaxPendingMessages) this.releaseGate();
-    });
+    this.unsettledQos0Bytes += bytes;
+    return new PendingMessage(
+      undefined,
+      this.acks.currentGeneration,
+      receivedAt,
+      () => {
+        this.unsettledQos0 -= 1;
+        this.unsettledQos0Bytes -= bytes;
+        if (this.gated && this.hasRoom()) this.releaseGate();
+      },
+      bytes,
+    );
+  }
+
+  /** Payload bytes of the messages taken in and not yet done with (see `pendingMessages`). */
+  get pendingBytes(): number {
+    return this.acks.pendingBytes + this.unsettledQos0Bytes;
+  }
+
+  /**
+   * Whether another message may be read: fewer than INGEST_MAX_PENDING_MESSAGES and
+   * INGEST_MAX_PENDING_BYTES unfinished. Bytes too, as a message of 1000 readings holds a thousand
+   * times the memory of one of a single reading.
+   */
+  private hasRoom(): boolean {
+    return (
+      this.pendingMessages < this.config.ingestMaxPendingMessages &&
+      this.pendingBytes < this.config.ingestMaxPendingBytes
+    );
   }
 
   /** Lets mqtt.js read the next packet now, or later when too many messages are unfinished. */
   private gate(readNext: () => void): void {
-    if (this.pendingMessages < this.config.ingestMaxPendingMessages) {
+    if (this.hasRoom()) {
       const now = performance.now();
       if (this.sliceStart === 0) {
         this.sliceStart = now;
@@ -359,7 +386,9 @@ export class IngestMqttConnection implements BrokerPublisher {
     this.gated = readNext;
     previous?.();
     this.metrics.paused.set(1);
-    this.logger.warn(`Paused reading: ${this.pendingMessages} messages unfinished (INGEST_MAX_PENDING_MESSAGES)`);
+    this.logger.warn(
+      `Paused reading: ${this.pendingMessages} messages (${this.pendingBytes} bytes) unfinished (INGEST_MAX_PENDING_MESSAGES, INGEST_MAX_PENDING_BYTES)`,
+    );
   }
 
   private releaseGate(): void {
@@ -393,12 +422,13 @@ export class IngestMqttConnection implements BrokerPublisher {
       }
       if (stream?.uncork) process.nextTick(() => stream.uncork?.());
     }
-    if (this.gated && this.pendingMessages < this.config.ingestMaxPendingMessages) this.releaseGate();
+    if (this.gated && this.hasRoom()) this.releaseGate();
   }
 
   private sampleLag(): void {
     const oldest = this.acks.oldestReceivedAt;
     this.metrics.pendingMessages.set(this.pendingMessages);
+    this.metrics.pendingBytes.set(this.pendingBytes);
     this.metrics.oldestUnackedSeconds.set(oldest === undefined ? 0 : (Date.now() - oldest) / 1000);
   }
 

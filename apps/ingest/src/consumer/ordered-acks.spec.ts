@@ -31,4 +31,18 @@ describe('OrderedAcks', () => {
     expect(fresh.generation).toBe(1);
     expect(acks.pending).toBe(0);
   });
+
+  it('counts the payload bytes held until acknowledgement (a completed message behind an open one still holds them)', () => {
+    const acks = new OrderedAcks(() => undefined);
+    const [a, b] = [acks.begin(1, 0, 64_000), acks.begin(2, 0, 500)];
+    a.hold();
+    a.seal();
+    b.seal();
+    expect(acks.pendingBytes).toBe(64_500);
+    a.release();
+    expect(acks.pendingBytes).toBe(0);
+    acks.begin(3, 0, 1_000);
+    acks.connectionLost();
+    expect(acks.pendingBytes).toBe(0);
+  });
 });

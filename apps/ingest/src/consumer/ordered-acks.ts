@@ -9,6 +9,7 @@ export class OrderedAcks {
   private readonly queue: PendingMessage[] = [];
   private head = 0;
   private generation = 0;
+  private bytes = 0;
 
   constructor(
     /** Sends the PUBACKs of a run of completed messages (same connection, in order). */
@@ -18,6 +19,11 @@ export class OrderedAcks {
   /** Messages received and not yet acknowledged (or abandoned). */
   get pending(): number {
     return this.queue.length - this.head;
+  }
+
+  /** Payload bytes of the messages received and not yet acknowledged (or abandoned). */
+  get pendingBytes(): number {
+    return this.bytes;
   }
 
   /** Receive time of the oldest unacknowledged message (for the ack-lag gauge). */
@@ -30,8 +36,9 @@ export class OrderedAcks {
   }
 
   /** Starts tracking a message that just arrived on the current connection. */
-  begin(messageId: number | undefined, receivedAt: number): PendingMessage {
-    const message = new PendingMessage(messageId, this.generation, receivedAt, () => this.flush());
+  begin(messageId: number | undefined, receivedAt: number, bytes = 0): PendingMessage {
+    const message = new PendingMessage(messageId, this.generation, receivedAt, () => this.flush(), bytes);
+    this.bytes += bytes;
     this.queue.push(message);
     return message;
   }
@@ -45,6 +52,7 @@ export class OrderedAcks {
     for (let i = this.head; i < this.queue.length; i++) this.queue[i].abandoned = true;
     this.queue.length = 0;
     this.head = 0;
+    this.bytes = 0;
     this.generation += 1;
     return dropped;
   }
@@ -54,6 +62,7 @@ export class OrderedAcks {
     while (this.head < this.queue.length && this.queue[this.head].isComplete) this.head += 1;
     if (this.head === start) return;
     const run = this.queue.slice(start, this.head);
+    for (const m of run) this.bytes -= m.bytes;
     // Compact now and then rather than shifting on every acknowledgement.
     if (this.head > 1024 && this.head * 2 > this.queue.length) {
       this.queue.splice(0, this.head);

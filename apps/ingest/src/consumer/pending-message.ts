@@ -17,6 +17,8 @@ export class PendingMessage {
     readonly generation: number,
     readonly receivedAt: number,
     private readonly onComplete: (message: PendingMessage) => void,
+    /** Payload size: what the message holds in memory until acknowledged (backpressure counts it). */
+    readonly bytes = 0,
   ) {}
 
   get isComplete(): boolean {

@@ -47,6 +47,11 @@ export class IngestMetrics {
     help: 'Raw payload bytes not kept in dead letters because the device spent its INGEST_DEAD_LETTER_BUDGET for the hour',
     registers: [this.registry],
   });
+  readonly deadLettersSummarized = new Counter({
+    name: 'lantern_ingest_dead_letters_summarized_total',
+    help: 'Refusals kept only as a count in one summary row, because the device spent its INGEST_DEAD_LETTER_BUDGET for the hour',
+    registers: [this.registry],
+  });
   readonly batchSize = new Histogram({
     name: 'lantern_ingest_batch_size',
     help: 'Items per database write',
@@ -81,6 +86,11 @@ export class IngestMetrics {
   readonly pendingMessages = new Gauge({
     name: 'lantern_ingest_pending_messages',
     help: 'Messages received and not yet acknowledged (bounded by INGEST_MAX_PENDING_MESSAGES)',
+    registers: [this.registry],
+  });
+  readonly pendingBytes = new Gauge({
+    name: 'lantern_ingest_pending_bytes',
+    help: 'Payload bytes of the messages received and not yet done with (INGEST_MAX_PENDING_BYTES pauses reading)',
     registers: [this.registry],
   });
   readonly queueDepth = new Gauge({

@@ -37,6 +37,8 @@ const LOOKUP_RETRY_MS = 1000;
 const BUDGET_PERIOD_MS = 3_600_000;
 /** Budget key of dead letters whose topic names no registered device: made-up ids share one budget. */
 const NO_DEVICE = '';
+/** What one dead-letter row costs against the budget (its columns and index entries, roughly). */
+const DEAD_LETTER_ROW_BYTES = 256;
 /** A recurring storage refusal is logged at most this often (the metrics count every one). */
 const REFUSAL_LOG_EVERY_MS = 60_000;
 
@@ -260,13 +262,17 @@ export class IngestPipeline {
     rejections: readonly Rejection[],
     scope?: 'message' | 'reading',
   ): void {
+    for (const r of rejections)
+      this.metrics.rejections.inc({ reason: r.code, scope: scope ?? (r.index === undefined ? 'message' : 'reading') });
     const size = message.payload.byteLength;
-    const payload = this.keptPayload(message, deviceId);
+    const budget = this.spendBudget(message, deviceId, rejections.length);
+    // Over budget, a message's refusals are kept as one row that counts them: a device refusing
+    // 1000 readings a message, every second, must not write 1000 rows a second for 30 days.
+    const kept = budget.rows ? rejections : [summaryOf(rejections)];
     // Text columns refuse U+0000: the topic and device id are the device's, and reasons may quote it.
     const topic = safeText(message.topic);
     const device = deviceId === undefined ? undefined : safeText(deviceId);
-    for (const r of rejections) {
-      this.metrics.rejections.inc({ reason: r.code, scope: scope ?? (r.index === undefined ? 'message' : 'reading') });
+    for (const r of kept) {
       this.rejections.add(
         {
           receivedAt: message.receivedAt,
@@ -275,7 +281,7 @@ export class IngestPipeline {
           reason: safeText(r.reason),
           ...(r.index === undefined ? {} : { readingIndex: r.index }),
           ...(seq === undefined ? {} : { seq }),
-          ...(payload === undefined ? {} : { payload }),
+          ...(budget.payload === undefined ? {} : { payload: budget.payload }),
           payloadSize: size,
         },
         message.pending,
@@ -284,7 +290,7 @@ export class IngestPipeline {
     if (deviceId !== undefined && !/[+#\u0000]/.test(deviceId)) {
       this.connection.publish(
         this.topics.errors(deviceId),
-        JSON.stringify(deviceErrorsMessage(seq, rejections)),
+        JSON.stringify(deviceErrorsMessage(seq, kept)),
         { qos: 1 },
         (error) => {
           if (error) this.logger.debug(`Errors reply to ${deviceId} not sent: ${error.message}`);
@@ -294,30 +300,43 @@ export class IngestPipeline {
   }
 
   /**
-   * The payload a message's dead letters keep — at most MAX_PAYLOAD_BYTES, copied so a 10 MB buffer
-   * is not kept alive by its first 64 KiB — or undefined once the device has spent its
-   * INGEST_DEAD_LETTER_BUDGET for the hour. Decided once per message, however many dead letters it has.
+   * Charges a message's dead letters to its device's INGEST_DEAD_LETTER_BUDGET for the hour: the raw
+   * payload (at most MAX_PAYLOAD_BYTES, decided once per message however many dead letters it has)
+   * and DEAD_LETTER_ROW_BYTES per row. Returns the payload to keep (copied, so a 10 MB buffer is not
+   * kept alive by its first 64 KiB; undefined once over budget) and whether every row may be kept.
    */
-  private keptPayload(message: InboundMessage, deviceId: string | undefined): Buffer | undefined {
-    const bytes = Math.min(message.payload.byteLength, MAX_PAYLOAD_BYTES);
-    let keep = this.payloadKept.get(message.payload);
-    if (keep === undefined) {
-      const period = Math.floor(message.receivedAt / BUDGET_PERIOD_MS);
-      if (period > this.budgetPeriod) {
-        this.budgetPeriod = period;
-        this.budgetUsed.clear();
-      }
-      const key = deviceId !== undefined && this.registry.peek(deviceId)?.kind === 'known' ? deviceId : NO_DEVICE;
-      const used = this.budgetUsed.get(key) ?? 0;
-      keep = used + bytes <= this.config.ingestDeadLetterBudget;
-      if (keep) this.budgetUsed.set(key, used + bytes);
-      else this.metrics.deadLetterPayloadBytesDropped.inc(bytes);
-      this.payloadKept.set(message.payload, keep);
+  private spendBudget(
+    message: InboundMessage,
+    deviceId: string | undefined,
+    rows: number,
+  ): { payload: Buffer | undefined; rows: boolean } {
+    const period = Math.floor(message.receivedAt / BUDGET_PERIOD_MS);
+    if (period > this.budgetPeriod) {
+      this.budgetPeriod = period;
+      this.budgetUsed.clear();
     }
-    if (!keep) return undefined;
-    return message.payload.byteLength > MAX_PAYLOAD_BYTES
-      ? Buffer.from(message.payload.subarray(0, MAX_PAYLOAD_BYTES))
-      : message.payload;
+    const key = deviceId !== undefined && this.registry.peek(deviceId)?.kind === 'known' ? deviceId : NO_DEVICE;
+    const limit = this.config.ingestDeadLetterBudget;
+    let used = this.budgetUsed.get(key) ?? 0;
+    let keepPayload = this.payloadKept.get(message.payload);
+    if (keepPayload === undefined) {
+      const bytes = Math.min(message.payload.byteLength, MAX_PAYLOAD_BYTES);
+      keepPayload = used + bytes <= limit;
+      if (keepPayload) used += bytes;
+      else this.metrics.deadLetterPayloadBytesDropped.inc(bytes);
+      this.payloadKept.set(message.payload, keepPayload);
+    }
+    const rowBytes = rows * DEAD_LETTER_ROW_BYTES;
+    const keepRows = rows <= 1 || used + rowBytes <= limit;
+    if (keepRows) used += rowBytes;
+    else this.metrics.deadLettersSummarized.inc(rows);
+    this.budgetUsed.set(key, used);
+    const payload = !keepPayload
+      ? undefined
+      : message.payload.byteLength > MAX_PAYLOAD_BYTES
+        ? Buffer.from(message.payload.subarray(0, MAX_PAYLOAD_BYTES))
+        : message.payload;
+    return { payload, rows: keepRows };
   }
 
   /**
@@ -461,4 +480,16 @@ function withoutTime<T extends { time: number }>(value: T): Omit<T, 'time'> {
   // eslint-disable-next-line @typescript-eslint/no-unused-vars -- `time` is bound only to leave it out of `rest`
   const { time: _time, ...rest } = value;
   return rest;
+}
+
+/** One refusal standing for many (a device over its dead-letter budget): how many, for what. */
+function summaryOf(rejections: readonly Rejection[]): Rejection {
+  const counts = new Map<Rejection['code'], number>();
+  for (const r of rejections) counts.set(r.code, (counts.get(r.code) ?? 0) + 1);
+  const [code] = [...counts.entries()].sort((a, b) => b[1] - a[1])[0];
+  const tally = [...counts.entries()].map(([c, n]) => `${c} ×${n}`).join(', ');
+  return {
+    code,
+    reason: `${rejections.length} refusals (${tally}); kept as one: the device is over its dead-letter budget for the hour`,
+  };
 }

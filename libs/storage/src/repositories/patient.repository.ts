@@ -71,6 +71,18 @@ export function patientScopeCondition(
   }
 }
 
+/**
+ * A patient with this MRN exists already. The message names neither that patient nor its id: the
+ * caller may not be allowed to see it. `existingPatientId` is for the service to decide what the
+ * caller may be told and to audit the attempt.
+ */
+export class DuplicateMrnError extends ConflictError {
+  constructor(readonly existingPatientId: string | undefined) {
+    super('A patient with this MRN already exists');
+    this.name = 'DuplicateMrnError';
+  }
+}
+
 @Injectable()
 export class PatientRepository {
   constructor(private readonly db: DataSource) {}
@@ -116,8 +128,13 @@ export class PatientRepository {
         return created;
       });
     } catch (error) {
-      if (isUniqueViolation(error, 'patients_mrn_key'))
-        throw new ConflictError(`A patient with MRN ${patient.mrn} already exists`);
+      if (isUniqueViolation(error, 'patients_mrn_key') && patient.mrn !== undefined) {
+        const rows: { id: string }[] = await this.db.query(`SELECT id::text AS id FROM patients WHERE mrn = $1`, [
+          patient.mrn,
+        ]);
+        // Gone again (deleted between the two statements) reads as the same conflict: the caller may retry.
+        throw new DuplicateMrnError(rows[0]?.id);
+      }
       throw error;
     }
   }

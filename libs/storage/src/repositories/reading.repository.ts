@@ -387,13 +387,16 @@ function encodeCursor(position: CursorPosition): string {
 function decodeCursor(cursor: string): CursorPosition {
   try {
     const [time, metric, deviceId] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    // Each part checked as strictly as the query will use it: a crafted cursor (a time outside Date's
+    // range, a metric with U+0000, a 36-character non-UUID) must be a 400, not a database error.
     if (
-      typeof time === 'number' &&
-      typeof metric === 'string' &&
+      Number.isSafeInteger(time) &&
+      Math.abs(time as number) <= 8.64e15 &&
+      (METRIC_KEYS as readonly unknown[]).includes(metric) &&
       typeof deviceId === 'string' &&
-      /^[0-9a-f-]{36}$/i.test(deviceId)
+      /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(deviceId)
     ) {
-      return { time, metric, deviceId };
+      return { time: time as number, metric: metric as string, deviceId };
     }
   } catch {
     // fall through
