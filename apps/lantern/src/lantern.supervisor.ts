@@ -88,6 +88,9 @@ export class LanternSupervisor {
       throw new PortTakenError(config.port, 'api');
     if (config.ingestMetricsPort !== 0 && !(await isPortFree(config.ingestMetricsPort, config.host)))
       throw new PortTakenError(config.ingestMetricsPort, 'metrics');
+    const standbyMetricsPort = config.ingestMetricsPort === 0 ? 0 : config.ingestMetricsPort + 1;
+    if (config.ingestStandby && standbyMetricsPort !== 0 && !(await isPortFree(standbyMetricsPort, config.host)))
+      throw new PortTakenError(standbyMetricsPort, 'metrics');
 
     let databaseUrl = config.databaseUrl;
     let databaseNote = `external (${describeUrl(config.databaseUrl)})`;
@@ -135,8 +138,16 @@ export class LanternSupervisor {
       // The children's output is piped through here: no colour codes unless ours is a terminal.
       ...(!process.stdout.isTTY && process.env.NO_COLOR === undefined && { NO_COLOR: '1' }),
     };
-    for (const [name, script] of Object.entries(CHILD_SCRIPTS)) {
-      const role = new SupervisedRole(name, script, env, { say, warn, gaveUp: () => void this.shutdown(1) });
+    const roles: [string, string, NodeJS.ProcessEnv][] = Object.entries(CHILD_SCRIPTS).map(([name, script]) => [
+      name,
+      script,
+      env,
+    ]);
+    // A second ingest on the same session waits on its lease and takes over when the first dies.
+    if (config.ingestStandby)
+      roles.push(['ingest-standby', CHILD_SCRIPTS.ingest, { ...env, INGEST_METRICS_PORT: String(standbyMetricsPort) }]);
+    for (const [name, script, roleEnv] of roles) {
+      const role = new SupervisedRole(name, script, roleEnv, { say, warn, gaveUp: () => void this.shutdown(1) });
       this.roles.push(role);
       role.start();
     }
@@ -154,6 +165,10 @@ export class LanternSupervisor {
     say(
       `  Metrics    ${base}/metrics (api)${config.ingestMetricsPort ? `, http://localhost:${config.ingestMetricsPort}/metrics (ingest)` : ''}`,
     );
+    if (config.ingestStandby)
+      say(
+        `  Standby    a second ingest waits to take over the session${standbyMetricsPort ? ` (metrics on ${standbyMetricsPort} while it consumes)` : ''}`,
+      );
     say('Press Ctrl-C to stop.');
   }
 

@@ -337,6 +337,13 @@ export const SETTINGS = {
     default: '5s',
     parse: duration(500),
   },
+  ingestStandby: {
+    env: 'INGEST_STANDBY',
+    description:
+      '`npm start` runs a second ingest process that waits on the session lease and takes over when the first dies.',
+    default: 'false',
+    parse: bool,
+  },
   ingestLeaseTtlMs: {
     env: 'INGEST_LEASE_TTL',
     description:

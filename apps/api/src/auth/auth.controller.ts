@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Header, HttpCode, Inject, Ip, Post, Req, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, Header, HttpCode, Inject, Post, Req, Res, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import {
@@ -53,11 +53,10 @@ export class AuthController {
   @Header('Cache-Control', 'no-store')
   async login(
     @Body() body: LoginDto,
-    @Ip() ip: string,
     @Req() request: Request,
     @Res({ passthrough: true }) response: Response,
   ): Promise<LoginResponseDto> {
-    const issued = await this.users.login(body.email, body.password, { ...clientOf(request), ip });
+    const issued = await this.users.login(body.email, body.password, clientOf(request));
     return this.answer(request, response, issued);
   }
 
