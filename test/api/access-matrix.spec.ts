@@ -142,6 +142,16 @@ const adminOnly = (status: number): Record<Actor, number> => ({
   anonymous: 401,
 });
 
+/** Staff only: admins and clinicians (any team), not patients. */
+const staffOnly = (status: number): Record<Actor, number> => ({
+  admin: status,
+  inTeam: status,
+  outOfTeam: status,
+  patient: 403,
+  otherPatient: 403,
+  anonymous: 401,
+});
+
 /** A route about patient P: seen by the admin, P's care team and P; 404 for the others. */
 const visibleToP = (status: number): Record<Actor, number> => ({
   admin: status,
@@ -454,7 +464,13 @@ const ROWS: Row[] = [
     expected: { ...patientsOnly(200), otherPatient: 404 },
   },
   { name: 'GET /ingest/rejections', method: 'get', path: () => '/api/v1/ingest/rejections', expected: adminOnly(200) },
-  { name: 'GET /webhook-deliveries', method: 'get', path: () => '/api/v1/webhook-deliveries', expected: adminOnly(200) },
+  {
+    name: 'GET /webhook-deliveries',
+    method: 'get',
+    path: () => '/api/v1/webhook-deliveries',
+    expected: adminOnly(200),
+  },
+  { name: 'GET /monitoring', method: 'get', path: () => '/api/v1/monitoring', expected: staffOnly(200) },
 ];
 
 /** `GET /patients/:id (variant)` → `GET /api/v1/patients/{id}`, as the OpenAPI document names it. */

@@ -252,6 +252,54 @@ describe('lantern supervisor (npm start)', () => {
     expect(isAlive(restartedPid(run.stdout, 'api', 1)!)).toBe(false);
   }, 180_000);
 
+  it('with INGEST_STANDBY=1, the standby ingest takes the session over when the active one is killed -9', async () => {
+    const env: Record<string, string | undefined> = {
+      ...(await baseEnv()),
+      MQTT_URL: undefined,
+      INGEST_STANDBY: '1',
+      INGEST_LEASE_TTL: '2s',
+    };
+    const run = startSupervisor(env);
+    runs.push(run);
+    await waitForBanner(run);
+    expect(run.stdout).toContain('[lantern]   Standby    a second ingest waits to take over the session');
+    const standbyPid = Number(/\[lantern\] ingest-standby started \(pid (\d+)\)/.exec(run.stdout)?.[1]);
+    const [, ingestPid] = childPids(run.stdout);
+    const health = `http://127.0.0.1:${env.PORT}/health`;
+    await waitForAnswer(run, health, (a) => a.status === 200);
+    const holderPid = async (): Promise<number | undefined> => {
+      const rows = await database.dataSource.query<{ holder: string }[]>(
+        `SELECT holder FROM leases WHERE name LIKE 'ingest-session:%'`,
+      );
+      const pid = rows[0] && /-(\d+)-[0-9a-f]{4}$/.exec(rows[0].holder)?.[1];
+      return pid ? Number(pid) : undefined;
+    };
+    const active = await holderPid();
+    expect([ingestPid, standbyPid]).toContain(active);
+
+    process.kill(active!, 'SIGKILL');
+    const killedAt = Date.now();
+    // The standby, or the killed one restarted by the supervisor: whichever takes the lease first.
+    let holder: number | undefined;
+    await waitFor(
+      () => holder !== undefined && holder !== active,
+      () => run.stdout + run.stderr,
+      45_000,
+      async () => (holder = await holderPid()),
+    );
+    const healthy = await waitForAnswer(
+      run,
+      health,
+      (a) => a.status === 200 && (JSON.parse(a.text) as { ingest?: { status: string } }).ingest?.status === 'up',
+    );
+    expect(JSON.parse(healthy.text)).toMatchObject({ status: 'ok' });
+    // Seconds, not minutes: the lease (2 s here) runs out and the standby boots on the same session.
+    expect(Date.now() - killedAt).toBeLessThan(30_000);
+
+    run.child.kill('SIGINT');
+    expect(await run.exit).toBe(0);
+  }, 180_000);
+
   it('stops Lantern with one line when a role fails right after its start five times in a row', async () => {
     // Preloaded into every process Node starts with this environment: the ingest alone fails at
     // once, as with a setting only it rejects; the supervisor and the api start normally.

@@ -82,8 +82,8 @@ describe('monitoring that monitoring works (real PostgreSQL and broker)', () => 
     );
     const { body } = await waitFor(async () => {
       const h = await health();
-      return h.status === 200 && h.body.ingest?.instances[0]?.canaryAgeMs !== undefined ? h : undefined;
-    }, 'a healthy ingest');
+      return h.status === 200 && (h.body.ingest?.instances[0]?.subscribed.length ?? 0) > 0 ? h : undefined;
+    }, 'a healthy, subscribed ingest');
     expect(body.ingest?.status).toBe('up');
     const [instance] = body.ingest!.instances;
     expect(instance.clientId).toBe(clientId);

@@ -1,3 +1,4 @@
+import { request } from './api.js';
 import { h } from './dom.js';
 
 /** How often the dashboard asks whether monitoring works. */
@@ -22,7 +23,8 @@ export function monitoringProblems(body: HealthBody | null): string[] {
 }
 
 /**
- * A banner that tells clinicians when monitoring itself has stopped — readings not coming in,
+ * A banner (fed by `GET /api/v1/monitoring`, the body of /health always with 200) that tells
+ * clinicians when monitoring itself has stopped — readings not coming in,
  * alerts possibly not raised — so that a quiet board is never mistaken for quiet patients.
  * Details (which part failed) are shown to admins.
  */
@@ -44,8 +46,7 @@ export class MonitoringBanner {
   private async poll(): Promise<void> {
     let body: HealthBody | null = null;
     try {
-      const res = await fetch('/health', { cache: 'no-store' });
-      body = (await res.json()) as HealthBody;
+      body = await request<HealthBody>('GET', '/monitoring');
     } catch {
       body = null;
     }

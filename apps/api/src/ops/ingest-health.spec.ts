@@ -8,6 +8,7 @@ const STALL = 30_000;
 const healthy: IngestInstanceState = {
   connected: true,
   subscribed: ['$share/ingest/r/devices/+/telemetry', '$share/ingest/r/devices/+/status', 'r/internal/ingest-canary/i'],
+  notConsumingForMs: 0,
   lastMessageAgeMs: 400,
   canaryAgeMs: 1_000,
   canaryRoundTripMs: 3,
@@ -57,7 +58,7 @@ describe('judgeIngest', () => {
       [
         instance({}, 50_000, 'leader', 'crashed'),
         instance({}, 500, 'leader', 'restarted'),
-        instance({ connected: false, subscribed: [] }, 40_000, 'standby', 'old-standby'),
+        instance({ connected: false, subscribed: [], notConsumingForMs: 60_000 }, 40_000, 'standby', 'old-standby'),
       ],
       STALL,
     );
@@ -79,8 +80,14 @@ describe('judgeIngest', () => {
   it('is stalled by a lost connection, no subscription, a stuck message or a failing writer', () => {
     const problems = (state: Partial<IngestInstanceState>): readonly string[] =>
       judgeIngest(NOW, [instance(state)], STALL).problems;
-    expect(problems({ connected: false })).toEqual(['ingest lantern-ingest is not connected to the broker']);
-    expect(problems({ subscribed: [] })).toEqual(['ingest lantern-ingest is connected but not subscribed']);
+    expect(problems({ connected: false, subscribed: [], notConsumingForMs: 40_000 })).toEqual([
+      'ingest lantern-ingest has not been connected to the broker for 41 s',
+    ]);
+    expect(problems({ subscribed: [], notConsumingForMs: 40_000 })).toEqual([
+      'ingest lantern-ingest has been connected but not subscribed for 41 s',
+    ]);
+    // A reconnect in progress is not yet a stall.
+    expect(problems({ connected: false, subscribed: [], notConsumingForMs: 3_000 })).toEqual([]);
     expect(problems({ oldestUnackedMs: 45_000 })).toEqual([
       'ingest lantern-ingest: a message has waited 46 s to be stored',
     ]);

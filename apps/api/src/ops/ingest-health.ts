@@ -16,6 +16,8 @@ export interface IngestInstanceReport {
   readonly heartbeatAgeMs: number;
   readonly connected: boolean;
   readonly subscribed: readonly string[];
+  /** How long it has not been connected and subscribed (0 while it is). */
+  readonly notConsumingForMs: number;
   readonly lastMessageAgeMs: number | null;
   readonly canaryAgeMs: number | null;
   readonly oldestUnackedMs: number;
@@ -29,8 +31,8 @@ const seconds = (ms: number): string => `${Math.round(ms / 1000)} s`;
 /**
  * Judges the ingest instances' heartbeats (ages on each ingest's clock, plus the time since the
  * heartbeat on the database's clock). Per client id (one MQTT session) the newest leader counts:
- * it is down when its heartbeat is older than `stallAfterMs`; stalled when it is not connected or
- * not subscribed, its canary has not come back, a message has waited unacknowledged, or a writer
+ * it is down when its heartbeat is older than `stallAfterMs`; stalled when it has not been
+ * connected and subscribed, its canary has not come back, a message has waited unacknowledged, or a writer
  * has kept failing for longer than that. Older leaders of the same client id (a crashed process
  * since replaced) and standbys are listed, not judged. No leader at all is down. Pure: `now` is the
  * database's clock.
@@ -53,8 +55,13 @@ export function judgeIngest(
       problems.push(`${name} has not reported for ${seconds(i.heartbeatAgeMs)}: it may have stopped`);
       continue;
     }
-    if (!i.connected) problems.push(`${name} is not connected to the broker`);
-    else if (i.subscribed.length === 0) problems.push(`${name} is connected but not subscribed`);
+    // A reconnect or a restart takes a moment; only a lasting one is a stall (the canary tells sooner).
+    if (i.notConsumingForMs > stallAfterMs)
+      problems.push(
+        i.connected
+          ? `${name} has been connected but not subscribed for ${seconds(i.notConsumingForMs)}`
+          : `${name} has not been connected to the broker for ${seconds(i.notConsumingForMs)}`,
+      );
     if (i.canaryAgeMs !== null && i.canaryAgeMs > stallAfterMs)
       problems.push(`${name}: its canary has not come back through the broker for ${seconds(i.canaryAgeMs)}`);
     if (i.oldestUnackedMs > stallAfterMs)
@@ -86,6 +93,7 @@ function report(now: number, r: IngestInstanceRecord): IngestInstanceReport {
     heartbeatAgeMs: since,
     connected: s.connected ?? false,
     subscribed: s.subscribed ?? [],
+    notConsumingForMs: s.notConsumingForMs ? s.notConsumingForMs + since : 0,
     lastMessageAgeMs: age(s.lastMessageAgeMs),
     canaryAgeMs: age(s.canaryAgeMs),
     oldestUnackedMs: s.oldestUnackedMs ? s.oldestUnackedMs + since : 0,

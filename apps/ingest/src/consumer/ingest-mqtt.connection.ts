@@ -49,6 +49,8 @@ export interface SessionLedger {
 export interface ConnectionHealth {
   readonly connected: boolean;
   readonly subscribed: readonly string[];
+  /** Since when it has not been connected with every filter granted; null while it is. */
+  readonly notConsumingSince: number | null;
   readonly lastMessageAt: number | null;
   readonly lastCanaryAt: number | null;
   readonly canaryRoundTripMs: number | null;
@@ -91,6 +93,7 @@ export class IngestMqttConnection implements BrokerPublisher {
   private version: 4 | 5 = 5;
   /** Filters granted on the current connection ([] until the SUBACK, or when refused). */
   private subscribed: string[] = [];
+  private notConsumingSince: number | null = Date.now();
   private lastMessageAt: number | null = null;
   private lastCanaryAt: number | null = null;
   private canaryRoundTripMs: number | null = null;
@@ -145,6 +148,7 @@ export class IngestMqttConnection implements BrokerPublisher {
     return {
       connected: this.connected,
       subscribed: this.subscribed,
+      notConsumingSince: this.notConsumingSince,
       lastMessageAt: this.lastMessageAt,
       lastCanaryAt: this.lastCanaryAt,
       canaryRoundTripMs: this.canaryRoundTripMs,
@@ -205,6 +209,7 @@ export class IngestMqttConnection implements BrokerPublisher {
         const refused = (granted ?? []).filter((g) => g.qos > 2).map((g) => g.topic);
         if (error || refused.length > 0) {
           this.subscribed = (granted ?? []).filter((g) => g.qos <= 2).map((g) => g.topic);
+          this.notConsumingSince ??= Date.now();
           this.logger.error(
             `Subscribing failed (${error ? error.message : `refused: ${refused.join(', ')}`}); retrying in ${RESUBSCRIBE_RETRY_MS} ms`,
           );
@@ -212,6 +217,7 @@ export class IngestMqttConnection implements BrokerPublisher {
           return;
         }
         this.subscribed = filters;
+        this.notConsumingSince = null;
         this.logger.log(`Subscribed to ${filters.join(', ')}`);
         if (stale.length === 0) return ledger.recordFilters(filters);
         const dropping = stale;
@@ -238,6 +244,7 @@ export class IngestMqttConnection implements BrokerPublisher {
     client.on('close', () => {
       this.metrics.connected.set(0);
       this.subscribed = [];
+      this.notConsumingSince ??= Date.now();
       const dropped = this.acks.connectionLost();
       if (dropped > 0) {
         this.metrics.redeliveryDrops.inc(dropped);

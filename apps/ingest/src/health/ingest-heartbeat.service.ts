@@ -70,6 +70,7 @@ export class IngestHeartbeatService {
     return {
       connected: c.connected,
       subscribed: c.subscribed,
+      notConsumingForMs: c.notConsumingSince === null ? 0 : now - c.notConsumingSince,
       lastMessageAgeMs: c.lastMessageAt === null ? null : now - c.lastMessageAt,
       canaryAgeMs: now - (c.lastCanaryAt ?? c.canarySince),
       canaryRoundTripMs: c.canaryRoundTripMs,

@@ -18,6 +18,8 @@ export interface IngestInstanceState {
   readonly connected: boolean;
   /** Filters its MQTT session is subscribed to, as granted by the broker. */
   readonly subscribed: readonly string[];
+  /** How long it has not been connected with every filter granted (0 while it is). */
+  readonly notConsumingForMs: number;
   /** Since the last message consumed from the broker (device or canary); null: none yet. */
   readonly lastMessageAgeMs: number | null;
   /** Since the last canary made the round trip ingest → broker → ingest, or since the canary started. */

@@ -1,0 +1,56 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
+import { DeviceRevocationPublisher } from '../devices/device-revocation.publisher.js';
+import type { HealthDto, IngestHealthDto } from './health.controller.js';
+import { IngestMonitorService } from './ingest-monitor.service.js';
+
+const DATABASE_TIMEOUT_MS = 2000;
+
+/** Whether the whole monitoring chain works: database, broker, and (unless not required) the ingest. */
+@Injectable()
+export class SystemHealthService {
+  constructor(
+    @Inject(LANTERN_CONFIG) private readonly config: LanternConfig,
+    private readonly db: DataSource,
+    private readonly broker: DeviceRevocationPublisher,
+    private readonly ingestMonitor: IngestMonitorService,
+  ) {}
+
+  async check(): Promise<HealthDto> {
+    const [database, ingest] = await Promise.all([
+      withTimeout(this.db.query('SELECT 1')).then(
+        () => 'up' as const,
+        () => 'down' as const,
+      ),
+      this.config.healthRequireIngest ? this.ingest() : Promise.resolve(undefined),
+    ]);
+    const broker = this.broker.connected ? 'up' : 'down';
+    const ok = database === 'up' && broker === 'up' && (ingest === undefined || ingest.status === 'up');
+    return { status: ok ? 'ok' : 'unavailable', database, broker, ...(ingest ? { ingest } : {}) };
+  }
+
+  private async ingest(): Promise<IngestHealthDto> {
+    try {
+      const verdict = await withTimeout(this.ingestMonitor.check());
+      return {
+        status: verdict.status,
+        problems: [...verdict.problems],
+        instances: verdict.instances.map((i) => ({
+          ...i,
+          subscribed: [...i.subscribed],
+          retryingWriters: [...i.retryingWriters],
+        })),
+      };
+    } catch {
+      return { status: 'unknown', problems: ['the ingest state cannot be read (database unavailable)'], instances: [] };
+    }
+  }
+}
+
+function withTimeout<T>(work: Promise<T>): Promise<T> {
+  return Promise.race([
+    work,
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), DATABASE_TIMEOUT_MS).unref()),
+  ]);
+}

@@ -1,0 +1,3 @@
+export * from './fhir-catalog.js';
+export * from './fhir-resource.mapper.js';
+export * from './fhir-search.js';
