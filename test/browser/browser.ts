@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
-/** Debian's chromium (`apt-get install -y chromium`, done by .ci/run). */
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** A Chromium of the machine: CHROMIUM_PATH, else Debian's when installed. */
+const SYSTEM_CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 // Playwright gives every launch a fresh temporary --user-data-dir of its own (it refuses one in args).
 const FLAGS = [
@@ -16,12 +16,24 @@ const FLAGS = [
   '--disable-sync',
 ];
 
-export function launchChromium(): Promise<Browser> {
-  if (!existsSync(CHROMIUM))
-    throw new Error(
-      `No Chromium at ${CHROMIUM}: the browser tests need it. Install Debian's (apt-get install -y chromium, as .ci/run does) or set CHROMIUM_PATH.`,
-    );
-  return chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+/**
+ * Launches headless Chromium: the machine's (CHROMIUM_PATH, or Debian's `chromium` when installed),
+ * else the one `npm ci` brings (`@sparticuz/chromium`, unpacked on first use), so a machine with
+ * Node alone runs the browser tests. `LANTERN_BROWSER=bundled` forces the bundled one.
+ */
+export async function launchChromium(): Promise<Browser> {
+  const bundled = process.env.LANTERN_BROWSER === 'bundled';
+  if (!bundled && (process.env.CHROMIUM_PATH !== undefined || existsSync(SYSTEM_CHROMIUM))) {
+    if (!existsSync(SYSTEM_CHROMIUM)) throw new Error(`No Chromium at CHROMIUM_PATH=${SYSTEM_CHROMIUM}`);
+    return chromium.launch({ executablePath: SYSTEM_CHROMIUM, args: FLAGS });
+  }
+  const { default: packaged } = await import('@sparticuz/chromium');
+  return chromium.launch({
+    executablePath: await packaged.executablePath(),
+    args: [...new Set([...packaged.args, ...FLAGS, '--lang=en-US'])],
+    // Its ICU takes the locale from the environment; a POSIX one ("en-US@posix") breaks Intl in pages.
+    env: { ...process.env, LANG: 'en_US.UTF-8', LC_ALL: 'en_US.UTF-8' },
+  });
 }
 
 /** What the page did wrong: console errors, uncaught exceptions, requests that left the origin. */

@@ -58,7 +58,6 @@ export async function startStack(): Promise<Stack> {
     JWT_SECRET: `browser-test-${randomBytes(16).toString('hex')}`,
     ADMIN_EMAIL: adminEmail,
     ADMIN_PASSWORD: adminPassword,
-    LOGIN_RATE_LIMIT: '1000',
     LOG_LEVEL: 'error',
     INGEST_METRICS_PORT: '0',
     INGEST_MQTT_CLIENT_ID: `lantern-ingest-browser-${randomBytes(4).toString('hex')}`,

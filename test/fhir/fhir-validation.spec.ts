@@ -63,8 +63,12 @@ describe('FHIR R4 validation', () => {
     expect(observation.subject).toEqual({ reference: `Patient/${PATIENT}` });
     expect(observation.device).toEqual({ reference: `Device/${DEVICE}` });
     expect(observation.code.coding?.[0]).toMatchObject({ system: 'http://loinc.org', code: def.codings[0].code });
-    for (const q of [observation.valueQuantity, ...(observation.component ?? []).map((c) => c.valueQuantity)])
-      if (q) expect(q.system).toBe('http://unitsofmeasure.org');
+    // UCUM codes from the catalog (Medplum does not enforce the profiles' fixed unit codes: checked here).
+    const quantities = observation.component
+      ? observation.component.map((c, i) => [def.metrics[i], c.valueQuantity] as const)
+      : [[def.metrics[0], observation.valueQuantity] as const];
+    for (const [metric, q] of quantities)
+      expect(q).toMatchObject({ system: 'http://unitsofmeasure.org', code: METRICS[metric].unit });
   });
 
   it('makes one blood-pressure panel per cuff reading, systolic and diastolic as components', () => {

@@ -66,8 +66,10 @@ describe('ingest: MQTT → store (real Mosquitto and PostgreSQL)', () => {
       [deviceId],
     );
 
-  it('uses MQTT 5 with a shared subscription on Mosquitto', () => {
-    expect(ingest.get(IngestMqttConnection).protocolVersion).toBe(5);
+  it('uses MQTT 5 on Mosquitto (one consumer per session: no shared subscription unless configured)', () => {
+    const connection = ingest.get(IngestMqttConnection);
+    expect(connection.protocolVersion).toBe(5);
+    expect(connection.filtersFor(5).some((f) => f.startsWith('$share/'))).toBe(false);
   });
 
   it('stores published readings, converting units to canonical, and streams them before the commit', async () => {

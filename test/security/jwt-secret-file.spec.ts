@@ -19,11 +19,10 @@ function dataDir(key?: string): string {
   return dir;
 }
 
-const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
-/** An HS256 token for an admin, signed with `key` — what anyone can make when the key is known. */
-function forgedAdminToken(userId: string, key: string): string {
-  const now = Math.floor(Date.now() / 1000);
-  const unsigned = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub: userId, role: 'admin', email: 'x@x', iss: 'lantern', iat: now, exp: now + 600 })}`;
+/** `token`'s claims signed again with `key`: accepted only if `key` is the server's key — which anyone can then use. */
+function resigned(token: string, key: string): string {
+  const [header, payload] = token.split('.');
+  const unsigned = `${header}.${payload}`;
   return `${unsigned}.${createHmac('sha256', key).update(unsigned).digest('base64url')}`;
 }
 
@@ -38,13 +37,11 @@ describe('the JWT key file', () => {
     ['31 characters', 'k'.repeat(31)],
   ])('is refused when %s: the api does not start', async (_what, key) => {
     const outcome = await startOutcome({ JWT_SECRET: '', DATA_DIR: dataDir(key) }, async (api) => {
-      // What the old code allowed: a token forged with the (known) key is accepted as admin.
+      // What the old code allowed: the key in the file signs tokens the api accepts.
       const login = await api.http.post('/api/v1/auth/login').send({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD });
-      const adminId = (login.body as { user: { id: string } }).user.id;
-      const me = await api.http
-        .get('/api/v1/me')
-        .set('Authorization', `Bearer ${forgedAdminToken(adminId, key.trim())}`);
-      return `started, and a token forged with the key answered ${me.status}`;
+      const token = (login.body as { accessToken: string }).accessToken;
+      const me = await api.http.get('/api/v1/me').set('Authorization', `Bearer ${resigned(token, key.trim())}`);
+      return `started, and a token signed with the file's key answered ${me.status}`;
     });
     expect(outcome).toMatch(/jwt-secret holds .*at least 32 are required/);
     expect(outcome).toMatch(/Delete the file to have a new key generated/);

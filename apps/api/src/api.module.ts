@@ -14,6 +14,7 @@ import { LiveModule } from './live/live.module.js';
 import { ReadingsModule } from './readings/readings.module.js';
 import { AlertsModule } from './alerts/alerts.module.js';
 import { IngestAdminModule } from './ingest/ingest-admin.module.js';
+import { FhirModule } from './fhir/fhir.module.js';
 
 /** The api role. Feature modules: append to the list. */
 @Module({
@@ -33,6 +34,7 @@ import { IngestAdminModule } from './ingest/ingest-admin.module.js';
     ReadingsModule,
     IngestAdminModule,
     AlertsModule,
+    FhirModule,
   ],
 })
 export class ApiModule {}

@@ -6,6 +6,7 @@ import { DomainExceptionFilter } from './http/domain-exception.filter.js';
 import { MQTT_HOOK_SECURITY } from './mqtt-auth/mqtt-hook-secret.guard.js';
 import { CorsIoAdapter } from './security/cors-io.adapter.js';
 import { securityHeaders } from './security/security-headers.js';
+import { StorableTextPipe } from './security/storable-text.pipe.js';
 
 export const API_PREFIX = 'api/v1';
 
@@ -34,9 +35,12 @@ export function configureApp(app: NestExpressApplication): NestExpressApplicatio
     exclude: [
       { path: 'health', method: RequestMethod.GET },
       { path: 'metrics', method: RequestMethod.GET },
+      // The FHIR server's base is /fhir/R4 (contract §4.5), as integration engines expect it.
+      { path: 'fhir/R4/{*path}', method: RequestMethod.ALL },
     ],
   });
   app.useGlobalPipes(
+    new StorableTextPipe(),
     new ValidationPipe({
       whitelist: true,
       forbidNonWhitelisted: true,

@@ -86,10 +86,14 @@ export class LanternSupervisor {
       throw new PortTakenError(config.embeddedMqttPort, 'mqtt');
     if (config.port !== 0 && !(await isPortFree(config.port, config.host)))
       throw new PortTakenError(config.port, 'api');
-    if (config.ingestMetricsPort !== 0 && !(await isPortFree(config.ingestMetricsPort, config.host)))
+    if (config.ingestMetricsPort !== 0 && !(await isPortFree(config.ingestMetricsPort, config.ingestMetricsHost)))
       throw new PortTakenError(config.ingestMetricsPort, 'metrics');
     const standbyMetricsPort = config.ingestMetricsPort === 0 ? 0 : config.ingestMetricsPort + 1;
-    if (config.ingestStandby && standbyMetricsPort !== 0 && !(await isPortFree(standbyMetricsPort, config.host)))
+    if (
+      config.ingestStandby &&
+      standbyMetricsPort !== 0 &&
+      !(await isPortFree(standbyMetricsPort, config.ingestMetricsHost))
+    )
       throw new PortTakenError(standbyMetricsPort, 'metrics');
 
     let databaseUrl = config.databaseUrl;

@@ -75,6 +75,7 @@ interface ScenarioReading {
   readonly phase: number;
   readonly patientId: string;
   readonly publishedAt: number;
+  acknowledged: boolean;
 }
 
 /** One ingest process with its own metrics port (a standby needs another). */
@@ -372,12 +373,20 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const hypo = (faultPhase: number): void => {
       const index = nextScenario++;
       const device = scenarioSeeded[index];
-      scenario.push({ phase: faultPhase, patientId: device.patientId, publishedAt: performance.now() });
+      const reading: ScenarioReading = {
+        phase: faultPhase,
+        patientId: device.patientId,
+        publishedAt: performance.now(),
+        acknowledged: false,
+      };
+      scenario.push(reading);
       scenarioClients[index].publish(
         topics.telemetry(device.deviceId),
         JSON.stringify({ readings: [{ metric: 'glucose', value: HYPO_VALUE, ts: new Date().toISOString() }] }),
         { qos: 1 },
-        () => undefined,
+        (error) => {
+          if (!error) reading.acknowledged = true;
+        },
       );
     };
 
@@ -453,6 +462,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
             const [rec, health] = await Promise.all([slot.storedAgain(mark, at), healthy(at, api)]);
             run.recover.push(rec);
             run.health.push(health);
+            const session = [...(slot.current?.proc.output() ?? '').matchAll(/session (resumed|new)/g)].pop()?.[1];
+            run.notes.push(`the ingest's session after the restart: ${session ?? 'unknown'}`);
             break;
           }
           case 'failover': {
@@ -532,6 +543,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       totalRows += Number(r.n);
     }
     const perPhase = new Map<number, { acked: number; lost: number; dup: number }>();
+    const lostExamples = new Map<number, string[]>();
     const seen = new Set<string>();
     for (const m of acked) {
       const p = perPhase.get(m.phase) ?? { acked: 0, lost: 0, dup: 0 };
@@ -542,7 +554,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           p.acked++;
           seen.add(key);
           const n = stored.get(key) ?? 0;
-          if (n === 0) p.lost++;
+          if (n === 0) {
+            p.lost++;
+            const examples = lostExamples.get(m.phase) ?? [];
+            lostExamples.set(m.phase, examples);
+            if (examples.length < 3) examples.push(`${loadSeeded[m.device].deviceId} seq ${m.tick} ${metric}`);
+          }
           if (n > 1) p.dup += n - 1;
         }
     }
@@ -574,6 +591,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const p = perPhase.get(i + 1) ?? { acked: 0, lost: 0, dup: 0 };
       const expected = scenario.filter((s) => s.phase === i + 1);
       const notes = [...run.notes];
+      if (p.lost > 0) notes.push(`not stored, e.g. ${(lostExamples.get(i + 1) ?? []).join('; ')}`);
+      const unacked = expected.filter((s) => !s.acknowledged).length;
+      if (unacked > 0) notes.push(`${unacked} scenario readings never PUBACKed to their device`);
       const delays: number[] = [];
       let notStored = 0;
       let notRaised = 0;
@@ -626,6 +646,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         worstAlertDelayMs: NaN,
         notes: [],
       });
+    const { rows: rejected } = await db.pool.query<{ reason: string; n: string }>(
+      `SELECT reason, count(*) AS n FROM ingest_rejections WHERE device_id = ANY($1::text[]) GROUP BY 1`,
+      [[...loadSeeded, ...scenarioSeeded].map((d) => d.deviceId)],
+    );
+    if (rejected.length > 0)
+      log(`dead letters of the run's devices: ${rejected.map((r) => `${r.reason} ${r.n}`).join(', ')}`);
     const load: ChaosReport['load'] = {
       readingsPerSecTarget: options.rate,
       readingsPerSecAchieved: Math.round((sent * readingsPerMessage) / loadSeconds),

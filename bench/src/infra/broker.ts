@@ -41,6 +41,10 @@ export async function startBroker(rootDir: string, workDir: string): Promise<Ben
       'allow_anonymous true',
       'persistence true',
       `persistence_location ${dir}/`,
+      // Started as root, Mosquitto drops to the user 'mosquitto', which cannot write into this
+      // root-owned folder: its persistence would fail ("Permission denied") and a restart would
+      // silently lose every session. Keep root here (a bench's broker, on loopback).
+      ...(process.getuid?.() === 0 ? ['user root'] : []),
       'autosave_interval 30',
       'log_dest stderr',
       'log_type error',

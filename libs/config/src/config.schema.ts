@@ -337,6 +337,13 @@ export const SETTINGS = {
     default: '5s',
     parse: duration(500),
   },
+  ingestSharedSubscription: {
+    env: 'INGEST_SHARED_SUBSCRIPTION',
+    description:
+      'Subscribe to the device topics as the shared group $share/ingest/… (MQTT 5 brokers): only for several active ingests with their own client ids on EMQX (hash_clientid). Off: one consumer per session, standbys waiting on the lease.',
+    default: 'false',
+    parse: bool,
+  },
   ingestStandby: {
     env: 'INGEST_STANDBY',
     description:

@@ -119,6 +119,7 @@ export function patientDetailView(
     h('p', {}, h('a', { href: '/', 'data-link': true }, '← Triage board')),
     title,
     meta,
+    ...(ctx.session.user.role === 'admin' ? [fhirRecordLink(ctx, patientId)] : []),
     h(
       'section',
       { class: 'card', 'aria-labelledby': 'h-charts' },
@@ -612,4 +613,33 @@ export function patientDetailView(
     for (const chart of charts.values()) chart.destroy();
     if (!store.patients.has(patientId)) ctx.live.unsubscribe(patientId);
   };
+}
+
+/**
+ * For admins: the patient's FHIR R4 record (what an EHR integration reads). The FHIR server wants
+ * the same bearer token as REST, which a plain link in a new tab would not send, so the record is
+ * fetched with it and opened as a document; the URL itself is shown to copy into an EHR's setup.
+ */
+function fhirRecordLink(ctx: AppContext, patientId: string): HTMLElement {
+  const url = `/fhir/R4/Patient/${encodeURIComponent(patientId)}`;
+  const open = async (event: Event): Promise<void> => {
+    event.preventDefault();
+    try {
+      const res = await fetch(url, {
+        headers: { Authorization: `Bearer ${ctx.session.token}`, Accept: 'application/fhir+json' },
+      });
+      if (!res.ok) throw new Error(`${res.status} ${res.statusText}`);
+      const text = JSON.stringify(await res.json(), null, 2);
+      window.open(URL.createObjectURL(new Blob([text], { type: 'application/json' })), '_blank', 'noopener');
+    } catch (error) {
+      ctx.toast(`Could not open the FHIR record: ${(error as Error).message}`, 'error');
+    }
+  };
+  return h(
+    'p',
+    { class: 'muted' },
+    'FHIR R4: ',
+    h('a', { href: url, onclick: (e: Event) => void open(e) }, 'Patient record'),
+    ` (${location.origin}${url}; observations at /fhir/R4/Observation?patient=${patientId})`,
+  );
 }

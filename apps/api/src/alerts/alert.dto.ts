@@ -50,9 +50,12 @@ export class AlertListQueryDto {
   @ApiPropertyOptional({ enum: ALERT_PRIORITIES }) @IsOptional() @IsIn(ALERT_PRIORITIES) priority?: AlertPriority;
   @ApiPropertyOptional({ format: 'date-time', description: 'openedAt ≥ from' })
   @IsOptional()
-  @IsISO8601()
+  @IsISO8601({ strict: true })
   from?: string;
-  @ApiPropertyOptional({ format: 'date-time', description: 'openedAt < to' }) @IsOptional() @IsISO8601() to?: string;
+  @ApiPropertyOptional({ format: 'date-time', description: 'openedAt < to' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  to?: string;
   @ApiPropertyOptional({ default: 100, maximum: 1000 })
   @IsOptional()
   @Type(() => Number)

@@ -129,11 +129,16 @@ export class IngestMqttConnection implements BrokerPublisher {
     this.handler = handler;
   }
 
-  /** The filters this configuration subscribes to: device topics (shared on MQTT 5) and the instance's canary. */
+  /**
+   * The filters this configuration subscribes to: the device topics (shared on MQTT 5 when
+   * INGEST_SHARED_SUBSCRIPTION is on) and the instance's canary.
+   */
   filtersFor(version: 4 | 5): string[] {
     const topics = topicsFor(this.config.mqttTopicRoot);
     return [
-      ...[topics.allTelemetry, topics.allStatus].map((f) => (version === 5 ? sharedFilter(INGEST_SHARE_GROUP, f) : f)),
+      ...[topics.allTelemetry, topics.allStatus].map((f) =>
+        version === 5 && this.config.ingestSharedSubscription ? sharedFilter(INGEST_SHARE_GROUP, f) : f,
+      ),
       topics.ingestCanary(this.config.ingestMqttClientId),
     ];
   }

@@ -48,8 +48,19 @@ export class IngestLease {
 
   /** Resolves once this process holds the lease (a standby meanwhile). */
   async acquire(): Promise<void> {
-    await this.dataSource.initialize();
-    await runMigrations(this.dataSource);
+    // A database that is down is waited for here, as a standby would: exiting would only make the
+    // supervisor restart us again and again (and give up after a few quick failures).
+    for (let attempt = 0; !this.dataSource.isInitialized; attempt++) {
+      if (this.stopped) throw new Error('stopped while waiting for the database');
+      try {
+        await this.dataSource.initialize();
+        await runMigrations(this.dataSource);
+      } catch (error) {
+        if (this.dataSource.isInitialized) await this.dataSource.destroy().catch(() => undefined);
+        if (attempt % 30 === 0) this.logger.warn(`Database not reachable yet (waiting): ${(error as Error).message}`);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
     let announced = false;
     for (;;) {
       if (this.stopped) throw new Error('stopped while waiting for the ingest lease');
