@@ -67,6 +67,11 @@ export class WebhookOutboxService implements OnApplicationBootstrap, OnApplicati
     void this.flush().catch(() => undefined);
   }
 
+  /** Deliveries were stored by someone else (with their alerts): look for them now. */
+  nudge(): void {
+    this.wake?.();
+  }
+
   /** Stores what `enqueue` took, in order; resolves once stored (tests, shutdown). */
   async flush(): Promise<void> {
     while (this.storing) await this.storing;

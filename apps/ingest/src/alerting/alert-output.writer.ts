@@ -1,10 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
-import type { PatientNotificationResource } from '@lantern/domain';
+import type { AlertResource, PatientNotificationResource } from '@lantern/domain';
 import {
   findRule,
   toAlertResource,
   type AlertRecord,
+  type AlertTransition,
   type EngineOutput,
   type NotificationDraft,
 } from '@lantern/alerting';
@@ -13,6 +14,7 @@ import {
   AlertRepository,
   classifyDatabaseError,
   databaseErrorMessage,
+  type AlertWebhookDelivery,
   type AlertWrite,
   type NewNotification,
 } from '@lantern/storage';
@@ -231,16 +233,26 @@ export class AlertOutputWriter {
         notifications.push(n.alertId !== null && writes.get(n.alertId)?.opened ? { ...n, dependsOn: n.alertId } : n);
     }
     const list: AlertWrite[] = [...writes.values()];
-    const { applied, notified } = await this.alerts.saveTransitions(list, notifications);
+    // Built before the write and stored in its statement (only for the alerts whose write applies).
+    const resources = new Map<AlertTransition, AlertResource>();
+    const deliveries: AlertWebhookDelivery[] = [];
+    for (const output of batch) {
+      for (const t of output.transitions) {
+        const resource = toAlertResource(t.alert);
+        resources.set(t, resource);
+        const delivery = this.webhook.delivery(t.kind, resource);
+        if (delivery) deliveries.push(delivery);
+      }
+    }
+    const { applied, notified } = await this.alerts.saveTransitions(list, notifications, deliveries);
+    if (deliveries.length > 0) this.webhook.nudge();
     this.persisted += applied.size;
     for (const output of batch) {
       for (const t of output.transitions) {
         if (!applied.has(t.alert.id)) continue;
-        const resource = toAlertResource(t.alert);
-        this.events.publish('alerts', t.alert.patientId, resource, (error) =>
+        this.events.publish('alerts', t.alert.patientId, resources.get(t)!, (error) =>
           this.logger.warn(`Alert event not published: ${error.message}`),
         );
-        this.webhook.send(t.kind, resource);
       }
       for (const n of output.notifications) {
         if (!notified.has(n.id)) continue;

@@ -49,6 +49,14 @@ export interface StoredAlert {
   readonly late: boolean;
 }
 
+/** A webhook outbox row for one alert transition, stored only if that alert's write applies. */
+export interface AlertWebhookDelivery {
+  readonly id: string;
+  readonly event: string;
+  readonly body: string;
+  readonly alertId: string;
+}
+
 export interface AlertListFilter {
   readonly scope: PatientScope;
   readonly patientId?: string;
@@ -213,6 +221,7 @@ export class AlertRepository {
   async saveTransitions(
     alerts: readonly AlertWrite[],
     notifications: readonly NewNotification[] = [],
+    deliveries: readonly AlertWebhookDelivery[] = [],
   ): Promise<{ applied: Set<string>; notified: Set<string> }> {
     if (alerts.length === 0 && notifications.length === 0) return { applied: new Set(), notified: new Set() };
     const col = <T>(pick: (a: StoredAlert) => T): T[] => alerts.map((w) => pick(w.alert));
@@ -240,7 +249,18 @@ export class AlertRepository {
           WHERE a.id = i.id AND NOT i.opened AND a.state <> 'resolved' AND a.acknowledged_at IS NOT DISTINCT FROM i.expected_ack
          RETURNING a.id
        ),
-       notified AS (${insertNotificationsSql(26, 'SELECT id FROM inserted')})
+       notified AS (${insertNotificationsSql(26, 'SELECT id FROM inserted')}),
+       -- The webhook outbox rows of the transitions, in the same statement: stored exactly when the
+       -- alert write applies, so a crash can lose neither one without the other.
+       delivered AS (
+         INSERT INTO webhook_deliveries (id, event, body)
+         SELECT d.id, d.event, d.body
+           FROM unnest($36::uuid[], $37::text[], $38::text[], $39::uuid[]) WITH ORDINALITY AS d(id, event, body, alert_id, o)
+          WHERE d.alert_id IN (SELECT id FROM inserted UNION ALL SELECT id FROM updated)
+          ORDER BY d.o
+         ON CONFLICT (id) DO NOTHING
+         RETURNING id
+       )
        SELECT 'alert' AS kind, id::text FROM inserted
        UNION ALL SELECT 'alert', id::text FROM updated
        UNION ALL SELECT 'notification', id FROM notified`,
@@ -271,6 +291,10 @@ export class AlertRepository {
         alerts.map((w) => w.opened),
         alerts.map((w) => iso(w.expectedAcknowledgedAt)),
         ...notificationParams(notifications),
+        deliveries.map((d) => d.id),
+        deliveries.map((d) => d.event),
+        deliveries.map((d) => d.body),
+        deliveries.map((d) => d.alertId),
       ],
     );
     const applied = new Set<string>();
