@@ -285,7 +285,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     });
     clients.push(observer);
     const alertEvents = new Map<string, number>(); // `${patient} ${rule}` → first open event arrival
-    const notificationEvents = new Map<string, number>(); // `${alertId} ${kind}` → count
+    // `${alertId} ${kind}` → the notification ids seen: two ids for one (alert, kind) is a duplicate
+    // to people; one id delivered twice is MQTT's at-least-once, which receivers deduplicate by id.
+    const notificationEvents = new Map<string, Set<string>>();
+    let notificationRedeliveries = 0;
     observer.on('message', (topic, payload) => {
       const event = decodePatientEvent(root, topic, payload);
       if (event?.kind === 'alerts') {
@@ -293,7 +296,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         if (event.payload.state === 'open' && !alertEvents.has(key)) alertEvents.set(key, performance.now());
       } else if (event?.kind === 'notifications' && event.payload.alertId) {
         const key = `${event.payload.alertId} ${event.payload.kind}`;
-        notificationEvents.set(key, (notificationEvents.get(key) ?? 0) + 1);
+        const ids = notificationEvents.get(key) ?? new Set<string>();
+        if (ids.has(event.payload.id)) notificationRedeliveries++;
+        notificationEvents.set(key, ids.add(event.payload.id));
       }
     });
     await observer.subscribeAsync(`${root}/events/patients/+/alerts`, { qos: 1 });
@@ -585,7 +590,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       dupNotifications.set(p, (dupNotifications.get(p) ?? 0) + n);
     };
     for (const r of notifRows) addDup(r.patient_id, Number(r.n) - 1);
-    for (const [key, n] of notificationEvents) if (n > 1) addDup(patientOfAlert.get(key.split(' ')[0]), n - 1);
+    for (const [key, ids] of notificationEvents)
+      if (ids.size > 1) addDup(patientOfAlert.get(key.split(' ')[0]), ids.size - 1);
+    if (notificationRedeliveries > 0)
+      log(
+        `notification events delivered again by the broker (same id, deduplicated by receivers): ${notificationRedeliveries}`,
+      );
 
     const faults: FaultFigures[] = runs.map((run, i) => {
       const p = perPhase.get(i + 1) ?? { acked: 0, lost: 0, dup: 0 };
