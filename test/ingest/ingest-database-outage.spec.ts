@@ -5,7 +5,7 @@ import { topicsFor } from '@lantern/messaging';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { startMosquitto, type MosquittoServer } from '../support/mosquitto.js';
 import { connectMqtt, uniqueTopicRoot, waitFor } from '../support/mqtt.js';
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+import { startTcpProxy, type TcpProxy } from '../../bench/src/infra/tcp-proxy.js';
 import {
   ingestEnvironment,
   publishNumbered,

@@ -7,7 +7,7 @@ import { webhookSignature } from '@lantern/messaging';
 import { startApi, type ApiFixture } from '../api/api-fixture.js';
 import { bodyOf } from '../support/http.js';
 import { waitFor } from '../support/mqtt.js';
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+import { startTcpProxy, type TcpProxy } from '../../bench/src/infra/tcp-proxy.js';
 import { ingestEnvironment, startIngest } from '../ingest/ingest-fixture.js';
 import type { HealthDto } from '../../apps/api/src/ops/health.controller.js';
 import { IngestMonitorService } from '../../apps/api/src/ops/ingest-monitor.service.js';

@@ -7,7 +7,7 @@ import { decodeTelemetry, MAX_FUTURE_SKEW_MS, type Rejection } from '@lantern/me
 import { LoadRunner, type LoadOptions, type LoadProgress } from '../../device-simulator/src/load-runner.js';
 import { ReadingAdmission } from '../../apps/ingest/src/pipeline/reading-admission.js';
 import { collectMessages, connectMqtt, uniqueTopicRoot, waitFor } from '../support/mqtt.js';
-import { startTcpProxy } from '../support/tcp-proxy.js';
+import { startTcpProxy } from '../../bench/src/infra/tcp-proxy.js';
 
 const MQTT_URL = process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883';
 

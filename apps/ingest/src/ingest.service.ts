@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
 import { IngestInstanceRepository } from '@lantern/storage';
+import { AlertOutputWriter } from './alerting/alert-output.writer.js';
 import { IngestMqttConnection } from './consumer/ingest-mqtt.connection.js';
 import { IngestHeartbeatService } from './health/ingest-heartbeat.service.js';
 import { IngestMetrics } from './metrics/ingest-metrics.js';
@@ -32,6 +33,7 @@ export class IngestService implements OnApplicationBootstrap, BeforeApplicationS
     private readonly metrics: IngestMetrics,
     private readonly instances: IngestInstanceRepository,
     private readonly heartbeat: IngestHeartbeatService,
+    private readonly alertWriter: AlertOutputWriter,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -55,7 +57,8 @@ export class IngestService implements OnApplicationBootstrap, BeforeApplicationS
           );
       },
     });
-    this.heartbeat.start(() => this.pipeline.failingWriters());
+    const { readings, rejections, statuses } = this.pipeline;
+    this.heartbeat.start({ readings, rejections, statuses, alerts: this.alertWriter });
     this.logger.log('Ingest running');
   }
 

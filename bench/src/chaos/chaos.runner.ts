@@ -3,10 +3,10 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { DEVICE_TYPES, type MetricKey } from '@lantern/domain';
-import { findFreePort, startEmbeddedPostgres } from '@lantern/embedded';
+import { findFreePort } from '@lantern/embedded';
 import { decodePatientEvent, topicsFor } from '@lantern/messaging';
 import mqtt, { type MqttClient } from 'mqtt';
-import { createBenchDatabase, seedDevices, type SeededDevice } from '../infra/bench-database.js';
+import { benchDatabaseServer, createBenchDatabase, seedDevices, type SeededDevice } from '../infra/bench-database.js';
 import { percentile, sleep, startProcess, waitUntil, type BenchProcess } from '../infra/processes.js';
 import { metricValue } from '../fuzz/fuzz.runner.js';
 import {
@@ -17,7 +17,7 @@ import {
   type ChaosBroker,
   type ChaosBrokerKind,
 } from './chaos-broker.js';
-import { startChaosProxy } from './chaos-proxy.js';
+import { startTcpProxy } from '../infra/tcp-proxy.js';
 import { chaosInvariants, type ChaosReport, type FaultFigures } from './chaos-report.js';
 
 export const CHAOS_FAULTS = ['ingest-kill', 'api-kill', 'db-outage', 'broker-restart', 'failover'] as const;
@@ -181,20 +181,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const slotsForCleanup: IngestSlot[] = [];
   try {
     // --- servers ---------------------------------------------------------------------------------
-    let serverUrl = options.databaseUrl;
-    if (!serverUrl) {
-      const postgres = await startEmbeddedPostgres({
-        dataDir: join(work, 'postgres'),
-        port: await findFreePort(),
-        database: 'postgres',
-      });
-      cleanups.push(() => postgres.stop());
-      serverUrl = postgres.adminUrl;
-    }
+    const server = await benchDatabaseServer(options.databaseUrl, work);
+    cleanups.push(server.stop);
+    const serverUrl = server.url;
     const db = await createBenchDatabase(serverUrl);
     cleanups.push(() => db.drop());
     const dbUrl = new URL(db.url);
-    const proxy = await startChaosProxy(dbUrl.hostname, Number(dbUrl.port || 5432));
+    const proxy = await startTcpProxy(dbUrl.hostname, Number(dbUrl.port || 5432));
     cleanups.push(() => proxy.close());
     const root = `chaos-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}/v1`;
     const topics = topicsFor(root);

@@ -3,10 +3,16 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { DEVICE_TYPES, type MetricKey } from '@lantern/domain';
-import { findFreePort, startAnonymousBroker, startEmbeddedPostgres } from '@lantern/embedded';
+import { findFreePort, startAnonymousBroker } from '@lantern/embedded';
 import { decodePatientEvent, topicsFor, type Topics } from '@lantern/messaging';
 import mqtt, { type MqttClient } from 'mqtt';
-import { createBenchDatabase, seedDevices, type BenchDatabase, type SeededDevice } from '../infra/bench-database.js';
+import {
+  benchDatabaseServer,
+  createBenchDatabase,
+  seedDevices,
+  type BenchDatabase,
+  type SeededDevice,
+} from '../infra/bench-database.js';
 import { startBroker } from '../infra/broker.js';
 import { peakRss, percentile, sleep, startProcess, waitUntil, type BenchProcess } from '../infra/processes.js';
 import { expectationOf, topicOnTheWire } from './fuzz-expectation.js';
@@ -226,16 +232,9 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   let db: BenchDatabase | undefined;
   try {
     // --- servers -------------------------------------------------------------------------------
-    let serverUrl = options.databaseUrl;
-    if (!serverUrl) {
-      const postgres = await startEmbeddedPostgres({
-        dataDir: join(work, 'postgres'),
-        port: await findFreePort(),
-        database: 'postgres',
-      });
-      cleanups.push(() => postgres.stop());
-      serverUrl = postgres.adminUrl;
-    }
+    const server = await benchDatabaseServer(options.databaseUrl, work);
+    cleanups.push(server.stop);
+    const serverUrl = server.url;
     db = await createBenchDatabase(serverUrl);
     const database = db;
     cleanups.push(() => (options.keep ? database.pool.end() : database.drop()));

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import pg from 'pg';
 import { hashDeviceSecret } from '@lantern/auth';
+import { findFreePort, startEmbeddedPostgres } from '@lantern/embedded';
 import { createDataSource, runMigrations } from '@lantern/storage';
 
 export interface BenchDatabase {
@@ -13,6 +15,23 @@ export interface SeededDevice {
   deviceId: string;
   secret: string;
   patientId: string;
+}
+
+/**
+ * The PostgreSQL server a harness creates its database on: `databaseUrl`, else an embedded
+ * PostgreSQL in `workDir/postgres`; `stop` stops what was started (nothing for a given server).
+ */
+export async function benchDatabaseServer(
+  databaseUrl: string | undefined,
+  workDir: string,
+): Promise<{ url: string; stop: () => Promise<void> }> {
+  if (databaseUrl) return { url: databaseUrl, stop: () => Promise.resolve() };
+  const postgres = await startEmbeddedPostgres({
+    dataDir: join(workDir, 'postgres'),
+    port: await findFreePort(),
+    database: 'postgres',
+  });
+  return { url: postgres.adminUrl, stop: () => postgres.stop() };
 }
 
 /** A fresh, migrated database on the server of `serverUrl` (dropped at the end unless kept). */

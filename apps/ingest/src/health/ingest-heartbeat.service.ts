@@ -14,8 +14,10 @@ export function newIngestInstanceId(): string {
   return `${hostname()}-${process.pid}-${randomUUID().slice(0, 4)}`;
 }
 
-/** A writer's current run of failures, as the heartbeat reports it. */
-export type FailingWriters = () => readonly RetryingWriterState[];
+/** A writer the heartbeat watches: its current run of failing writes, if any. */
+export interface WatchedWriter {
+  readonly retrying: { readonly since: number; readonly attempts: number } | undefined;
+}
 
 /**
  * The ingest's account of itself: every HEARTBEAT_MS it stores whether it is connected and
@@ -32,7 +34,7 @@ export class IngestHeartbeatService {
   private readonly startedAt = Date.now();
   /** This process (this app context) in `ingest_instances`: the consuming one, so the leader. */
   readonly instanceId = newIngestInstanceId();
-  private failingWriters: FailingWriters = () => [];
+  private writers: Readonly<Record<string, WatchedWriter>> = {};
   private beating = false;
   private failures = 0;
 
@@ -45,9 +47,9 @@ export class IngestHeartbeatService {
     metrics.onScrape(() => this.sampleGauges(this.state()));
   }
 
-  /** Starts beating; `failingWriters` reports the pipeline's and the alert writer's failing writes. */
-  start(failingWriters: FailingWriters): void {
-    this.failingWriters = failingWriters;
+  /** Starts beating, reporting the writes of `writers` (by name) that keep failing. */
+  start(writers: Readonly<Record<string, WatchedWriter>>): void {
+    this.writers = writers;
     this.timer = setInterval(() => void this.beat(), HEARTBEAT_MS);
     this.timer.unref();
     void this.beat();
@@ -77,7 +79,10 @@ export class IngestHeartbeatService {
       oldestUnackedMs: c.oldestUnackedAt === undefined ? 0 : now - c.oldestUnackedAt,
       pendingMessages: c.pendingMessages,
       paused: c.paused,
-      retryingWriters: this.failingWriters(),
+      retryingWriters: Object.entries(this.writers).flatMap(([writer, w]): RetryingWriterState[] => {
+        const failing = w.retrying;
+        return failing ? [{ writer, failingForMs: now - failing.since, attempts: failing.attempts }] : [];
+      }),
     };
   }
 

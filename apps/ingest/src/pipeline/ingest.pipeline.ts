@@ -20,7 +20,6 @@ import {
   safeText,
   type DeviceStatusUpdate,
   type NewIngestRejection,
-  type RetryingWriterState,
 } from '@lantern/storage';
 import { IngestMqttConnection, type InboundMessage } from '../consumer/ingest-mqtt.connection.js';
 import type { PendingMessage } from '../consumer/pending-message.js';
@@ -451,19 +450,6 @@ export class IngestPipeline {
         }
       },
       onRecovered: (attempts) => this.logger.log(`Writing ${name} succeeded again after ${attempts} failed attempts`),
-    });
-  }
-
-  /** Writers whose current write keeps failing, for the heartbeat. */
-  failingWriters(now = Date.now()): RetryingWriterState[] {
-    const writers: [WriterName, { readonly retrying: { since: number; attempts: number } | undefined }][] = [
-      ['readings', this.readings],
-      ['rejections', this.rejections],
-      ['statuses', this.statuses],
-    ];
-    return writers.flatMap(([writer, w]) => {
-      const failing = w.retrying;
-      return failing ? [{ writer, failingForMs: now - failing.since, attempts: failing.attempts }] : [];
     });
   }
 

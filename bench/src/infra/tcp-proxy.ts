@@ -20,8 +20,9 @@ export interface TcpProxy {
 }
 
 /**
- * A TCP proxy the test controls, to take a server away from the code under test (and give it
- * back) without touching the server itself.
+ * A TCP proxy the test or the chaos harness controls, to take a server away from the code under
+ * test (and give it back) without touching the server itself. Here rather than in test/support so
+ * that the bench build, which compiles bench/ and libs/ only, can use it too.
  */
 export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
   const open = new Set<Socket>();
