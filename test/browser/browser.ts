@@ -30,7 +30,11 @@ export async function launchChromium(): Promise<Browser> {
   const { default: packaged } = await import('@sparticuz/chromium');
   return chromium.launch({
     executablePath: await packaged.executablePath(),
-    args: [...new Set([...packaged.args, ...FLAGS, '--lang=en-US'])],
+    // Not the package's own flags: they are for AWS Lambda, and two of them break what these tests
+    // check. --single-process makes every browser context share one cookie jar (a second user opens
+    // signed in as the first), and --disable-web-security switches off the same-origin policy and CSP.
+    // Software GL only, as it has no GPU stack to load.
+    args: [...FLAGS, '--use-gl=angle', '--use-angle=swiftshader', '--lang=en-US'],
     // Its ICU takes the locale from the environment; a POSIX one ("en-US@posix") breaks Intl in pages.
     env: { ...process.env, LANG: 'en_US.UTF-8', LC_ALL: 'en_US.UTF-8' },
   });
