@@ -5,7 +5,8 @@ import type { AlertResource, PatientNotificationResource } from '@lantern/domain
 import { topicsFor, type Topics } from '@lantern/messaging';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { startMosquitto, type MosquittoServer } from '../support/mosquitto.js';
-import { connectMqtt, uniqueTopicRoot, waitFor } from '../support/mqtt.js';
+import { connectMqtt, uniqueTopicRoot } from '../support/mqtt.js';
+import { waitFor } from '../support/wait.js';
 import {
   buildIngest,
   ingestEnvironment,
@@ -14,6 +15,7 @@ import {
   type SeededDevice,
   type SpawnedIngest,
 } from '../ingest/ingest-fixture.js';
+import { useSpecGlucoseRules } from '../support/spec-glucose-rules.js';
 
 const MIN = 60_000;
 
@@ -124,6 +126,8 @@ describe('alerts after a kill -9 of the ingest: at least once, notified once', (
 
   it('an alert not stored when its reading was: raised after the restart, stored once, notified once', async () => {
     const cgm: SeededDevice = await seedDevice(db.dataSource, 'cgm');
+    // Written against spec §4's glucose parameters (glucose.low at once, not covered by urgent_low).
+    await useSpecGlucoseRules(db.dataSource, cgm.patientId);
     const first = await start();
     const alerts = await lockTable('alerts');
     const t = Date.now() - MIN;

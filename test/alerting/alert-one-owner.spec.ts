@@ -6,10 +6,12 @@ import { topicsFor } from '@lantern/messaging';
 import { AlertRepository, idFromCause } from '@lantern/storage';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, startApi, type ApiFixture } from '../api/api-fixture.js';
 import { bodyOf } from '../support/http.js';
-import { connectMqtt, uniqueTopicRoot, waitFor } from '../support/mqtt.js';
+import { connectMqtt, uniqueTopicRoot } from '../support/mqtt.js';
+import { waitFor } from '../support/wait.js';
 import { ingestEnvironment, seedDevice, startIngest, type SeededDevice } from '../ingest/ingest-fixture.js';
 import { AlertOutputWriter } from '../../apps/ingest/src/alerting/alert-output.writer.js';
 import type { AlertDto, NotificationPageDto } from '../../apps/api/src/alerts/alert.dto.js';
+import { useSpecGlucoseRules } from '../support/spec-glucose-rules.js';
 
 const MIN = 60_000;
 const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
@@ -35,6 +37,8 @@ describe('alert lifecycle: one owner, libs/alerting', () => {
       ADMIN_EMAIL,
     ]);
     cgm = await seedDevice(api.db, 'cgm');
+    // Written against spec §4's glucose parameters (glucose.low opens beside urgent_low, not covered by it).
+    await useSpecGlucoseRules(api.db, cgm.patientId);
     // The ingest listens under another topic root: the api's alert-changed announcements never reach
     // it, as when one is lost — the core meets the changed row when it next writes.
     ingestRoot = uniqueTopicRoot('one-owner');
@@ -119,13 +123,15 @@ describe('alert lifecycle: one owner, libs/alerting', () => {
       'the acknowledged alert resolved by the clear',
     );
     await ingest.get(AlertOutputWriter).drained();
-    expect(await alerts.findById(urgent.id)).toMatchObject({
+    const resolved = (await alerts.findById(urgent.id))!;
+    expect(resolved).toMatchObject({
       state: 'resolved',
       acknowledgedBy: adminId,
       clearedAt: t + 5 * MIN,
-      resolvedAt: t + 5 * MIN,
       resolvedBy: null,
     });
+    // clearedAt is the clearing reading's event time; resolvedAt the wall clock, never before the acknowledgement.
+    expect(resolved.resolvedAt!).toBeGreaterThanOrEqual(row.acknowledgedAt!);
     // Announced as what it is, a resolution — not as the "cleared" the core first decided.
     const deliveries = await api.db.query<{ event: string; body: string }[]>(
       `SELECT event, body FROM webhook_deliveries ORDER BY seq`,

@@ -4,7 +4,8 @@ import type { MqttClient } from 'mqtt';
 import { topicsFor, type Topics } from '@lantern/messaging';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { startMosquitto, type MosquittoServer } from '../support/mosquitto.js';
-import { connectMqtt, uniqueTopicRoot, waitFor } from '../support/mqtt.js';
+import { connectMqtt, uniqueTopicRoot } from '../support/mqtt.js';
+import { waitFor } from '../support/wait.js';
 import { ingestEnvironment, seedDevice, startIngest, type SeededDevice } from '../ingest/ingest-fixture.js';
 import { AlertStreamingService } from '../../apps/ingest/src/alerting/alert-streaming.service.js';
 
@@ -103,5 +104,33 @@ describe('streaming core state rebuilt on start from the database', () => {
     }, 'the heart-rate alert');
     expect(alert).toMatchObject({ rule: 'heart_rate.high', value: 142 });
     expect(alert.opened.getTime()).toBe(base + 65 * SEC);
+  });
+
+  it('glucose.low re-arms only when worse for an hour after its clear, across a restart (no duplicate alert)', async () => {
+    const cgm = await seedDevice(db.dataSource, 'cgm');
+    const base = Date.now() - 30 * 60 * SEC;
+    const lows = async (): Promise<{ rule: string; opened: Date; value: number }[]> =>
+      (await alertsOf(cgm)).filter((a) => a.rule === 'glucose.low');
+    await publish(cgm, 'glucose', 65, base);
+    await publish(cgm, 'glucose', 80, base + 5 * 60 * SEC);
+    await waitFor(async () => {
+      const [row] = await db.dataSource.query<{ state: string }[]>(
+        `SELECT state FROM alerts WHERE patient_id = $1 AND rule = 'glucose.low'`,
+        [cgm.patientId],
+      );
+      return row?.state === 'resolved' ? true : undefined;
+    }, 'the low opened at 65 and resolved at 80');
+
+    await restart();
+    // 66 within the hour is not worse than 65: live it opens nothing, and after the restart neither.
+    await publish(cgm, 'glucose', 66, base + 10 * 60 * SEC);
+    await waitFor(async () => ((await stored(cgm)) === 3 ? true : undefined), 'the third reading stored');
+    // 60 is worse: a new alert — the point by which the reading of 66 has been evaluated too (one stream, in order).
+    await publish(cgm, 'glucose', 60, base + 15 * 60 * SEC);
+    const rows = await waitFor(async () => {
+      const found = await lows();
+      return found.length >= 2 ? found : undefined;
+    }, 'the low at 60');
+    expect(rows.map((r) => r.value)).toEqual([65, 60]);
   });
 });

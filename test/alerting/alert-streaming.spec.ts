@@ -8,10 +8,12 @@ import { rulesChangedTopic } from '@lantern/alerting';
 import { topicsFor, webhookSignature, type Topics } from '@lantern/messaging';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { startMosquitto, type MosquittoServer } from '../support/mosquitto.js';
-import { connectMqtt, uniqueTopicRoot, waitFor } from '../support/mqtt.js';
+import { connectMqtt, uniqueTopicRoot } from '../support/mqtt.js';
+import { waitFor } from '../support/wait.js';
 import { ingestEnvironment, seedDevice, startIngest, type SeededDevice } from '../ingest/ingest-fixture.js';
 import { AlertStreamingService } from '../../apps/ingest/src/alerting/alert-streaming.service.js';
 import { AlertOutputWriter } from '../../apps/ingest/src/alerting/alert-output.writer.js';
+import { UPSERT_OVERRIDE, useSpecGlucoseRules } from '../support/spec-glucose-rules.js';
 
 const MIN = 60_000;
 const SECRET = 'webhook-secret-0123456789';
@@ -37,6 +39,8 @@ describe('streaming core end to end: MQTT → ingest → alerts table, events, n
   beforeAll(async () => {
     [db, broker] = await Promise.all([createTestDatabase(), startMosquitto()]);
     cgm = await seedDevice(db.dataSource, 'cgm');
+    // The pipeline's tests below were written against spec §4's glucose parameters.
+    await useSpecGlucoseRules(db.dataSource, cgm.patientId);
     webhook = createServer((req, res) => {
       let body = '';
       req.on('data', (c: Buffer) => (body += c.toString('utf8')));
@@ -218,10 +222,7 @@ describe('streaming core end to end: MQTT → ingest → alerts table, events, n
     ).toEqual(['glucose.low', 'glucose.urgent_low', 'glucose.urgent_low_soon']);
     await waitFor(() => notifications.find((n) => n.kind === 'signal_lost'), 'signal lost notification');
 
-    await db.dataSource.query(
-      `INSERT INTO alert_rule_overrides (patient_id, rule_key, enabled, params) VALUES ($1, 'glucose.low', true, '{"threshold": 80}')`,
-      [cgm.patientId],
-    );
+    await db.dataSource.query(UPSERT_OVERRIDE, [cgm.patientId, 'glucose.low', '{"threshold": 80}']);
     const t0 = Date.now();
     await observer.publishAsync(rulesChangedTopic(root), JSON.stringify({ patientId: cgm.patientId }), { qos: 1 });
     await waitFor(

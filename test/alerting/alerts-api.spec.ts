@@ -3,7 +3,8 @@ import type { MqttClient } from 'mqtt';
 import { alertChangedTopic, rulesChangedTopic } from '@lantern/alerting';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, startApi, type ApiFixture } from '../api/api-fixture.js';
 import { bodyOf } from '../support/http.js';
-import { connectMqtt, waitFor } from '../support/mqtt.js';
+import { connectMqtt } from '../support/mqtt.js';
+import { waitFor } from '../support/wait.js';
 import type {
   AlertDto,
   AlertPageDto,

@@ -5,7 +5,7 @@ import { loadConfig } from '@lantern/config';
 import { WebhookOutboxService, webhookSignature } from '@lantern/messaging';
 import { LeaseRepository, WebhookDeliveryRepository } from '@lantern/storage';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { waitFor } from '../support/mqtt.js';
+import { waitFor } from '../support/wait.js';
 
 const SECRET = 'outbox-secret-0123456789';
 

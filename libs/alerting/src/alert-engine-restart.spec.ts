@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import type { MetricKey, Reading } from '@lantern/domain';
 import { AlertEngine, type EngineOutput, type StreamHistory } from './alert-engine.js';
 import { alertCause, notificationCause, type AlertRecord } from './alert-lifecycle.js';
+import { withSpecGlucose } from './spec-glucose-rules.js';
 
 const T0 = Date.UTC(2026, 10, 22, 10, 0, 0);
 const SEC = 1000;
@@ -15,6 +16,8 @@ const byCause = (cause: string): string => cause;
 function engineWith(devices: Record<string, 'cgm' | 'pulse_oximeter' | 'weight_scale' | 'bp_monitor'>): AlertEngine {
   const engine = new AlertEngine({ newId: byCause });
   for (const [deviceId, type] of Object.entries(devices)) engine.registerDevice({ deviceId, patientId: P, type });
+  // Written against spec §4's glucose parameters.
+  engine.setOverrides(P, withSpecGlucose(), T0 - 24 * HOUR);
   return engine;
 }
 
@@ -208,6 +211,66 @@ describe('AlertEngine — rebuilt on start from the readings stored before', () 
   });
 });
 
+describe('AlertEngine — re-arming survives a restart (default glucose rules, rearmSec 1 h)', () => {
+  /** An engine on the catalog's own glucose rules (re-arming after an hour), not spec §4's. */
+  function catalogEngine(): AlertEngine {
+    const engine = new AlertEngine({ newId: byCause });
+    engine.registerDevice({ deviceId: 'cgm-1', patientId: P, type: 'cgm' });
+    return engine;
+  }
+  const glucose = (engine: AlertEngine, minute: number, value: number): string[] =>
+    kinds(engine.onReading(reading('cgm-1', 'glucose', T0 + minute * MIN, value), T0 + minute * MIN));
+
+  it('a low that cleared keeps its rule quiet for an hour after a restart, as it would have live', () => {
+    const live = catalogEngine();
+    expect(glucose(live, 0, 65)).toEqual(['opened glucose.low']);
+    const cleared = live.onReading(reading('cgm-1', 'glucose', T0 + 5 * MIN, 80), T0 + 5 * MIN);
+    const resolved = cleared.transitions.find((t) => t.kind === 'resolved')!.alert;
+    expect(resolved).toMatchObject({ rule: 'glucose.low', clearedAt: T0 + 5 * MIN, peakValue: 65 });
+    // Live, 66 within the hour is not worse than 65: no new alert.
+    expect(glucose(live, 10, 66)).toEqual([]);
+
+    const restarted = catalogEngine();
+    restarted.rebuild(
+      [
+        history('cgm-1', 'glucose', [
+          [T0, 65],
+          [T0 + 5 * MIN, 80],
+        ]),
+      ],
+      [resolved],
+      T0 + 7 * MIN,
+    );
+    expect(glucose(restarted, 10, 66)).toEqual([]);
+    // A worse value is a new alert, and so is any low after the hour.
+    expect(glucose(restarted, 15, 62)).toContain('opened glucose.low');
+    const later = catalogEngine();
+    later.rebuild([], [resolved], T0 + 70 * MIN);
+    expect(glucose(later, 70, 66)).toEqual(['opened glucose.low']);
+  });
+
+  it('a latched urgent low that cleared before the restart and is acknowledged after it re-arms only when worse', () => {
+    const live = catalogEngine();
+    expect(glucose(live, 0, 50)).toEqual(['opened glucose.urgent_low']);
+    const cleared = live.onReading(reading('cgm-1', 'glucose', T0 + 5 * MIN, 80), T0 + 5 * MIN);
+    const latched = cleared.transitions.find((t) => t.alert.rule === 'glucose.urgent_low')!.alert;
+    expect(latched).toMatchObject({ state: 'open', clearedAt: T0 + 5 * MIN });
+
+    const restarted = catalogEngine();
+    restarted.restore([latched]);
+    restarted.rebuild([], [], T0 + 6 * MIN);
+    const acknowledged = restarted.acknowledge(latched.id, 'doc', T0 + 8 * MIN);
+    expect(acknowledged.transitions.map((t) => t.alert.state)).toContain('resolved');
+    // 52 is not worse than 50 within the hour after the clear: no second urgent low.
+    expect(
+      restarted
+        .onReading(reading('cgm-1', 'glucose', T0 + 15 * MIN, 52), T0 + 15 * MIN)
+        .transitions.filter((t) => t.alert.rule === 'glucose.urgent_low'),
+    ).toEqual([]);
+    expect(glucose(restarted, 20, 48)).toContain('opened glucose.urgent_low');
+  });
+});
+
 describe('AlertEngine — reconciling with the row as stored', () => {
   function openHigh(engine: AlertEngine): AlertRecord {
     return engine.onReading(reading('cgm-1', 'glucose', T0, 50), T0).transitions[0].alert;
@@ -224,12 +287,13 @@ describe('AlertEngine — reconciling with the row as stored', () => {
       acknowledgedAt: T0 + MIN,
       acknowledgedBy: 'doc',
     };
-    const out = engine.reconcile(cleared.transitions[0].alert, acknowledged);
+    const out = engine.reconcile(cleared.transitions[0].alert, acknowledged, T0 + 6 * MIN);
     expect(out.transitions.map((t) => `${t.kind} ${t.alert.state}`)).toEqual(['resolved resolved']);
+    // clearedAt is the clearing reading's event time; resolvedAt the wall clock of this reconciliation.
     expect(out.transitions[0].alert).toMatchObject({
       acknowledgedBy: 'doc',
       clearedAt: T0 + 5 * MIN,
-      resolvedAt: T0 + 5 * MIN,
+      resolvedAt: T0 + 6 * MIN,
       resolvedBy: null,
     });
     expect(engine.alert(urgent.id)).toBeUndefined();
@@ -238,7 +302,7 @@ describe('AlertEngine — reconciling with the row as stored', () => {
   it('an input evaluated again meets its own row: nothing to store, nothing to emit', () => {
     const engine = engineWith({ 'cgm-1': 'cgm' });
     const urgent = openHigh(engine);
-    expect(engine.reconcile(urgent, urgent).transitions).toEqual([]);
+    expect(engine.reconcile(urgent, urgent, T0 + 6 * MIN).transitions).toEqual([]);
     expect(engine.alert(urgent.id)).toEqual(urgent);
   });
 
@@ -246,7 +310,7 @@ describe('AlertEngine — reconciling with the row as stored', () => {
     const engine = engineWith({ 'cgm-1': 'cgm' });
     const urgent = openHigh(engine);
     const resolved: AlertRecord = { ...urgent, state: 'resolved', resolvedAt: T0 + MIN, resolvedBy: 'doc' };
-    expect(engine.reconcile(urgent, resolved).transitions).toEqual([]);
+    expect(engine.reconcile(urgent, resolved, T0 + 6 * MIN).transitions).toEqual([]);
     expect(engine.alert(urgent.id)).toBeUndefined();
     expect(kinds(engine.onReading(reading('cgm-1', 'glucose', T0 + 5 * MIN, 49), T0 + 5 * MIN))).toEqual([
       'updated glucose.low',
@@ -257,7 +321,7 @@ describe('AlertEngine — reconciling with the row as stored', () => {
     const engine = engineWith({ 'cgm-1': 'cgm' });
     const mine = openHigh(engine);
     const stored: AlertRecord = { ...mine, id: 'older', openedAt: T0 - HOUR, clearedAt: T0 - 30 * MIN, peakValue: 52 };
-    const out = engine.reconcile(mine, stored);
+    const out = engine.reconcile(mine, stored, T0 + 6 * MIN);
     expect(out.transitions.map((t) => `${t.kind} ${t.alert.id}`)).toEqual(['updated older']);
     expect(out.transitions[0].alert).toMatchObject({ clearedAt: null, peakValue: 50, lastTriggeredAt: T0 });
     expect(engine.alert('older')).toBeDefined();
@@ -274,7 +338,7 @@ describe('AlertEngine — reconciling with the row as stored', () => {
       acknowledgedAt: T0 + MIN,
       acknowledgedBy: 'doc',
     };
-    expect(engine.reconcile(escalated, acknowledged).transitions).toEqual([]);
+    expect(engine.reconcile(escalated, acknowledged, T0 + 6 * MIN).transitions).toEqual([]);
     expect(engine.alert(urgent.id)).toMatchObject({ state: 'acknowledged', escalationLevel: 0 });
   });
 });

@@ -2,10 +2,12 @@ import { beforeEach, describe, expect, it } from '@jest/globals';
 import type { Reading } from '@lantern/domain';
 import { AlertEngine, AlertNotHeldError, type EngineOutput } from './alert-engine.js';
 import { AlertTransitionError, type AlertRecord } from './alert-lifecycle.js';
+import { withSpecGlucose } from './spec-glucose-rules.js';
 
 const T0 = Date.UTC(2026, 10, 22, 10, 0, 0);
 const SEC = 1000;
 const MIN = 60 * SEC;
+const HOUR = 60 * MIN;
 const P = 'patient-1';
 const CGM = 'cgm-1';
 
@@ -16,6 +18,8 @@ beforeEach(() => {
   ids = 0;
   engine = new AlertEngine({ newId: () => `id-${++ids}` });
   engine.registerDevice({ deviceId: CGM, patientId: P, type: 'cgm' });
+  // These tests of the engine's mechanics were written against spec §4's glucose parameters.
+  engine.setOverrides(P, withSpecGlucose(), T0);
 });
 
 function glucose(offsetMs: number, value: number, receivedDelayMs = 2 * SEC, deviceId = CGM): Reading {
@@ -139,7 +143,11 @@ describe('AlertEngine — hypoglycemia', () => {
   });
 
   it('does not re-predict during recovery while the urgent low alert is latched', () => {
-    engine.setOverrides(P, [{ ruleKey: 'glucose.urgent_low', enabled: true, params: { hysteresis: 0 } }], T0);
+    engine.setOverrides(
+      P,
+      withSpecGlucose([{ ruleKey: 'glucose.urgent_low', enabled: true, params: { hysteresis: 0 } }]),
+      T0,
+    );
     feed(FALL);
     const ack = engine.acknowledge(byRule('glucose.urgent_low_soon')!.id, 'c', T0 + 46 * MIN);
     expect(kinds(ack)).toEqual(['acknowledged glucose.urgent_low_soon', 'resolved glucose.urgent_low_soon']);
@@ -180,7 +188,27 @@ describe('AlertEngine — per-device ordering and lateness', () => {
     const backlog = [65, 66, 80].map((v, i) => engine.onReading(glucose(i * 5 * MIN, v, 2 * 3600 * SEC)));
     expect(backlog.flatMap(kinds)).toEqual(['opened glucose.low', 'resolved glucose.low']);
     expect(backlog[0].transitions[0].alert.late).toBe(true);
-    expect(backlog[2].transitions[0].alert).toMatchObject({ state: 'resolved', resolvedAt: T0 + 10 * MIN });
+    // Event-time fields on the readings' clock, resolvedAt on Lantern's (the wall clock, 2 h later here).
+    expect(backlog[2].transitions[0].alert).toMatchObject({
+      state: 'resolved',
+      openedAt: T0,
+      clearedAt: T0 + 10 * MIN,
+      resolvedAt: T0 + 10 * MIN + 2 * HOUR,
+    });
+  });
+
+  it('a back-filled clear never resolves an alert before it was acknowledged (one clock per field)', () => {
+    // Urgent low at 10:00, raised on time; a clinician acknowledges at 10:03; the device then goes
+    // silent and uploads its backlog two days later, whose first reading (10:05 event time) clears it.
+    const opened = engine.onReading(glucose(0, 50));
+    const id = opened.transitions.find((t) => t.alert.rule === 'glucose.urgent_low')!.alert.id;
+    engine.acknowledge(id, 'doc', T0 + 3 * MIN);
+    const later = T0 + 48 * HOUR;
+    const out = engine.onReading({ ...glucose(5 * MIN, 90), receivedAt: later }, later);
+    const resolved = out.transitions.find((t) => t.alert.id === id)!.alert;
+    expect(resolved).toMatchObject({ state: 'resolved', clearedAt: T0 + 5 * MIN, acknowledgedAt: T0 + 3 * MIN });
+    expect(resolved.resolvedAt).toBe(later);
+    expect(resolved.resolvedAt!).toBeGreaterThanOrEqual(resolved.acknowledgedAt!);
   });
 });
 
@@ -241,7 +269,11 @@ describe('AlertEngine — delays, hysteresis and other metrics', () => {
 describe('AlertEngine — per-patient overrides', () => {
   it('a changed threshold applies to the next reading', () => {
     expect(kinds(engine.onReading(glucose(0, 75)))).toEqual([]);
-    engine.setOverrides(P, [{ ruleKey: 'glucose.low', enabled: true, params: { threshold: 80 } }], T0 + MIN);
+    engine.setOverrides(
+      P,
+      withSpecGlucose([{ ruleKey: 'glucose.low', enabled: true, params: { threshold: 80 } }]),
+      T0 + MIN,
+    );
     const out = engine.onReading(glucose(5 * MIN, 76));
     expect(kinds(out)).toEqual(['opened glucose.low']);
     expect(out.transitions[0].alert.message).toBe('Glucose 76 mg/dL — below 80 (low)');
@@ -255,7 +287,11 @@ describe('AlertEngine — per-patient overrides', () => {
 
   it('a disabled rule never fires, and disabling resolves its active alert', () => {
     engine.onReading(glucose(0, 65));
-    const off = engine.setOverrides(P, [{ ruleKey: 'glucose.low', enabled: false, params: {} }], T0 + MIN);
+    const off = engine.setOverrides(
+      P,
+      withSpecGlucose([{ ruleKey: 'glucose.low', enabled: false, params: {} }]),
+      T0 + MIN,
+    );
     expect(kinds(off)).toEqual(['resolved glucose.low']);
     expect(off.transitions[0].alert).toMatchObject({
       resolvedBy: null,
@@ -264,7 +300,7 @@ describe('AlertEngine — per-patient overrides', () => {
     });
     expect(kinds(engine.onReading(glucose(5 * MIN, 60)))).toEqual([]);
     // Reverting to the default (no overrides) re-arms it.
-    engine.setOverrides(P, [], T0 + 6 * MIN);
+    engine.setOverrides(P, withSpecGlucose([]), T0 + 6 * MIN);
     expect(kinds(engine.onReading(glucose(10 * MIN, 66)))).toEqual(['opened glucose.low']);
   });
 });
@@ -291,6 +327,7 @@ describe('AlertEngine — manual transitions, restore, external changes', () => 
     const opened = engine.onReading(glucose(0, 50)).transitions.map((t) => t.alert);
     const restarted = new AlertEngine({ newId: () => 'new' });
     restarted.registerDevice({ deviceId: CGM, patientId: P, type: 'cgm' });
+    restarted.setOverrides(P, withSpecGlucose(), T0);
     restarted.restore(opened);
     expect(kinds(restarted.onReading(glucose(5 * MIN, 52)))).toEqual([]);
     expect(kinds(restarted.onReading(glucose(10 * MIN, 48)))).toEqual([
@@ -373,7 +410,11 @@ describe('AlertEngine — devices: signal loss and battery', () => {
 
   it('uses a per-patient afterSec override, and ignores devices never heard from', () => {
     engine.registerDevice({ deviceId: 'scale-1', patientId: P, type: 'weight_scale' });
-    engine.setOverrides(P, [{ ruleKey: 'device.signal_loss', enabled: true, params: { afterSec: 600 } }], T0);
+    engine.setOverrides(
+      P,
+      withSpecGlucose([{ ruleKey: 'device.signal_loss', enabled: true, params: { afterSec: 600 } }]),
+      T0,
+    );
     engine.onReading(glucose(0, 100, 0));
     expect(engine.sweep(T0 + 10 * MIN).transitions.map((t) => t.alert.deviceId)).toEqual([CGM]);
   });
@@ -464,6 +505,7 @@ describe('AlertEngine — devices in step with the registry (syncDevices)', () =
     silentCgmWithAlerts();
     const stored = engine.activeAlerts();
     const restarted = new AlertEngine({ newId: () => `r-${++ids}` });
+    restarted.setOverrides(P, withSpecGlucose(), T0);
     restarted.restore(stored);
     const out = restarted.syncDevices([cgmAs(P, true)], T0 + 30 * MIN);
     expect(kinds(out)).toEqual(['resolved device.battery_low', 'resolved device.signal_loss']);
@@ -519,5 +561,106 @@ describe('AlertEngine — devices in step with the registry (syncDevices)', () =
     expect(kinds(engine.syncDevices([], T0 + 21 * MIN))).toEqual([]);
     expect(engine.holdsDevice(CGM)).toBe(true);
     expect(engine.activeAlerts().map((a) => a.rule)).toEqual(['device.signal_loss']);
+  });
+});
+
+describe('AlertEngine — the default glucose rules since issue 19 (docs/alert-quality.md)', () => {
+  beforeEach(() => {
+    engine.setOverrides(P, [], T0);
+  });
+  const FALL = [180, 165, 150, 135, 120, 105, 90, 75, 60, 45];
+
+  it('a fall: falling fast, then the prediction (medium, not latching), then urgent low; low is covered by them', () => {
+    const { transitions } = feed(FALL);
+    expect(transitions.filter((t) => t.startsWith('opened'))).toEqual([
+      'opened glucose.falling_fast',
+      'opened glucose.urgent_low_soon',
+      'opened glucose.urgent_low',
+    ]);
+    expect(byRule('glucose.urgent_low')?.priority).toBe('high');
+    // Crossed 55: the prediction resolves by itself (medium), it does not wait for a clinician.
+    expect(transitions).toContain('resolved glucose.urgent_low_soon');
+    // Recovery: low stays covered by the urgent low, latched (cleared at 62, past 54 + 5) until acknowledged.
+    const recovery = feed([52, 62, 68, 90], 50);
+    expect(recovery.transitions.filter((t) => t.startsWith('opened'))).toEqual([]);
+    expect(byRule('glucose.urgent_low')).toMatchObject({ state: 'open', clearedAt: T0 + 55 * MIN });
+  });
+
+  it('a low that starts above the prediction and the urgent level still raises glucose.low', () => {
+    // A slow drift (−0.4 mg/dL/min): no prediction of an urgent low.
+    const { transitions } = feed([75, 73, 71, 69, 68, 68]);
+    expect(transitions.filter((t) => t.startsWith('opened'))).toEqual(['opened glucose.low']);
+  });
+
+  it('re-arms only when worse within an hour after an acknowledged urgent low resolved', () => {
+    const first = feed([50, 48]);
+    const id = first.outputs[0].transitions.find((t) => t.alert.rule === 'glucose.urgent_low')!.alert.id;
+    engine.acknowledge(id, 'doc', T0 + 6 * MIN);
+    expect(kinds(engine.onReading(glucose(10 * MIN, 80)))).toContain('resolved glucose.urgent_low');
+    // 20 min later at 50 (not below the ended alert's 48): no new urgent low; at 46, worse: a new one.
+    expect(kinds(engine.onReading(glucose(30 * MIN, 50)))).not.toContain('opened glucose.urgent_low');
+    expect(kinds(engine.onReading(glucose(35 * MIN, 46)))).toContain('opened glucose.urgent_low');
+  });
+
+  it('re-arms at once more than an hour after the clear', () => {
+    const first = feed([50]);
+    const id = first.outputs[0].transitions.find((t) => t.alert.rule === 'glucose.urgent_low')!.alert.id;
+    engine.acknowledge(id, 'doc', T0 + MIN);
+    engine.onReading(glucose(5 * MIN, 80));
+    expect(kinds(engine.onReading(glucose(66 * MIN, 52)))).toContain('opened glucose.urgent_low');
+  });
+
+  it('the prediction is held until its projection is back above 65: one alert through a wobbling descent', () => {
+    // 100, 90, 80 project to 40; 84 to 60.8 and 76 to 60.8 (below 65: held).
+    const held = feed([100, 90, 80, 84, 76]);
+    // The same alert, its peak moved to 76.
+    expect(held.transitions.filter((t) => t.includes('urgent_low_soon'))).toEqual([
+      'opened glucose.urgent_low_soon',
+      'updated glucose.urgent_low_soon',
+    ]);
+    // Spec §4 (no hold; high, so it latches): 60.8 ≥ 55 clears it at 84.
+    const spec = new AlertEngine({ newId: (cause) => cause });
+    spec.registerDevice({ deviceId: CGM, patientId: P, type: 'cgm' });
+    spec.setOverrides(P, withSpecGlucose(), T0);
+    const specKinds = [100, 90, 80, 84, 76].flatMap((v, i) => kinds(spec.onReading(glucose(5 * i * MIN, v))));
+    expect(specKinds.filter((t) => t.includes('urgent_low_soon'))).toEqual([
+      'opened glucose.urgent_low_soon',
+      'cleared glucose.urgent_low_soon',
+    ]);
+  });
+});
+
+describe('AlertEngine — a threshold rule that waits while recovering keeps its own trend window', () => {
+  it('systolic_bp.low with notWhileRecovering: no alert while the pressure climbs back, one once it stalls low', () => {
+    const bp = new AlertEngine({ newId: (cause) => cause });
+    bp.registerDevice({ deviceId: 'bp-1', patientId: P, type: 'bp_monitor' });
+    const rule = { ruleKey: 'systolic_bp.low', enabled: true, params: { confirmReadings: 3, notWhileRecovering: 1 } };
+    bp.setOverrides(P, [rule], T0);
+    // No other systolic_bp rule keeps a window: this one asks for 15 min of history.
+    expect(bp.historyNeeded()).toContainEqual({
+      deviceId: 'bp-1',
+      patientId: P,
+      metric: 'systolic_bp',
+      spanMs: 15 * MIN,
+    });
+    const at = (minute: number, value: number): string[] =>
+      kinds(
+        bp.onReading(
+          {
+            deviceId: 'bp-1',
+            patientId: P,
+            metric: 'systolic_bp',
+            value,
+            time: T0 + minute * MIN,
+            receivedAt: T0 + minute * MIN,
+          },
+          T0 + minute * MIN,
+        ),
+      );
+    // 80, 83, 86 a minute apart: confirmed on the third, but rising 3/min: no alert.
+    expect([at(0, 80), at(1, 83), at(2, 86)].flat()).toEqual([]);
+    // Stalled at 86: the trend over the last 15 min falls below 1/min on the 7th reading (0.93/min).
+    expect([at(3, 86), at(4, 86), at(5, 86)].flat()).toEqual([]);
+    expect(at(6, 86)).toEqual(['opened systolic_bp.low']);
   });
 });

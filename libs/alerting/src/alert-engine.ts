@@ -29,7 +29,7 @@ import {
   type MessageFacts,
   type NotificationText,
 } from './alert-messages.js';
-import { DEFAULT_RULES } from './rule-catalog.js';
+import { DEFAULT_RULES, RISING_WINDOW_SEC, type ThresholdParams } from './rule-catalog.js';
 import {
   evaluateBattery,
   evaluatePredictive,
@@ -39,6 +39,7 @@ import {
   evaluateThreshold,
   evaluateTrend,
   newConditionState,
+  rearmed,
   type Condition,
   type ConditionState,
 } from './rule-evaluators.js';
@@ -193,6 +194,14 @@ function worseOf(rule: EffectiveRule): Worse {
   }
 }
 
+/** A threshold rule's `notWhileRecovering` (null: off). */
+function recoveringGuard(p: ThresholdParams): number | null {
+  return p.notWhileRecovering ?? null;
+}
+
+/** Readings the trend of `notWhileRecovering` needs (fewer: no trend, no wait). */
+const RISING_MIN_SAMPLES = 3;
+
 function compile(rules: readonly EffectiveRule[]): RuleSet {
   const byKey = new Map<string, CompiledRule>();
   const byMetric = Object.fromEntries(METRIC_KEYS.map((m) => [m, [] as CompiledRule[]])) as Record<
@@ -213,10 +222,17 @@ function compile(rules: readonly EffectiveRule[]): RuleSet {
     if (rule.scope === 'metric') {
       byMetric[rule.metric].push(compiled);
       const m = rule.metric;
-      if (rule.kind !== 'threshold') windowMs[m] = Math.max(windowMs[m], rule.params.windowSec * 1000);
+      // A threshold rule that waits while recovering looks at the trend of the last RISING_WINDOW_SEC.
+      const windowSec =
+        rule.kind !== 'threshold'
+          ? rule.params.windowSec
+          : recoveringGuard(rule.params) !== null
+            ? RISING_WINDOW_SEC
+            : 0;
+      windowMs[m] = Math.max(windowMs[m], windowSec * 1000);
       if (rule.kind === 'rate' || rule.kind === 'predictive')
         wholeMs[m] = Math.max(wholeMs[m], rule.params.windowSec * 1000);
-      const needs = rule.kind === 'threshold' ? rule.params.delaySec : rule.params.windowSec;
+      const needs = rule.kind === 'threshold' ? Math.max(rule.params.delaySec, windowSec) : rule.params.windowSec;
       spanMs[m] = Math.max(spanMs[m], needs * 1000);
     } else if (rule.kind === 'signal_loss') signalLoss = compiled;
     else battery.push(compiled);
@@ -374,7 +390,11 @@ export class AlertEngine {
       if (rule.scope === 'device' && alert.deviceId === null) continue;
       this.store(patient, rule.scope === 'device' ? `${rule.key}|${alert.deviceId}` : rule.key, alert);
       if (rule.scope === 'metric') this.reflected(patient, compiled, alert);
-      if (alert.clearedAt !== null) continue;
+      if (alert.clearedAt !== null) {
+        // Latched, cleared, awaiting acknowledgement: its clear started the rule's re-arming wait.
+        this.rearmAfter(patient, compiled, alert);
+        continue;
+      }
       if (rule.scope === 'metric') patient.conditions[compiled.index].active = true;
       else {
         const device = this.device(alert.deviceId!, alert.patientId);
@@ -418,7 +438,9 @@ export class AlertEngine {
     for (const alert of recentlyResolved) {
       const patient = this.patient(alert.patientId);
       const compiled = patient.ruleSet.byKey.get(alert.rule);
-      if (compiled?.rule.scope === 'metric') this.reflected(patient, compiled, alert);
+      if (compiled?.rule.scope !== 'metric') continue;
+      this.reflected(patient, compiled, alert);
+      this.rearmAfter(patient, compiled, alert);
     }
     // Where the read-back starts, per stream, and the latest such start per (patient, metric).
     const groups = new Map<string, { device: DeviceState; history: StreamHistory }[]>();
@@ -496,7 +518,7 @@ export class AlertEngine {
       const state = this.batteryState(device, rule.key);
       const condition = evaluateBattery(state, status.battery, rule.params);
       const key = `${rule.key}|${device.deviceId}`;
-      if (condition === 'clear') this.cleared(patient, state, key, status.time);
+      if (condition === 'clear') this.cleared(patient, state, key, status.time, now);
       else if (condition === 'fire') {
         const existing = patient.alerts.get(key);
         if (existing !== undefined) this.retriggered(patient, key, existing, status.battery, status.time, 'lower');
@@ -595,8 +617,9 @@ export class AlertEngine {
    * crash), or it is another active alert of the same (patient, rule) that an opened one collided
    * with. Re-applies the engine's observations to the stored row ({@link rebaseObserved}) and, when
    * the engine still holds that alert, adopts the result; returns the transitions still to store.
+   * `now`: wall clock, dating a resolution decided here.
    */
-  reconcile(observed: AlertRecord, stored: AlertRecord): EngineOutput {
+  reconcile(observed: AlertRecord, stored: AlertRecord, now: number): EngineOutput {
     const patient = this.patient(stored.patientId);
     const compiled = patient.ruleSet.byKey.get(stored.rule);
     if (compiled === undefined) return this.take();
@@ -604,7 +627,7 @@ export class AlertEngine {
     const held = patient.alerts.get(key);
     // Held under another id: the engine has moved on to a newer alert of this rule, written on its own.
     const ours = held !== undefined && (held.id === observed.id || held.id === stored.id);
-    const step = rebaseObserved(stored, ours ? held : observed, compiled.worse);
+    const step = rebaseObserved(stored, ours ? held : observed, compiled.worse, now);
     if (ours) {
       if (held.id !== step.alert.id) this.alertsById.delete(held.id);
       this.store(patient, key, step.alert);
@@ -672,12 +695,19 @@ export class AlertEngine {
       const rule = compiled.rule;
       let condition: Condition;
       switch (rule.kind) {
-        case 'threshold':
-          condition = evaluateThreshold(state, value, time, rule.params);
+        case 'threshold': {
+          // The trend toward range, only for a rule that waits while recovering and not yet active.
+          let recovering = NaN;
+          if (!state.active && recoveringGuard(rule.params) !== null) {
+            const slope = stream.window!.slopePerMin(time - RISING_WINDOW_SEC * 1000, RISING_MIN_SAMPLES);
+            recovering = rule.params.direction === 'below' ? slope : -slope;
+          }
+          condition = evaluateThreshold(state, value, time, rule.params, recovering);
           break;
+        }
         case 'rate':
           if (rebuilding && time < stream.replayFrom + rule.params.windowSec * 1000) continue;
-          condition = evaluateRate(state, stream.window!, time, rule.params, out);
+          condition = evaluateRate(state, stream.window!, time, rule.params, out, value);
           break;
         case 'predictive': {
           if (rebuilding && time < stream.replayFrom + rule.params.windowSec * 1000) continue;
@@ -698,13 +728,24 @@ export class AlertEngine {
       }
       if (condition === 'none') continue;
       if (condition === 'clear') {
-        this.cleared(patient, state, rule.key, time);
+        this.cleared(
+          patient,
+          state,
+          rule.key,
+          time,
+          now,
+          rule.kind === 'trend' ? 0 : (rule.params.rearmSec ?? 0) * 1000,
+        );
         continue;
       }
       const existing = patient.alerts.get(rule.key);
       if (existing !== undefined) {
         this.retriggered(patient, rule.key, existing, value, time, compiled.worse);
-      } else if (!state.suppressed) {
+      } else if (
+        !state.suppressed &&
+        rearmed(state, value, time, compiled.worse === 'lower') &&
+        !this.covered(patient, rule)
+      ) {
         const facts: MessageFacts = { value };
         if (rule.kind === 'rate') facts.slopePerMin = out[0];
         else if (rule.kind === 'predictive') facts.slopePerMin = out[1];
@@ -722,6 +763,15 @@ export class AlertEngine {
     }
   }
 
+  /** Whether an active alert of one of the rule's `coveredBy` rules already covers its episode. */
+  private covered(patient: PatientState, rule: EffectiveRule): boolean {
+    if (rule.scope !== 'metric' || rule.kind === 'trend') return false;
+    const keys = rule.params.coveredBy;
+    if (keys === undefined) return false;
+    for (const key of keys) if (patient.alerts.has(key)) return true;
+    return false;
+  }
+
   private stream(device: DeviceState, metric: MetricKey): StreamState {
     let stream = device.streams.get(metric);
     if (stream === undefined) {
@@ -733,14 +783,27 @@ export class AlertEngine {
 
   /** Marks a metric rule's inputs up to this stored alert's times as reflected in the database. */
   private reflected(patient: PatientState, compiled: CompiledRule, alert: AlertRecord): void {
-    const upTo = Math.max(
-      alert.openedAt,
-      alert.lastTriggeredAt,
-      alert.clearedAt ?? -Infinity,
-      alert.resolvedAt ?? -Infinity,
-    );
+    // Event-time fields only: resolvedAt is wall clock and says nothing of which readings were seen.
+    const upTo = Math.max(alert.openedAt, alert.lastTriggeredAt, alert.clearedAt ?? -Infinity);
     patient.notBefore ??= new Float64Array(DEFAULT_RULES.length).fill(-Infinity);
     patient.notBefore[compiled.index] = Math.max(patient.notBefore[compiled.index], upTo);
+  }
+
+  /**
+   * After a restart: an alert whose condition cleared (stored `clearedAt`, event time) kept its rule
+   * quiet for the rule's `rearmSec` after that clear, unless a worse value came — as
+   * {@link cleared} set it live. Without this a restart within that hour re-arms the rule at once
+   * and the next crossing opens a duplicate alert.
+   */
+  private rearmAfter(patient: PatientState, compiled: CompiledRule, alert: AlertRecord): void {
+    const rule = compiled.rule;
+    if (alert.clearedAt === null || rule.scope !== 'metric' || rule.kind === 'trend') return;
+    const rearmMs = (rule.params.rearmSec ?? 0) * 1000;
+    if (rearmMs <= 0) return;
+    const state = patient.conditions[compiled.index];
+    if (alert.clearedAt + rearmMs <= state.quietUntil) return;
+    state.quietUntil = alert.clearedAt + rearmMs;
+    state.quietPeak = alert.peakValue ?? NaN;
   }
 
   /**
@@ -753,8 +816,9 @@ export class AlertEngine {
     const patient = this.patients.get(alert.patientId);
     const compiled = patient?.ruleSet.byKey.get(alert.rule);
     if (!patient || !compiled || compiled.rule.scope !== 'metric' || patient.alerts.has(compiled.rule.key)) return;
+    // In event time: every reading since the last one that fired the rule must have been read back.
     const from = coveredFrom.get(`${alert.patientId}|${compiled.rule.metric}`);
-    if (from === undefined || alert.resolvedAt < from) return;
+    if (from === undefined || alert.lastTriggeredAt < from) return;
     const state = patient.conditions[compiled.index];
     state.active = true;
     state.suppressed = true;
@@ -849,7 +913,7 @@ export class AlertEngine {
     const patient = this.patient(device.patientId);
     const key = `device.signal_loss|${device.deviceId}`;
     const lost = patient.alerts.get(key);
-    this.cleared(patient, device.signal, key, now);
+    this.cleared(patient, device.signal, key, now, now);
     if (lost !== undefined || wasSuppressed) {
       this.notify(
         patient.patientId,
@@ -865,11 +929,26 @@ export class AlertEngine {
     }
   }
 
-  private cleared(patient: PatientState, state: ConditionState, key: string, time: number): void {
+  /**
+   * A rule's condition cleared at event time `time`. With `rearmMs` (the rule's `rearmSec`), the
+   * alert that ends with it keeps the rule quiet for that long unless a worse value comes.
+   */
+  private cleared(
+    patient: PatientState,
+    state: ConditionState,
+    key: string,
+    time: number,
+    now: number,
+    rearmMs = 0,
+  ): void {
     state.suppressed = false;
     const alert = patient.alerts.get(key);
     if (alert === undefined) return;
-    const step = clearAlert(alert, time);
+    if (rearmMs > 0 && alert.clearedAt === null) {
+      state.quietUntil = time + rearmMs;
+      state.quietPeak = alert.peakValue ?? NaN;
+    }
+    const step = clearAlert(alert, time, now);
     if (step.transitions.length === 0) return;
     this.store(patient, key, step.alert);
     this.out().transitions.push(...step.transitions);

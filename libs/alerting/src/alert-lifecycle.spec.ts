@@ -166,34 +166,50 @@ describe('rebaseObserved: what the core saw, applied to the row as stored', () =
   it('a resolved row stays resolved, whatever the core saw', () => {
     const stored = resolveAlert(alert('high'), 'doc', T0 + MIN).alert;
     const observed = retriggerAlert(alert('high'), 40, T0 + 2 * MIN, 'lower').alert;
-    expect(rebaseObserved(stored, observed, 'lower')).toEqual({ alert: stored, transitions: [] });
+    expect(rebaseObserved(stored, observed, 'lower', T0 + 30 * MIN)).toEqual({ alert: stored, transitions: [] });
   });
 
   it('a clear on a row acknowledged meanwhile resolves it (clearAlert on the stored row)', () => {
     const observed = clearAlert(alert('high'), T0 + 5 * MIN).alert;
-    const result = rebaseObserved(acknowledged(alert('high')), observed, 'lower');
+    const result = rebaseObserved(acknowledged(alert('high')), observed, 'lower', T0 + 30 * MIN);
     expect(kinds(result)).toEqual(['resolved resolved']);
-    expect(result.alert).toMatchObject({ acknowledgedBy: 'doc', clearedAt: T0 + 5 * MIN, resolvedAt: T0 + 5 * MIN });
+    // The clear's event time; resolved on the wall clock of the reconciliation (the observation was latched, not resolved).
+    expect(result.alert).toMatchObject({ acknowledgedBy: 'doc', clearedAt: T0 + 5 * MIN, resolvedAt: T0 + 30 * MIN });
   });
 
   it('a worse value is an update; a firing after the stored clear un-clears; lastTriggeredAt alone emits nothing', () => {
-    const worse = rebaseObserved(alert('high'), retriggerAlert(alert('high'), 40, T0 + MIN, 'lower').alert, 'lower');
+    const worse = rebaseObserved(
+      alert('high'),
+      retriggerAlert(alert('high'), 40, T0 + MIN, 'lower').alert,
+      'lower',
+      T0 + 30 * MIN,
+    );
     expect(kinds(worse)).toEqual(['updated open']);
     expect(worse.alert).toMatchObject({ peakValue: 40, lastTriggeredAt: T0 + MIN });
     const latched = clearAlert(alert('high'), T0 + MIN).alert;
-    const again = rebaseObserved(latched, retriggerAlert(alert('high'), 52, T0 + 2 * MIN, 'lower').alert, 'lower');
+    const again = rebaseObserved(
+      latched,
+      retriggerAlert(alert('high'), 52, T0 + 2 * MIN, 'lower').alert,
+      'lower',
+      T0 + 30 * MIN,
+    );
     expect(kinds(again)).toEqual(['updated open']);
     expect(again.alert.clearedAt).toBeNull();
-    const quiet = rebaseObserved(alert('high'), { ...alert('high'), lastTriggeredAt: T0 + MIN }, 'lower');
+    const quiet = rebaseObserved(
+      alert('high'),
+      { ...alert('high'), lastTriggeredAt: T0 + MIN },
+      'lower',
+      T0 + 30 * MIN,
+    );
     expect(quiet).toEqual({ alert: { ...alert('high'), lastTriggeredAt: T0 + MIN }, transitions: [] });
   });
 
   it('an escalation applies only to a row still open; a resolution by the system applies to any active row', () => {
     const escalated = escalateAlert(alert('high'), T0 + 6 * MIN).alert;
-    expect(rebaseObserved(acknowledged(alert('high')), escalated, 'lower').transitions).toEqual([]);
-    expect(kinds(rebaseObserved(alert('high'), escalated, 'lower'))).toEqual(['escalated open']);
+    expect(rebaseObserved(acknowledged(alert('high')), escalated, 'lower', T0 + 30 * MIN).transitions).toEqual([]);
+    expect(kinds(rebaseObserved(alert('high'), escalated, 'lower', T0 + 30 * MIN))).toEqual(['escalated open']);
     const disabled = resolveAlert(alert('high'), null, T0 + 7 * MIN, 'rule disabled').alert;
-    const result = rebaseObserved(acknowledged(alert('high')), disabled, 'lower');
+    const result = rebaseObserved(acknowledged(alert('high')), disabled, 'lower', T0 + 30 * MIN);
     expect(kinds(result)).toEqual(['resolved resolved']);
     expect(result.alert).toMatchObject({ resolvedBy: null, resolveNote: 'rule disabled', acknowledgedBy: 'doc' });
   });

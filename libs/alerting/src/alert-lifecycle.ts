@@ -15,19 +15,28 @@ export interface AlertRecord {
   readonly value: number | null;
   /** The worst value seen while active (lowest for below/falling rules, highest otherwise). */
   readonly peakValue: number | null;
-  /** Event time of the reading (or wall time of the sweep/status) that opened it. */
+  // Two clocks, never mixed in one field (docs/alerting.md, "Clocks"): EVENT time — the time of the
+  // input, as the device stamped it (for signal loss: the sweep's wall clock, its only input) — and
+  // WALL time — when Lantern or a person acted. A back-filled reading can be days older than the
+  // wall clock, so the two may be compared only within one clock.
+  /** EVENT time of the input that opened it. */
   readonly openedAt: number;
+  /** EVENT time of the latest input that fired its rule. */
   readonly lastTriggeredAt: number;
+  /** EVENT time of the input on which its condition cleared. */
   readonly clearedAt: number | null;
+  /** WALL time a clinician acknowledged it. */
   readonly acknowledgedAt: number | null;
   readonly acknowledgedBy: string | null;
   readonly acknowledgeNote: string | null;
+  /** WALL time it resolved: when the core saw its condition clear, or a person or the system resolved it. */
   readonly resolvedAt: number | null;
   readonly resolvedBy: string | null;
   readonly resolveNote: string | null;
   readonly escalationLevel: number;
+  /** WALL time of its latest escalation. */
   readonly escalatedAt: number | null;
-  /** Wall-clock time the core raised it: escalation counts from here, not from a late reading's event time. */
+  /** WALL time the core raised it: escalation counts from here, not from a late reading's event time. */
   readonly raisedAt: number;
   readonly late: boolean;
 }
@@ -155,17 +164,23 @@ export function retriggerAlert(
 }
 
 /**
- * The condition cleared at `time`. Low and medium alerts resolve by themselves. A high alert
- * latches: it records `clearedAt` and stays until a clinician acknowledges it — unless it was
- * already acknowledged, in which case it resolves now.
+ * The condition cleared on the input of event time `time`, seen at wall time `now`. Low and medium
+ * alerts resolve by themselves (`resolvedAt` = `now`: resolution is a wall-clock fact, like
+ * acknowledgement, so a back-filled clear never "resolves" before the alert was acknowledged). A
+ * high alert latches: it records `clearedAt` and stays until a clinician acknowledges it — unless
+ * it was already acknowledged, in which case it resolves now.
  */
-export function clearAlert(alert: AlertRecord, time: number): { alert: AlertRecord; transitions: AlertTransition[] } {
+export function clearAlert(
+  alert: AlertRecord,
+  time: number,
+  now: number = time,
+): { alert: AlertRecord; transitions: AlertTransition[] } {
   if (!isActive(alert) || alert.clearedAt !== null) return { alert, transitions: [] };
   if (alert.priority === 'high' && alert.state === 'open') {
     const cleared: AlertRecord = { ...alert, clearedAt: time };
     return { alert: cleared, transitions: [{ kind: 'cleared', alert: cleared }] };
   }
-  const resolved: AlertRecord = { ...alert, clearedAt: time, state: 'resolved', resolvedAt: time, resolvedBy: null };
+  const resolved: AlertRecord = { ...alert, clearedAt: time, state: 'resolved', resolvedAt: now, resolvedBy: null };
   return { alert: resolved, transitions: [{ kind: 'resolved', alert: resolved }] };
 }
 
@@ -240,12 +255,13 @@ export function escalateAlert(alert: AlertRecord, now: number): { alert: AlertRe
  * {@link clearAlert} on the stored row (so an acknowledged row resolves, an open high one latches);
  * a resolution by the system, an acknowledgement and an escalation are applied when the stored row
  * still allows them. Returns the alert to keep and the transitions still to store (none when the
- * stored row already says it all).
+ * stored row already says it all). `now` (wall clock) dates a resolution the observation does not.
  */
 export function rebaseObserved(
   stored: AlertRecord,
   observed: AlertRecord,
   worse: Worse,
+  now: number,
 ): { alert: AlertRecord; transitions: AlertTransition[] } {
   if (!isActive(stored)) return { alert: stored, transitions: [] };
   const transitions: AlertTransition[] = [];
@@ -283,7 +299,8 @@ export function rebaseObserved(
     alert.clearedAt === null &&
     observed.clearedAt >= stored.lastTriggeredAt
   ) {
-    const step = clearAlert(alert, observed.clearedAt);
+    // Resolved when the core saw the clear, if it resolved it then; else now, on the stored row.
+    const step = clearAlert(alert, observed.clearedAt, observed.resolvedAt ?? now);
     alert = step.alert;
     transitions.push(...step.transitions);
   }
@@ -291,12 +308,7 @@ export function rebaseObserved(
   const resolvedOtherwise =
     observed.state === 'resolved' && (observed.resolvedBy !== null || observed.resolveNote !== null);
   if (resolvedOtherwise && isActive(alert)) {
-    const step = resolveAlert(
-      alert,
-      observed.resolvedBy,
-      observed.resolvedAt ?? alert.lastTriggeredAt,
-      observed.resolveNote,
-    );
+    const step = resolveAlert(alert, observed.resolvedBy, observed.resolvedAt ?? now, observed.resolveNote);
     alert = step.alert;
     transitions.push(...step.transitions);
   }

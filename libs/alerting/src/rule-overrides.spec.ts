@@ -26,11 +26,20 @@ describe('rule catalog', () => {
     ]);
   });
 
-  it('carries the parameters of the spec', () => {
+  it('carries the parameters of the spec, the glucose rules as changed on the harness evidence (docs/alerting.md)', () => {
     expect(findRule('glucose.high')).toMatchObject({
       kind: 'threshold',
       metric: 'glucose',
-      params: { direction: 'above', threshold: 250, delaySec: 1800, hysteresis: 10, priority: 'low' },
+      params: { direction: 'above', threshold: 250, delaySec: 1800, hysteresis: 10, priority: 'low', rearmSec: 3600 },
+    });
+    expect(findRule('glucose.low')?.params).toEqual({
+      direction: 'below',
+      threshold: 70,
+      delaySec: 0,
+      hysteresis: 5,
+      priority: 'medium',
+      rearmSec: 3600,
+      coveredBy: ['glucose.urgent_low_soon', 'glucose.urgent_low'],
     });
     expect(findRule('glucose.falling_fast')?.params).toEqual({
       direction: 'falling',
@@ -38,11 +47,23 @@ describe('rule catalog', () => {
       windowSec: 900,
       minSamples: 3,
       priority: 'medium',
+      valueLimit: 180,
+      rearmSec: 3600,
+      coveredBy: ['glucose.urgent_low_soon', 'glucose.low', 'glucose.urgent_low'],
     });
     expect(findRule('glucose.urgent_low_soon')).toMatchObject({
       kind: 'predictive',
       takenOverBy: 'glucose.urgent_low',
-      params: { direction: 'below', threshold: 55, horizonSec: 1200, windowSec: 900, minSamples: 3, priority: 'high' },
+      params: {
+        direction: 'below',
+        threshold: 55,
+        horizonSec: 1200,
+        windowSec: 900,
+        minSamples: 3,
+        priority: 'medium',
+        rearmSec: 3600,
+        hysteresis: 10,
+      },
     });
     expect(findRule('body_weight.gain_3d')?.params).toEqual({
       direction: 'rising',
@@ -85,6 +106,28 @@ describe('validateRuleOverride', () => {
     });
   });
 
+  it('accepts the second-round options of issue 19 and checks their bounds', () => {
+    expect(
+      validateRuleOverride('glucose.urgent_low', { confirmReadings: 2, immediateBeyond: 45, notWhileRecovering: 1 }),
+    ).toEqual({ ok: true, params: { confirmReadings: 2, immediateBeyond: 45, notWhileRecovering: 1 } });
+    expect(
+      validateRuleOverride('glucose.urgent_low_soon', { slopeMethod: 'robust', minRatePerMin: 1, hysteresis: 10 }),
+    ).toEqual({ ok: true, params: { slopeMethod: 'robust', minRatePerMin: 1, hysteresis: 10 } });
+    expect(validateRuleOverride('glucose.falling_fast', { slopeMethod: 'robust' })).toEqual({
+      ok: true,
+      params: { slopeMethod: 'robust' },
+    });
+    expect(validateRuleOverride('glucose.urgent_low', { confirmReadings: 0, notWhileRecovering: 0 })).toMatchObject({
+      ok: false,
+      problems: [expect.stringContaining('confirmReadings'), expect.stringContaining('notWhileRecovering')],
+    });
+    expect(validateRuleOverride('glucose.urgent_low_soon', { slopeMethod: 'median' })).toMatchObject({
+      ok: false,
+      problems: ['slopeMethod must be one of least_squares, robust'],
+    });
+    expect(validateRuleOverride('glucose.high', { slopeMethod: 'robust' })).toMatchObject({ ok: false });
+  });
+
   it('lists every problem', () => {
     const result = validateRuleOverride('glucose.low', {
       threshold: 900,
@@ -103,7 +146,7 @@ describe('validateRuleOverride', () => {
       'priority must be one of high, medium, low',
       'enabled must be a boolean',
       'direction of glucose.low cannot be changed',
-      'foo is not a parameter of glucose.low (allowed: enabled, threshold, delaySec, hysteresis, priority)',
+      'foo is not a parameter of glucose.low (allowed: enabled, threshold, delaySec, hysteresis, priority, rearmSec, coveredBy, confirmReadings, immediateBeyond, notWhileRecovering)',
     ]);
   });
 

@@ -25,13 +25,18 @@ type FieldSpec =
       readonly nullable?: boolean;
     }
   | { readonly type: 'metric-value' }
-  | { readonly type: 'enum'; readonly values: readonly string[] };
+  | { readonly type: 'enum'; readonly values: readonly string[] }
+  /** A list of other rules of the same metric (keys). */
+  | { readonly type: 'metric-rules' };
 
 const DAY = 86_400;
 const priority: FieldSpec = { type: 'enum', values: ALERT_PRIORITIES };
 const windowSec: FieldSpec = { type: 'integer', min: 60, max: 30 * DAY };
 // A window holds at most MAX_WINDOW_SAMPLES: a rule asking for more could never fire.
 const minSamples: FieldSpec = { type: 'integer', min: 2, max: MAX_WINDOW_SAMPLES };
+const rearmSec: FieldSpec = { type: 'integer', min: 0, max: DAY };
+const coveredBy: FieldSpec = { type: 'metric-rules' };
+const slopeMethod: FieldSpec = { type: 'enum', values: ['least_squares', 'robust'] };
 
 /**
  * Parameter schema per rule kind: the fields a patient override may set. `direction` is part of a
@@ -43,14 +48,36 @@ export const RULE_PARAM_SCHEMAS: Record<RuleKind, Readonly<Record<string, FieldS
     delaySec: { type: 'integer', min: 0, max: DAY },
     hysteresis: { type: 'number', min: 0, max: 1000 },
     priority,
+    rearmSec,
+    coveredBy,
+    confirmReadings: { type: 'integer', min: 1, max: 20 },
+    immediateBeyond: { type: 'metric-value' },
+    notWhileRecovering: { type: 'number', min: 0, max: 1000, exclusiveMin: true, nullable: true },
   },
-  rate: { ratePerMin: { type: 'number', min: 0, max: 1000, exclusiveMin: true }, windowSec, minSamples, priority },
+  rate: {
+    ratePerMin: { type: 'number', min: 0, max: 1000, exclusiveMin: true },
+    windowSec,
+    minSamples,
+    priority,
+    valueLimit: { type: 'metric-value' },
+    rearmSec,
+    coveredBy,
+    slopeMethod,
+  },
   predictive: {
     threshold: { type: 'metric-value' },
     horizonSec: { type: 'integer', min: 60, max: DAY },
     windowSec,
     minSamples,
     priority,
+    valueLimit: { type: 'metric-value' },
+    confirmReadings: { type: 'integer', min: 1, max: 20 },
+    projectFrom: { type: 'enum', values: ['reading', 'trend'] },
+    rearmSec,
+    coveredBy,
+    slopeMethod,
+    minRatePerMin: { type: 'number', min: 0, max: 1000, nullable: true },
+    hysteresis: { type: 'number', min: 0, max: 1000 },
   },
   trend: { delta: { type: 'number', min: 0, max: 1000, exclusiveMin: true }, windowSec, priority },
   signal_loss: { afterSec: { type: 'integer', min: 60, max: 30 * DAY, nullable: true }, priority },
@@ -66,6 +93,18 @@ function checkField(rule: RuleDefinition, name: string, spec: FieldSpec, value: 
       return typeof value === 'string' && spec.values.includes(value)
         ? undefined
         : `${name} must be one of ${spec.values.join(', ')}`;
+    case 'metric-rules': {
+      if (rule.scope !== 'metric') return `${name} is not a parameter of ${rule.key}`;
+      const ok =
+        Array.isArray(value) &&
+        value.every((key) => {
+          const other = typeof key === 'string' ? findRule(key) : undefined;
+          return (
+            other !== undefined && other.key !== rule.key && other.scope === 'metric' && other.metric === rule.metric
+          );
+        });
+      return ok ? undefined : `${name} must be a list of other ${rule.metric} rules`;
+    }
     case 'metric-value': {
       if (rule.scope !== 'metric') return `${name} is not a parameter of ${rule.key}`;
       const { min, max } = METRICS[rule.metric].plausible;

@@ -21,6 +21,11 @@ export class SampleWindow {
   private values: Float64Array;
   private head = 0;
   private count = 0;
+  private readonly fit = new Float64Array(2);
+  // Scratch of robustFit, allocated on first use (only streams with a robust rule pay for it).
+  private robustX: Float64Array | null = null;
+  private robustY: Float64Array | null = null;
+  private robustPairs: Float64Array | null = null;
 
   /**
    * @param spanMs how much history to keep behind the latest reading.
@@ -68,8 +73,20 @@ export class SampleWindow {
    * NaN when fewer than `minSamples` readings fall in that range.
    */
   slopePerMin(from: number, minSamples: number): number {
+    return this.linearFit(from, minSamples, this.fit)[0];
+  }
+
+  /**
+   * Least-squares line through the readings at or after `from`: `out[0]` its slope (value units per
+   * minute), `out[1]` its value at the latest reading's time — the trend's estimate of the value now,
+   * less noisy than the latest reading alone. Both NaN when fewer than `minSamples` readings fall in
+   * that range. Returns `out`.
+   */
+  linearFit(from: number, minSamples: number, out: Float64Array): Float64Array {
+    out[0] = NaN;
+    out[1] = NaN;
     const mask = this.times.length - 1;
-    if (this.count === 0) return NaN;
+    if (this.count === 0) return out;
     const latest = this.times[(this.head + this.count - 1) & mask];
     // Times relative to the latest, in minutes: keeps the sums small and exact enough.
     let n = 0;
@@ -89,10 +106,51 @@ export class SampleWindow {
       sxx += x * x;
       sxy += x * y;
     }
-    if (n < minSamples || n < 2) return NaN;
+    if (n < minSamples || n < 2) return out;
     const denominator = n * sxx - sx * sx;
-    if (denominator === 0) return NaN;
-    return (n * sxy - sx * sy) / denominator;
+    if (denominator === 0) return out;
+    const slope = (n * sxy - sx * sy) / denominator;
+    out[0] = slope;
+    // x is 0 at the latest reading: the intercept is the line's value there.
+    out[1] = (sy - slope * sx) / n;
+    return out;
+  }
+
+  /**
+   * The Theil–Sen line through the readings at or after `from` (at most the newest
+   * {@link ROBUST_MAX_SAMPLES}): `out[0]` the median of the pairwise slopes (value units per minute),
+   * `out[1]` the line's value at the latest reading's time (the median of value − slope × time).
+   * Robust to outliers: up to about 29 % of wild readings cannot tilt it, where one tilts a
+   * least-squares line. Both NaN with fewer than `minSamples` readings (or fewer than 2). Returns `out`.
+   */
+  robustFit(from: number, minSamples: number, out: Float64Array): Float64Array {
+    out[0] = NaN;
+    out[1] = NaN;
+    const mask = this.times.length - 1;
+    if (this.count === 0) return out;
+    const latest = this.times[(this.head + this.count - 1) & mask];
+    const xs = (this.robustX ??= new Float64Array(ROBUST_MAX_SAMPLES));
+    const ys = (this.robustY ??= new Float64Array(ROBUST_MAX_SAMPLES));
+    const pairs = (this.robustPairs ??= new Float64Array((ROBUST_MAX_SAMPLES * (ROBUST_MAX_SAMPLES - 1)) / 2));
+    let n = 0;
+    for (let i = this.count - 1; i >= 0 && n < ROBUST_MAX_SAMPLES; i--) {
+      const at = (this.head + i) & mask;
+      const t = this.times[at];
+      if (t < from) break;
+      xs[n] = (t - latest) / 60_000;
+      ys[n] = this.values[at];
+      n++;
+    }
+    if (n < minSamples || n < 2) return out;
+    let k = 0;
+    for (let i = 0; i < n; i++)
+      for (let j = i + 1; j < n; j++) if (xs[i] !== xs[j]) pairs[k++] = (ys[i] - ys[j]) / (xs[i] - xs[j]);
+    if (k === 0) return out;
+    const slope = medianOf(pairs, k);
+    for (let i = 0; i < n; i++) pairs[i] = ys[i] - slope * xs[i];
+    out[0] = slope;
+    out[1] = medianOf(pairs, n);
+    return out;
   }
 
   /** Lowest (`'min'`) or highest (`'max'`) value at or after `from`; NaN when none. */
@@ -121,6 +179,16 @@ export class SampleWindow {
     this.values = values;
     this.head = 0;
   }
+}
+
+/** Most readings {@link SampleWindow.robustFit} looks at: its pairwise slopes grow with the square. */
+export const ROBUST_MAX_SAMPLES = 32;
+
+/** Median of the first `n` values of `a` (reorders them). */
+function medianOf(a: Float64Array, n: number): number {
+  const sorted = a.subarray(0, n).sort();
+  const mid = n >> 1;
+  return n % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 function isPowerOfTwo(n: number): boolean {

@@ -10,6 +10,7 @@ import {
 import mqtt, { type MqttClient } from 'mqtt';
 import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
 import { ALERT_PRIORITIES, type DeviceStatus, type Reading } from '@lantern/domain';
+import { brokerTrust } from '@lantern/messaging';
 import {
   AlertEngine,
   MAX_WINDOW_SAMPLES,
@@ -119,7 +120,7 @@ export class AlertStreamingService implements OnModuleInit, OnApplicationBootstr
     private readonly webhook: AlertWebhookService,
     private readonly metrics: IngestMetrics,
   ) {
-    writer.reconcile = (observed, stored) => this.engine.reconcile(observed, stored);
+    writer.reconcile = (observed, stored) => this.engine.reconcile(observed, stored, Date.now());
   }
 
   /** Rebuilds state and subscribes before the broker connection starts delivering (IngestService, bootstrap). */
@@ -376,6 +377,7 @@ export class AlertStreamingService implements OnModuleInit, OnApplicationBootstr
       protocolVersion: 4,
       clean: true,
       reconnectPeriod: 1000,
+      ...brokerTrust(this.config.mqttCaFile),
     });
     client.on('connect', () => {
       client.subscribe([rulesChangedTopic(root), alertChangedTopic(root)], { qos: 1 }, (error) => {

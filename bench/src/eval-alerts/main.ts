@@ -1,0 +1,126 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { boolFlag, numberFlag, parseArgs, stringFlag } from '../../../device-simulator/src/cli-args.js';
+import {
+  DexcomLikeAlgorithm,
+  LANTERN_TARGETS,
+  LanternAlgorithm,
+  NightscoutLikeAlgorithm,
+  type AlertAlgorithm,
+} from './alert-algorithms.js';
+import { markdownTable, RULE_HEADER, ruleMatrixRow, ruleRows, SUMMARY_HEADER, summaryRow } from './alert-report.js';
+import { accuracyRow, ACCURACY_HEADER, sensorAccuracy } from './sensor-accuracy.js';
+import { checkTargets } from './alert-targets.js';
+import { SENSOR_MODELS, type SensorModelName } from './cgm-sensor.js';
+import { buildCorpus, DEFAULT_CORPUS } from './corpus.js';
+import { evaluate, GROUPS } from './eval-runner.js';
+import { changeSteps, REJECTED } from './lantern-variants.js';
+
+const d = DEFAULT_CORPUS;
+const LANTERN_RULES = Object.keys(LANTERN_TARGETS);
+const HELP = `npm run eval:alerts -- [flags]     (docs/alert-quality.md)
+  --seed N        corpus seed (${d.seed}); the same flags make the same corpus and the same numbers
+  --adults N      (${d.adults})   --children N (${d.children})   --days N (${d.days})
+  --interval MIN  minutes between CGM readings (${d.intervalMin})
+  --sensor NAME   modern (default: Dexcom G6/G7-class accuracy), legacy (Breton & Kovatchev 2008, noisier at
+                  lows) or ideal (no error, only the interstitial lag: the floor for any rule on readings)
+  --ack-min MIN   a clinician acknowledges open high/medium alerts this long after they are raised (5)
+  --rejected      also measure the rule variants that were tried and not kept
+  --out FILE      also write the report (Markdown) there`;
+
+function sensorFlag(value: string | undefined): SensorModelName {
+  if (value === undefined) return d.sensor;
+  if (value in SENSOR_MODELS) return value as SensorModelName;
+  throw new Error(`--sensor: one of ${Object.keys(SENSOR_MODELS).join(', ')} (got ${value})`);
+}
+
+function main(): number {
+  const args = parseArgs(process.argv.slice(2));
+  if (boolFlag(args, 'help')) {
+    console.log(HELP);
+    return 0;
+  }
+  const started = Date.now();
+  const options = {
+    seed: numberFlag(args, 'seed', d.seed),
+    adults: numberFlag(args, 'adults', d.adults),
+    children: numberFlag(args, 'children', d.children),
+    days: numberFlag(args, 'days', d.days),
+    intervalMin: numberFlag(args, 'interval', d.intervalMin),
+    start: d.start,
+    sensor: sensorFlag(stringFlag(args, 'sensor')),
+  };
+  const corpus = buildCorpus(options);
+  const readings = corpus.reduce((sum, t) => sum + t.readingTimes.length, 0);
+  const lantern = { acknowledgeAfterMin: numberFlag(args, 'ack-min', 5), latencyMs: 2000 };
+  const variants = [...changeSteps(), ...(boolFlag(args, 'rejected') ? REJECTED : [])];
+  const algorithms: AlertAlgorithm[] = [
+    ...variants.map((v) => new LanternAlgorithm(v.name, { ...lantern, overrides: v.overrides })),
+    new NightscoutLikeAlgorithm(),
+    new DexcomLikeAlgorithm(),
+  ];
+  const results = evaluate(corpus, algorithms);
+  const before = results[0];
+  const now = results[changeSteps().length - 1];
+  const references = results.slice(-2);
+  const lines = [
+    `Corpus: seed ${options.seed}, ${options.sensor} sensor, ${options.adults} adults + ${options.children} children × ${options.days} days, ` +
+      `a reading every ${options.intervalMin} min (${readings} readings); clinician acknowledges after ${lantern.acknowledgeAfterMin} min.`,
+    '',
+    `### Sensor accuracy (${options.sensor} model) against the true glucose`,
+    '',
+    markdownTable(
+      ACCURACY_HEADER,
+      (['adult', 'child', 'all'] as const).map((g) => accuracyRow(sensorAccuracy(corpus, g))),
+    ),
+    '',
+    '### All patients',
+    '',
+    markdownTable(
+      SUMMARY_HEADER,
+      results.map((r) => summaryRow(r.name, 'all', r.metrics.all)),
+    ),
+    '',
+    '### Per group',
+    '',
+    markdownTable(
+      SUMMARY_HEADER,
+      [before, now, ...references].flatMap((r) =>
+        GROUPS.filter((g) => g !== 'all').map((g) => summaryRow(r.name, g, r.metrics[g])),
+      ),
+    ),
+    '',
+    '### Per rule (all patients): before and now',
+    '',
+    markdownTable(
+      RULE_HEADER,
+      [before, now, ...references].flatMap((r) => ruleRows(r.name, r.metrics.all)),
+    ),
+    '',
+    '### Per rule, every Lantern row: alerts per patient-day (share followed by the event it warns of)',
+    '',
+    markdownTable(
+      ['algorithm', ...LANTERN_RULES.map((rule) => rule.replace('glucose.', ''))],
+      results.slice(0, variants.length).map((r) => [r.name, ...ruleMatrixRow(r.metrics.all, LANTERN_RULES)]),
+    ),
+    '',
+    '### Targets (issue 19), current rules against before',
+    '',
+    markdownTable(
+      ['target', 'met', 'measured'],
+      checkTargets(before.metrics.all, now.metrics.all).map((c) => [c.target, c.ok ? 'yes' : 'no', c.measured]),
+    ),
+    '',
+    `${corpus.length} patients simulated and evaluated by ${algorithms.length} algorithms in ${((Date.now() - started) / 1000).toFixed(1)} s.`,
+  ];
+  const report = lines.join('\n');
+  console.log(report);
+  const out = stringFlag(args, 'out');
+  if (out) {
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, `${report}\n`);
+  }
+  return 0;
+}
+
+process.exitCode = main();
