@@ -14,10 +14,10 @@ import {
   PeopleBuilder,
   record,
   startApi,
-  waitFor,
   type LiveClient,
   type RunningApi,
 } from './live-fixture.js';
+import { waitFor } from '../support/wait.js';
 
 describe('end to end: device → broker → ingest → alert → broker → api → socket', () => {
   let db: TestDatabase;
@@ -90,7 +90,7 @@ describe('end to end: device → broker → ingest → alert → broker → api 
       { qos: 1 },
     );
 
-    await waitFor(() => seenWatcher.alert.length > 0, 10_000, 'alert on the watching clinician');
+    await waitFor(() => seenWatcher.alert.length > 0, 'alert on the watching clinician', 10_000);
     const alertLatency = Date.now() - publishedAt;
     const alert = seenWatcher.alert[0] as AlertResource;
     expect(alert).toMatchObject({
@@ -103,17 +103,17 @@ describe('end to end: device → broker → ingest → alert → broker → api 
     });
     expect(alert.value).toBeCloseTo(2.5 * 18.016, 3);
 
-    const reading = await waitFor(() => seenWatcher.reading[0] as LiveReadingEvent | undefined, 5000, 'live reading');
+    const reading = await waitFor(() => seenWatcher.reading[0] as LiveReadingEvent | undefined, 'live reading', 5000);
     expect(reading).toMatchObject({ patientId: patient, deviceId: cgm, metric: 'glucose', unit: 'mg/dL' });
     expect(reading.value).toBeCloseTo(45.04, 2);
 
     const notification = await waitFor(
       () => seenSelf.notification[0] as PatientNotificationResource | undefined,
-      5000,
       'patient notification',
+      5000,
     );
     expect(notification).toMatchObject({ patientId: patient, kind: 'alert_opened', alertId: alert.id });
-    await waitFor(() => seenSelf.alert.length > 0, 5000, 'alert on the patient socket');
+    await waitFor(() => seenSelf.alert.length > 0, 'alert on the patient socket', 5000);
 
     // The other clinician's socket, subscribed to another patient, saw nothing of it.
     expect(seenOther.alert).toHaveLength(0);

@@ -14,21 +14,6 @@ import { LIVE_MQTT_CLIENT } from '../../apps/api/src/live/live.tokens.js';
 
 export type LiveClient = Socket<LiveServerToClientEvents, LiveClientToServerEvents>;
 
-/** Polls `check` until it returns something other than undefined/false, or fails after `timeoutMs`. */
-export async function waitFor<T>(
-  check: () => T | undefined | false | Promise<T | undefined | false>,
-  timeoutMs = 5000,
-  what = 'condition',
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /** Sets the environment the api reads at start: its own topic root, the test database, a fixed JWT secret. */
 export function liveTestEnv(databaseUrl: string, extra: Record<string, string> = {}): string {
   const root = `test-live-${randomBytes(4).toString('hex')}/v1`;

@@ -15,10 +15,10 @@ import {
   PeopleBuilder,
   record,
   startApi,
-  waitFor,
   type LiveClient,
   type RunningApi,
 } from './live-fixture.js';
+import { waitFor } from '../support/wait.js';
 
 const THROTTLE_MS = 400;
 
@@ -166,12 +166,12 @@ describe('Socket.IO /live', () => {
 
       const alert = alertFor(patientA);
       await publish(topics.patientAlerts(patientA), alert);
-      await waitFor(() => seenWatcher.alert.length === 1, 5000, 'alert on the watcher');
+      await waitFor(() => seenWatcher.alert.length === 1, 'alert on the watcher', 5000);
       expect(seenWatcher.alert[0]).toEqual(alert);
 
       // A marker for patient B arriving proves the broker had time to deliver anything else.
       await publish(topics.patientAlerts(patientB), alertFor(patientB));
-      await waitFor(() => seenOther.alert.length === 1, 5000, 'marker alert');
+      await waitFor(() => seenOther.alert.length === 1, 'marker alert', 5000);
       expect((seenOther.alert[0] as AlertResource).patientId).toBe(patientB);
       expect(seenIdle.alert).toHaveLength(0);
       expect(seenWatcher.alert).toHaveLength(1);
@@ -205,14 +205,14 @@ describe('Socket.IO /live', () => {
       await publish(topics.patientNotifications(patientA), notification);
       await waitFor(
         () => seenSelf.notification.length === 1 && seenClin.device.length === 1 && seenSelf.device.length === 1,
-        5000,
         'events',
+        5000,
       );
       expect(seenSelf.notification[0]).toEqual(notification);
       expect(seenClin.device[0]).toEqual(device);
       // The clinician's socket sees the device event that came after the notification, so the notification was not sent to it.
       await publish(topics.patientDevices(patientA), { ...device, online: false });
-      await waitFor(() => seenClin.device.length === 2, 5000, 'second device event');
+      await waitFor(() => seenClin.device.length === 2, 'second device event', 5000);
       expect(seenClin.notification).toHaveLength(0);
     });
 
@@ -224,7 +224,7 @@ describe('Socket.IO /live', () => {
       await publisher.publishAsync(topics.patientAlerts(patientA), '{not json', { qos: 1 });
       const marker = alertFor(patientA, 'marker');
       await publish(topics.patientAlerts(patientA), marker);
-      await waitFor(() => seen.alert.length > 0, 5000, 'marker');
+      await waitFor(() => seen.alert.length > 0, 'marker', 5000);
       expect(seen.alert).toEqual([marker]);
     });
 
@@ -246,7 +246,7 @@ describe('Socket.IO /live', () => {
       }
       const last = (metric: string): number | undefined =>
         (seen.reading as LiveReadingEvent[]).filter((r) => r.metric === metric).at(-1)?.value;
-      await waitFor(() => last('heart_rate') === 75 && last('spo2') === 95, THROTTLE_MS * 5, 'trailing readings');
+      await waitFor(() => last('heart_rate') === 75 && last('spo2') === 95, 'trailing readings', THROTTLE_MS * 5);
       const hr = (seen.reading as LiveReadingEvent[]).filter((r) => r.metric === 'heart_rate');
       const spo2 = (seen.reading as LiveReadingEvent[]).filter((r) => r.metric === 'spo2');
       // First emitted at once, then only the newest at the end of the interval.
@@ -277,7 +277,7 @@ describe('Socket.IO /live', () => {
         ],
       });
       await publish(topics.telemetry(cgm), { readings: [{ metric: 'glucose', value: 5.4, unit: 'mmol/L' }] });
-      await waitFor(() => seen.reading.length === 1, 5000, 'converted reading');
+      await waitFor(() => seen.reading.length === 1, 'converted reading', 5000);
       expect((seen.reading[0] as LiveReadingEvent).value).toBeCloseTo(97.2864, 4);
       expect((seen.reading[0] as LiveReadingEvent).unit).toBe('mg/dL');
     });
@@ -314,7 +314,7 @@ describe('Socket.IO /live', () => {
       expect(filters()).toHaveLength(2);
 
       await publish(topics.patientAlerts(patient), alertFor(patient));
-      await waitFor(() => seenFirst.alert.length === 1, 5000, 'alert before unsubscribe');
+      await waitFor(() => seenFirst.alert.length === 1, 'alert before unsubscribe', 5000);
 
       expect(await ask(first, 'unsubscribe', { patientId: patient })).toEqual({ ok: true });
       expect(api.routing.watched().has(patient)).toBe(false);
@@ -328,7 +328,7 @@ describe('Socket.IO /live', () => {
       await publish(topics.patientAlerts(patient), alertFor(patient));
       await publish(topics.telemetry(device), { readings: [{ metric: 'heart_rate', value: 80 }] });
       await publish(topics.patientAlerts(patientA), alertFor(patientA, 'marker'));
-      await waitFor(() => seenMarker.alert.length === 1, 5000, 'marker');
+      await waitFor(() => seenMarker.alert.length === 1, 'marker', 5000);
       expect(api.mqtt.receivedCount - before).toBe(1);
       expect(seenFirst.alert).toHaveLength(1);
     });
@@ -354,7 +354,7 @@ describe('Socket.IO /live', () => {
       await ask(socket, 'subscribe', { patientId: patient });
       expect(api.routing.watched().get(patient)).toBe(1);
       socket.close();
-      await waitFor(() => !api.routing.watched().has(patient), 5000, 'watch released');
+      await waitFor(() => !api.routing.watched().has(patient), 'watch released', 5000);
       expect(api.mqtt.activeFilters().some((f) => f.includes(patient))).toBe(false);
     });
 
@@ -373,9 +373,9 @@ describe('Socket.IO /live', () => {
         battery: null,
         lastSeenAt: new Date().toISOString(),
       });
-      await waitFor(() => api.mqtt.activeFilters().includes(topics.telemetry(device)), 5000, 'telemetry subscription');
+      await waitFor(() => api.mqtt.activeFilters().includes(topics.telemetry(device)), 'telemetry subscription', 5000);
       await publish(topics.telemetry(device), { readings: [{ metric: 'systolic_bp', value: 128 }] });
-      await waitFor(() => seen.reading.length === 1, 5000, 'reading of the new device');
+      await waitFor(() => seen.reading.length === 1, 'reading of the new device', 5000);
       expect(seen.reading[0]).toMatchObject({
         patientId: patient,
         deviceId: device,
@@ -403,7 +403,7 @@ describe('Socket.IO /live', () => {
       // Still connected and served for the patients it may see.
       await ask(socket, 'subscribe', { patientId: patientA });
       await publish(topics.patientAlerts(patientA), alertFor(patientA, 'marker'));
-      await waitFor(() => seen.alert.length > 0, 5000, 'marker');
+      await waitFor(() => seen.alert.length > 0, 'marker', 5000);
       expect((seen.alert as AlertResource[]).map((a) => a.message)).toEqual(['marker']);
       expect(await ask(socket, 'subscribe', { patientId: patient })).toEqual({ ok: false, error: 'not_found' });
     });
@@ -424,7 +424,7 @@ describe('Socket.IO /live', () => {
       sockets.push(socket);
       const seen = record(socket);
       expect(await ask(socket, 'subscribe', { patientId: patientA })).toEqual({ ok: true });
-      await waitFor(() => !socket.connected, 5000, 'disconnect at expiry');
+      await waitFor(() => !socket.connected, 'disconnect at expiry', 5000);
       expect(seen.unauthorized).toEqual([{ reason: 'expired' }]);
     });
   });
@@ -442,7 +442,7 @@ describe('Socket.IO /live', () => {
         await ask(b, 'subscribe', { patientId: patientA });
         const alert = alertFor(patientA, 'both');
         await publish(topics.patientAlerts(patientA), alert);
-        await waitFor(() => seenA.alert.length === 1 && seenB.alert.length === 1, 5000, 'alert on both instances');
+        await waitFor(() => seenA.alert.length === 1 && seenB.alert.length === 1, 'alert on both instances', 5000);
         expect(seenA.alert[0]).toEqual(alert);
         expect(seenB.alert[0]).toEqual(alert);
         expect(second.routing.watched().get(patientA)).toBe(1);

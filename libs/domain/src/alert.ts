@@ -21,11 +21,18 @@ export interface AlertResource {
   message: string;
   value?: number;
   peakValue?: number;
+  // Clocks (docs/alerting.md, "Clocks"): openedAt, lastTriggeredAt, clearedAt are EVENT time (the
+  // readings'); acknowledgedAt and resolvedAt are WALL time (Lantern's and people's).
+  /** Event time of the input that opened it. */
   openedAt: string;
+  /** Event time of the latest input that fired its rule. */
   lastTriggeredAt: string;
+  /** Event time of the input on which its condition cleared. */
   clearedAt?: string;
+  /** Wall time a clinician acknowledged it. */
   acknowledgedAt?: string;
   acknowledgedBy?: string;
+  /** Wall time it resolved. */
   resolvedAt?: string;
   resolvedBy?: string;
   escalationLevel: number;

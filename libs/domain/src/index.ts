@@ -4,5 +4,6 @@ export * from './units.js';
 export * from './reading.js';
 export * from './alert.js';
 export * from './people.js';
+export * from './care-circle.js';
 export * from './live-events.js';
 export * from './domain-error.js';

@@ -1,4 +1,11 @@
-import type { AlertResource, DeviceTypeKey, MetricKey, PatientNotificationResource, Role } from '@lantern/domain';
+import type {
+  AlertResource,
+  DeviceTypeKey,
+  MetricKey,
+  PatientNotificationResource,
+  Role,
+  SharingScope,
+} from '@lantern/domain';
 
 /**
  * The REST calls the dashboard makes (contract §3), with the shapes it relies on. Where the
@@ -92,7 +99,7 @@ export interface Bucket {
   count: number;
 }
 
-export type { AlertResource, PatientNotificationResource };
+export type { AlertResource, PatientNotificationResource, SharingScope };
 
 const SESSION_KEY = 'lantern.session';
 
@@ -389,4 +396,55 @@ export const markNotificationRead = (id: string): Promise<unknown> =>
 
 export function patientName(p: Patient | undefined): string {
   return p?.displayName ?? p?.name ?? 'Unknown patient';
+}
+
+/** A person the signed-in patient shares with (`GET /me/caregivers`). */
+export interface Caregiver {
+  id: string;
+  email: string;
+  name?: string;
+  scopes: SharingScope[];
+  status: 'invited' | 'active';
+  invitedAt: string;
+  acceptedAt?: string;
+  invitationExpiresAt?: string;
+}
+
+/** An invitation as answered once by `POST /me/caregivers`: the token is never shown again. */
+export interface InvitedCaregiver extends Caregiver {
+  invitation: { token: string; expiresAt: string };
+}
+
+/** One line of `GET /me/access-log`: who did what with the patient's data, in plain words. */
+export interface AccessLogEntry {
+  id: string;
+  at: string;
+  actor: { id: string; name: string; role: Role };
+  action: string;
+  detail: string;
+}
+
+export const getCaregivers = (): Promise<Caregiver[]> => request('GET', '/me/caregivers');
+export const inviteCaregiver = (input: {
+  email: string;
+  name?: string;
+  scopes: SharingScope[];
+}): Promise<InvitedCaregiver> => request('POST', '/me/caregivers', input);
+export const changeCaregiverScopes = (id: string, scopes: SharingScope[]): Promise<Caregiver> =>
+  request('PATCH', `/me/caregivers/${id}`, { scopes });
+export const revokeCaregiver = (id: string): Promise<unknown> => request('DELETE', `/me/caregivers/${id}`);
+export function getAccessLog(before?: string, limit = 20): Promise<AccessLogEntry[]> {
+  const query = new URLSearchParams({ limit: String(limit), ...(before !== undefined && { before }) });
+  return request('GET', `/me/access-log?${query.toString()}`);
+}
+
+/** Accepts a patient's invitation and signs in, as a login does (the server sets the refresh cookie). */
+export async function acceptInvitation(token: string, password: string, name?: string): Promise<Session> {
+  return sessionFrom(
+    await request<TokenAnswer>('POST', '/auth/accept-invitation', {
+      token,
+      password,
+      ...(name !== undefined && name !== '' && { name }),
+    }),
+  );
 }

@@ -18,7 +18,9 @@ import {
 import { AlarmCenter } from './alarm.js';
 import type { AppContext } from './app-context.js';
 import { boardView } from './board.js';
+import { caregiverView } from './caregiver-view.js';
 import { h, replace } from './dom.js';
+import { invitationView } from './invitation-view.js';
 import { LiveConnection } from './live.js';
 import { MonitoringBanner } from './monitoring-banner.js';
 import { patientDetailView } from './patient-detail.js';
@@ -26,6 +28,11 @@ import { patientView } from './patient-view.js';
 import { ClinicianStore } from './store.js';
 
 const app = document.getElementById('app')!;
+
+/** Where each role lands: patients on their own page, caregivers on what is shared with them, staff on the board. */
+function homeOf(role: Session['user']['role']): string {
+  return role === 'patient' ? '/me' : role === 'caregiver' ? '/shared' : '/';
+}
 
 /** The lantern mark, inline so no font or file is needed. */
 function logo(): HTMLElement {
@@ -84,7 +91,7 @@ function startShell(session: Session): Shell {
   // A wall display stays up while its user is valid: the access token is renewed before it expires.
   const stopRenewing = keepSessionFresh(signOut);
   const offRenewed = onSessionRenewed((renewed) => live.setToken(renewed.token));
-  const isClinician = session.user.role !== 'patient';
+  const isClinician = session.user.role === 'admin' || session.user.role === 'clinician';
   const store = isClinician ? new ClinicianStore(live) : null;
   const main = h('main', { id: 'main', tabindex: '-1' });
   const liveStatus = h('span', { class: 'live-status', 'data-live': 'connecting' });
@@ -138,7 +145,7 @@ function startShell(session: Session): Shell {
       { href: '/skip', class: 'skip', onclick: (e: Event) => (e.preventDefault(), main.focus()) },
       'Skip to content',
     ),
-    h('a', { href: isClinician ? '/' : '/me', class: 'brand', 'data-link': true }, logo(), ' Lantern'),
+    h('a', { href: homeOf(session.user.role), class: 'brand', 'data-link': true }, logo(), ' Lantern'),
     liveStatus,
     h('span', { class: 'spacer' }),
     alarm?.muteButton ?? null,
@@ -207,7 +214,7 @@ function loginView(): void {
     login(email.value, password.value)
       .then((session) => {
         saveSession(session);
-        navigate(session.user.role === 'patient' ? '/me' : '/', true);
+        navigate(homeOf(session.user.role), true);
       })
       .catch((e: Error) => (error.textContent = e.message === 'Unauthorized' ? 'Wrong email or password.' : e.message));
   });
@@ -221,6 +228,14 @@ function route(): void {
   disposeView = () => undefined;
   const session = loadSession();
   const path = location.pathname;
+  if (path === '/invitation') {
+    // Accepting signs in as the invited caregiver, whoever was signed in on this tab before.
+    shell?.dispose();
+    shell = null;
+    invitationView(app, logo, (accepted) => navigate(homeOf(accepted.user.role), true));
+    app.appendChild(toastBox);
+    return;
+  }
   if (!session && !triedCookie && mayHaveLogin()) {
     triedCookie = true;
     refreshSession()
@@ -236,7 +251,7 @@ function route(): void {
     loginView();
     return;
   }
-  if (path === '/login') return navigate(session.user.role === 'patient' ? '/me' : '/', true);
+  if (path === '/login') return navigate(homeOf(session.user.role), true);
   shell ??= startShell(session);
   const { ctx, store, main } = shell;
   const detail = /^\/patients\/([0-9a-f-]{36})$/i.exec(path);
@@ -244,6 +259,10 @@ function route(): void {
     if (path !== '/me') return navigate('/me', true);
     document.title = 'My readings · Lantern';
     disposeView = patientView(main, ctx);
+  } else if (session.user.role === 'caregiver') {
+    if (path !== '/shared') return navigate('/shared', true);
+    document.title = 'Shared with me · Lantern';
+    disposeView = caregiverView(main, ctx);
   } else if (detail && store) {
     disposeView = patientDetailView(main, detail[1], store, ctx);
   } else if (store) {

@@ -16,6 +16,7 @@ import {
   type LatestReading,
 } from './api.js';
 import type { AppContext } from './app-context.js';
+import { accessLogSection, careCircleSection } from './care-circle.js';
 import { h, replace } from './dom.js';
 import { ageSpoken, clock, valueSpoken } from './format.js';
 import { BATTERY_LOW } from './store.js';
@@ -132,6 +133,8 @@ export function patientView(root: HTMLElement, ctx: AppContext): () => void {
       tirBox,
     ),
     h('section', { class: 'card', 'aria-labelledby': 'h-dev' }, h('h2', { id: 'h-dev' }, 'Your devices'), deviceBox),
+    careCircleSection(ctx),
+    accessLogSection(ctx),
   );
 
   function renderReadings(): void {

@@ -10,16 +10,31 @@ import {
   type OnGatewayInit,
 } from '@nestjs/websockets';
 import type { Namespace, Socket } from 'socket.io';
-import { AccessTokenService, SessionService, type SessionPrincipal } from '@lantern/auth';
+import {
+  AccessTokenService,
+  SessionService,
+  ShareChanges,
+  type PatientGrant,
+  type SessionPrincipal,
+  type ShareChange,
+} from '@lantern/auth';
 import {
   LIVE_NAMESPACE,
   type AuthenticateAck,
   type LiveClientToServerEvents,
   type LiveServerToClientEvents,
   type LiveUnauthorizedEvent,
+  type SharingScope,
   type SubscribeAck,
 } from '@lantern/domain';
-import { patientSelfRoom, watchersRoom, type LiveBroadcaster, type WatcherEvent } from './live-broadcaster.js';
+import {
+  patientSelfRoom,
+  sharedAudienceOf,
+  sharedRoomsOf,
+  watchersRoom,
+  type LiveBroadcaster,
+  type WatcherEvent,
+} from './live-broadcaster.js';
 import { LiveService } from './live.service.js';
 import { parsePatientMessage } from './live-message.js';
 
@@ -30,6 +45,8 @@ interface LiveSocketData {
   expiresAt?: number;
   /** Patients this socket subscribed to, released on disconnect. */
   patients: Set<string>;
+  /** The rooms joined for each subscribed patient: what the socket's grant on that patient shows. */
+  rooms: Map<string, string[]>;
   /** Subscriptions being granted: a repeated subscribe shares the first one's answer instead of counting twice. */
   pending: Map<string, Promise<SubscribeAck>>;
   /** Disconnects the socket when its access token expires. */
@@ -78,6 +95,7 @@ export class LiveGateway
   private readonly recheckTimer: NodeJS.Timeout;
   private readonly sessionTimer: NodeJS.Timeout;
   private readonly stopRevocations: () => void;
+  private readonly stopShareChanges: () => void;
   private sweeping = false;
 
   @WebSocketServer()
@@ -87,18 +105,22 @@ export class LiveGateway
     private readonly tokens: AccessTokenService,
     private readonly sessions: SessionService,
     private readonly live: LiveService,
+    shareChanges: ShareChanges,
   ) {
     this.recheckTimer = setInterval(() => void this.revalidate(), ACCESS_RECHECK_MS);
     this.recheckTimer.unref();
     this.sessionTimer = setInterval(() => void this.sweepSessions(), SESSION_RECHECK_MS);
     this.sessionTimer.unref();
     this.stopRevocations = this.sessions.onRevoked((ids) => this.endSessions(new Set(ids)));
+    // A share changed here: that caregiver's sockets follow at once (the sweep catches other instances' changes).
+    this.stopShareChanges = shareChanges.onChanged((changes) => void this.reconcileShares(changes));
   }
 
   onModuleDestroy(): void {
     clearInterval(this.recheckTimer);
     clearInterval(this.sessionTimer);
     this.stopRevocations();
+    this.stopShareChanges();
   }
 
   afterInit(namespace: LiveNamespace): void {
@@ -110,6 +132,7 @@ export class LiveGateway
           socket.data.principal = principal;
           socket.data.expiresAt = tokenExpiry(token as string);
           socket.data.patients = new Set();
+          socket.data.rooms = new Map();
           socket.data.pending = new Map();
           next();
         })
@@ -160,6 +183,8 @@ export class LiveGateway
       const live = await this.sessions.stillLive(sockets.map((s) => s.data.principal));
       // A socket re-authenticated during the query is judged by its new principal at the next sweep.
       for (const socket of sockets) if (!live.has(socket.data.principal)) this.end(socket, 'revoked');
+      // Shares changed on another api instance: caregivers' subscriptions follow within this interval too.
+      await this.reconcileShares();
     } catch (error) {
       this.logger.warn(`live session sweep failed (retried in ${SESSION_RECHECK_MS} ms): ${String(error)}`);
     } finally {
@@ -199,18 +224,63 @@ export class LiveGateway
 
   private async grant(socket: LiveSocket, patientId: string): Promise<SubscribeAck> {
     const { principal } = socket.data;
-    const result = await this.live.subscribe({ principal, ip: socket.handshake.address }, patientId);
-    if (!result.ok) return result;
+    const grant = await this.live.subscribe({ principal, ip: socket.handshake.address }, patientId);
+    if (grant === undefined) return { ok: false, error: 'not_found' };
     if (!socket.connected) {
       // Left while we were checking: give the watch back at once (disconnect only releases granted ones).
       await this.live.unsubscribe(patientId);
-      return result;
+      return { ok: true };
     }
     socket.data.patients.add(patientId);
-    const rooms = [watchersRoom(patientId)];
-    if (principal.role === 'patient' && principal.patientId === patientId) rooms.push(patientSelfRoom(patientId));
+    const rooms = roomsOf(principal, patientId, grant);
+    socket.data.rooms.set(patientId, rooms);
     await socket.join(rooms);
-    return result;
+    return { ok: true };
+  }
+
+  /**
+   * Brings caregivers' subscriptions on this instance in line with their shares (all of them, or
+   * only those of `changes`): a revoked share drops the subscription, changed scopes swap the
+   * rooms, so the socket receives only what is shared now. One query for all of them. A failed query
+   * keeps the rooms until the next sweep (SESSION_RECHECK_MS), well within the 5 s of contract §4.2.
+   */
+  async reconcileShares(changes?: readonly ShareChange[]): Promise<void> {
+    const wanted = changes && new Set(changes.map((c) => `${c.caregiverId}:${c.patientId}`));
+    const subscriptions: { socket: LiveSocket; caregiverId: string; patientId: string }[] = [];
+    for (const socket of this.namespace.sockets.values()) {
+      const { principal, patients } = socket.data;
+      if (principal?.role !== 'caregiver') continue;
+      for (const patientId of patients ?? [])
+        if (wanted === undefined || wanted.has(`${principal.userId}:${patientId}`))
+          subscriptions.push({ socket, caregiverId: principal.userId, patientId });
+    }
+    if (subscriptions.length === 0) return;
+    let scopes: Map<string, SharingScope[]>;
+    try {
+      scopes = await this.live.sharedScopes(subscriptions);
+    } catch (error) {
+      this.logger.warn(`caregiver share re-check failed (retried in ${SESSION_RECHECK_MS} ms): ${String(error)}`);
+      return;
+    }
+    await Promise.all(
+      subscriptions.map(async ({ socket, caregiverId, patientId }) => {
+        // Unsubscribed, or re-authenticated as someone else, while we asked.
+        if (!socket.data.patients.has(patientId) || socket.data.principal.userId !== caregiverId) return;
+        const shared = scopes.get(`${caregiverId}:${patientId}`);
+        if (shared === undefined) {
+          socket.data.patients.delete(patientId);
+          await this.leaveRooms(socket, patientId);
+          await this.live.unsubscribe(patientId);
+          return;
+        }
+        const before = socket.data.rooms.get(patientId) ?? [];
+        const after = sharedRoomsOf(patientId, new Set(shared));
+        socket.data.rooms.set(patientId, after);
+        for (const room of before) if (!after.includes(room)) await socket.leave(room);
+        const joining = after.filter((r) => !before.includes(r));
+        if (joining.length > 0) await socket.join(joining);
+      }),
+    );
   }
 
   @SubscribeMessage('unsubscribe')
@@ -297,8 +367,9 @@ export class LiveGateway
   }
 
   private async leaveRooms(socket: LiveSocket, patientId: string): Promise<void> {
-    await socket.leave(watchersRoom(patientId));
-    await socket.leave(patientSelfRoom(patientId));
+    const rooms = socket.data.rooms.get(patientId) ?? [watchersRoom(patientId), patientSelfRoom(patientId)];
+    socket.data.rooms.delete(patientId);
+    for (const room of rooms) await socket.leave(room);
   }
 
   toWatchers<E extends WatcherEvent>(
@@ -306,12 +377,27 @@ export class LiveGateway
     event: E,
     ...args: Parameters<LiveServerToClientEvents[E]>
   ): void {
-    this.namespace.to(watchersRoom(patientId)).emit(event, ...args);
+    const shared = sharedAudienceOf(patientId, event, args[0] as { metric?: string | null });
+    // One emit to both rooms: Socket.IO sends once to a socket that is in both.
+    this.namespace
+      .to(shared === undefined ? watchersRoom(patientId) : [watchersRoom(patientId), shared])
+      .emit(event, ...args);
   }
 
   toPatientSelf(patientId: string, ...args: Parameters<LiveServerToClientEvents['notification']>): void {
-    this.namespace.to(patientSelfRoom(patientId)).emit('notification', ...args);
+    const shared = sharedAudienceOf(patientId, 'notification', {});
+    this.namespace
+      .to([patientSelfRoom(patientId), ...(shared === undefined ? [] : [shared])])
+      .emit('notification', ...args);
   }
+}
+
+/** The rooms a socket joins for a granted subscription: everything, or the caregiver's shared audiences. */
+function roomsOf(principal: SessionPrincipal, patientId: string, grant: PatientGrant): string[] {
+  if (grant.kind === 'shared') return sharedRoomsOf(patientId, grant.scopes);
+  const rooms = [watchersRoom(patientId)];
+  if (principal.role === 'patient' && principal.patientId === patientId) rooms.push(patientSelfRoom(patientId));
+  return rooms;
 }
 
 /** The `exp` of a token already verified, in epoch ms; undefined when it has none. */

@@ -1,6 +1,6 @@
 import { Inject, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
-import { ServiceMqttClient } from '@lantern/messaging';
+import { brokerTrust, ServiceMqttClient } from '@lantern/messaging';
 import { DeviceRepository } from '@lantern/storage';
 import { LiveGateway } from './live.gateway.js';
 import { LiveRoutingService } from './live-routing.service.js';
@@ -28,6 +28,7 @@ import { LIVE_MQTT_CLIENT, PATIENT_DEVICES, type PatientDevices } from './live.t
             username: config.mqttUsername,
             password: config.mqttPassword,
             clientIdPrefix: 'lantern-api-live',
+            ...brokerTrust(config.mqttCaFile),
           },
           (error) => {
             if (error.message !== last) logger.warn(`Broker connection: ${error.message} (retrying every second)`);

@@ -1,6 +1,7 @@
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
-import { AuditService, PatientAccessService, type Actor, type Principal } from '@lantern/auth';
-import type { SubscribeAck } from '@lantern/domain';
+import { AuditService, PatientAccessService, type Actor, type PatientGrant, type Principal } from '@lantern/auth';
+import { CareCircleRepository } from '@lantern/storage';
+import type { SharingScope } from '@lantern/domain';
 import type { LiveBroadcaster } from './live-broadcaster.js';
 import { LiveRoutingService } from './live-routing.service.js';
 import { registerLiveMetrics } from './live.metrics.js';
@@ -18,6 +19,7 @@ export class LiveService implements OnModuleDestroy {
     private readonly access: PatientAccessService,
     private readonly audit: AuditService,
     private readonly routing: LiveRoutingService,
+    private readonly careCircle: CareCircleRepository,
   ) {
     this.unregisterMetrics = registerLiveMetrics({
       connectedSockets: () => this.sockets,
@@ -46,13 +48,25 @@ export class LiveService implements OnModuleDestroy {
     this.sockets = Math.max(0, this.sockets - 1);
   }
 
-  /** `not_found` for an unknown patient and for one the caller may not see alike: the answer never tells which. */
-  async subscribe(actor: Actor, patientId: string): Promise<SubscribeAck> {
-    if (!(await this.access.canSeePatient(actor.principal, patientId))) return { ok: false, error: 'not_found' };
+  /**
+   * What the caller may watch of the patient, once routing is in place; undefined (answered
+   * `not_found`) for an unknown patient and for one the caller may not see alike: the answer never
+   * tells which. A caregiver's grant names the shared scopes, which decide the events they receive.
+   */
+  async subscribe(actor: Actor, patientId: string): Promise<PatientGrant | undefined> {
+    const grant = await this.access.grantOf(actor.principal, patientId);
+    if (grant === undefined) return undefined;
     // Watching a patient live is reading their data: recorded like every REST read.
     await this.audit.record(actor, { action: 'live.subscribe', patientId, resource: 'live' });
     await this.routing.watch(patientId);
-    return { ok: true };
+    return grant;
+  }
+
+  /** The live scopes of caregivers' subscriptions, in one query (see CareCircleRepository.scopesOfMany). */
+  sharedScopes(
+    pairs: readonly { readonly caregiverId: string; readonly patientId: string }[],
+  ): Promise<Map<string, SharingScope[]>> {
+    return this.careCircle.scopesOfMany(pairs);
   }
 
   /** The visibility rule again, for subscriptions already granted. */

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { managerOf } from '../transactions.js';
 import { returnedRows } from './sql-helpers.js';
 
 export interface CareTeamMember {
@@ -22,7 +23,7 @@ export class CareTeamRepository {
   constructor(private readonly db: DataSource) {}
 
   async isMember(patientId: string, clinicianId: string): Promise<boolean> {
-    const rows: unknown[] = await this.db.query(
+    const rows: unknown[] = await managerOf(this.db).query(
       `SELECT 1 FROM care_team_members WHERE patient_id = $1 AND clinician_id = $2`,
       [patientId, clinicianId],
     );
@@ -30,7 +31,7 @@ export class CareTeamRepository {
   }
 
   async members(patientId: string): Promise<CareTeamMember[]> {
-    const rows: MemberRow[] = await this.db.query(
+    const rows: MemberRow[] = await managerOf(this.db).query(
       `SELECT m.clinician_id, u.email, u.display_name, m.added_at
          FROM care_team_members m JOIN users u ON u.id = m.clinician_id
         WHERE m.patient_id = $1
@@ -47,7 +48,7 @@ export class CareTeamRepository {
 
   /** Adds a member; false when already on the team (idempotent). */
   async add(patientId: string, clinicianId: string, addedBy: string): Promise<boolean> {
-    const rows: unknown[] = await this.db.query(
+    const rows: unknown[] = await managerOf(this.db).query(
       `INSERT INTO care_team_members (patient_id, clinician_id, added_by) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING 1`,
       [patientId, clinicianId, addedBy],
     );
@@ -56,7 +57,7 @@ export class CareTeamRepository {
 
   /** Removes a member; false when they were not on the team. */
   async remove(patientId: string, clinicianId: string): Promise<boolean> {
-    const result: unknown = await this.db.query(
+    const result: unknown = await managerOf(this.db).query(
       `DELETE FROM care_team_members WHERE patient_id = $1 AND clinician_id = $2 RETURNING 1`,
       [patientId, clinicianId],
     );
