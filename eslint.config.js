@@ -10,6 +10,7 @@ export default tseslint.config(
       '.lantern/**',
       'scripts/**',
       '*.config.js',
+      '.dependency-cruiser.cjs',
     ],
   },
   ...tseslint.configs.recommendedTypeChecked,

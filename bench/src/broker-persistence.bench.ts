@@ -24,6 +24,7 @@ import {
   startEmbeddedPostgres,
   type RunningEmbeddedPostgres,
 } from '@lantern/embedded';
+import { waitFor } from './infra/wait.js';
 
 interface LoadRequest {
   readonly url: string;
@@ -274,10 +275,10 @@ async function measure(request: LoadRequest): Promise<LoadResult> {
     }
     const drainStart = performance.now();
     listener = await subscriber();
-    await until(() => delivered >= total);
+    await waitFor(() => delivered >= total, 'every message to be delivered', 300_000, 20);
     deliveredSeconds = (lastDeliveryAt - drainStart) / 1000;
   } else {
-    await until(() => delivered >= total);
+    await waitFor(() => delivered >= total, 'every message to be delivered', 300_000, 20);
     deliveredSeconds = (lastDeliveryAt - started) / 1000;
   }
   for (const client of clients) client.end(true);
@@ -290,12 +291,4 @@ async function measure(request: LoadRequest): Promise<LoadResult> {
     ackP99Ms: latencies[Math.floor(latencies.length * 0.99)],
     delivered,
   };
-}
-
-async function until(condition: () => boolean, timeoutMs = 300_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting for deliveries');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }

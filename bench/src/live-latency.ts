@@ -23,7 +23,7 @@ import pg from 'pg';
 import { io, type Socket } from 'socket.io-client';
 import { hashPassword } from '@lantern/auth';
 import type { AlertResource, LiveClientToServerEvents, LiveServerToClientEvents } from '@lantern/domain';
-import { topicsFor } from '@lantern/messaging';
+import { topicsFor } from '@lantern/messaging/contract';
 import { createDataSource, runMigrations } from '@lantern/storage';
 
 const env = (name: string, fallback: number): number => (process.env[name] ? Number(process.env[name]) : fallback);

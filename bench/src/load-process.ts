@@ -28,7 +28,8 @@ export class LoadProcess {
     rootDir: string,
     workDir: string,
     devices: { deviceId: string; secret: string }[],
-    mqttUrl: string,
+    /** Where the devices connect; `caFile`: the certificate they trust for an mqtts:// URL. */
+    broker: { url: string; caFile?: string },
     topicRoot: string,
   ): Promise<LoadProcess> {
     const entry = join(rootDir, 'dist/device-simulator/device-simulator/src/main.js');
@@ -47,11 +48,12 @@ export class LoadProcess {
         '0',
         '--json',
         '--mqtt',
-        mqttUrl,
+        broker.url,
         '--root',
         topicRoot,
         '--connect-concurrency',
         '250',
+        ...(broker.caFile !== undefined ? ['--ca', broker.caFile] : []),
       ],
       {},
       {

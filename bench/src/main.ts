@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { benchmarkEvaluation } from '@lantern/alerting';
 import { boolFlag, numberFlag, parseArgs, stringFlag } from '../../device-simulator/src/cli-args.js';
+import { benchmarkEvaluation } from './evaluation.bench.js';
 import { createBenchDatabase, seedDevices, type BenchDatabase } from './infra/bench-database.js';
 import { startBroker, type BenchBroker } from './infra/broker.js';
 import { freePort, peakRss, resetPeakRss, startProcess, waitUntil, type BenchProcess } from './infra/processes.js';
@@ -27,6 +27,7 @@ const HELP = `npm run bench -- [flags]     (docs/benchmarks.md)
   --core-readings N       streaming-core micro-benchmark size (1000000)
   --out-dir DIR           write benchmarks.md and latest.json there (default: docs/ and bench/reports/)
   --database-url URL      server to create the bench database on (DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres)
+  --tls                   devices connect over TLS (mqtts, self-signed certificate) as in production; Lantern stays on plain loopback
   --keep                  keep the bench database and work folder`;
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../../..');
@@ -66,6 +67,7 @@ async function main(): Promise<number> {
       process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres',
     )!,
     keep: boolFlag(args, 'keep'),
+    tls: boolFlag(args, 'tls'),
   };
   const startedAt = new Date().toISOString();
   const work = mkdtempSync(join(tmpdir(), 'lantern-bench-'));
@@ -121,9 +123,9 @@ async function main(): Promise<number> {
   };
 
   try {
-    broker = await startBroker(root, work);
+    broker = await startBroker(root, work, { tls: opts.tls });
     db = await createBenchDatabase(opts.databaseUrl);
-    log(`bench database ${db.url}, broker ${broker.url}, ${opts.devices} devices`);
+    log(`bench database ${db.url}, broker ${broker.url}, ${opts.devices} devices on ${broker.devices.url}`);
     const pool = db.pool;
     const loadDevices = await seedDevices(pool, opts.devices, 'pulse_oximeter', 'Load');
     const probes = await seedDevices(pool, 5, 'wearable_patch', 'Probe');
@@ -141,7 +143,7 @@ async function main(): Promise<number> {
         );
         running.push(ref);
         await waitUntil('the reference pipeline to subscribe', () => Promise.resolve(ready), 20_000, ref);
-        const load = await LoadProcess.start(root, work, loadDevices, broker!.url, TOPIC_ROOT);
+        const load = await LoadProcess.start(root, work, loadDevices, broker!.devices, TOPIC_ROOT);
         running.push(load.process);
         try {
           return await measureSustained(pool, load, {
@@ -213,7 +215,7 @@ async function main(): Promise<number> {
         running.push(api);
         await waitUntil('the api /health to answer 200', async () => (await fetch(`${apiUrl}/health`)).ok, 60_000, api);
         token = await login(apiUrl, adminEmail, adminPassword);
-        load = await LoadProcess.start(root, work, loadDevices, broker!.url, TOPIC_ROOT);
+        load = await LoadProcess.start(root, work, loadDevices, broker!.devices, TOPIC_ROOT);
         running.push(load.process);
         return true;
       });
@@ -274,7 +276,7 @@ async function main(): Promise<number> {
           await load!.stop();
           await ingest!.stop();
           await startIngest();
-          load = await LoadProcess.start(root, work, loadDevices, broker!.url, TOPIC_ROOT);
+          load = await LoadProcess.start(root, work, loadDevices, broker!.devices, TOPIC_ROOT);
           running.push(load.process);
           return true;
         });
@@ -295,7 +297,9 @@ async function main(): Promise<number> {
                   return await measureAlertLatency({
                     apiUrl,
                     token,
-                    mqttUrl: broker!.url,
+                    // The probes are devices: over TLS with --tls, like the load.
+                    mqttUrl: broker!.devices.url,
+                    ...(broker!.devices.caFile !== undefined && { mqttCa: readFileSync(broker!.devices.caFile) }),
                     topicRoot: TOPIC_ROOT,
                     probes,
                     watchedPatients: loadDevices.slice(0, opts.watchers).map((d) => d.patientId),

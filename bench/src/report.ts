@@ -191,7 +191,7 @@ export function renderMarkdown(report: BenchReport): string {
   };
   lines.push('', '## Sustained ingest', '');
   lines.push(
-    `QoS 1, 2 readings per message, ${String(report.settings.devices)} simulated devices each on its own MQTT connection (the simulator's load mode, one process). ` +
+    `QoS 1, 2 readings per message, ${String(report.settings.devices)} simulated devices each on its own MQTT connection${report.settings.tls === true ? ' over TLS (mqtts, `--tls`)' : ''} (the simulator's load mode, one process). ` +
       `Each step runs ${String(report.settings.stepSec)} s at a target rate, then the load pauses; a step passes when every reading the broker acknowledged to the devices is in the database within ${String(report.settings.maxDrainSec)} s ` +
       '(no loss, bounded lag) and the simulator achieved ≥ 95 % of the target. The rate steps up until a step fails.',
   );
@@ -219,7 +219,7 @@ export function renderMarkdown(report: BenchReport): string {
   if (p.streamingCore.status === 'ok') {
     const r = p.streamingCore.result;
     lines.push(
-      `Full default rule set, ${r.patients} patients, ${r.readings} readings (libs/alerting \`benchmarkEvaluation\`): **${r.nsPerReading.toFixed(0)} ns per reading** (${Math.round(r.readingsPerSecond)} readings/s on one core).`,
+      `Full default rule set, ${r.patients} patients, ${r.readings} readings (bench \`benchmarkEvaluation\`): **${r.nsPerReading.toFixed(0)} ns per reading** (${Math.round(r.readingsPerSecond)} readings/s on one core).`,
     );
   } else
     lines.push(

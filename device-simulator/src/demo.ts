@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DeviceTypeKey } from '@lantern/domain';
-import { isPortFree } from '@lantern/embedded';
+import { isPortFree } from './port-probe.js';
 import { runHealthy, runScenario } from './simulator.runner.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../../..');
@@ -39,6 +39,7 @@ async function choosePort(variable: string, fallback: number): Promise<number> {
 async function main(): Promise<void> {
   const port = await choosePort('PORT', 3000);
   if (!env.MQTT_URL) await choosePort('EMBEDDED_MQTT_PORT', 1883);
+  if (!env.MQTT_URL) await choosePort('EMBEDDED_MQTTS_PORT', 8883);
   if (!env.DATABASE_URL) await choosePort('EMBEDDED_POSTGRES_PORT', 5433);
   // Its own data folder (own embedded PostgreSQL): the demo never mixes with `npm start`'s data.
   env.DATA_DIR ??= resolve(root, '.lantern/demo');

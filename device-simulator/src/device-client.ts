@@ -1,4 +1,4 @@
-import { topicsFor, type Topics } from '@lantern/messaging';
+import { topicsFor, type Topics } from '@lantern/messaging/contract';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { StatusPayload, TelemetryPayload } from './plan.js';
 
@@ -8,7 +8,10 @@ export interface DeviceCredentials {
 }
 
 export interface DeviceClientOptions extends DeviceCredentials {
+  /** `mqtt://` or, as a device on the network connects, `mqtts://` (with `ca` for a private or self-signed certificate). */
   mqttUrl: string;
+  /** CA certificate(s) the device trusts instead of the system's: the broker's self-signed certificate, say. */
+  ca?: Buffer;
   topicRoot?: string;
   /** Replies on `{root}/devices/{id}/errors` (contract §1.1). */
   onErrorReply?: (reply: unknown) => void;
@@ -48,6 +51,7 @@ export class DeviceClient {
       keepalive: this.options.keepaliveSec ?? 30,
       reconnectPeriod: 1000,
       connectTimeout: this.options.connectTimeoutMs ?? 10_000,
+      ...(this.options.ca && { ca: this.options.ca }),
       will: {
         topic: this.topics.status(deviceId),
         payload: Buffer.from(JSON.stringify({ online: false })),

@@ -1,10 +1,13 @@
-import { connect, type Socket } from 'node:net';
+import { connect, isIP, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 import { generate, parser, type Packet } from 'mqtt-packet';
 import type { DeviceCredentials } from './device-client.js';
 
 export interface LoadConnectionsOptions {
-  /** `mqtt://host:port` (or `tcp://`); load mode speaks plain MQTT 3.1.1 over TCP only. */
+  /** `mqtt://host:port` (or `tcp://`), or `mqtts://host:port` for MQTT over TLS (3.1.1 either way). */
   mqttUrl: string;
+  /** With mqtts://: the CA certificate(s) trusted instead of the system's (the broker's self-signed one, say). */
+  ca?: Buffer;
   devices: readonly DeviceCredentials[];
   /** Each device's telemetry topic (what `publish` sends to). */
   topics: readonly string[];
@@ -58,6 +61,7 @@ export class LoadConnections {
   private readonly connections: (DeviceConnection | undefined)[] = [];
   private readonly host: string;
   private readonly port: number;
+  private readonly tls: boolean;
   private readonly keepaliveMs: number;
   private readonly reconnectPeriodMs: number;
   private readonly connectTimeoutMs: number;
@@ -68,10 +72,11 @@ export class LoadConnections {
 
   constructor(private readonly options: LoadConnectionsOptions) {
     const url = new URL(options.mqttUrl);
-    if (url.protocol !== 'mqtt:' && url.protocol !== 'tcp:')
-      throw new Error(`load mode connects over plain TCP only (mqtt://host:port), not ${url.protocol}//`);
+    if (url.protocol !== 'mqtt:' && url.protocol !== 'tcp:' && url.protocol !== 'mqtts:')
+      throw new Error(`load mode connects over TCP or TLS (mqtt:// or mqtts://host:port), not ${url.protocol}//`);
+    this.tls = url.protocol === 'mqtts:';
     this.host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-    this.port = Number(url.port || 1883);
+    this.port = Number(url.port || (this.tls ? 8883 : 1883));
     this.keepaliveMs = (options.keepaliveSec ?? 60) * 1000;
     this.reconnectPeriodMs = options.reconnectPeriodMs ?? 2000;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 30_000;
@@ -182,9 +187,18 @@ export class LoadConnections {
     c.writable = false;
     c.partial = undefined;
     c.pingSentAt = 0;
-    const socket = connect({ host: this.host, port: this.port, noDelay: true });
+    const socket = this.tls
+      ? connectTls({
+          host: this.host,
+          port: this.port,
+          // The certificate is checked as mqtt.js checks it: chain to `ca` (or the system's CAs) and the host name.
+          ...(isIP(this.host) === 0 && { servername: this.host }),
+          ...(this.options.ca && { ca: this.options.ca }),
+        }).setNoDelay(true)
+      : connect({ host: this.host, port: this.port, noDelay: true });
     c.socket = socket;
-    socket.on('connect', () => {
+    // Over TLS the CONNECT goes once the handshake (and the certificate check) has succeeded.
+    socket.on(this.tls ? 'secureConnect' : 'connect', () => {
       c.writable = true;
       const packet: Packet = {
         cmd: 'connect',

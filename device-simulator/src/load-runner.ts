@@ -1,11 +1,13 @@
 import { METRICS } from '@lantern/domain';
-import { MAX_FUTURE_SKEW_MS, topicsFor } from '@lantern/messaging';
+import { MAX_FUTURE_SKEW_MS, topicsFor } from '@lantern/messaging/contract';
 import type { DeviceCredentials } from './device-client.js';
 import { LoadConnections } from './load-connections.js';
 import { Prng } from './prng.js';
 
 export interface LoadOptions {
   mqttUrl: string;
+  /** Trusted CA certificate(s) for an mqtts:// URL. */
+  ca?: Buffer;
   topicRoot?: string;
   devices: readonly DeviceCredentials[];
   /** Readings per second over all devices. */
@@ -100,6 +102,7 @@ export class LoadRunner {
     const topics = options.devices.map((d) => t.telemetry(d.deviceId));
     this.connections = new LoadConnections({
       mqttUrl: options.mqttUrl,
+      ca: options.ca,
       devices: options.devices,
       topics,
       keepaliveSec: 60,

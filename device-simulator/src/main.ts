@@ -21,12 +21,16 @@ const USAGE = `Lantern device simulator — see docs/simulator.md
   npm run sim -- load --devices N --rate R [--duration SEC] [--backdate-hours H] [--devices-file F | --api URL --email E --password P] [--json]
   npm run sim -- list
 
-Common: --mqtt URL (MQTT_URL, default mqtt://127.0.0.1:1883), --root PREFIX (MQTT_TOPIC_ROOT, default lantern/v1)`;
+Common: --mqtt URL (MQTT_URL, default mqtt://127.0.0.1:1883; mqtts://host:8883 for TLS),
+        --ca FILE (MQTT_CA_FILE: the CA or self-signed broker certificate to trust for mqtts://),
+        --root PREFIX (MQTT_TOPIC_ROOT, default lantern/v1)`;
 
 function broker(args: ParsedArgs): BrokerOptions {
+  const caFile = stringFlag(args, 'ca', process.env.MQTT_CA_FILE || undefined);
   return {
     mqttUrl: stringFlag(args, 'mqtt', process.env.MQTT_URL || 'mqtt://127.0.0.1:1883')!,
     topicRoot: stringFlag(args, 'root', process.env.MQTT_TOPIC_ROOT || 'lantern/v1')!,
+    ...(caFile !== undefined && { ca: readFileSync(caFile) }),
   };
 }
 

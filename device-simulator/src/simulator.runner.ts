@@ -10,6 +10,8 @@ import { healthyTimeline } from './virtual-device.js';
 export interface BrokerOptions {
   mqttUrl: string;
   topicRoot: string;
+  /** Trusted CA certificate(s) for an mqtts:// URL (`--ca`, MQTT_CA_FILE). */
+  ca?: Buffer;
 }
 
 export interface ApiLogin {

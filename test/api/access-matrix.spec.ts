@@ -1,9 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
+import type { Bundle, OperationOutcome } from '@medplum/fhirtypes';
+import { ReadingRepository } from '@lantern/storage';
 import { bodyOf } from '../support/http.js';
 import type { ErrorBodyDto } from '../../apps/api/src/http/error-body.dto.js';
 import type { PatientDetailDto } from '../../apps/api/src/patients/patient.dto.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, HOOK_SECRET, startApi, type ApiFixture } from './api-fixture.js';
+import { waitFor } from '../support/wait.js';
 
 /**
  * Every route of the API (checked against the OpenAPI document), tried as each kind of caller,
@@ -11,8 +14,12 @@ import { ADMIN_EMAIL, ADMIN_PASSWORD, HOOK_SECRET, startApi, type ApiFixture } f
  * 404 for a patient (or their device, alert, notification) outside the caller's visibility —
  * exactly like an unknown id.
  */
-type Actor = 'admin' | 'inTeam' | 'outOfTeam' | 'patient' | 'otherPatient' | 'anonymous';
-const ACTORS: Actor[] = ['admin', 'inTeam', 'outOfTeam', 'patient', 'otherPatient', 'anonymous'];
+type Actor = 'admin' | 'inTeam' | 'outOfTeam' | 'patient' | 'otherPatient' | 'caregiver' | 'anonymous';
+/**
+ * `caregiver`: someone patient P shared `glucose` and `alerts` with (contract §4.2) — so P's glucose
+ * and glucose alerts are in scope, P's devices and heart rate out of scope, and patient Q unshared.
+ */
+const ACTORS: Actor[] = ['admin', 'inTeam', 'outOfTeam', 'patient', 'otherPatient', 'caregiver', 'anonymous'];
 
 interface Row {
   /** `METHOD /path` as documented, `:param` for path parameters; a variant may follow in parentheses. */
@@ -39,11 +46,16 @@ const ids = {
   clinicianB: '',
   clinicianC: '',
   alertA: '',
+  alertQ: '',
   alertForAction: '',
   notificationP: '',
   /** A fresh login's refresh token, or a fresh user, for the session rows. */
   refreshToken: '',
   freshUser: '',
+  /** A pending share of patient P (changed by PATCH rows), and one made for each DELETE row. */
+  pendingShare: '',
+  freshShare: '',
+  invitationToken: '',
 };
 const password = 'a-long-password-1';
 
@@ -87,8 +99,30 @@ beforeAll(async () => {
   token.patient = await api.login('p@home.test', password);
   token.otherPatient = await api.login('q@home.test', password);
   ids.alertA = await insertAlert(ids.patientP, 'glucose.high');
+  ids.alertQ = await insertAlert(ids.patientQ, 'glucose.high');
   ids.notificationP = await insertNotification(ids.patientP);
+  token.caregiver = await acceptedCaregiverOfP(['glucose', 'alerts']);
+  ids.pendingShare = (await inviteToP(['weight'])).id;
 });
+
+/** Patient P invites a new address with `scopes`: the share's id and the invitation token. */
+async function inviteToP(scopes: string[]): Promise<{ id: string; token: string }> {
+  const res = await api.http
+    .post('/api/v1/me/caregivers')
+    .set('Authorization', `Bearer ${token.patient}`)
+    .send({ email: `carer-${randomUUID()}@family.test`, scopes });
+  if (res.status !== 201) throw new Error(`invite: ${res.status} ${JSON.stringify(res.body)}`);
+  const body = res.body as { id: string; invitation: { token: string } };
+  return { id: body.id, token: body.invitation.token };
+}
+
+/** The access token of a caregiver who accepted P's invitation with `scopes`. */
+async function acceptedCaregiverOfP(scopes: string[]): Promise<string> {
+  const invited = await inviteToP(scopes);
+  const res = await api.http.post('/api/v1/auth/accept-invitation').send({ token: invited.token, password });
+  if (res.status !== 200) throw new Error(`accept: ${res.status} ${JSON.stringify(res.body)}`);
+  return (res.body as { accessToken: string }).accessToken;
+}
 
 /** The refresh token of a new login of patient P's user (a login of its own, so revoking it harms no caller). */
 async function freshRefreshToken(): Promise<string> {
@@ -131,6 +165,7 @@ const all = (status: number): Record<Actor, number> => ({
   outOfTeam: status,
   patient: status,
   otherPatient: status,
+  caregiver: status,
   anonymous: status,
 });
 const adminOnly = (status: number): Record<Actor, number> => ({
@@ -139,35 +174,39 @@ const adminOnly = (status: number): Record<Actor, number> => ({
   outOfTeam: 403,
   patient: 403,
   otherPatient: 403,
+  caregiver: 403,
   anonymous: 401,
 });
 
-/** Staff only: admins and clinicians (any team), not patients. */
+/** Staff only: admins and clinicians (any team), not patients or caregivers. */
 const staffOnly = (status: number): Record<Actor, number> => ({
   admin: status,
   inTeam: status,
   outOfTeam: status,
   patient: 403,
   otherPatient: 403,
+  caregiver: 403,
   anonymous: 401,
 });
 
-/** A route about patient P: seen by the admin, P's care team and P; 404 for the others. */
-const visibleToP = (status: number): Record<Actor, number> => ({
+/** A route about patient P: seen by the admin, P's care team, P, and P's caregiver when in scope; 404 for the others. */
+const visibleToP = (status: number, caregiver: 'in scope' | 'out of scope' = 'in scope'): Record<Actor, number> => ({
   admin: status,
   inTeam: status,
   outOfTeam: 404,
   patient: status,
   otherPatient: 404,
+  caregiver: caregiver === 'in scope' ? status : 404,
   anonymous: 401,
 });
-/** A clinical change to patient P: admin and P's care team; 404 for another team; 403 for patients. */
+/** A clinical change to patient P: admin and P's care team; 404 for another team; 403 for patients and caregivers. */
 const clinicalChangeToP = (status: number): Record<Actor, number> => ({
   admin: status,
   inTeam: status,
   outOfTeam: 404,
   patient: 403,
   otherPatient: 403,
+  caregiver: 403,
   anonymous: 401,
 });
 const patientsOnly = (status: number): Record<Actor, number> => ({
@@ -176,8 +215,11 @@ const patientsOnly = (status: number): Record<Actor, number> => ({
   outOfTeam: 403,
   patient: status,
   otherPatient: status,
+  caregiver: 403,
   anonymous: 401,
 });
+/** Patient P's care circle: P; another patient's share id is unknown to Q (404); 403 for everyone else. */
+const ownCareCircleOfP = (status: number): Record<Actor, number> => ({ ...patientsOnly(status), otherPatient: 404 });
 
 const HOOK_AUTH = { Authorization: `Bearer ${HOOK_SECRET}` };
 
@@ -274,14 +316,22 @@ const ROWS: Row[] = [
     method: 'post',
     path: () => '/api/v1/patients',
     body: () => ({ displayName: 'Someone new' }),
-    expected: { admin: 201, inTeam: 201, outOfTeam: 201, patient: 403, otherPatient: 403, anonymous: 401 },
+    expected: {
+      admin: 201,
+      inTeam: 201,
+      outOfTeam: 201,
+      patient: 403,
+      otherPatient: 403,
+      caregiver: 403,
+      anonymous: 401,
+    },
   },
   { name: 'GET /patients', method: 'get', path: () => '/api/v1/patients', expected: { ...all(200), anonymous: 401 } },
   {
     name: 'GET /patients/:id',
     method: 'get',
     path: () => `/api/v1/patients/${ids.patientP}`,
-    expected: { admin: 200, inTeam: 200, outOfTeam: 404, patient: 200, otherPatient: 404, anonymous: 401 },
+    expected: visibleToP(200),
   },
   {
     name: 'POST /patients/:id/care-team',
@@ -305,26 +355,26 @@ const ROWS: Row[] = [
     method: 'post',
     path: () => '/api/v1/devices',
     body: () => ({ patientId: ids.patientP, type: 'pulse_oximeter', serial: 'SN-1' }),
-    expected: { admin: 201, inTeam: 201, outOfTeam: 404, patient: 403, otherPatient: 403, anonymous: 401 },
+    expected: { ...clinicalChangeToP(201) },
   },
   {
     name: 'GET /devices?patientId=',
     method: 'get',
     path: () => `/api/v1/devices?patientId=${ids.patientP}`,
-    expected: { admin: 200, inTeam: 200, outOfTeam: 404, patient: 200, otherPatient: 404, anonymous: 401 },
+    expected: visibleToP(200, 'out of scope'),
   },
   { name: 'GET /devices', method: 'get', path: () => '/api/v1/devices', expected: { ...all(200), anonymous: 401 } },
   {
     name: 'GET /devices/:id',
     method: 'get',
     path: () => `/api/v1/devices/${ids.deviceD}`,
-    expected: { admin: 200, inTeam: 200, outOfTeam: 404, patient: 200, otherPatient: 404, anonymous: 401 },
+    expected: visibleToP(200, 'out of scope'),
   },
   {
     name: 'POST /devices/:id/rotate-secret',
     method: 'post',
     path: () => `/api/v1/devices/${ids.deviceD}/rotate-secret`,
-    expected: { admin: 200, inTeam: 200, outOfTeam: 404, patient: 403, otherPatient: 403, anonymous: 401 },
+    expected: clinicalChangeToP(200),
   },
   {
     name: 'DELETE /devices/:id',
@@ -334,7 +384,7 @@ const ROWS: Row[] = [
       ids.freshDevice = (await asAdmin('post', '/api/v1/devices', { patientId: ids.patientP, type: 'weight_scale' }))
         .id as string;
     },
-    expected: { admin: 200, inTeam: 200, outOfTeam: 404, patient: 403, otherPatient: 403, anonymous: 401 },
+    expected: clinicalChangeToP(200),
   },
   {
     name: 'GET /audit?patientId=',
@@ -383,10 +433,22 @@ const ROWS: Row[] = [
     expected: visibleToP(200),
   },
   {
+    name: 'GET /patients/:id/readings (raw, a metric not shared with the caregiver)',
+    method: 'get',
+    path: () => `/api/v1/patients/${ids.patientP}/readings?metric=heart_rate`,
+    expected: visibleToP(200, 'out of scope'),
+  },
+  {
     name: 'GET /patients/:id/readings (bucketed)',
     method: 'get',
     path: () => `/api/v1/patients/${ids.patientP}/readings?metric=glucose&bucket=1h`,
     expected: visibleToP(200),
+  },
+  {
+    name: 'GET /patients/:id/readings (bucketed, a metric not shared with the caregiver)',
+    method: 'get',
+    path: () => `/api/v1/patients/${ids.patientP}/readings?metric=heart_rate&bucket=1h`,
+    expected: visibleToP(200, 'out of scope'),
   },
   {
     name: 'GET /patients/:id/latest',
@@ -471,6 +533,49 @@ const ROWS: Row[] = [
     expected: adminOnly(200),
   },
   { name: 'GET /monitoring', method: 'get', path: () => '/api/v1/monitoring', expected: staffOnly(200) },
+  {
+    name: 'POST /me/caregivers',
+    method: 'post',
+    path: () => '/api/v1/me/caregivers',
+    body: () => ({ email: `carer-${randomUUID()}@family.test`, scopes: ['glucose'] }),
+    expected: patientsOnly(201),
+  },
+  { name: 'GET /me/caregivers', method: 'get', path: () => '/api/v1/me/caregivers', expected: patientsOnly(200) },
+  {
+    name: 'PATCH /me/caregivers/:id',
+    method: 'patch',
+    path: () => `/api/v1/me/caregivers/${ids.pendingShare}`,
+    body: () => ({ scopes: ['weight'] }),
+    expected: ownCareCircleOfP(200),
+  },
+  {
+    name: 'DELETE /me/caregivers/:id',
+    method: 'delete',
+    path: () => `/api/v1/me/caregivers/${ids.freshShare}`,
+    prepare: async () => {
+      ids.freshShare = (await inviteToP(['glucose'])).id;
+    },
+    expected: ownCareCircleOfP(204),
+  },
+  { name: 'GET /me/access-log', method: 'get', path: () => '/api/v1/me/access-log', expected: patientsOnly(200) },
+  {
+    name: 'POST /auth/accept-invitation',
+    method: 'post',
+    path: () => '/api/v1/auth/accept-invitation',
+    // The token is the credential: anyone holding one may accept it, whoever else they are signed in as.
+    prepare: async () => {
+      ids.invitationToken = (await inviteToP(['glucose'])).token;
+    },
+    body: () => ({ token: ids.invitationToken, password }),
+    expected: all(200),
+  },
+  {
+    name: 'POST /auth/accept-invitation (unknown token)',
+    method: 'post',
+    path: () => '/api/v1/auth/accept-invitation',
+    body: () => ({ token: 'not-an-invitation-token', password }),
+    expected: all(401),
+  },
 ];
 
 /** `GET /patients/:id (variant)` → `GET /api/v1/patients/{id}`, as the OpenAPI document names it. */
@@ -486,7 +591,7 @@ function documentedRoute(name: string): string {
  */
 interface HiddenCase {
   readonly name: string;
-  readonly method: 'get' | 'post' | 'put' | 'delete';
+  readonly method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   readonly path: (id: string) => string;
   /** The id of the existing resource, read when the case runs. */
   readonly hiddenId: () => string;
@@ -607,6 +712,41 @@ const HIDDEN: HiddenCase[] = [
     hiddenId: () => ids.notificationP,
     actor: 'otherPatient',
   },
+  {
+    name: 'PATCH /me/caregivers/:id',
+    method: 'patch',
+    path: (id) => `/api/v1/me/caregivers/${id}`,
+    hiddenId: () => ids.pendingShare,
+    actor: 'otherPatient',
+    body: { scopes: ['glucose'] },
+  },
+  // P's caregiver: patient Q was never shared with them, and of P devices and heart rate were not.
+  ...(
+    [
+      ['GET /patients/:id', (id) => `/api/v1/patients/${id}`, () => ids.patientQ],
+      [
+        'GET /patients/:id/readings (raw)',
+        (id) => `/api/v1/patients/${id}/readings?metric=glucose`,
+        () => ids.patientQ,
+      ],
+      ['GET /patients/:id/latest', (id) => `/api/v1/patients/${id}/latest`, () => ids.patientQ],
+      ['GET /patients/:id/summary', (id) => `/api/v1/patients/${id}/summary`, () => ids.patientQ],
+      ['GET /patients/:id/alert-rules', (id) => `/api/v1/patients/${id}/alert-rules`, () => ids.patientQ],
+      ['GET /alerts?patientId=', (id) => `/api/v1/alerts?patientId=${id}`, () => ids.patientQ],
+      ['GET /alerts/:id', (id) => `/api/v1/alerts/${id}`, () => ids.alertQ],
+      [
+        'GET /devices?patientId= (shared patient, devices not shared)',
+        (id) => `/api/v1/devices?patientId=${id}`,
+        () => ids.patientP,
+      ],
+      ['GET /devices/:id (shared patient, devices not shared)', (id) => `/api/v1/devices/${id}`, () => ids.deviceD],
+      [
+        'GET /patients/:id/readings (shared patient, heart rate not shared)',
+        (id) => `/api/v1/patients/${id}/readings?metric=heart_rate`,
+        () => ids.patientP,
+      ],
+    ] as [string, (id: string) => string, () => string][]
+  ).map(([name, path, hiddenId]): HiddenCase => ({ name, method: 'get', path, hiddenId, actor: 'caregiver' })),
 ];
 
 describe('access matrix', () => {
@@ -665,6 +805,7 @@ describe('access matrix', () => {
     expect(await visible('outOfTeam')).toEqual([ids.patientQ]);
     expect(await visible('patient')).toEqual([ids.patientP]);
     expect(await visible('otherPatient')).toEqual([ids.patientQ]);
+    expect(await visible('caregiver')).toEqual([ids.patientP]);
   });
 
   it("answers another team's patient exactly like an unknown one", async () => {
@@ -724,3 +865,322 @@ describe('access matrix', () => {
     expect(entries.every((e) => e.patientId === ids.patientQ)).toBe(true);
   });
 });
+
+/**
+ * The FHIR R4 routes (/fhir/R4), which the OpenAPI document leaves out (FHIR's own discovery is
+ * the CapabilityStatement): listed here and checked against the routes the server registered, each
+ * tried by every caller — the six above and a device presenting its MQTT secret as a token. Errors
+ * are OperationOutcome (login / forbidden / not-found) with REST's statuses; a search about a
+ * patient the caller may not see is an empty Bundle, not an error.
+ */
+type FhirCaller = Actor | 'device';
+const FHIR_CALLERS: FhirCaller[] = [...ACTORS, 'device'];
+
+interface FhirRow {
+  /** `METHOD /fhir/R4/path` as registered, `:param` for path parameters; a variant may follow in parentheses. */
+  readonly name: string;
+  readonly method: 'get' | 'post' | 'delete';
+  readonly path: () => string;
+  readonly headers?: Record<string, string>;
+  readonly prepare?: () => Promise<void>;
+  readonly expected: Record<FhirCaller, number>;
+  /** Searches: whether patient P's resources are in the Bundle, per caller answered 200. */
+  readonly findsP?: (caller: FhirCaller) => boolean;
+}
+
+const fhirIds = { deviceSecret: '', observation: '', job: '', jobToDelete: '' };
+const seesP = (caller: FhirCaller): boolean => ['admin', 'inTeam', 'patient', 'caregiver'].includes(caller);
+/** P's devices: not shared with P's caregiver. */
+const seesDevicesOfP = (caller: FhirCaller): boolean => ['admin', 'inTeam', 'patient'].includes(caller);
+const fhirVisibleToP: Record<FhirCaller, number> = { ...visibleToP(200), device: 401 };
+const fhirSignedIn = (status: number): Record<FhirCaller, number> => ({ ...all(status), anonymous: 401, device: 401 });
+/** A's Bulk export jobs: only their owner (clinician A) sees them; patients may never export. */
+const ownJobOfA = (status: number): Record<FhirCaller, number> => ({
+  admin: 404,
+  inTeam: status,
+  outOfTeam: 404,
+  patient: 403,
+  otherPatient: 403,
+  caregiver: 403,
+  anonymous: 401,
+  device: 401,
+});
+
+/** A finished Bulk export of clinician A's team (Patients only), kicked off by A; its job id. */
+async function finishedExportOfA(): Promise<string> {
+  const auth = { Authorization: `Bearer ${token.inTeam}`, Prefer: 'respond-async' };
+  const kick = await waitFor(
+    async () => {
+      // 429 while the previous rows' exports still run (two at once per instance).
+      const res = await api.http.get(`/fhir/R4/Group/${ids.clinicianA}/$export?_type=Patient`).set(auth);
+      return res.status === 429 ? undefined : res;
+    },
+    'an export slot',
+    10_000,
+  );
+  expect(kick.status).toBe(202);
+  const job = String(kick.headers['content-location']).split('/').pop() ?? '';
+  await waitFor(
+    async () => ((await api.http.get(`/fhir/R4/$export-status/${job}`).set(auth)).status === 200 ? true : undefined),
+    'the export',
+    10_000,
+  );
+  return job;
+}
+
+const FHIR_ROWS: FhirRow[] = [
+  {
+    name: 'GET /fhir/R4/metadata',
+    method: 'get',
+    path: () => '/fhir/R4/metadata',
+    expected: { ...all(200), device: 200 },
+  },
+  {
+    name: 'GET /fhir/R4/Patient',
+    method: 'get',
+    path: () => '/fhir/R4/Patient',
+    expected: fhirSignedIn(200),
+    findsP: seesP,
+  },
+  {
+    name: 'GET /fhir/R4/Patient/:id',
+    method: 'get',
+    path: () => `/fhir/R4/Patient/${ids.patientP}`,
+    expected: fhirVisibleToP,
+  },
+  {
+    name: 'GET /fhir/R4/Device',
+    method: 'get',
+    path: () => '/fhir/R4/Device',
+    expected: fhirSignedIn(200),
+    findsP: seesDevicesOfP,
+  },
+  {
+    name: 'GET /fhir/R4/Device (?patient=)',
+    method: 'get',
+    path: () => `/fhir/R4/Device?patient=Patient/${ids.patientP}`,
+    expected: fhirSignedIn(200),
+    findsP: seesDevicesOfP,
+  },
+  {
+    name: 'GET /fhir/R4/Device/:id',
+    method: 'get',
+    path: () => `/fhir/R4/Device/${ids.deviceD}`,
+    expected: { ...fhirVisibleToP, caregiver: 404 },
+  },
+  {
+    name: 'GET /fhir/R4/Observation',
+    method: 'get',
+    path: () => `/fhir/R4/Observation?patient=${ids.patientP}`,
+    expected: fhirSignedIn(200),
+    findsP: seesP,
+  },
+  {
+    name: 'GET /fhir/R4/Observation (without patient)',
+    method: 'get',
+    path: () => '/fhir/R4/Observation',
+    expected: fhirSignedIn(400),
+  },
+  {
+    name: 'GET /fhir/R4/Observation/:id',
+    method: 'get',
+    path: () => `/fhir/R4/Observation/${fhirIds.observation}`,
+    expected: fhirVisibleToP,
+  },
+  {
+    name: 'GET /fhir/R4/Flag',
+    method: 'get',
+    path: () => `/fhir/R4/Flag?patient=${ids.patientP}`,
+    expected: fhirSignedIn(200),
+    findsP: seesP,
+  },
+  { name: 'GET /fhir/R4/Flag/:id', method: 'get', path: () => `/fhir/R4/Flag/${ids.alertA}`, expected: fhirVisibleToP },
+  {
+    name: 'GET /fhir/R4/:type (a type not served)',
+    method: 'get',
+    path: () => '/fhir/R4/Encounter',
+    expected: fhirSignedIn(404),
+  },
+  {
+    name: 'GET /fhir/R4/:type/:id (a type not served)',
+    method: 'get',
+    path: () => `/fhir/R4/Encounter/${ids.patientP}`,
+    expected: fhirSignedIn(404),
+  },
+  {
+    name: 'GET /fhir/R4/Group/:id/$export',
+    method: 'get',
+    path: () => `/fhir/R4/Group/${ids.clinicianA}/$export?_type=Patient`,
+    headers: { Prefer: 'respond-async' },
+    // Waits for earlier exports, so a 429 (two running at once) cannot stand in for an answer.
+    prepare: async () => void (await finishedExportOfA()),
+    expected: {
+      admin: 202,
+      inTeam: 202,
+      outOfTeam: 404,
+      patient: 403,
+      otherPatient: 403,
+      caregiver: 403,
+      anonymous: 401,
+      device: 401,
+    },
+  },
+  {
+    name: 'GET /fhir/R4/$export-status/:job',
+    method: 'get',
+    path: () => `/fhir/R4/$export-status/${fhirIds.job}`,
+    prepare: async () => {
+      fhirIds.job ||= await finishedExportOfA();
+    },
+    expected: ownJobOfA(200),
+  },
+  {
+    name: 'GET /fhir/R4/$export-file/:job/:file',
+    method: 'get',
+    path: () => `/fhir/R4/$export-file/${fhirIds.job}/Patient.ndjson`,
+    prepare: async () => {
+      fhirIds.job ||= await finishedExportOfA();
+    },
+    expected: ownJobOfA(200),
+  },
+  {
+    name: 'DELETE /fhir/R4/$export-status/:job',
+    method: 'delete',
+    path: () => `/fhir/R4/$export-status/${fhirIds.jobToDelete}`,
+    // A fresh job each time: the owner's delete removes it.
+    prepare: async () => {
+      fhirIds.jobToDelete = await finishedExportOfA();
+    },
+    expected: ownJobOfA(202),
+  },
+  {
+    name: 'POST /fhir/R4/{*path} (any write)',
+    method: 'post',
+    path: () => '/fhir/R4/Patient',
+    // Read-only whoever asks: nothing is written, so nothing to authorise.
+    expected: { ...all(405), device: 405 },
+  },
+];
+
+describe('access matrix: FHIR R4', () => {
+  beforeAll(async () => {
+    const provisioned = await asAdmin('post', '/api/v1/devices', { patientId: ids.patientP, type: 'pulse_oximeter' });
+    fhirIds.deviceSecret = (provisioned.credentials as { password: string }).password;
+    const time = Date.UTC(2026, 10, 1, 8, 0, 0);
+    await api.app.get(ReadingRepository).insertBatch([
+      {
+        deviceId: ids.deviceD,
+        patientId: ids.patientP,
+        metric: 'glucose',
+        value: 110,
+        time,
+        receivedAt: time + 1000,
+      },
+    ]);
+    const bundle = bodyOf<Bundle>(
+      await api.http
+        .get(`/fhir/R4/Observation?patient=${ids.patientP}`)
+        .set('Authorization', `Bearer ${token.admin}`)
+        .expect(200),
+    );
+    fhirIds.observation = bundle.entry?.[0].resource?.id ?? '';
+    expect(fhirIds.observation).not.toBe('');
+  });
+
+  function fhirRequest(caller: FhirCaller, method: 'get' | 'post' | 'delete', path: string) {
+    const req = api.http[method](path);
+    if (caller === 'anonymous') return req;
+    return req.set('Authorization', `Bearer ${caller === 'device' ? fhirIds.deviceSecret : token[caller]}`);
+  }
+
+  const cases = FHIR_ROWS.flatMap((row) => FHIR_CALLERS.map((c) => [row.name, c, row.expected[c], row] as const));
+
+  it.each(cases)('%s as %s → %i', async (_name, caller, expected, row) => {
+    await row.prepare?.();
+    let req = fhirRequest(caller, row.method, row.path());
+    if (row.headers) req = req.set(row.headers);
+    const res = await (row.method === 'post' ? req.send({ resourceType: 'Patient' }) : req);
+    expect(res.status).toBe(expected);
+    if (expected >= 400) {
+      const outcome = bodyOf<OperationOutcome>(res);
+      expect(res.headers['content-type']).toMatch(/^application\/fhir\+json/);
+      expect(outcome.resourceType).toBe('OperationOutcome');
+      const codes: Record<number, string> = {
+        401: 'login',
+        403: 'forbidden',
+        404: row.name.includes('not served') ? 'not-supported' : 'not-found',
+      };
+      if (codes[expected]) expect(outcome.issue[0].code).toBe(codes[expected]);
+    }
+    if (expected === 200 && row.findsP) {
+      const bundle = bodyOf<Bundle>(res);
+      expect(bundle.resourceType).toBe('Bundle');
+      expect(JSON.stringify(bundle.entry ?? []).includes(ids.patientP)).toBe(row.findsP(caller));
+    }
+  });
+
+  it('has a row for every FHIR route the server registered', () => {
+    const registered = registeredRoutes().filter((route) => route.includes(' /fhir/R4'));
+    expect(registered.length).toBeGreaterThan(10);
+    const listed = new Set(FHIR_ROWS.map((row) => row.name.replace(/ \(.*\)$/, '')));
+    // The read-only refusal (`@All`) is registered once per HTTP method; the write row stands for all.
+    const refusal = (route: string) => route.endsWith(' /fhir/R4/{*path}');
+    expect(registered.filter((route) => !refusal(route) && !listed.has(route))).toEqual([]);
+    expect([...listed].filter((route) => !registered.includes(route))).toEqual([]);
+  });
+
+  it.each([
+    ...(['outOfTeam', 'otherPatient'] as const).flatMap((caller) =>
+      (['Patient', 'Device', 'Observation', 'Flag'] as const).map((type) => [type, caller] as const),
+    ),
+    // P's devices were not shared with P's caregiver.
+    ['Device', 'caregiver'] as const,
+  ])('GET /fhir/R4/%s/:id as %s: a hidden resource answers exactly like an unknown one', async (type, caller) => {
+    const hiddenId = { Patient: ids.patientP, Device: ids.deviceD, Flag: ids.alertA, Observation: fhirIds.observation }[
+      type
+    ];
+    // An Observation id names its device: an unknown one names a device that does not exist.
+    const unknownId =
+      type === 'Observation'
+        ? hiddenId.replace(ids.deviceD.replace(/-/g, ''), randomUUID().replace(/-/g, ''))
+        : randomUUID();
+    const call = async (id: string) => {
+      const res = await fhirRequest(caller, 'get', `/fhir/R4/${type}/${id}`);
+      return { status: res.status, body: JSON.stringify(res.body).split(id).join('<id>') };
+    };
+    const hidden = await call(hiddenId);
+    expect(hidden.status).toBe(404);
+    expect(hidden).toEqual(await call(unknownId));
+  });
+
+  it("answers another clinician's group and export job exactly like unknown ones", async () => {
+    const job = await finishedExportOfA();
+    const routes: [(id: string) => string, string][] = [
+      [(id) => `/fhir/R4/Group/${id}/$export`, ids.clinicianA],
+      [(id) => `/fhir/R4/$export-status/${id}`, job],
+      [(id) => `/fhir/R4/$export-file/${id}/Patient.ndjson`, job],
+    ];
+    for (const [path, hiddenId] of routes) {
+      const call = async (id: string) => {
+        const res = await fhirRequest('outOfTeam', 'get', path(id)).set('Prefer', 'respond-async');
+        return { status: res.status, body: JSON.stringify(res.body).split(id).join('<id>') };
+      };
+      const hidden = await call(hiddenId);
+      expect(hidden.status).toBe(404);
+      expect(hidden).toEqual(await call(randomUUID()));
+    }
+  });
+});
+
+/** `METHOD /path` of every route registered on the Express app (Nest registers each on its router). */
+function registeredRoutes(): string[] {
+  const express = api.app.getHttpAdapter().getInstance() as {
+    router: { stack: { route?: { path: string | string[]; methods: Record<string, boolean> } }[] };
+  };
+  return express.router.stack.flatMap((layer) => {
+    const route = layer.route;
+    if (route === undefined) return [];
+    const paths = Array.isArray(route.path) ? route.path : [route.path];
+    return paths.flatMap((path) => Object.keys(route.methods).map((m) => `${m.toUpperCase()} ${path}`));
+  });
+}

@@ -6,7 +6,7 @@ import type { ServiceMqttClient } from '@lantern/messaging';
 import type { LoginResponseDto } from '../../apps/api/src/auth/auth.dto.js';
 import { createApiApp } from '../../apps/api/src/create-api-app.js';
 import { LIVE_MQTT_CLIENT } from '../../apps/api/src/live/live.tokens.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { appLoginUrl, createTestDatabase, type TestDatabase } from '../support/database.js';
 import { bodyOf } from '../support/http.js';
 
 export const ADMIN_EMAIL = 'admin@test.lantern';
@@ -29,18 +29,21 @@ export interface ApiFixture {
 
 /**
  * Boots the real api (createApiApp → configureApp, exactly what main.ts runs) on a fresh database
- * of the test server and the test broker, with a known first admin.
+ * of the test server and the test broker, with a known first admin. `asAppRole`: the api connects
+ * as a login in lantern_app (no DDL rights) and migrates as the owner, as deployed (docs/security.md).
  */
 export async function startApi(
   env: Record<string, string> = {},
-  { waitForBroker = true }: { waitForBroker?: boolean } = {},
+  { waitForBroker = true, asAppRole = false }: { waitForBroker?: boolean; asAppRole?: boolean } = {},
 ): Promise<ApiFixture> {
   const database: TestDatabase = await createTestDatabase();
   const topicRoot = `test-${randomBytes(4).toString('hex')}/v1`;
   const mqttUrl = process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883';
   Object.assign(process.env, {
     NODE_ENV: 'test',
-    DATABASE_URL: database.url,
+    DATABASE_URL: asAppRole ? await appLoginUrl(database.url) : database.url,
+    // Empty is unset: an earlier api of the same file must not leave its owner URL behind.
+    DATABASE_MIGRATION_URL: asAppRole ? database.url : '',
     DATABASE_POOL_SIZE: '4',
     MQTT_URL: mqttUrl,
     MQTT_TOPIC_ROOT: topicRoot,
@@ -82,19 +85,4 @@ export async function startApi(
       await database.drop();
     },
   };
-}
-
-/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function waitFor<T>(
-  check: () => T | undefined | Promise<T | undefined>,
-  timeoutMs = 5000,
-  what = 'condition',
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }

@@ -147,7 +147,7 @@ describe('API hygiene', () => {
     expect(bodyOf<ErrorBodyDto>(bad).message).toEqual(
       expect.arrayContaining([
         'email must be an email',
-        'role must be one of the following values: admin, clinician, patient',
+        'role must be one of the following values: admin, clinician, patient, caregiver',
       ]),
     );
     expect(JSON.stringify(bad.body)).not.toContain('Tiny9pw');

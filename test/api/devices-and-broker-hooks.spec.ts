@@ -14,9 +14,9 @@ import {
   SERVICE_PASSWORD,
   SERVICE_USERNAME,
   startApi,
-  waitFor,
   type ApiFixture,
 } from './api-fixture.js';
+import { waitFor } from '../support/wait.js';
 
 let api: ApiFixture;
 let admin: string;
@@ -167,13 +167,13 @@ describe('device provisioning', () => {
       // The api's broker connection is made in the background at start (it must start with the broker down).
       await waitFor(
         async () => (bodyOf<HealthDto>(await api.http.get('/health')).broker === 'up' ? true : undefined),
-        5000,
         'api broker connection',
+        5000,
       );
       await api.http.post(`/api/v1/devices/${id}/rotate-secret`).set(auth()).expect(200);
-      await waitFor(() => (seen.length >= 1 ? true : undefined), 5000, 'rotation announcement');
+      await waitFor(() => (seen.length >= 1 ? true : undefined), 'rotation announcement', 5000);
       await api.http.delete(`/api/v1/devices/${id}`).set(auth()).expect(200);
-      await waitFor(() => (seen.length >= 2 ? true : undefined), 5000, 'decommission announcement');
+      await waitFor(() => (seen.length >= 2 ? true : undefined), 'decommission announcement', 5000);
       expect(seen).toEqual([id, id]);
     } finally {
       await client.endAsync();

@@ -9,7 +9,8 @@ import { healthyTimeline, takeUntil } from '../../device-simulator/src/virtual-d
 import type { PlanStep } from '../../device-simulator/src/plan.js';
 import type { AlertResource } from '@lantern/domain';
 import { DESKTOP, PHONE, launchChromium, openUser, signIn, type PageProblems } from './browser.js';
-import { Seeder, startStack, waitFor, type Provisioned, type Stack } from './stack.js';
+import { Seeder, startStack, type Provisioned, type Stack } from './stack.js';
+import { waitFor } from '../support/wait.js';
 
 const IMG = join(process.cwd(), 'docs', 'img');
 const HOUR = 3_600_000;
@@ -103,8 +104,8 @@ describe('dashboard in a real browser', () => {
     );
     await waitFor(
       async () => (await stack.rest<unknown[]>('GET', `/patients/${maria}/latest`, admin)).length > 0,
-      15_000,
       'ingest to store the history',
+      15_000,
     );
   }, 120_000);
 
@@ -133,7 +134,7 @@ describe('dashboard in a real browser', () => {
     pageA = a.page;
     await signIn(pageA, clinicianA.email, clinicianA.password);
     await pageA.getByRole('heading', { name: 'Triage board' }).waitFor();
-    await waitFor(async () => (await pageA.locator('table.board tbody tr').count()) === 4, 10_000, 'four patient rows');
+    await waitFor(async () => (await pageA.locator('table.board tbody tr').count()) === 4, 'four patient rows', 10_000);
     await pageA.locator('.live-status[data-live="live"]').waitFor();
     // A first click, as a clinician's would be: browsers start audio only after a gesture.
     await pageA.getByRole('heading', { name: 'Triage board' }).click();
@@ -171,24 +172,24 @@ describe('dashboard in a real browser', () => {
 
     const highOpen = pageA.locator(`tr[data-patient-id="${maria}"] li[data-state="open"] [data-priority="high"]`);
     await highOpen.first().waitFor({ timeout: 15_000 });
-    await waitFor(async () => (await boardRank(pageA, maria)) === 0, 5000, 'Maria to move to the top');
+    await waitFor(async () => (await boardRank(pageA, maria)) === 0, 'Maria to move to the top', 5000);
     const banner = pageA.locator('.alarm-banner');
     await expect(banner.isVisible()).resolves.toBe(true);
     await expect(banner.textContent()).resolves.toContain('Maria Lopez');
     await waitFor(
       async () =>
         /High priority alert for Maria Lopez/.test((await pageA.getByTestId('announcer').textContent()) ?? ''),
-      3000,
       'the announcement',
+      3000,
     );
     // The cue played (not merely came due): the audio was running and the sound on.
-    await waitFor(async () => (await beeps(pageA, 'played')) >= 1, 5000, 'the cue to play');
+    await waitFor(async () => (await beeps(pageA, 'played')) >= 1, 'the cue to play', 5000);
     // Muted: the same alert made the cue due on the second clinician's page, and it did not play.
-    await waitFor(async () => (await beeps(pageB, 'due')) >= 1, 5000, 'the cue to be due for the muted clinician');
+    await waitFor(async () => (await beeps(pageB, 'due')) >= 1, 'the cue to be due for the muted clinician', 5000);
     expect(await beeps(pageB, 'played')).toBe(0);
     // Priority is spelled out, not only coloured.
     await expect(highOpen.first().textContent()).resolves.toContain('High');
-    await waitFor(async () => (await boardRank(pageB, maria)) === 0, 5000, 'Maria at the top for the second clinician');
+    await waitFor(async () => (await boardRank(pageB, maria)) === 0, 'Maria at the top for the second clinician', 5000);
     // The nadir (47 mg/dL, the scenario's last reading) reaches the board as the latest value.
     await pageA
       .locator(`tr[data-patient-id="${maria}"] [data-metric="glucose"] .vital-value`, { hasText: '47 mg/dL' })
@@ -320,8 +321,8 @@ describe('dashboard in a real browser', () => {
     expect(played.failed).toBe(0);
     const raised = await waitFor(
       async () => (await alertsOf(john, 'open')).find((a) => a.rule === 'spo2.critical'),
-      15_000,
       'spo2.critical to open',
+      15_000,
     );
     await stack.rest('POST', `/alerts/${resolvedMeanwhile}/resolve`, clinician, {});
     const rosa = await seed.patient('Rosa Diaz', '004421', [clinicianA.id]);
@@ -335,12 +336,12 @@ describe('dashboard in a real browser', () => {
     await page.locator('.live-status[data-live="live"]').waitFor({ timeout: 40_000 });
     await page.locator(`tr[data-patient-id="${john}"] li[data-alert-id="${raised.id}"][data-state="open"]`).waitFor();
     await page.locator(`.alarm-banner [data-alert-id="${raised.id}"]`).waitFor();
-    await waitFor(async () => (await beeps(page, 'due')) >= 1, 5000, 'the missed high alert to sound');
+    await waitFor(async () => (await beeps(page, 'due')) >= 1, 'the missed high alert to sound', 5000);
     await page.locator(`tr[data-patient-id="${rosa}"]`).waitFor();
     await waitFor(
       async () => (await page.locator(`li[data-alert-id="${resolvedMeanwhile}"]`).count()) === 0,
-      5000,
       'the alert resolved meanwhile to leave the board',
+      5000,
     );
 
     // Live again: resolving from the patient detail closes the alert and clears the banner.
@@ -351,8 +352,8 @@ describe('dashboard in a real browser', () => {
     await page.locator(`.timeline-item[data-alert-id="${raised.id}"][data-state="resolved"]`).waitFor();
     await waitFor(
       async () => (await page.locator(`.alarm-banner [data-alert-id="${raised.id}"]`).count()) === 0,
-      5000,
       'the banner to clear',
+      5000,
     );
     const stored = await stack.rest<AlertResource>('GET', `/alerts/${raised.id}`, clinician);
     expect(stored.state).toBe('resolved');

@@ -9,21 +9,6 @@ import { NestFactory } from '@nestjs/core';
 import type { DeviceTypeKey } from '@lantern/domain';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
-/** Polls `check` until it returns something truthy, or fails naming `what`. */
-export async function waitFor<T>(
-  check: () => T | undefined | false | null | Promise<T | undefined | false | null>,
-  timeoutMs = 10_000,
-  what = 'condition',
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false && value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /**
  * The real thing, in this process: a fresh PostgreSQL database, the api (REST, /live, the
  * dashboard at /) on a free port and the ingest role, both on the machine's Mosquitto under a

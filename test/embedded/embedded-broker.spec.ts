@@ -12,14 +12,7 @@ import {
   type RunningEmbeddedBroker,
 } from '@lantern/embedded';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-
-async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('waitFor: condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+import { waitFor } from '../support/wait.js';
 
 describe('embedded broker', () => {
   const root = `test-${randomBytes(4).toString('hex')}/v1`;
@@ -94,7 +87,7 @@ describe('embedded broker', () => {
     const client = await connect(device.id, device.secret);
     await client.publishAsync(`${root}/devices/${device.id}/telemetry`, '{"readings":[]}', { qos: 1 });
     await client.publishAsync(`${root}/devices/${device.id}/status`, '{"battery":80}', { qos: 1 });
-    await waitFor(() => seen.length === 2);
+    await waitFor(() => seen.length === 2, 'the telemetry and status messages', 5000);
     expect(seen.map((m) => m.topic)).toEqual([
       `${root}/devices/${device.id}/telemetry`,
       `${root}/devices/${device.id}/status`,
@@ -130,7 +123,7 @@ describe('embedded broker', () => {
     }
     const marker = await connect(device.id, device.secret);
     await marker.publishAsync(`${root}/devices/${device.id}/status`, '{"online":true}', { qos: 1 });
-    await waitFor(() => seen.length === 1);
+    await waitFor(() => seen.length === 1, 'the marker status message', 5000);
     expect(seen.map((m) => m.topic)).toEqual([`${root}/devices/${device.id}/status`]);
     for (const topic of forbidden) expect(log).toContain(`refused publish to '${topic}' by device ${device.id}`);
   });
@@ -168,7 +161,11 @@ describe('embedded broker', () => {
     const service = await connect('lantern-service', servicePassword);
     await service.publishAsync(deviceRevokedTopic(root), JSON.stringify({ deviceId: device.id }), { qos: 1 });
     await closed;
-    await waitFor(() => clients.filter((c) => c.options.username === device.id).every((c) => !c.connected));
+    await waitFor(
+      () => clients.filter((c) => c.options.username === device.id).every((c) => !c.connected),
+      'the revoked device to be disconnected',
+      5000,
+    );
 
     await expect(connect(device.id, device.secret)).rejects.toMatchObject({ code: 4 });
     const renewed = await connect(device.id, rotated);
@@ -190,7 +187,7 @@ describe('embedded broker', () => {
     await ingest.subscribeAsync(`${root}/devices/+/telemetry`, { qos: 1 });
     const client = await connect(device.id, device.secret);
     await client.publishAsync(`${root}/devices/${device.id}/telemetry`, '{"readings":[]}', { qos: 1 });
-    await waitFor(() => received.length === 1);
+    await waitFor(() => received.length === 1, 'the telemetry message', 5000);
     expect(received).toEqual([`${root}/devices/${device.id}/telemetry`]);
     // Once the service holds it, still no device may take it over.
     await expect(connect(device.id, device.secret, { clientId: 'lantern-ingest' })).rejects.toMatchObject({ code: 2 });

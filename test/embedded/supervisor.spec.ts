@@ -11,6 +11,7 @@ import { findFreePort, isPortFree } from '@lantern/embedded';
 import { topicsFor } from '@lantern/messaging';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { connectMqtt } from '../support/mqtt.js';
+import { waitFor } from '../support/wait.js';
 
 // The supervisor runs the built apps (npm test builds first).
 const SUPERVISOR = new URL('../../dist/apps/lantern/apps/lantern/src/main.js', import.meta.url).pathname;
@@ -37,21 +38,6 @@ function startSupervisor(env: Record<string, string | undefined>): Run {
   return run;
 }
 
-async function waitFor(
-  condition: () => boolean,
-  what: () => string,
-  timeoutMs = 45_000,
-  refresh?: () => Promise<unknown>,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    await refresh?.();
-    if (condition()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting; output so far:\n${what()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 /** Alive and not a zombie waiting for a reaper. */
 function isAlive(pid: number): boolean {
   try {
@@ -65,7 +51,8 @@ function isAlive(pid: number): boolean {
 async function waitForBanner(run: Run): Promise<void> {
   await waitFor(
     () => run.stdout.includes('Press Ctrl-C to stop.') || run.child.exitCode !== null,
-    () => run.stdout + run.stderr,
+    () => `the start banner; output so far:\n${run.stdout}${run.stderr}`,
+    45_000,
   );
   if (run.child.exitCode !== null)
     throw new Error(`the supervisor exited (${run.child.exitCode}) before it was up:\n${run.stderr}\n${run.stdout}`);
@@ -97,17 +84,16 @@ async function waitForAnswer(
   url: string,
   accept: (answer: { status: number; text: string }) => boolean,
 ): Promise<{ status: number; text: string }> {
-  const deadline = Date.now() + 60_000;
   let last: { status: number; text: string } | undefined;
-  for (;;) {
-    last = await get(url);
-    if (last && accept(last)) return last;
-    if (Date.now() > deadline)
-      throw new Error(
-        `${url} answered ${last ? `${last.status} ${last.text.slice(0, 500)}` : 'nothing'}\n${run.stderr}`,
-      );
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+  return waitFor(
+    async () => {
+      last = await get(url);
+      return last && accept(last) ? last : undefined;
+    },
+    () => `${url} (it answered ${last ? `${last.status} ${last.text.slice(0, 500)}` : 'nothing'})\n${run.stderr}`,
+    60_000,
+    200,
+  );
 }
 
 describe('lantern supervisor (npm start)', () => {
@@ -147,6 +133,7 @@ describe('lantern supervisor (npm start)', () => {
       PORT: String(await findFreePort()),
       INGEST_METRICS_PORT: String(await findFreePort()),
       EMBEDDED_MQTT_PORT: String(await findFreePort()),
+      EMBEDDED_MQTTS_PORT: String(await findFreePort()),
       MQTT_TOPIC_ROOT: `test-${randomBytes(4).toString('hex')}/v1`,
       DATA_DIR: dataDir,
       JWT_SECRET: undefined,
@@ -163,7 +150,8 @@ describe('lantern supervisor (npm start)', () => {
     expect(run.stdout).toContain(`API        http://localhost:${env.PORT}/api/v1`);
     expect(run.stdout).toContain(`API docs   http://localhost:${env.PORT}/api/docs`);
     expect(run.stdout).toContain(`Dashboard  http://localhost:${env.PORT}/`);
-    expect(run.stdout).toContain(`Broker     mqtt://localhost:${env.EMBEDDED_MQTT_PORT} (embedded`);
+    expect(run.stdout).toContain(`Broker     mqtts://localhost:${env.EMBEDDED_MQTTS_PORT} (embedded, TLS`);
+    expect(run.stdout).toContain(`mqtt://127.0.0.1:${env.EMBEDDED_MQTT_PORT} plain MQTT, loopback only`);
     expect(run.stdout).toMatch(/\[(api|ingest)\] /);
     const pids = childPids(run.stdout);
     expect(pids).toHaveLength(2);
@@ -206,7 +194,8 @@ describe('lantern supervisor (npm start)', () => {
       process.kill(ingest, 'SIGKILL');
       await waitFor(
         () => restartedPid(run.stdout, 'ingest', 1) !== undefined,
-        () => run.stdout + run.stderr,
+        () => `the ingest to be restarted; output so far:\n${run.stdout}${run.stderr}`,
+        45_000,
       );
       expect(run.stderr).toMatch(
         /\[lantern\] ingest exited unexpectedly \(signal SIGKILL\) after [\d.]+ s: restarting it in 1 s \(restart 1\)/,
@@ -228,7 +217,8 @@ describe('lantern supervisor (npm start)', () => {
       process.kill(api, 'SIGKILL');
       await waitFor(
         () => restartedPid(run.stdout, 'api', 1) !== undefined,
-        () => run.stdout + run.stderr,
+        () => `the api to be restarted; output so far:\n${run.stdout}${run.stderr}`,
+        45_000,
       );
       expect(run.stderr).toMatch(
         /\[lantern\] api exited unexpectedly \(signal SIGKILL\) after [\d.]+ s: restarting it in 1 s/,
@@ -282,10 +272,12 @@ describe('lantern supervisor (npm start)', () => {
     // The standby, or the killed one restarted by the supervisor: whichever takes the lease first.
     let holder: number | undefined;
     await waitFor(
-      () => holder !== undefined && holder !== active,
-      () => run.stdout + run.stderr,
+      async () => {
+        holder = await holderPid();
+        return holder !== undefined && holder !== active;
+      },
+      () => `another ingest to hold the lease; output so far:\n${run.stdout}${run.stderr}`,
       45_000,
-      async () => (holder = await holderPid()),
     );
     const healthy = await waitForAnswer(
       run,
@@ -374,6 +366,12 @@ describe('lantern supervisor (npm start)', () => {
       `http://127.0.0.1:${env.PORT}/health`,
       (a) => a.status === 200 && (JSON.parse(a.text) as { ingest?: { status: string } }).ingest?.status === 'up',
     );
+    // The apps work as the login `lantern` in lantern_app (no DDL rights); only the supervisor is the owner.
+    const logins = await db.query<{ login: string }>(
+      `SELECT DISTINCT usename::text AS login FROM pg_stat_activity WHERE application_name IN ('lantern-api', 'lantern-ingest')`,
+    );
+    expect(logins.rows).toEqual([{ login: 'lantern' }]);
+    expect(statSync(join(ownDataDir, 'postgres-app-password')).mode & 0o777).toBe(0o600);
 
     // The ingest stops consuming (still connected: what it was sent waits unacknowledged).
     process.kill(ingest, 'SIGSTOP');
@@ -398,10 +396,9 @@ describe('lantern supervisor (npm start)', () => {
     await publish(0, count / 2);
     let written = 0;
     await waitFor(
-      () => written >= count / 2,
-      () => `${written} queue rows`,
+      async () => (written = await queueRows()) >= count / 2,
+      () => `${count / 2} queue rows (${written} so far)`,
       10_000,
-      async () => (written = await queueRows()),
     );
     await publish(count / 2, count);
     device.end(true);
@@ -411,10 +408,7 @@ describe('lantern supervisor (npm start)', () => {
     // embedded PostgreSQL lives on, as it would after a kill -9 of npm start alone.)
     for (const pid of [first.child.pid!, api, ingest]) process.kill(pid, 'SIGKILL');
     expect(await first.exit).toBe(null);
-    await waitFor(
-      () => !isAlive(api) && !isAlive(ingest),
-      () => 'the roles to die',
-    );
+    await waitFor(() => !isAlive(api) && !isAlive(ingest), 'the roles to die', 45_000);
 
     const second = startSupervisor(env);
     runs.push(second);
@@ -431,10 +425,9 @@ describe('lantern supervisor (npm start)', () => {
       (await reader.query<{ n: number }>(`SELECT count(*)::int AS n FROM readings WHERE device_id = $1`, [deviceId]))
         .rows[0].n;
     await waitFor(
-      () => lastStored === count,
-      () => `${lastStored} of ${count} readings stored\n${second.stdout}\n${second.stderr}`,
+      async () => (lastStored = await stored()) === count,
+      () => `${count} readings stored (${lastStored} so far)\n${second.stdout}\n${second.stderr}`,
       60_000,
-      async () => (lastStored = await stored()),
     );
     // Once each: the journal's redelivery of what was already stored is absorbed by the idempotent writes.
     expect(await stored()).toBe(count);

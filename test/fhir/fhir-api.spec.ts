@@ -1,11 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
+import { get as httpGet, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
 import type { Bundle, Device, Flag, Observation, OperationOutcome, Patient, Resource } from '@medplum/fhirtypes';
 import { Client } from 'fhir-kit-client';
 import type { Reading } from '@lantern/domain';
 import { ReadingRepository } from '@lantern/storage';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, startApi, waitFor, type ApiFixture } from '../api/api-fixture.js';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, startApi, type ApiFixture } from '../api/api-fixture.js';
+import { waitFor } from '../support/wait.js';
 import { bodyOf } from '../support/http.js';
 import { loadFhirValidator, type FhirValidator } from './fhir-validator.js';
 
@@ -376,13 +379,18 @@ describe('FHIR R4 server', () => {
           expect(res.status).toBe(200);
           return bodyOf<Manifest>(res);
         },
-        30_000,
         'the export',
+        30_000,
       );
     }
 
-    async function lines(caller: Caller, url: string): Promise<Resource[]> {
+    /**
+     * A file, with Accept-Encoding as given: gzip answers the stored gzip bytes with
+     * Content-Encoding (superagent decompresses them), anything else the NDJSON itself.
+     */
+    async function lines(caller: Caller, url: string, acceptEncoding = 'gzip, deflate'): Promise<Resource[]> {
       const res = await get(caller, new URL(url).pathname)
+        .set('Accept-Encoding', acceptEncoding)
         .buffer(true)
         .parse((response, done) => {
           let text = '';
@@ -391,6 +399,8 @@ describe('FHIR R4 server', () => {
         });
       expect(res.status).toBe(200);
       expect(res.headers['content-type']).toMatch(/^application\/fhir\+ndjson/);
+      expect(res.headers.vary).toMatch(/Accept-Encoding/);
+      expect(res.headers['content-encoding']).toBe(/(^|,)\s*gzip\s*(,|$)/.test(acceptEncoding) ? 'gzip' : undefined);
       return (res.body as string)
         .split('\n')
         .filter((l) => l !== '')
@@ -413,10 +423,47 @@ describe('FHIR R4 server', () => {
           expect(resource.resourceType).toBe(output.type);
           expectValid(resource);
         }
+        // The same NDJSON, decompressed by the server, for a client that does not take gzip.
+        expect(await lines('inTeam', output.url, 'identity')).toEqual(resources);
       }
       // Another clinician cannot read someone else's export, as if it did not exist.
       const other = await get('outOfTeam', new URL(manifest.output[0].url).pathname);
       expect(other.status).toBe(404);
+    });
+
+    it('sends the stored gzip bytes only to a client that accepts gzip', async () => {
+      const manifest = await exportAs('inTeam', '?_type=Observation');
+      const path = new URL(manifest.output[0].url).pathname;
+      const server = api.app.getHttpServer();
+      if (!server.listening) await api.app.listen(0, '127.0.0.1');
+      const { port } = server.address() as AddressInfo;
+      // node:http, not supertest: superagent would unzip the body, hiding what the server sent.
+      const raw = (acceptEncoding?: string) =>
+        new Promise<{ headers: IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+          const headers = {
+            Authorization: `Bearer ${token.inTeam}`,
+            ...(acceptEncoding && { 'Accept-Encoding': acceptEncoding }),
+          };
+          httpGet({ host: '127.0.0.1', port, path, headers }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (chunk: Buffer) => chunks.push(chunk));
+            res.on('end', () =>
+              res.statusCode === 200
+                ? resolve({ headers: res.headers, body: Buffer.concat(chunks) })
+                : reject(new Error(`status ${res.statusCode}`)),
+            );
+          }).on('error', reject);
+        });
+      const plain = await raw();
+      expect(plain.headers['content-encoding']).toBeUndefined();
+      const ndjson = plain.body.toString('utf8');
+      expect(ndjson.split('\n').filter((l) => l !== '')).toHaveLength(EXPECTED_TOTAL);
+      // q=0 refuses gzip; `*` accepts it.
+      expect((await raw('gzip;q=0, identity')).headers['content-encoding']).toBeUndefined();
+      const zipped = await raw('*');
+      expect(zipped.headers['content-encoding']).toBe('gzip');
+      expect(Number(zipped.headers['content-length'])).toBe(zipped.body.length);
+      expect(gunzipSync(zipped.body).toString('utf8')).toBe(ndjson);
     });
 
     it('honours _type and _since (readings stored since then)', async () => {

@@ -5,7 +5,8 @@ import { startAnonymousBroker } from '@lantern/embedded';
 import { findFreePort } from '@lantern/embedded';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { startMosquitto, type MosquittoServer } from '../support/mosquitto.js';
-import { connectMqtt, uniqueTopicRoot, waitFor } from '../support/mqtt.js';
+import { connectMqtt, uniqueTopicRoot } from '../support/mqtt.js';
+import { waitFor } from '../support/wait.js';
 import { ingestEnvironment, publishNumbered, seedDevice, startIngest, storedTimes } from './ingest-fixture.js';
 import { IngestMqttConnection, type AckMode } from '../../apps/ingest/src/consumer/ingest-mqtt.connection.js';
 

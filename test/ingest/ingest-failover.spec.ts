@@ -4,7 +4,8 @@ import type { MqttClient } from 'mqtt';
 import { topicsFor } from '@lantern/messaging';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { startMosquitto, type MosquittoServer } from '../support/mosquitto.js';
-import { connectMqtt, uniqueTopicRoot, waitFor } from '../support/mqtt.js';
+import { connectMqtt, uniqueTopicRoot } from '../support/mqtt.js';
+import { waitFor } from '../support/wait.js';
 import {
   buildIngest,
   ingestEnvironment,

@@ -5,7 +5,8 @@ import type { MqttClient } from 'mqtt';
 import { topicsFor } from '@lantern/messaging';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { startMosquitto, type MosquittoServer } from '../support/mosquitto.js';
-import { connectMqtt, uniqueTopicRoot, waitFor } from '../support/mqtt.js';
+import { connectMqtt, uniqueTopicRoot } from '../support/mqtt.js';
+import { waitFor } from '../support/wait.js';
 import { ingestEnvironment, seedDevice, startIngest, type SeededDevice } from './ingest-fixture.js';
 import { IngestMqttConnection } from '../../apps/ingest/src/consumer/ingest-mqtt.connection.js';
 

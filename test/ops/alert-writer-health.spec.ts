@@ -4,7 +4,8 @@ import type { INestApplicationContext } from '@nestjs/common';
 import type { MqttClient } from 'mqtt';
 import { startApi, type ApiFixture } from '../api/api-fixture.js';
 import { bodyOf } from '../support/http.js';
-import { connectMqtt, waitFor } from '../support/mqtt.js';
+import { connectMqtt } from '../support/mqtt.js';
+import { waitFor } from '../support/wait.js';
 import { ingestEnvironment, seedDevice, startIngest, type SeededDevice } from '../ingest/ingest-fixture.js';
 import type { HealthDto } from '../../apps/api/src/ops/health.controller.js';
 

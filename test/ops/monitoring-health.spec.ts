@@ -6,7 +6,7 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { webhookSignature } from '@lantern/messaging';
 import { startApi, type ApiFixture } from '../api/api-fixture.js';
 import { bodyOf } from '../support/http.js';
-import { waitFor } from '../support/mqtt.js';
+import { waitFor } from '../support/wait.js';
 import { startTcpProxy, type TcpProxy } from '../../bench/src/infra/tcp-proxy.js';
 import { ingestEnvironment, startIngest } from '../ingest/ingest-fixture.js';
 import type { HealthDto } from '../../apps/api/src/ops/health.controller.js';

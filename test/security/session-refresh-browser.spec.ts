@@ -5,7 +5,7 @@ import type { UserDto } from '../../apps/api/src/users/user.dto.js';
 import { findDashboardDir } from '../../apps/api/src/dashboard/dashboard-files.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, startApi, type ApiFixture } from '../api/api-fixture.js';
 import { launchChromium, openUser, signIn, type PageProblems } from '../browser/browser.js';
-import { waitFor } from '../support/mqtt.js';
+import { waitFor } from '../support/wait.js';
 
 /** Access tokens live this long here, so that the dashboard must renew them several times during the test. */
 const TTL_S = 6;

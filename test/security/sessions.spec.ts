@@ -12,7 +12,7 @@ import type { TemporaryPasswordDto, UserDto } from '../../apps/api/src/users/use
 import { ADMIN_EMAIL, ADMIN_PASSWORD, startApi, type ApiFixture } from '../api/api-fixture.js';
 import { connectLive, startApi as startSecondApi, type LiveClient, type RunningApi } from '../live/live-fixture.js';
 import { bodyOf } from '../support/http.js';
-import { waitFor } from '../support/mqtt.js';
+import { waitFor } from '../support/wait.js';
 
 /**
  * Contract §4.1 against the real api on PostgreSQL and the broker: short access tokens, rotating

@@ -6,7 +6,8 @@ import { findFreePort } from '@lantern/embedded';
 import { decodeTelemetry, MAX_FUTURE_SKEW_MS, type Rejection } from '@lantern/messaging';
 import { LoadRunner, type LoadOptions, type LoadProgress } from '../../device-simulator/src/load-runner.js';
 import { ReadingAdmission } from '../../apps/ingest/src/pipeline/reading-admission.js';
-import { collectMessages, connectMqtt, uniqueTopicRoot, waitFor } from '../support/mqtt.js';
+import { collectMessages, connectMqtt, uniqueTopicRoot } from '../support/mqtt.js';
+import { waitFor } from '../support/wait.js';
 import { startTcpProxy } from '../../bench/src/infra/tcp-proxy.js';
 
 const MQTT_URL = process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883';

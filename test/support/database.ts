@@ -49,6 +49,31 @@ export async function createTestDatabase(options: { poolSize?: number } = {}): P
   };
 }
 
+/** The login tests act as the apps with: a member of lantern_app, as the app login of a deployment is. */
+export const TEST_APP_LOGIN = 'lantern_test_app';
+
+/**
+ * `url` (a migrated test database) with {@link TEST_APP_LOGIN} instead of the owner. The login is
+ * created once per server (roles are server-wide; the migrations create lantern_app).
+ */
+export async function appLoginUrl(url: string): Promise<string> {
+  const password = 'lantern-test-app-login';
+  await withAdmin(adminUrl(), async (client) => {
+    await client.query(`
+      DO $$
+      BEGIN
+        CREATE ROLE ${TEST_APP_LOGIN} LOGIN PASSWORD '${password}';
+      EXCEPTION WHEN duplicate_object OR unique_violation THEN
+        NULL; -- another test file made it first
+      END $$`);
+    await client.query(`GRANT lantern_app TO ${TEST_APP_LOGIN}`);
+  });
+  const app = new URL(url);
+  app.username = TEST_APP_LOGIN;
+  app.password = password;
+  return app.toString();
+}
+
 async function withAdmin<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();

@@ -38,26 +38,3 @@ export async function collectMessages(client: MqttClient, filter: string): Promi
   await client.subscribeAsync(filter, { qos: 1 });
   return received;
 }
-
-/** Polls `check` until it returns a truthy value (returned) or the time runs out (throws with `what`). */
-export async function waitFor<T>(
-  check: () => T | Promise<T>,
-  what: string,
-  timeoutMs = 10_000,
-  intervalMs = 25,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  /** What the last failed check threw, as text. */
-  let last: string | undefined;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch (error) {
-      last = String(error);
-    }
-    if (Date.now() > deadline)
-      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}

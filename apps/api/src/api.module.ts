@@ -15,6 +15,7 @@ import { ReadingsModule } from './readings/readings.module.js';
 import { AlertsModule } from './alerts/alerts.module.js';
 import { IngestAdminModule } from './ingest/ingest-admin.module.js';
 import { FhirModule } from './fhir/fhir.module.js';
+import { CareCircleModule } from './care-circle/care-circle.module.js';
 
 /** The api role. Feature modules: append to the list. */
 @Module({
@@ -35,6 +36,7 @@ import { FhirModule } from './fhir/fhir.module.js';
     IngestAdminModule,
     AlertsModule,
     FhirModule,
+    CareCircleModule,
   ],
 })
 export class ApiModule {}

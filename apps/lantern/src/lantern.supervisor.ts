@@ -8,14 +8,17 @@ import { resolveJwtSecret } from '@lantern/auth';
 import type { LanternConfig } from '@lantern/config';
 import {
   AedesPostgresPersistence,
+  ensureEmbeddedAppLogin,
   isPortFree,
   pgDeviceCredentialLookup,
   PortTakenError,
+  resolveBrokerCertificate,
   startEmbeddedBroker,
+  type BrokerCertificate,
   startEmbeddedPostgres,
   type RunningEmbeddedBroker,
 } from '@lantern/embedded';
-import { createDataSource, runMigrations } from '@lantern/storage';
+import { APP_ROLE, createDataSource, runMigrations } from '@lantern/storage';
 import { claimDataDir, isAlive } from './data-dir.lock.js';
 import { SupervisedRole } from './supervised-role.js';
 
@@ -82,8 +85,10 @@ export class LanternSupervisor {
     // child's stack trace.
     if (!config.databaseUrl && !(await isPortFree(config.embeddedPostgresPort, '127.0.0.1')))
       throw new PortTakenError(config.embeddedPostgresPort, 'postgres');
-    if (!config.mqttUrl && !(await isPortFree(config.embeddedMqttPort)))
+    if (!config.mqttUrl && !(await isPortFree(config.embeddedMqttPort, config.embeddedMqttHost)))
       throw new PortTakenError(config.embeddedMqttPort, 'mqtt');
+    if (!config.mqttUrl && !(await isPortFree(config.embeddedMqttsPort, config.embeddedMqttsHost)))
+      throw new PortTakenError(config.embeddedMqttsPort, 'mqtts');
     if (config.port !== 0 && !(await isPortFree(config.port, config.host)))
       throw new PortTakenError(config.port, 'api');
     if (config.ingestMetricsPort !== 0 && !(await isPortFree(config.ingestMetricsPort, config.ingestMetricsHost)))
@@ -96,9 +101,11 @@ export class LanternSupervisor {
     )
       throw new PortTakenError(standbyMetricsPort, 'metrics');
 
+    // The apps work as DATABASE_URL's login; the migrations and the embedded broker's own schema as the owner.
     let databaseUrl = config.databaseUrl;
+    let ownerUrl = config.databaseMigrationUrl ?? config.databaseUrl;
     let databaseNote = `external (${describeUrl(config.databaseUrl)})`;
-    if (!databaseUrl) {
+    if (!databaseUrl || !ownerUrl) {
       const firstStart = !existsSync(join(dataDir, 'postgres/PG_VERSION'));
       say(
         `${firstStart ? 'Initialising' : 'Starting'} embedded PostgreSQL in ${join(dataDir, 'postgres')} on port ${config.embeddedPostgresPort}…`,
@@ -112,28 +119,39 @@ export class LanternSupervisor {
       });
       this.started.push({ name: 'PostgreSQL', stop: postgres.stop });
       this.watchPostgres(postgres.clusterDir);
-      databaseUrl = postgres.url;
+      ownerUrl = postgres.url;
       databaseNote = `embedded PostgreSQL 18 on 127.0.0.1:${postgres.port}, data in ${postgres.clusterDir}`;
     }
     this.abortIfStopping();
 
-    await this.migrate(databaseUrl);
+    await this.migrate(ownerUrl);
+    // On the embedded PostgreSQL the apps get a login of their own in lantern_app: no DDL rights.
+    databaseUrl ??= await ensureEmbeddedAppLogin(ownerUrl, dataDir, APP_ROLE);
     this.abortIfStopping();
 
     let mqttUrl = config.mqttUrl;
     let mqttPassword = config.mqttPassword;
-    let brokerNote = `external (${describeUrl(config.mqttUrl)})`;
+    let brokerNotes = [`external (${describeUrl(config.mqttUrl)})`];
     if (!mqttUrl) {
       mqttPassword ??= randomBytes(24).toString('base64url');
-      const broker = await this.startBroker(databaseUrl, mqttPassword);
+      const certificate = await this.brokerCertificate(dataDir);
+      const broker = await this.startBroker(ownerUrl, mqttPassword, certificate);
+      // Lantern's own processes stay on plain MQTT over loopback: nothing crosses the network.
       mqttUrl = broker.url;
-      brokerNote = `mqtt://localhost:${broker.port} (embedded; a device connects with user name = device id, password = device secret)`;
+      brokerNotes = [
+        `mqtts://localhost:${broker.tlsPort} (embedded, TLS; a device connects with user name = device id, password = device secret)`,
+        `  certificate ${certificate.certFile} (${certificate.source === 'configured' ? 'MQTT_TLS_CERT_FILE' : 'self-signed'}), valid until ${certificate.validTo.toISOString().slice(0, 10)}`,
+        `  SHA-256 fingerprint ${certificate.fingerprint256}`,
+        `${broker.url} plain MQTT, ${isLoopback(config.embeddedMqttHost) ? 'loopback only' : `on ${config.embeddedMqttHost}: UNENCRYPTED on the network`} (EMBEDDED_MQTT_HOST)`,
+      ];
     }
     this.abortIfStopping();
 
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       DATABASE_URL: databaseUrl,
+      // Migrated above: the owner's login stays out of the apps' environment.
+      DATABASE_MIGRATION_URL: undefined,
       MQTT_URL: mqttUrl,
       MQTT_USERNAME: config.mqttUsername,
       JWT_SECRET: resolveJwtSecret({ jwtSecret: config.jwtSecret, dataDir }),
@@ -164,7 +182,7 @@ export class LanternSupervisor {
     say(`  API docs   ${base}/api/docs`);
     say(`  Dashboard  ${base}/`);
     say(`  Health     ${base}/health`);
-    say(`  Broker     ${brokerNote}`);
+    for (const [index, note] of brokerNotes.entries()) say(`  ${(index === 0 ? 'Broker' : '').padEnd(11)}${note}`);
     say(`  Database   ${databaseNote}`);
     say(
       `  Metrics    ${base}/metrics (api)${config.ingestMetricsPort ? `, http://localhost:${config.ingestMetricsPort}/metrics (ingest)` : ''}`,
@@ -219,7 +237,27 @@ export class LanternSupervisor {
     }
   }
 
-  private async startBroker(databaseUrl: string, servicePassword: string): Promise<RunningEmbeddedBroker> {
+  /** The TLS listener's certificate (configured, kept in DATA_DIR, or generated now), said when it is new. */
+  private async brokerCertificate(dataDir: string): Promise<BrokerCertificate> {
+    const { config } = this;
+    const certificate = await resolveBrokerCertificate({
+      certFile: config.mqttTlsCertFile,
+      keyFile: config.mqttTlsKeyFile,
+      dataDir,
+      extraHostnames: config.mqttTlsHostnames,
+    });
+    if (certificate.source === 'generated')
+      say(
+        `Generated a self-signed certificate for the broker's TLS listener in ${certificate.certFile}, for ${certificate.subjectAltNames.join(', ')}${certificate.replaced ? ` (${certificate.replaced}: devices that pinned it must pin this one)` : ''}`,
+      );
+    return certificate;
+  }
+
+  private async startBroker(
+    databaseUrl: string,
+    servicePassword: string,
+    certificate: BrokerCertificate,
+  ): Promise<RunningEmbeddedBroker> {
     const { config } = this;
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 4, application_name: 'lantern-broker' });
     // An idle connection dropped by the server must not crash the supervisor; the next lookup reconnects.
@@ -242,6 +280,13 @@ export class LanternSupervisor {
     this.started.push({ name: 'broker persistence', stop: () => persistence.destroy() });
     const broker = await startEmbeddedBroker({
       port: config.embeddedMqttPort,
+      host: config.embeddedMqttHost,
+      tls: {
+        port: config.embeddedMqttsPort,
+        host: config.embeddedMqttsHost,
+        cert: certificate.cert,
+        key: certificate.key,
+      },
       topicRoot: config.mqttTopicRoot,
       serviceUsername: config.mqttUsername,
       servicePassword,
@@ -319,6 +364,10 @@ function accepts(host: string, port: number): Promise<boolean> {
     });
     socket.once('error', () => done(false));
   });
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 /** A URL without its credentials, for the log. */

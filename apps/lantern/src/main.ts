@@ -1,5 +1,5 @@
 import { ConfigError, loadConfig, type LanternConfig } from '@lantern/config';
-import { BrokerSchemaInUseError, PortTakenError } from '@lantern/embedded';
+import { BrokerSchemaInUseError, InvalidCertificateError, PortTakenError } from '@lantern/embedded';
 import { DataDirInUseError } from './data-dir.lock.js';
 import { LanternSupervisor, StartAbandoned } from './lantern.supervisor.js';
 
@@ -24,7 +24,10 @@ supervisor.start().catch((error: unknown) => {
   if (error instanceof StartAbandoned) return;
   // Operator errors are one line; anything else keeps its stack for a bug report.
   const message =
-    error instanceof PortTakenError || error instanceof DataDirInUseError || error instanceof BrokerSchemaInUseError
+    error instanceof PortTakenError ||
+    error instanceof DataDirInUseError ||
+    error instanceof BrokerSchemaInUseError ||
+    error instanceof InvalidCertificateError
       ? error.message
       : `Lantern failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`;
   process.stderr.write(`${message}\n`);

@@ -4,7 +4,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { DEVICE_TYPES, type MetricKey } from '@lantern/domain';
 import { findFreePort } from '@lantern/embedded';
-import { decodePatientEvent, topicsFor } from '@lantern/messaging';
+import { decodePatientEvent, topicsFor } from '@lantern/messaging/contract';
 import mqtt, { type MqttClient } from 'mqtt';
 import { benchDatabaseServer, createBenchDatabase, seedDevices, type SeededDevice } from '../infra/bench-database.js';
 import { percentile, sleep, startProcess, waitUntil, type BenchProcess } from '../infra/processes.js';

@@ -1,5 +1,5 @@
 import type { MetricKey } from '@lantern/domain';
-import { decodeStatus, decodeTelemetry, parseDeviceTopic, type Topics } from '@lantern/messaging';
+import { decodeStatus, decodeTelemetry, parseDeviceTopic, type Topics } from '@lantern/messaging/contract';
 import type { HostileMessage } from './hostile-payload.generator.js';
 
 /**

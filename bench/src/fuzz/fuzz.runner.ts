@@ -4,7 +4,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { DEVICE_TYPES, type MetricKey } from '@lantern/domain';
 import { findFreePort, startAnonymousBroker } from '@lantern/embedded';
-import { decodePatientEvent, topicsFor, type Topics } from '@lantern/messaging';
+import { decodePatientEvent, topicsFor, type Topics } from '@lantern/messaging/contract';
 import mqtt, { type MqttClient } from 'mqtt';
 import {
   benchDatabaseServer,

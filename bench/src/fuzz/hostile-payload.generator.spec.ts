@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { MAX_PAYLOAD_BYTES, topicsFor } from '@lantern/messaging';
+import { MAX_PAYLOAD_BYTES, topicsFor } from '@lantern/messaging/contract';
 import { expectationOf, topicMatches, topicOnTheWire } from './fuzz-expectation.js';
 import {
   generateHostileMessage,

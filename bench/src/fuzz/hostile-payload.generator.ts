@@ -1,5 +1,5 @@
 import { DEVICE_TYPES, METRICS, type MetricKey } from '@lantern/domain';
-import { MAX_PAYLOAD_BYTES, MAX_READINGS_PER_MESSAGE, type Topics } from '@lantern/messaging';
+import { MAX_PAYLOAD_BYTES, MAX_READINGS_PER_MESSAGE, type Topics } from '@lantern/messaging/contract';
 import { Prng } from '../../../device-simulator/src/prng.js';
 import { nestedArrays, nestedObjects, OrderedJsonObject, RawJson, toJsonText, type JsonTree } from './json-text.js';
 

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { WaitAbandoned, waitFor } from './wait.js';
 
 /** A child process of the bench, with its output kept for the report when it fails. */
 export interface BenchProcess {
@@ -76,36 +76,30 @@ export function resetPeakRss(pid: number): boolean {
   }
 }
 
-/** A TCP port nobody listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
+/** A TCP port nobody listens on right now (libs/embedded's probe, under the bench's older name). */
+export { findFreePort as freePort } from '@lantern/embedded';
 
-/** Polls `check` until it returns true; fails with `what` and the process output when it does not in time. */
-export async function waitUntil(
+/**
+ * Waits (waitFor) until `check` returns true; gives up at once when `proc` exits first, and either
+ * way fails with the tail of `proc`'s output, which says why it never got there.
+ */
+export function waitUntil(
   what: string,
   check: () => Promise<boolean>,
   timeoutMs: number,
   proc?: BenchProcess,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (proc && proc.child.exitCode !== null)
-      throw new Error(`${proc.name} exited (${proc.child.exitCode}) before ${what}:\n${proc.output().slice(-3000)}`);
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${proc ? `:\n${proc.output().slice(-3000)}` : ''}`,
-      );
-    await new Promise((r) => setTimeout(r, 100));
-  }
+): Promise<true> {
+  const withOutput = () => (proc ? `${what}:\n${proc.output().slice(-3000)}` : what);
+  return waitFor(
+    () => {
+      if (proc && proc.child.exitCode !== null)
+        throw new WaitAbandoned(`${proc.name} exited (${proc.child.exitCode}) before ${withOutput()}`);
+      return check();
+    },
+    withOutput,
+    timeoutMs,
+    100,
+  );
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -37,7 +37,9 @@ export interface AlertLatencyResult {
 export interface AlertLatencyOptions {
   apiUrl: string;
   token: string;
+  /** Where the probe devices connect; `mqttCa` is the certificate they trust for an mqtts:// URL. */
   mqttUrl: string;
+  mqttCa?: Buffer;
   topicRoot: string;
   probes: { deviceId: string; patientId: string }[];
   watchedPatients: string[];
@@ -109,6 +111,7 @@ export async function measureAlertLatency(options: AlertLatencyOptions): Promise
         username: probe.deviceId,
         password: 'bench',
         clean: true,
+        ...(options.mqttCa && { ca: options.mqttCa }),
       });
       clients.push(client);
     }

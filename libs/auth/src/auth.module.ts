@@ -2,6 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import {
   AuditRepository,
+  CareCircleRepository,
   CareTeamRepository,
   DeviceRepository,
   PatientRepository,
@@ -15,6 +16,8 @@ import { MqttAccessService } from './mqtt-access.service.js';
 import { PatientAccessService } from './patient-access.service.js';
 import { SessionService } from './session.service.js';
 import { UserService } from './user.service.js';
+import { InvitationService } from './invitation.service.js';
+import { ShareChanges } from './share-changes.js';
 
 const EXPORTED = [
   AccessTokenService,
@@ -23,6 +26,8 @@ const EXPORTED = [
   UserService,
   SessionService,
   MqttAccessService,
+  InvitationService,
+  ShareChanges,
 ];
 
 /**
@@ -38,10 +43,11 @@ const EXPORTED = [
     SessionRepository,
     PatientRepository,
     CareTeamRepository,
+    CareCircleRepository,
     DeviceRepository,
     AuditRepository,
     { provide: APP_GUARD, useClass: AccessTokenGuard },
   ],
-  exports: [...EXPORTED, UserRepository, PatientRepository, CareTeamRepository, DeviceRepository],
+  exports: [...EXPORTED, UserRepository, PatientRepository, CareTeamRepository, CareCircleRepository, DeviceRepository],
 })
 export class AuthModule {}

@@ -11,6 +11,8 @@ export * from './audit.service.js';
 export * from './refresh-token.js';
 export * from './session.service.js';
 export * from './user.service.js';
+export * from './share-changes.js';
+export * from './invitation.service.js';
 export * from './mqtt-access.service.js';
 export * from './metrics-access.js';
 export * from './auth.module.js';

@@ -1,7 +1,13 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
 import { UnauthorizedError } from '@lantern/domain';
-import { SessionRepository, UserRepository, type UserCredentials, type UserRecord } from '@lantern/storage';
+import {
+  SessionRepository,
+  Transactions,
+  UserRepository,
+  type UserCredentials,
+  type UserRecord,
+} from '@lantern/storage';
 import { AccessTokenService, type SessionPrincipal } from './access-token.service.js';
 import { AuditService } from './audit.service.js';
 import type { Principal } from './principal.js';
@@ -67,6 +73,7 @@ export class SessionService implements OnModuleInit, OnModuleDestroy {
     private readonly users: UserRepository,
     private readonly tokens: AccessTokenService,
     private readonly audit: AuditService,
+    private readonly transactions: Transactions,
     @Inject(LANTERN_CONFIG) config: LanternConfig,
   ) {
     this.refreshTtlMs = config.refreshTokenTtl;
@@ -108,31 +115,36 @@ export class SessionService implements OnModuleInit, OnModuleDestroy {
     const next = generateRefreshToken();
     const now = new Date();
     let refusal: string | undefined;
-    const result = await this.sessions.rotate(
-      hashRefreshToken(refreshToken),
-      hashRefreshToken(next),
-      this.refreshTtlMs,
-      (facts) => {
-        const { decision, reason } = decideRotation(facts, now);
-        refusal = reason;
-        return decision;
-      },
-    );
+    // The revocation of a reused token's login and its audit entry are one transaction.
+    const result = await this.transactions.run(async () => {
+      const rotation = await this.sessions.rotate(
+        hashRefreshToken(refreshToken),
+        hashRefreshToken(next),
+        this.refreshTtlMs,
+        (facts) => {
+          const { decision, reason } = decideRotation(facts, now);
+          refusal = reason;
+          return decision;
+        },
+      );
+      if (rotation.outcome === 'family_revoked')
+        await this.audit.record(
+          { principal: principalOf(rotation.user, rotation.session.id), ip: client.ip },
+          {
+            action: 'auth.refresh_reuse',
+            resource: 'session',
+            resourceId: rotation.session.id,
+            details: { userAgent: client.userAgent },
+          },
+        );
+      return rotation;
+    });
     switch (result.outcome) {
       case 'rotated':
         return this.issue(result.user, result.session.id, next);
       case 'family_revoked':
         this.logger.warn(`refresh token of session ${result.session.id} presented twice: login revoked`);
         this.announceRevoked([result.session.id]);
-        await this.audit.record(
-          { principal: principalOf(result.user, result.session.id), ip: client.ip },
-          {
-            action: 'auth.refresh_reuse',
-            resource: 'session',
-            resourceId: result.session.id,
-            details: { userAgent: client.userAgent },
-          },
-        );
         throw new UnauthorizedError(REFRESH_REFUSED);
       case 'refused':
         this.logger.debug(`refresh refused: ${refusal ?? 'unknown token'}`);
@@ -159,15 +171,18 @@ export class SessionService implements OnModuleInit, OnModuleDestroy {
     if (byRefresh !== undefined && (byAccess === undefined || byRefresh.userId === byAccess.userId))
       targets.add(byRefresh.id);
     for (const sessionId of targets) {
-      const ended = await this.sessions.revoke(sessionId, 'logout');
-      if (ended === undefined) continue;
-      this.announceRevoked([ended.id]);
-      const user = await this.users.findById(ended.userId);
-      await this.audit.record(user && { principal: principalOf(user, ended.id), ip: client.ip }, {
-        action: 'auth.logout',
-        resource: 'session',
-        resourceId: ended.id,
+      const ended = await this.transactions.run(async () => {
+        const revoked = await this.sessions.revoke(sessionId, 'logout');
+        if (revoked === undefined) return undefined;
+        const user = await this.users.findById(revoked.userId);
+        await this.audit.record(user && { principal: principalOf(user, revoked.id), ip: client.ip }, {
+          action: 'auth.logout',
+          resource: 'session',
+          resourceId: revoked.id,
+        });
+        return revoked;
       });
+      if (ended !== undefined) this.announceRevoked([ended.id]);
     }
   }
 

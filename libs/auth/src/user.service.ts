@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
 import { BadRequestError, ForbiddenError, NotFoundError, UnauthorizedError, type Role } from '@lantern/domain';
-import { PatientRepository, UserRepository, type AccountChange, type UserRecord } from '@lantern/storage';
+import { PatientRepository, Transactions, UserRepository, type AccountChange, type UserRecord } from '@lantern/storage';
 import { AuditService } from './audit.service.js';
 import type { Actor } from './auth.decorators.js';
 import { dummyPasswordHash, hashPassword, verifyPassword } from './password.js';
@@ -26,6 +26,7 @@ function temporaryPassword(): string {
  * Sign-in and user management. Passwords are argon2id-hashed and never logged or returned. Every
  * change that must end logins (password, role, disabling) ends them in the same transaction and
  * announces them, so the user's tokens answer 401 on their next request and their sockets close.
+ * Each change is one transaction with its audit entry; announcements follow the commit.
  */
 @Injectable()
 export class UserService {
@@ -36,6 +37,7 @@ export class UserService {
     private readonly patients: PatientRepository,
     private readonly sessions: SessionService,
     private readonly audit: AuditService,
+    private readonly transactions: Transactions,
     @Inject(LANTERN_CONFIG) private readonly config: LanternConfig,
   ) {}
 
@@ -54,12 +56,14 @@ export class UserService {
       });
       throw new UnauthorizedError('Invalid e-mail or password');
     }
-    const session = await this.sessions.start(user, client);
-    await this.audit.record(
-      { principal: principalOf(session.user, session.sessionId), ip: client.ip },
-      { action: 'auth.login', resource: 'user', resourceId: user.id, details: { session: session.sessionId } },
-    );
-    return session;
+    return this.transactions.run(async () => {
+      const session = await this.sessions.start(user, client);
+      await this.audit.record(
+        { principal: principalOf(session.user, session.sessionId), ip: client.ip },
+        { action: 'auth.login', resource: 'user', resourceId: user.id, details: { session: session.sessionId } },
+      );
+      return session;
+    });
   }
 
   /**
@@ -74,19 +78,18 @@ export class UserService {
       await this.audit.record(actor, { action: 'auth.password_change_failed', resource: 'user', resourceId: userId });
       throw new BadRequestError('currentPassword is not the current password');
     }
-    const ended = await this.users.changePassword(
-      userId,
-      await hashPassword(newPassword),
-      'password_change',
-      sessionId,
-    );
-    this.sessions.announceRevoked(ended ?? []);
-    await this.audit.record(actor, {
-      action: 'auth.password_change',
-      resource: 'user',
-      resourceId: userId,
-      details: { endedSessions: ended?.length ?? 0 },
+    const passwordHash = await hashPassword(newPassword);
+    const ended = await this.transactions.run(async () => {
+      const revoked = await this.users.changePassword(userId, passwordHash, 'password_change', sessionId);
+      await this.audit.record(actor, {
+        action: 'auth.password_change',
+        resource: 'user',
+        resourceId: userId,
+        details: { endedSessions: revoked?.length ?? 0 },
+      });
+      return revoked;
     });
+    this.sessions.announceRevoked(ended ?? []);
   }
 
   /**
@@ -95,17 +98,21 @@ export class UserService {
    */
   async resetPassword(actor: Actor, userId: string): Promise<string> {
     const password = temporaryPassword();
-    const ended = await this.users.changePassword(userId, await hashPassword(password), 'password_reset');
-    if (ended === undefined) throw new NotFoundError('User', userId);
-    this.sessions.announceRevoked(ended);
-    const user = await this.get(userId);
-    await this.audit.record(actor, {
-      action: 'user.password_reset',
-      resource: 'user',
-      resourceId: userId,
-      ...(user.patientId !== undefined && { patientId: user.patientId }),
-      details: { endedSessions: ended.length },
+    const passwordHash = await hashPassword(password);
+    const ended = await this.transactions.run(async () => {
+      const revoked = await this.users.changePassword(userId, passwordHash, 'password_reset');
+      if (revoked === undefined) throw new NotFoundError('User', userId);
+      const user = await this.get(userId);
+      await this.audit.record(actor, {
+        action: 'user.password_reset',
+        resource: 'user',
+        resourceId: userId,
+        ...(user.patientId !== undefined && { patientId: user.patientId }),
+        details: { endedSessions: revoked.length },
+      });
+      return revoked;
     });
+    this.sessions.announceRevoked(ended);
     return password;
   }
 
@@ -127,27 +134,38 @@ export class UserService {
       (change.role === 'patient' || current.role === 'patient')
     )
       throw new BadRequestError('A patient login cannot change role, and staff cannot become patients');
-    const result = await this.users.changeAccount(userId, change);
-    if (result === undefined) throw new NotFoundError('User', userId);
+    // A caregiver login is what patients shared with; staff who became one would see nothing, and a
+    // caregiver who became staff would keep an address patients invited for sharing only.
+    if (
+      change.role !== undefined &&
+      change.role !== current.role &&
+      (change.role === 'caregiver' || current.role === 'caregiver')
+    )
+      throw new BadRequestError('A caregiver login cannot change role, and staff cannot become caregivers');
+    const result = await this.transactions.run(async () => {
+      const changed = await this.users.changeAccount(userId, change);
+      if (changed === undefined) throw new NotFoundError('User', userId);
+      const { before, after } = changed;
+      const audited = {
+        resource: 'user',
+        resourceId: userId,
+        ...(after.patientId !== undefined && { patientId: after.patientId }),
+      };
+      const ended = { endedSessions: changed.revokedSessionIds.length };
+      if (before.role !== after.role)
+        await this.audit.record(actor, {
+          action: 'user.role_change',
+          ...audited,
+          details: { from: before.role, to: after.role, ...ended },
+        });
+      if (before.disabledAt === undefined && after.disabledAt !== undefined)
+        await this.audit.record(actor, { action: 'user.disable', ...audited, details: ended });
+      if (before.disabledAt !== undefined && after.disabledAt === undefined)
+        await this.audit.record(actor, { action: 'user.enable', ...audited });
+      return changed;
+    });
     this.sessions.announceRevoked(result.revokedSessionIds);
-    const { before, after } = result;
-    const audited = {
-      resource: 'user',
-      resourceId: userId,
-      ...(after.patientId !== undefined && { patientId: after.patientId }),
-    };
-    const ended = { endedSessions: result.revokedSessionIds.length };
-    if (before.role !== after.role)
-      await this.audit.record(actor, {
-        action: 'user.role_change',
-        ...audited,
-        details: { from: before.role, to: after.role, ...ended },
-      });
-    if (before.disabledAt === undefined && after.disabledAt !== undefined)
-      await this.audit.record(actor, { action: 'user.disable', ...audited, details: ended });
-    if (before.disabledAt !== undefined && after.disabledAt === undefined)
-      await this.audit.record(actor, { action: 'user.enable', ...audited });
-    return after;
+    return result.after;
   }
 
   async get(userId: string): Promise<UserRecord> {
@@ -161,6 +179,8 @@ export class UserService {
   }
 
   async create(actor: Actor, command: CreateUserCommand): Promise<UserRecord> {
+    if (command.role === 'caregiver')
+      throw new BadRequestError("Caregiver accounts are made by accepting a patient's invitation");
     if (command.role === 'patient') {
       if (command.patientId === undefined) throw new BadRequestError('patientId is required for role patient');
       if (!(await this.patients.exists(command.patientId)))
@@ -168,21 +188,24 @@ export class UserService {
     } else if (command.patientId !== undefined) {
       throw new BadRequestError(`patientId is only allowed for role patient`);
     }
-    const user = await this.users.create({
-      email: command.email.toLowerCase(),
-      passwordHash: await hashPassword(command.password),
-      role: command.role,
-      displayName: command.displayName,
-      ...(command.patientId !== undefined && { patientId: command.patientId }),
+    const passwordHash = await hashPassword(command.password);
+    return this.transactions.run(async () => {
+      const user = await this.users.create({
+        email: command.email.toLowerCase(),
+        passwordHash,
+        role: command.role,
+        displayName: command.displayName,
+        ...(command.patientId !== undefined && { patientId: command.patientId }),
+      });
+      await this.audit.record(actor, {
+        action: 'user.create',
+        resource: 'user',
+        resourceId: user.id,
+        ...(user.patientId !== undefined && { patientId: user.patientId }),
+        details: { role: user.role, email: user.email },
+      });
+      return user;
     });
-    await this.audit.record(actor, {
-      action: 'user.create',
-      resource: 'user',
-      resourceId: user.id,
-      ...(user.patientId !== undefined && { patientId: user.patientId }),
-      details: { role: user.role, email: user.email },
-    });
-    return user;
   }
 
   /**
@@ -192,11 +215,22 @@ export class UserService {
   async ensureInitialAdmin(): Promise<void> {
     const generated = this.config.adminPassword === undefined;
     const password = this.config.adminPassword ?? randomBytes(18).toString('base64url');
-    const admin = await this.users.createIfNoUsers({
-      email: this.config.adminEmail,
-      passwordHash: await hashPassword(password),
-      role: 'admin',
-      displayName: 'Administrator',
+    const passwordHash = await hashPassword(password);
+    const admin = await this.transactions.run(async () => {
+      const created = await this.users.createIfNoUsers({
+        email: this.config.adminEmail,
+        passwordHash,
+        role: 'admin',
+        displayName: 'Administrator',
+      });
+      if (created !== undefined)
+        await this.audit.record(undefined, {
+          action: 'user.create',
+          resource: 'user',
+          resourceId: created.id,
+          details: { role: 'admin', email: created.email, firstStart: true },
+        });
+      return created;
     });
     if (admin === undefined) return;
     if (generated) {
@@ -206,11 +240,5 @@ export class UserService {
     } else {
       this.logger.log(`Created the first admin ${admin.email} (password from ADMIN_PASSWORD).`);
     }
-    await this.audit.record(undefined, {
-      action: 'user.create',
-      resource: 'user',
-      resourceId: admin.id,
-      details: { role: 'admin', email: admin.email, firstStart: true },
-    });
   }
 }

@@ -83,6 +83,24 @@ describe('loadConfig', () => {
     ).toThrow(/^Invalid configuration:\n  - ALERT_WEBHOOK_SECRET must be at least 16 characters long$/);
   });
 
+  it('keeps plain MQTT on loopback and TLS on 8883 by default; a certificate needs its key; host lists are checked', () => {
+    const config = loadConfig({});
+    expect(config.embeddedMqttHost).toBe('127.0.0.1');
+    expect(config.embeddedMqttsPort).toBe(8883);
+    expect(config.mqttTlsCertFile).toBeUndefined();
+    expect(() => loadConfig({ MQTT_TLS_CERT_FILE: '/etc/lantern/broker.crt' })).toThrow(
+      /MQTT_TLS_CERT_FILE and MQTT_TLS_KEY_FILE must be set together/,
+    );
+    expect(loadConfig({ MQTT_TLS_HOSTNAMES: 'broker.example.org, 192.0.2.10,fd00::5' }).mqttTlsHostnames).toEqual([
+      'broker.example.org',
+      '192.0.2.10',
+      'fd00::5',
+    ]);
+    expect(() => loadConfig({ MQTT_TLS_HOSTNAMES: 'https://broker.example.org' })).toThrow(
+      /MQTT_TLS_HOSTNAMES must list host names or IP addresses/,
+    );
+  });
+
   it('refuses out-of-range numbers', () => {
     expect(() => loadConfig({ PORT: '70000' })).toThrow(/PORT must be between 0 and 65535, got 70000/);
   });

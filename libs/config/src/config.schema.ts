@@ -101,6 +101,18 @@ const origins = (raw: string): string[] | ParseError => {
   return list;
 };
 
+/** "broker.example.org, 192.168.1.20": host names and IP addresses, for a certificate's subjectAltName. */
+const hostList = (raw: string): string[] | ParseError => {
+  const list = raw
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+  for (const item of list)
+    if (isIP(item) === 0 && !/^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$/i.test(item))
+      return new ParseError(`must list host names or IP addresses, got '${item}'`);
+  return list.length > 0 ? list : new ParseError('must name at least one host');
+};
+
 const PROXY_KEYWORDS = ['loopback', 'linklocal', 'uniquelocal'];
 /** Express's `trust proxy`: a hop count, or the proxies' addresses, subnets and keywords (never "trust everyone"). */
 const trustedProxies = (raw: string): number | string[] | ParseError => {
@@ -145,6 +157,12 @@ export const SETTINGS = {
     description: 'PostgreSQL/TimescaleDB URL. Unset: an embedded PostgreSQL is started in DATA_DIR.',
     parse: url('postgres:', 'postgresql:'),
   },
+  databaseMigrationUrl: {
+    env: 'DATABASE_MIGRATION_URL',
+    description:
+      "The database owner's URL, used only to run migrations; the apps then work as DATABASE_URL's login, a member of lantern_app without DDL rights (docs/security.md). Unset: DATABASE_URL migrates.",
+    parse: url('postgres:', 'postgresql:'),
+  },
   databasePoolSize: {
     env: 'DATABASE_POOL_SIZE',
     description: 'Connections per process (1 for PGlite over pglite-socket).',
@@ -182,9 +200,51 @@ export const SETTINGS = {
   },
   embeddedMqttPort: {
     env: 'EMBEDDED_MQTT_PORT',
-    description: 'Port of the embedded broker.',
+    description: "Port of the embedded broker's plain (unencrypted) MQTT listener, on EMBEDDED_MQTT_HOST.",
     default: '1883',
     parse: int(0, 65535),
+  },
+  embeddedMqttHost: {
+    env: 'EMBEDDED_MQTT_HOST',
+    description:
+      "Address of the embedded broker's plain MQTT listener: loopback, for Lantern's own processes and local tools. 0.0.0.0 puts device secrets and readings on the network in clear: devices use EMBEDDED_MQTTS_PORT.",
+    default: '127.0.0.1',
+    parse: text(),
+  },
+  embeddedMqttsPort: {
+    env: 'EMBEDDED_MQTTS_PORT',
+    description: "Port of the embedded broker's MQTT-over-TLS listener (mqtts://), the one devices use.",
+    default: '8883',
+    parse: int(0, 65535),
+  },
+  embeddedMqttsHost: {
+    env: 'EMBEDDED_MQTTS_HOST',
+    description: "Address of the embedded broker's TLS listener.",
+    default: '0.0.0.0',
+    parse: text(),
+  },
+  mqttTlsCertFile: {
+    env: 'MQTT_TLS_CERT_FILE',
+    description:
+      "PEM certificate (chain allowed) of the embedded broker's TLS listener, with MQTT_TLS_KEY_FILE. Unset: a self-signed one generated into DATA_DIR/mqtt-tls/ on first start (its SHA-256 fingerprint printed at every start).",
+    parse: text(),
+  },
+  mqttTlsKeyFile: {
+    env: 'MQTT_TLS_KEY_FILE',
+    description: 'PEM private key of MQTT_TLS_CERT_FILE (keep it at mode 0600).',
+    parse: text(),
+  },
+  mqttTlsHostnames: {
+    env: 'MQTT_TLS_HOSTNAMES',
+    description:
+      'Comma-separated host names and IP addresses devices use to reach the embedded broker, added to the generated certificate (beside localhost, loopback, the host name and its current addresses); a name missing from the kept certificate makes a new one.',
+    parse: hostList,
+  },
+  mqttCaFile: {
+    env: 'MQTT_CA_FILE',
+    description:
+      "PEM CA certificate(s) Lantern's own processes trust, instead of the system's, when MQTT_URL is mqtts:// or wss:// (a private CA, or the broker's self-signed certificate itself).",
+    parse: text(),
   },
   embeddedPostgresPort: {
     env: 'EMBEDDED_POSTGRES_PORT',
@@ -454,6 +514,11 @@ const CROSS_CHECKS: readonly ((env: NodeJS.ProcessEnv) => string | undefined)[] 
   (env) =>
     isSet(env, SETTINGS.alertWebhookUrl.env) && !isSet(env, SETTINGS.alertWebhookSecret.env)
       ? `${SETTINGS.alertWebhookSecret.env} must be set when ${SETTINGS.alertWebhookUrl.env} is set (webhook deliveries are always signed)`
+      : undefined,
+  // Half a pair would silently fall back to the generated certificate: devices pinning the configured one fail.
+  (env) =>
+    isSet(env, SETTINGS.mqttTlsCertFile.env) !== isSet(env, SETTINGS.mqttTlsKeyFile.env)
+      ? `${SETTINGS.mqttTlsCertFile.env} and ${SETTINGS.mqttTlsKeyFile.env} must be set together`
       : undefined,
 ];
 type ValueOf<S> = S extends Setting<infer T> ? T : never;

@@ -1,5 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
+import { createServer as createTlsServer } from 'node:tls';
 import { Aedes, type AedesOptions, type AuthenticateError, type Client } from 'aedes';
 import {
   deviceRevokedTopic,
@@ -12,9 +13,12 @@ import type { DeviceCredential, DeviceCredentialLookup } from './device-credenti
 import { PortTakenError } from './port-taken.error.js';
 
 export interface EmbeddedBrokerOptions {
+  /** Plain MQTT (no TLS). */
   readonly port: number;
-  /** Listening address; default all interfaces (devices connect from the network). */
+  /** Listening address of plain MQTT; default all interfaces. `npm start` keeps it on loopback. */
   readonly host?: string;
+  /** MQTT over TLS (`mqtts`), what devices on the network use; unset: no TLS listener. */
+  readonly tls?: EmbeddedBrokerTlsOptions;
   readonly topicRoot: string;
   /** Lantern's own services authenticate with this credential and may publish and subscribe anywhere. */
   readonly serviceUsername: string;
@@ -33,10 +37,21 @@ export interface EmbeddedBrokerOptions {
   };
 }
 
+export interface EmbeddedBrokerTlsOptions {
+  readonly port: number;
+  /** Default all interfaces. */
+  readonly host?: string;
+  /** PEM certificate (chain allowed) and private key. */
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
+}
+
 export interface RunningEmbeddedBroker {
-  /** URL for Lantern's own clients (loopback). */
+  /** Plain-MQTT URL for Lantern's own clients (loopback unless the plain listener is bound elsewhere). */
   readonly url: string;
   readonly port: number;
+  /** Port of the TLS listener, when there is one. */
+  readonly tlsPort?: number;
   /** Closes every connection and the listener (idempotent). */
   stop(): Promise<void>;
 }
@@ -201,30 +216,45 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     ),
   );
 
-  const server = createServer((socket) => broker.handle(socket));
-  try {
-    await listen(server, options.port, options.host, 'mqtt');
-  } catch (error) {
-    await new Promise<void>((resolve) => broker.close(() => resolve()));
-    throw error;
-  }
-  return running(server, broker, options.port);
+  return serve(broker, options);
 }
 
 /** Starts an aedes broker that lets anyone do anything: for tests and development only. */
-export async function startAnonymousBroker(options: { port: number; host?: string }): Promise<RunningEmbeddedBroker> {
+export async function startAnonymousBroker(options: {
+  port: number;
+  host?: string;
+  tls?: EmbeddedBrokerTlsOptions;
+}): Promise<RunningEmbeddedBroker> {
   const broker = await Aedes.createBroker();
-  const server = createServer((socket) => broker.handle(socket));
+  return serve(broker, options);
+}
+
+/** Puts `broker` on its plain listener and, when configured, its TLS one; closes the broker if either cannot bind. */
+async function serve(
+  broker: Aedes,
+  options: { port: number; host?: string; tls?: EmbeddedBrokerTlsOptions },
+): Promise<RunningEmbeddedBroker> {
+  const servers: Server[] = [createServer((socket) => broker.handle(socket))];
+  if (options.tls) {
+    const { cert, key } = options.tls;
+    const secure = createTlsServer({ cert, key, minVersion: 'TLSv1.2' }, (socket) => broker.handle(socket));
+    // A failed handshake (a client that does not trust us, a scanner) only ends that connection:
+    // not worth a log line each.
+    secure.on('tlsClientError', () => undefined);
+    servers.push(secure);
+  }
   try {
-    await listen(server, options.port, options.host, 'mqtt');
+    await listen(servers[0], options.port, options.host, 'mqtt');
+    if (options.tls) await listen(servers[1], options.tls.port, options.tls.host, 'mqtts');
   } catch (error) {
+    for (const server of servers) if (server.listening) server.close();
     await new Promise<void>((resolve) => broker.close(() => resolve()));
     throw error;
   }
-  return running(server, broker, options.port);
+  return running(servers, broker, options.port);
 }
 
-function listen(server: Server, port: number, host: string | undefined, kind: 'mqtt'): Promise<void> {
+function listen(server: Server, port: number, host: string | undefined, kind: 'mqtt' | 'mqtts'): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
       reject(error.code === 'EADDRINUSE' ? new PortTakenError(port, kind) : error),
@@ -233,25 +263,37 @@ function listen(server: Server, port: number, host: string | undefined, kind: 'm
   });
 }
 
-function running(server: Server, broker: Aedes, requestedPort: number): RunningEmbeddedBroker {
+function running(servers: readonly Server[], broker: Aedes, requestedPort: number): RunningEmbeddedBroker {
   const sockets = new Set<Socket>();
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : requestedPort;
+  for (const server of servers)
+    server.on('connection', (socket: Socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
+  const [plain, secure] = servers.map((server) => server.address());
+  const port = typeof plain === 'object' && plain !== null ? plain.port : requestedPort;
   let stopping: Promise<void> | undefined;
   return {
-    url: `mqtt://127.0.0.1:${port}`,
+    url: `mqtt://${clientHost(plain)}:${port}`,
     port,
+    tlsPort: typeof secure === 'object' && secure !== null ? secure.port : undefined,
     stop: () =>
       (stopping ??= (async () => {
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        const closed = Promise.all(
+          servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
+        );
         await new Promise<void>((resolve) => broker.close(() => resolve()));
-        // Connections that never sent CONNECT are not aedes clients; they would keep the listener open.
+        // Connections that never sent CONNECT (or never finished the TLS handshake) are not aedes
+        // clients; they would keep the listener open.
         for (const socket of sockets) socket.destroy();
         await closed;
       })()),
   };
+}
+
+/** Where a local client reaches a listener: loopback when it listens on every interface, else its address. */
+function clientHost(address: ReturnType<Server['address']>): string {
+  if (typeof address !== 'object' || address === null) return '127.0.0.1';
+  if (address.address === '0.0.0.0' || address.address === '::') return '127.0.0.1';
+  return address.family === 'IPv6' ? `[${address.address}]` : address.address;
 }

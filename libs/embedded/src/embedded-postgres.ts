@@ -180,6 +180,36 @@ async function stopServer(server: InstanceType<EmbeddedPostgresClass>): Promise<
   await server.stop();
 }
 
+/** The login the apps use on the embedded PostgreSQL: a member of the app role (no DDL rights, docs/security.md). */
+export const EMBEDDED_APP_LOGIN = 'lantern';
+
+/**
+ * Creates (or re-keys) the apps' login on the embedded PostgreSQL and returns `ownerUrl` with that
+ * login: {@link EMBEDDED_APP_LOGIN}, a member of `appRole`, whose password is kept in
+ * `<dataDir>/postgres-app-password` (0600) and set again at every start, so the file is what counts.
+ * Run after the migrations, which create `appRole` and grant it what the apps need.
+ */
+export async function ensureEmbeddedAppLogin(ownerUrl: string, dataDir: string, appRole: string): Promise<string> {
+  const password = await readOrCreatePassword(join(resolve(dataDir), 'postgres-app-password'), false);
+  const client = new pg.Client({ connectionString: ownerUrl });
+  await client.connect();
+  try {
+    const login = client.escapeIdentifier(EMBEDDED_APP_LOGIN);
+    const { rowCount } = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [EMBEDDED_APP_LOGIN]);
+    // No bind parameters in CREATE/ALTER ROLE: the password goes in as an escaped literal.
+    await client.query(
+      `${rowCount === 0 ? 'CREATE' : 'ALTER'} ROLE ${login} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD ${client.escapeLiteral(password)}`,
+    );
+    await client.query(`GRANT ${client.escapeIdentifier(appRole)} TO ${login}`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(ownerUrl);
+  url.username = EMBEDDED_APP_LOGIN;
+  url.password = encodeURIComponent(password);
+  return url.toString();
+}
+
 async function ensureDatabase(adminUrl: string, database: string): Promise<void> {
   const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();

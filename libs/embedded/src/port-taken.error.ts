@@ -3,6 +3,8 @@ import { createServer } from 'node:net';
 /** Which server could not bind, with the settings an operator can change about it. */
 const HINTS = {
   mqtt: 'set EMBEDDED_MQTT_PORT to a free port, or MQTT_URL to use an existing broker',
+  mqtts:
+    "set EMBEDDED_MQTTS_PORT to a free port for the embedded broker's TLS listener, or MQTT_URL to use an existing broker",
   postgres: 'set EMBEDDED_POSTGRES_PORT to a free port, or DATABASE_URL to use an existing database',
   api: 'set PORT to a free port for the api (REST, Socket.IO, dashboard)',
   metrics: "set INGEST_METRICS_PORT to a free port (or 0 for any) for the ingest's /metrics",

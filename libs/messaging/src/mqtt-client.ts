@@ -11,6 +11,8 @@ export interface ServiceMqttClientOptions {
   readonly clientIdPrefix?: string;
   /** How long one connection attempt waits for its CONNACK. */
   readonly connectTimeoutMs?: number;
+  /** CA certificate(s) trusted for an mqtts:// or wss:// URL instead of the system's (`brokerTrust`). */
+  readonly ca?: Buffer;
 }
 
 export type MqttMessageHandler = (topic: string, payload: Buffer) => void;
@@ -58,6 +60,7 @@ export class ServiceMqttClient {
       reconnectPeriod: 1000,
       connectTimeout: options.connectTimeoutMs ?? 10_000,
       resubscribe: true,
+      ...(options.ca && { ca: options.ca }),
     });
     client.on('error', onError);
     return new ServiceMqttClient(client);

@@ -7,6 +7,8 @@ import { IngestHealth1765000000200 } from './migrations/1765000000200-ingest-hea
 import { WebhookOutbox1765000000300 } from './migrations/1765000000300-webhook-outbox.js';
 import { AlertsResolvedIndex1765000000400 } from './migrations/1765000000400-alerts-resolved-index.js';
 import { Sessions1765000000500 } from './migrations/1765000000500-sessions.js';
+import { AppRole1766000000000 } from './migrations/1766000000000-app-role.js';
+import { CareCircle1766000000100 } from './migrations/1766000000100-care-circle.js';
 
 /** Every migration in order. An explicit list, not a glob: globs do not survive ESM and `nest build`. */
 export const MIGRATIONS = [
@@ -18,6 +20,8 @@ export const MIGRATIONS = [
   WebhookOutbox1765000000300,
   AlertsResolvedIndex1765000000400,
   Sessions1765000000500,
+  AppRole1766000000000,
+  CareCircle1766000000100,
 ];
 
 export interface DataSourceOptions {
@@ -64,5 +68,21 @@ export async function runMigrations(dataSource: DataSource): Promise<string[]> {
   } finally {
     await lock.query(`SELECT pg_advisory_unlock($1)`, [MIGRATION_LOCK_KEY]).catch(() => undefined);
     await lock.release();
+  }
+}
+
+/**
+ * Runs the pending migrations as the database's owner: over `migrationUrl` (DATABASE_MIGRATION_URL)
+ * on a connection of its own, closed when done; when unset, on `dataSource`, whose login is then
+ * expected to own the schema (a development setup). Returns the names of those it ran.
+ */
+export async function migrateAsOwner(dataSource: DataSource, migrationUrl: string | undefined): Promise<string[]> {
+  if (migrationUrl === undefined) return runMigrations(dataSource);
+  const owner = createDataSource({ url: migrationUrl, poolSize: 2, applicationName: 'lantern-migrations' });
+  await owner.initialize();
+  try {
+    return await runMigrations(owner);
+  } finally {
+    await owner.destroy();
   }
 }

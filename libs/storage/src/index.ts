@@ -1,6 +1,8 @@
 export * from './data-source.js';
 export * from './storage-mode.js';
 export * from './storage.module.js';
+export * from './transactions.js';
+export { APP_ROLE } from './migrations/1766000000000-app-role.js';
 export * from './repositories/reading.repository.js';
 export * from './maintenance/reading-partitions.js';
 export * from './maintenance/reading-rollup.service.js';
@@ -10,6 +12,7 @@ export * from './repositories/user.repository.js';
 export * from './repositories/session.repository.js';
 export * from './repositories/patient.repository.js';
 export * from './repositories/care-team.repository.js';
+export * from './repositories/care-circle.repository.js';
 export * from './repositories/device.repository.js';
 export * from './repositories/audit.repository.js';
 export * from './repositories/rejection.repository.js';

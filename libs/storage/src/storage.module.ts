@@ -9,8 +9,9 @@ import {
 } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
-import { createDataSource, runMigrations } from './data-source.js';
+import { createDataSource, migrateAsOwner } from './data-source.js';
 import { STORAGE_MODE, detectStorageMode, type StorageMode } from './storage-mode.js';
+import { Transactions } from './transactions.js';
 import { ReadingRepository } from './repositories/reading.repository.js';
 import { ReadingRollupService } from './maintenance/reading-rollup.service.js';
 import { ReadingPartitions } from './maintenance/reading-partitions.js';
@@ -21,7 +22,10 @@ import {
 } from './maintenance/storage-maintenance.service.js';
 
 export interface StorageModuleOptions {
-  /** Run pending migrations at start (serialized across processes by an advisory lock). Default true. */
+  /**
+   * Run pending migrations at start (serialized across processes by an advisory lock), as the owner
+   * of DATABASE_MIGRATION_URL when set. Default true.
+   */
   readonly migrate?: boolean;
   /** Run storage maintenance in this process (policies, partitions, rollups, retention). Default false: one role does it. */
   readonly maintenance?: boolean;
@@ -67,7 +71,7 @@ export class StorageModule implements OnApplicationBootstrap, OnApplicationShutd
             });
             await dataSource.initialize();
             if (options.migrate ?? true) {
-              const ran = await runMigrations(dataSource);
+              const ran = await migrateAsOwner(dataSource, config.databaseMigrationUrl);
               if (ran.length > 0) new Logger('Storage').log(`Ran migrations: ${ran.join(', ')}`);
             }
             return dataSource;
@@ -83,8 +87,16 @@ export class StorageModule implements OnApplicationBootstrap, OnApplicationShutd
         ReadingRepository,
         ReadingRollupService,
         StorageMaintenanceService,
+        Transactions,
       ],
-      exports: [DataSource, STORAGE_MODE, ReadingRepository, ReadingRollupService, StorageMaintenanceService],
+      exports: [
+        DataSource,
+        STORAGE_MODE,
+        ReadingRepository,
+        ReadingRollupService,
+        StorageMaintenanceService,
+        Transactions,
+      ],
     };
   }
 

@@ -23,12 +23,17 @@ export class AlertDto implements AlertResource {
   @ApiProperty({ example: 'Glucose 48 mg/dL — below 54 (urgent low)' }) message!: string;
   @ApiPropertyOptional() value?: number;
   @ApiPropertyOptional() peakValue?: number;
-  @ApiProperty({ format: 'date-time' }) openedAt!: string;
-  @ApiProperty({ format: 'date-time' }) lastTriggeredAt!: string;
-  @ApiPropertyOptional({ format: 'date-time' }) clearedAt?: string;
-  @ApiPropertyOptional({ format: 'date-time' }) acknowledgedAt?: string;
+  @ApiProperty({ format: 'date-time', description: 'Event time (the readings’ clock) of the input that opened it.' })
+  openedAt!: string;
+  @ApiProperty({ format: 'date-time', description: 'Event time of the latest input that fired its rule.' })
+  lastTriggeredAt!: string;
+  @ApiPropertyOptional({ format: 'date-time', description: 'Event time of the input on which its condition cleared.' })
+  clearedAt?: string;
+  @ApiPropertyOptional({ format: 'date-time', description: 'Wall-clock time a clinician acknowledged it.' })
+  acknowledgedAt?: string;
   @ApiPropertyOptional({ format: 'uuid' }) acknowledgedBy?: string;
-  @ApiPropertyOptional({ format: 'date-time' }) resolvedAt?: string;
+  @ApiPropertyOptional({ format: 'date-time', description: 'Wall-clock time it resolved.' })
+  resolvedAt?: string;
   @ApiPropertyOptional({ format: 'uuid' }) resolvedBy?: string;
   @ApiProperty() escalationLevel!: number;
   @ApiProperty({

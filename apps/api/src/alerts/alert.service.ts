@@ -24,13 +24,14 @@ import {
   type AlertDecision,
   type EffectiveRule,
 } from '@lantern/alerting';
-import { AuditService, PatientAccessService, type Actor } from '@lantern/auth';
+import { AuditService, grantShowsAlert, PatientAccessService, type Actor } from '@lantern/auth';
 import { patientEventTopic, topicsFor, type ServiceMqttClient, type Topics } from '@lantern/messaging';
 import {
   AlertRepository,
   AlertRuleOverrideRepository,
   DeviceRepository,
   PatientNotificationRepository,
+  Transactions,
   idFromCause,
   type StoredAlert,
   type StoredNotification,
@@ -57,13 +58,13 @@ export function toNotificationResource(n: StoredNotification): PatientNotificati
  * Alerts and personalised rules for clinicians (contract §3.4) and patients' notifications (§3.5).
  * Acknowledgement and resolution are commands to the alert lifecycle of libs/alerting: its
  * decideAlertCommand — the function AlertEngine.command runs — decides on the stored row under a
- * row lock, and the row and the patient's notification (its words from libs/alerting too) are
- * stored as decided, in one transaction. Then the change is announced: the alert event (and the
- * notification) on the broker, and `{root}/internal/alert-changed` so the ingest's in-memory state
- * follows (a late or lost announcement is made good when the ingest next writes the row: it finds
- * it changed and reconciles).
- * Every read and change is audited (docs/security.md): a list across patients records one entry per
- * patient it showed.
+ * row lock, and the row, the patient's notification (its words from libs/alerting too) and the
+ * audit entry are stored as decided, in one transaction. Then the change is announced: the alert
+ * event (and the notification) on the broker, and `{root}/internal/alert-changed` so the ingest's
+ * in-memory state follows (a late or lost announcement is made good when the ingest next writes the
+ * row: it finds it changed and reconciles).
+ * Every read and change is audited (docs/security.md): a change in one transaction with its entry,
+ * announced only once both committed; a list across patients records one entry per patient it showed.
  */
 @Injectable()
 export class AlertService {
@@ -79,6 +80,7 @@ export class AlertService {
     private readonly notifications: PatientNotificationRepository,
     private readonly devices: DeviceRepository,
     private readonly audit: AuditService,
+    private readonly transactions: Transactions,
   ) {
     this.topics = topicsFor(config.mqttTopicRoot);
   }
@@ -87,11 +89,12 @@ export class AlertService {
     actor: Actor,
     query: AlertListQueryDto,
   ): Promise<{ items: AlertResource[]; total: number; limit: number; offset: number }> {
-    if (query.patientId !== undefined) await this.access.assertCanSeePatient(actor.principal, query.patientId);
+    // A caregiver sees alerts only of patients who shared `alerts` (and of those, about shared signals).
+    if (query.patientId !== undefined) await this.access.assertGrant(actor.principal, query.patientId, 'alerts');
     const limit = query.limit ?? 100;
     const offset = query.offset ?? 0;
     const page = await this.alerts.list({
-      scope: this.access.scopeOf(actor.principal),
+      scope: this.access.scopeOf(actor.principal, 'alerts'),
       ...(query.patientId === undefined ? {} : { patientId: query.patientId.toLowerCase() }),
       ...(query.state === undefined ? {} : { state: query.state }),
       ...(query.priority === undefined ? {} : { priority: query.priority }),
@@ -140,10 +143,13 @@ export class AlertService {
   }
 
   async rules(actor: Actor, patientId: string): Promise<EffectiveRule[]> {
-    await this.access.assertCanSeePatient(actor.principal, patientId);
+    // A caregiver with `alerts` sees the rules of the alerts they may see.
+    const grant = await this.access.assertGrant(actor.principal, patientId, 'alerts');
     const id = patientId.toLowerCase();
     await this.audit.record(actor, { action: 'alert_rule.list', patientId: id, resource: 'alert_rule' });
-    return effectiveRules(await this.overrides.listForPatient(id));
+    return effectiveRules(await this.overrides.listForPatient(id)).filter((rule) =>
+      grantShowsAlert(grant, { metric: 'metric' in rule ? rule.metric : null }),
+    );
   }
 
   /** Merges `body` into the patient's override of `ruleKey` (validated against the rule's schema). */
@@ -158,15 +164,18 @@ export class AlertService {
     const existing = (await this.overrides.listForPatient(id)).find((o) => o.ruleKey === ruleKey);
     const params = { ...(existing?.params ?? {}), ...checked.params };
     const enabled = checked.enabled ?? existing?.enabled ?? true;
-    const stored = await this.overrides.upsert(id, ruleKey, enabled, params, actor.principal.userId);
-    await this.announce(rulesChangedTopic(this.topics.root), { patientId: id });
-    await this.audit.record(actor, {
-      action: 'alert_rule.update',
-      patientId: id,
-      resource: 'alert_rule',
-      resourceId: ruleKey,
-      details: { ...(checked.enabled === undefined ? {} : { enabled: checked.enabled }), params: checked.params },
+    const stored = await this.transactions.run(async () => {
+      const upserted = await this.overrides.upsert(id, ruleKey, enabled, params, actor.principal.userId);
+      await this.audit.record(actor, {
+        action: 'alert_rule.update',
+        patientId: id,
+        resource: 'alert_rule',
+        resourceId: ruleKey,
+        details: { ...(checked.enabled === undefined ? {} : { enabled: checked.enabled }), params: checked.params },
+      });
+      return upserted;
     });
+    await this.announce(rulesChangedTopic(this.topics.root), { patientId: id });
     return applyOverride(rule, stored);
   }
 
@@ -177,15 +186,18 @@ export class AlertService {
     const rule = findRule(ruleKey);
     if (!rule) throw new NotFoundError('Alert rule', ruleKey);
     const id = patientId.toLowerCase();
-    const removed = await this.overrides.remove(id, ruleKey);
-    if (removed) await this.announce(rulesChangedTopic(this.topics.root), { patientId: id });
-    await this.audit.record(actor, {
-      action: 'alert_rule.revert',
-      patientId: id,
-      resource: 'alert_rule',
-      resourceId: ruleKey,
-      details: { removed },
+    const removed = await this.transactions.run(async () => {
+      const gone = await this.overrides.remove(id, ruleKey);
+      await this.audit.record(actor, {
+        action: 'alert_rule.revert',
+        patientId: id,
+        resource: 'alert_rule',
+        resourceId: ruleKey,
+        details: { removed: gone },
+      });
+      return gone;
     });
+    if (removed) await this.announce(rulesChangedTopic(this.topics.root), { patientId: id });
     return applyOverride(rule, undefined);
   }
 
@@ -206,13 +218,16 @@ export class AlertService {
 
   async markRead(actor: Actor, notificationId: string): Promise<ReturnType<typeof toNotificationResource>> {
     const patientId = this.ownPatient(actor);
-    const stored = await this.notifications.markRead(patientId, notificationId, Date.now());
-    if (!stored) throw new NotFoundError('Notification', notificationId);
-    await this.audit.record(actor, {
-      action: 'notification.read',
-      patientId,
-      resource: 'notification',
-      resourceId: stored.id,
+    const stored = await this.transactions.run(async () => {
+      const read = await this.notifications.markRead(patientId, notificationId, Date.now());
+      if (!read) throw new NotFoundError('Notification', notificationId);
+      await this.audit.record(actor, {
+        action: 'notification.read',
+        patientId,
+        resource: 'notification',
+        resourceId: read.id,
+      });
+      return read;
     });
     return toNotificationResource(stored);
   }
@@ -224,14 +239,15 @@ export class AlertService {
   }
 
   private assertClinical(actor: Actor): void {
-    if (actor.principal.role === 'patient') throw new ForbiddenError('Only clinicians and admins change alert rules');
+    if (actor.principal.role !== 'admin' && actor.principal.role !== 'clinician')
+      throw new ForbiddenError('Only clinicians and admins change alert rules');
   }
 
   private async findVisible(actor: Actor, alertId: string): Promise<StoredAlert> {
     const found = await this.alerts.findById(alertId);
-    // An alert of a patient the caller may not see is as unknown as a missing one.
-    if (!found || !(await this.access.canSeePatient(actor.principal, found.patientId)))
-      throw new NotFoundError('Alert', alertId);
+    // An alert of a patient the caller may not see (or a caregiver one not shared) is as unknown as a missing one.
+    const grant = found && (await this.access.grantOf(actor.principal, found.patientId));
+    if (!found || grant === undefined || !grantShowsAlert(grant, found)) throw new NotFoundError('Alert', alertId);
     return found;
   }
 
@@ -247,9 +263,20 @@ export class AlertService {
     let decision: AlertDecision | undefined;
     let saved: Awaited<ReturnType<AlertRepository['decideLocked']>>;
     try {
-      saved = await this.alerts.decideLocked(visible.id, (current) => {
-        decision = decideAlertCommand(current, command, context);
-        return decision;
+      saved = await this.transactions.run(async () => {
+        const decided = await this.alerts.decideLocked(visible.id, (current) => {
+          decision = decideAlertCommand(current, command, context);
+          return decision;
+        });
+        if (decided)
+          await this.audit.record(actor, {
+            action: action === 'acknowledge' ? 'alert.acknowledge' : 'alert.resolve',
+            patientId: decided.alert.patientId,
+            resource: 'alert',
+            resourceId: decided.alert.id,
+            details: { state: decided.alert.state },
+          });
+        return decided;
       });
     } catch (error) {
       if (error instanceof AlertTransitionError) throw new ConflictError(error.message);
@@ -270,14 +297,6 @@ export class AlertService {
     await this.announce(alertChangedTopic(this.topics.root), {
       alertId: record.id,
       transitions: decision.transitions.map((t) => t.kind),
-    });
-    // After the announcements: a failed entry fails the request but never leaves the ingest's copy stale.
-    await this.audit.record(actor, {
-      action: action === 'acknowledge' ? 'alert.acknowledge' : 'alert.resolve',
-      patientId: record.patientId,
-      resource: 'alert',
-      resourceId: record.id,
-      details: { state: record.state },
     });
     return toAlertResource(record);
   }

@@ -4,6 +4,7 @@ import type { Request, Response } from 'express';
 import {
   CurrentActor,
   CurrentPrincipal,
+  InvitationService,
   Public,
   SessionService,
   UserService,
@@ -15,6 +16,7 @@ import {
 import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
 import { BadRequestError, UnauthorizedError } from '@lantern/domain';
 import { ApiErrors } from '../http/api-errors.decorator.js';
+import { AcceptInvitationDto } from '../care-circle/care-circle.dto.js';
 import { toUserDto, UserDto } from '../users/user.dto.js';
 import { ChangePasswordDto, LoginDto, LoginResponseDto, LogoutDto, RefreshDto } from './auth.dto.js';
 import { LoginRateLimitGuard } from './login-rate-limit.guard.js';
@@ -36,6 +38,7 @@ export class AuthController {
   constructor(
     private readonly users: UserService,
     private readonly sessions: SessionService,
+    private readonly invitations: InvitationService,
     @Inject(LANTERN_CONFIG) private readonly config: LanternConfig,
   ) {}
 
@@ -58,6 +61,26 @@ export class AuthController {
   ): Promise<LoginResponseDto> {
     const issued = await this.users.login(body.email, body.password, clientOf(request));
     return this.answer(request, response, issued);
+  }
+
+  @Post('auth/accept-invitation')
+  @Public()
+  @UseGuards(LoginRateLimitGuard)
+  @HttpCode(200)
+  @ApiOperation({
+    summary: "Accept a patient's invitation to see their data, and sign in (contract §4.2).",
+    description:
+      "Creates the caregiver account of the invited address with `password`, or links an existing caregiver account of that address — then `password` must be that account's current one. The token is single use and expires; an unknown, used, expired or revoked token, or a wrong password, answers 401. An address of a staff or patient account answers 409. Answers like a login.",
+  })
+  @ApiOkResponse({ type: LoginResponseDto })
+  @ApiErrors(400, 401, 409, 429)
+  @Header('Cache-Control', 'no-store')
+  async acceptInvitation(
+    @Body() body: AcceptInvitationDto,
+    @Req() request: Request,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<LoginResponseDto> {
+    return this.answer(request, response, await this.invitations.accept(body, clientOf(request)));
   }
 
   @Post('auth/refresh')

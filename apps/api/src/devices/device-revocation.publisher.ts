@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
 import { deviceRevokedTopic } from '@lantern/auth';
-import { ServiceMqttClient } from '@lantern/messaging';
+import { brokerTrust, ServiceMqttClient } from '@lantern/messaging';
 
 /** The broker the api talks to: MQTT_URL, or the embedded broker on this machine. */
 export function brokerUrl(config: LanternConfig): string {
@@ -31,6 +31,7 @@ export class DeviceRevocationPublisher implements OnModuleInit, OnModuleDestroy 
         password: this.config.mqttPassword,
         clientIdPrefix: 'lantern-api',
         connectTimeoutMs: 5000,
+        ...brokerTrust(this.config.mqttCaFile),
       },
       (error) => {
         if (error.message !== last) this.logger.warn(`Broker connection: ${error.message}`);

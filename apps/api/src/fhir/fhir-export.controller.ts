@@ -95,12 +95,27 @@ export class FhirExportController {
     await this.exports.cancel(actor, job);
   }
 
+  /**
+   * Bulk Data file request: files are stored gzip-compressed and sent as they are, with
+   * `Content-Encoding: gzip`, when Accept-Encoding allows gzip (as the spec asks clients to);
+   * otherwise decompressed while streaming. The manifest URL is the same either way.
+   */
   @Get('$export-file/:job/:file')
   async file(
     @CurrentActor() actor: Actor,
     @Param('job') job: string,
     @Param('file') file: string,
+    @Req() request: Request,
+    @Res({ passthrough: true }) response: Response,
   ): Promise<StreamableFile> {
-    return new StreamableFile(await this.exports.file(actor, job, file), { type: 'application/fhir+ndjson' });
+    // Negotiated by Express (q-values, `*`, `identity;q=0`); no header means identity only.
+    const gzip = request.acceptsEncodings('gzip', 'identity') === 'gzip';
+    const out = await this.exports.file(actor, job, file, gzip);
+    response.setHeader('Vary', 'Accept-Encoding');
+    if (out.gzip) response.setHeader('Content-Encoding', 'gzip');
+    return new StreamableFile(out.stream, {
+      type: 'application/fhir+ndjson',
+      ...(out.gzip && { length: out.length }),
+    });
   }
 }

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream, type ReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
-import { finished } from 'node:stream/promises';
+import { pipeline as pipe, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { constants as zlib, createGunzip, createGzip } from 'node:zlib';
 import { HttpException, HttpStatus, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { AuditService, type Actor } from '@lantern/auth';
 import { ForbiddenError, NotFoundError } from '@lantern/domain';
@@ -28,6 +30,12 @@ const OBSERVATION_BATCH = 5000;
 const FLAG_BATCH = 1000;
 /** Exports running at once on this instance; more are refused with 429 (each holds a connection busy). */
 const MAX_RUNNING = 2;
+/**
+ * Files are stored gzip-compressed at the fastest level: Observation NDJSON shrinks about 40×
+ * (measured), which is what lets a 90-day export of 1,000 patients (~88 GB of NDJSON) fit on disk,
+ * and level 1 costs little CPU next to building the resources.
+ */
+const GZIP_LEVEL = zlib.Z_BEST_SPEED;
 /** A finished export's files are kept this long, then deleted. */
 const KEEP_MS = 60 * 60_000;
 const ALL: { kind: 'all' } = { kind: 'all' };
@@ -98,7 +106,9 @@ export class FhirExportService implements OnModuleDestroy {
   async kickOff(actor: Actor, request: ExportRequest): Promise<string> {
     await this.sweep();
     const { principal } = actor;
-    if (principal.role === 'patient') throw new ForbiddenError('Bulk export is for clinicians and admins');
+    // An allow-list: a role added later (caregiver) must not fall through to the admin's any-group export.
+    if (principal.role !== 'admin' && principal.role !== 'clinician')
+      throw new ForbiddenError('Bulk export is for clinicians and admins');
     // A clinician exports their own care team; another team looks like no group at all.
     if (principal.role === 'clinician' && principal.userId !== request.groupId.toLowerCase())
       throw new NotFoundError('Group', request.groupId);
@@ -145,7 +155,10 @@ export class FhirExportService implements OnModuleDestroy {
     return id;
   }
 
-  /** The job's state for its owner; NotFoundError for anyone else, as for an unknown job. */
+  /**
+   * The job's state for the user who kicked it off. Anyone else — another clinician, an admin —
+   * gets NotFoundError, as for an unknown job; a patient ForbiddenError (see {@link ownJob}).
+   */
   status(actor: Actor, jobId: string): ExportStatus {
     const job = this.ownJob(actor, jobId);
     if (job.state === 'running') return { state: 'running', progress: job.progress };
@@ -161,14 +174,19 @@ export class FhirExportService implements OnModuleDestroy {
     await rm(job.dir, { recursive: true, force: true });
   }
 
-  /** One output file of a finished export, as a stream. */
-  async file(actor: Actor, jobId: string, file: string): Promise<ReadStream> {
+  /**
+   * One output file of a finished export, as a stream: the stored gzip bytes when the client
+   * accepts gzip (`Content-Encoding: gzip`, the length known), otherwise decompressed on the fly.
+   */
+  async file(actor: Actor, jobId: string, file: string, gzip: boolean): Promise<ExportFile> {
     const job = this.ownJob(actor, jobId);
     const output = job.state === 'done' ? job.outputs.find((o) => o.file === file) : undefined;
     if (output === undefined) throw new NotFoundError('Export file', file);
-    const path = join(job.dir, output.file);
-    await stat(path);
-    return createReadStream(path);
+    const path = storedPath(job, output.file);
+    const { size } = await stat(path);
+    if (gzip) return { stream: createReadStream(path), gzip: true, length: size };
+    // pipe (not .pipe()): a read error destroys the gunzip stream, so the response ends in error.
+    return { stream: pipe(createReadStream(path), createGunzip(), () => undefined), gzip: false };
   }
 
   async onModuleDestroy(): Promise<void> {
@@ -177,6 +195,9 @@ export class FhirExportService implements OnModuleDestroy {
   }
 
   private ownJob(actor: Actor, jobId: string): ExportJob {
+    // A patient may never export (kick-off is 403), so every export route is 403 for them too.
+    if (actor.principal.role !== 'admin' && actor.principal.role !== 'clinician')
+      throw new ForbiddenError('Bulk export is for clinicians and admins');
     const job = this.jobs.get(jobId);
     if (job === undefined || job.ownerId !== actor.principal.userId) throw new NotFoundError('Export', jobId);
     return job;
@@ -195,11 +216,15 @@ export class FhirExportService implements OnModuleDestroy {
     await mkdir(job.dir, { recursive: true });
     for (const type of job.types) {
       const file = `${type}.ndjson`;
-      const out = createWriteStream(join(job.dir, file));
+      const gzip = createGzip({ level: GZIP_LEVEL });
+      const written = pipeline(gzip, createWriteStream(storedPath(job, file)));
+      // Awaited below; the handler only keeps an early failure (disk full) from being "unhandled".
+      written.catch(() => undefined);
       let count = 0;
       const write = async (resource: object): Promise<void> => {
         count++;
-        if (!out.write(`${JSON.stringify(resource)}\n`)) await once(out, 'drain');
+        // Backpressure through both streams: gzip's buffer fills when the file falls behind.
+        if (!gzip.write(`${JSON.stringify(resource)}\n`)) await once(gzip, 'drain');
       };
       try {
         for (const [i, patientId] of patientIds.entries()) {
@@ -208,8 +233,8 @@ export class FhirExportService implements OnModuleDestroy {
           await this.exportPatient(type, patientId, since, write);
         }
       } finally {
-        out.end();
-        await finished(out);
+        gzip.end();
+        await written;
       }
       if (count > 0) job.outputs.push({ type, file, count });
     }
@@ -268,6 +293,16 @@ export class FhirExportService implements OnModuleDestroy {
         }
     }
   }
+}
+
+/** A file to send: gzip bytes as stored, or the decompressed NDJSON. */
+export type ExportFile =
+  | { readonly stream: Readable; readonly gzip: true; readonly length: number }
+  | { readonly stream: Readable; readonly gzip: false };
+
+/** Where a job's file is stored: its manifest name plus `.gz` (the manifest URLs name the NDJSON). */
+function storedPath(job: ExportJob, file: string): string {
+  return join(job.dir, `${file}.gz`);
 }
 
 /** `_type`: a comma-separated subset of the exportable types; all of them without it. */

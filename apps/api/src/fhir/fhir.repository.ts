@@ -215,15 +215,18 @@ export class FhirRepository {
     status: 'active' | 'inactive' | undefined,
     count: number,
     offset: number,
+    /** Only alerts about these metrics, or about none (a caregiver's shared signals); all when absent. */
+    metrics?: readonly string[],
   ): Promise<{ items: FhirAlertSource[]; total: number }> {
-    const condition = `patient_id = $1 AND ($2::text IS NULL OR (state = 'resolved') = ($2 = 'inactive'))`;
-    const params = [patientId, status ?? null];
+    const condition = `patient_id = $1 AND ($2::text IS NULL OR (state = 'resolved') = ($2 = 'inactive'))
+      AND ($3::text[] IS NULL OR metric IS NULL OR metric = ANY ($3))`;
+    const params = [patientId, status ?? null, metrics === undefined ? null : [...metrics]];
     const [countRow] = await this.db.query<{ n: number }[]>(
       `SELECT count(*)::int AS n FROM alerts WHERE ${condition}`,
       params,
     );
     const rows: AlertRow[] = await this.db.query(
-      `SELECT ${ALERT_COLUMNS} FROM alerts WHERE ${condition} ORDER BY opened_at DESC, id LIMIT $3 OFFSET $4`,
+      `SELECT ${ALERT_COLUMNS} FROM alerts WHERE ${condition} ORDER BY opened_at DESC, id LIMIT $4 OFFSET $5`,
       [...params, count, offset],
     );
     return { items: rows.map(toAlertSource), total: countRow?.n ?? 0 };
@@ -258,9 +261,13 @@ export class FhirRepository {
     return rows.map((r) => r.patient_id);
   }
 
-  async findAlert(id: string): Promise<FhirAlertSource | undefined> {
-    const rows: AlertRow[] = await this.db.query(`SELECT ${ALERT_COLUMNS} FROM alerts WHERE id = $1`, [id]);
-    return rows[0] && toAlertSource(rows[0]);
+  /** One alert, with its metric (which decides whether a caregiver may see it). */
+  async findAlert(id: string): Promise<(FhirAlertSource & { readonly metric: string | null }) | undefined> {
+    const rows: (AlertRow & { metric: string | null })[] = await this.db.query(
+      `SELECT ${ALERT_COLUMNS}, metric FROM alerts WHERE id = $1`,
+      [id],
+    );
+    return rows[0] && { ...toAlertSource(rows[0]), metric: rows[0].metric };
   }
 }
 

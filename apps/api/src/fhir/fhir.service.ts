@@ -1,11 +1,21 @@
 import { Injectable } from '@nestjs/common';
 import type { Bundle, Device, Flag, Observation, Patient } from '@medplum/fhirtypes';
-import { AuditService, PatientAccessService, type Actor } from '@lantern/auth';
+import {
+  AuditService,
+  grantIncludes,
+  grantMetrics,
+  grantShowsAlert,
+  grantShowsMetric,
+  PatientAccessService,
+  type Actor,
+  type PatientGrant,
+} from '@lantern/auth';
 import { NotFoundError } from '@lantern/domain';
 import {
   FHIR_SYSTEMS,
   FhirSearchError,
   OBSERVATION_KIND_LIST,
+  OBSERVATION_KINDS,
   kindsForCodeToken,
   parseCount,
   parseDateParams,
@@ -135,9 +145,11 @@ export class FhirService {
     onlyParams(request.params, ['patient']);
     const patient = one(request.params, 'patient');
     const patientId = patient === undefined ? undefined : referenceId(patient, 'Patient');
-    if (patientId !== undefined && !(await this.access.canSeePatient(actor.principal, patientId)))
+    const grant = patientId === undefined ? undefined : await this.access.grantOf(actor.principal, patientId);
+    if (patientId !== undefined && (grant === undefined || !grantIncludes(grant, 'devices')))
       return this.empty(request);
-    const devices = await this.devices.list(this.access.scopeOf(actor.principal), patientId?.toLowerCase());
+    // A caregiver sees Devices only of patients who shared `devices`.
+    const devices = await this.devices.list(this.access.scopeOf(actor.principal, 'devices'), patientId?.toLowerCase());
     await this.audit.recordPerPatient(
       actor,
       { action: 'device.list', resource: 'device', details: { ...VIA, count: devices.length } },
@@ -152,7 +164,8 @@ export class FhirService {
   async readObservation(actor: Actor, id: string): Promise<Observation> {
     const parts = parseObservationId(id);
     const source = parts && (await this.fhir.findObservation(parts.kind, parts.deviceId, parts.time));
-    if (source === undefined || !(await this.access.canSeePatient(actor.principal, source.patientId)))
+    const grant = source && (await this.access.grantOf(actor.principal, source.patientId));
+    if (source === undefined || grant === undefined || !showsKind(grant, parts!.kind))
       throw new NotFoundError('Observation', id);
     await this.audit.record(actor, {
       action: 'readings.read',
@@ -189,8 +202,10 @@ export class FhirService {
     const cursorText = one(params, '_cursor');
     const after = cursorText === undefined ? undefined : decodeCursor(cursorText);
     if (after !== undefined && after.sort !== sort) throw new FhirSearchError('_cursor belongs to another _sort');
-    if (!UUID.test(patientId) || !(await this.access.canSeePatient(actor.principal, patientId)))
-      return this.empty(request);
+    const grant = UUID.test(patientId) ? await this.access.grantOf(actor.principal, patientId) : undefined;
+    if (grant === undefined) return this.empty(request);
+    // A caregiver's search covers only the shared signals, as if the others were never measured.
+    kinds = kinds.filter((k) => showsKind(grant, k));
     await this.audit.record(actor, {
       action: 'readings.read',
       patientId,
@@ -213,7 +228,8 @@ export class FhirService {
 
   async readFlag(actor: Actor, id: string): Promise<Flag> {
     const alert = UUID.test(id) ? await this.fhir.findAlert(id) : undefined;
-    if (alert === undefined || !(await this.access.canSeePatient(actor.principal, alert.patientId)))
+    const grant = alert && (await this.access.grantOf(actor.principal, alert.patientId));
+    if (alert === undefined || grant === undefined || !grantShowsAlert(grant, alert))
       throw new NotFoundError('Flag', id);
     await this.audit.record(actor, {
       action: 'alert.read',
@@ -239,9 +255,9 @@ export class FhirService {
     const cursor = one(params, '_cursor');
     const offset = cursor === undefined ? 0 : Number(cursor);
     if (!Number.isSafeInteger(offset) || offset < 0) throw new FhirSearchError('_cursor is not one this server issued');
-    if (!UUID.test(patientId) || !(await this.access.canSeePatient(actor.principal, patientId)))
-      return this.empty(request);
-    const page = await this.fhir.searchAlerts(patientId, status, count, offset);
+    const grant = UUID.test(patientId) ? await this.access.grantOf(actor.principal, patientId) : undefined;
+    if (grant === undefined || !grantIncludes(grant, 'alerts')) return this.empty(request);
+    const page = await this.fhir.searchAlerts(patientId, status, count, offset, sharedMetrics(grant));
     await this.audit.record(actor, {
       action: 'alert.list',
       patientId,
@@ -262,10 +278,21 @@ export class FhirService {
 
   private async visibleDevice(actor: Actor, id: string): Promise<DeviceRecord> {
     const device = UUID.test(id) ? await this.devices.findById(id) : undefined;
-    if (device === undefined || !(await this.access.canSeePatient(actor.principal, device.patientId)))
+    const grant = device && (await this.access.grantOf(actor.principal, device.patientId));
+    if (device === undefined || grant === undefined || !grantIncludes(grant, 'devices'))
       throw new NotFoundError('Device', id);
     return device;
   }
+}
+
+/** Whether a grant shows an Observation kind: every metric it is made of must be shared. */
+function showsKind(grant: PatientGrant, kind: ObservationKind): boolean {
+  return OBSERVATION_KINDS[kind].metrics.every((metric) => grantShowsMetric(grant, metric));
+}
+
+/** The metrics whose alerts a caregiver's grant shows (besides alerts about no metric); all for a full grant. */
+function sharedMetrics(grant: PatientGrant): readonly string[] | undefined {
+  return grant.kind === 'full' ? undefined : grantMetrics(grant);
 }
 
 function links(request: FhirSearchRequest): { baseUrl: string; selfUrl: string } {

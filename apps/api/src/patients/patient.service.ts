@@ -5,6 +5,7 @@ import {
   CareTeamRepository,
   DuplicateMrnError,
   PatientRepository,
+  Transactions,
   UserRepository,
   type CareTeamMember,
   type PatientRecord,
@@ -24,7 +25,10 @@ export const MAX_MRN_CONFLICTS_PER_HOUR = 10;
 export const DUPLICATE_MRN_MESSAGE =
   'A patient with this MRN already exists. If they are not among your patients, ask an administrator to add you to their care team.';
 
-/** Patients and their care teams; every read and change goes through the visibility rule and the audit log. */
+/**
+ * Patients and their care teams; every read and change goes through the visibility rule and the
+ * audit log, each change in one transaction with its audit entry.
+ */
 @Injectable()
 export class PatientService {
   constructor(
@@ -33,6 +37,7 @@ export class PatientService {
     private readonly careTeams: CareTeamRepository,
     private readonly users: UserRepository,
     private readonly audit: AuditService,
+    private readonly transactions: Transactions,
   ) {}
 
   private readonly mrnConflicts = new FailureCounter(MAX_MRN_CONFLICTS_PER_HOUR, 3_600_000, 'mrn-conflict');
@@ -62,19 +67,23 @@ export class PatientService {
       );
     let patient: PatientRecord;
     try {
-      patient = await this.patients.create({ ...command, createdBy: actor.principal.userId }, clinicianId);
+      patient = await this.transactions.run(async () => {
+        const created = await this.patients.create({ ...command, createdBy: actor.principal.userId }, clinicianId);
+        await this.audit.record(actor, {
+          action: 'patient.create',
+          patientId: created.id,
+          resource: 'patient',
+          resourceId: created.id,
+        });
+        return created;
+      });
     } catch (error) {
+      // The refusal is recorded outside the rolled-back transaction.
       if (error instanceof DuplicateMrnError) throw await this.duplicateMrn(actor, error, command.mrn);
       if (probing) await this.mrnConflicts.refund(clinicianId);
       throw error;
     }
     if (probing) await this.mrnConflicts.refund(clinicianId);
-    await this.audit.record(actor, {
-      action: 'patient.create',
-      patientId: patient.id,
-      resource: 'patient',
-      resourceId: patient.id,
-    });
     return { patient, careTeam: await this.careTeams.members(patient.id) };
   }
 
@@ -113,27 +122,29 @@ export class PatientService {
     const clinician = await this.users.findById(clinicianId);
     if (clinician === undefined || clinician.role !== 'clinician')
       throw new BadRequestError(`clinicianId ${clinicianId} is not a clinician`);
-    const added = await this.careTeams.add(patientId, clinicianId, actor.principal.userId);
-    if (added) {
+    await this.transactions.run(async () => {
+      if (!(await this.careTeams.add(patientId, clinicianId, actor.principal.userId))) return;
       await this.audit.record(actor, {
         action: 'care_team.add',
         patientId,
         resource: 'care_team_member',
         resourceId: clinicianId,
       });
-    }
+    });
     return this.careTeams.members(patientId);
   }
 
   async removeCareTeamMember(actor: Actor, patientId: string, clinicianId: string): Promise<void> {
     await this.access.assertCanSeePatient(actor.principal, patientId);
-    if (!(await this.careTeams.remove(patientId, clinicianId)))
-      throw new NotFoundError('Care-team member', clinicianId);
-    await this.audit.record(actor, {
-      action: 'care_team.remove',
-      patientId,
-      resource: 'care_team_member',
-      resourceId: clinicianId,
+    await this.transactions.run(async () => {
+      if (!(await this.careTeams.remove(patientId, clinicianId)))
+        throw new NotFoundError('Care-team member', clinicianId);
+      await this.audit.record(actor, {
+        action: 'care_team.remove',
+        patientId,
+        resource: 'care_team_member',
+        resourceId: clinicianId,
+      });
     });
   }
 }

@@ -1,6 +1,13 @@
 import { Injectable } from '@nestjs/common';
-import { AuditService, PatientAccessService, type Actor } from '@lantern/auth';
-import { BadRequestError, METRICS, type MetricKey } from '@lantern/domain';
+import {
+  AuditService,
+  grantMetrics,
+  grantShowsMetric,
+  PatientAccessService,
+  type Actor,
+  type PatientGrant,
+} from '@lantern/auth';
+import { BadRequestError, METRICS, NotFoundError, type MetricKey } from '@lantern/domain';
 import {
   DeviceRepository,
   InvalidCursorError,
@@ -51,7 +58,10 @@ export class ReadingsService {
 
   /** Raw readings (one page) or, with `bucket`, min/max/avg/count per bucket. */
   async history(actor: Actor, patientId: string, query: HistoryQuery): Promise<ReadingPageDto | ReadingBucketDto[]> {
-    await this.access.assertCanSeePatient(actor.principal, patientId);
+    const grant = await this.access.assertGrant(actor.principal, patientId);
+    // A caregiver asking for a signal not shared reads it as an unknown patient (contract §4.2).
+    if (query.metric !== undefined && !grantShowsMetric(grant, query.metric))
+      throw new NotFoundError('Patient', patientId);
     const { from, to } = period(query.from, query.to, DAY_MS);
     assertHistorySpan(query, from, to);
     // The audit entry and the query run side by side (two connections, no extra round trip on the
@@ -87,6 +97,7 @@ export class ReadingsService {
           to,
           limit: query.limit ?? DEFAULT_RAW_LIMIT,
           cursor: query.cursor,
+          ...sharedOnly(grant),
         }),
       );
       const readings: ReadingDto[] = page.readings.map((r) => toReadingDto(r, METRICS[r.metric].unit));
@@ -99,15 +110,15 @@ export class ReadingsService {
 
   /** The newest reading of every metric the patient has. */
   async latest(actor: Actor, patientId: string): Promise<ReadingDto[]> {
-    await this.access.assertCanSeePatient(actor.principal, patientId);
+    const grant = await this.access.assertGrant(actor.principal, patientId);
     await this.audit.record(actor, { action: 'readings.latest', patientId, resource: 'readings' });
-    const latest = await this.readings.latest(patientId);
+    const latest = await this.readings.latest(patientId, grantMetrics(grant));
     return latest.map((r) => toReadingDto(r, METRICS[r.metric].unit));
   }
 
   /** Per-metric statistics and coverage, and the standard CGM figures for glucose. Default period: the last 14 days. */
   async summary(actor: Actor, patientId: string, fromText?: string, toText?: string): Promise<ReadingSummaryDto> {
-    await this.access.assertCanSeePatient(actor.principal, patientId);
+    const grant = await this.access.assertGrant(actor.principal, patientId);
     const { from, to } = period(fromText, toText, 14 * DAY_MS);
     assertSpan(from, to, MAX_SUMMARY_SPAN_MS, 'The summary', 'ask for several shorter periods');
     await this.audit.record(actor, {
@@ -131,9 +142,14 @@ export class ReadingsService {
       patientId,
       from: new Date(from).toISOString(),
       to: new Date(to).toISOString(),
-      metrics: summarizeReadings(stats, coverageDevices, from, until),
+      metrics: summarizeReadings(stats, coverageDevices, from, until).filter((m) => grantShowsMetric(grant, m.metric)),
     };
   }
+}
+
+/** The raw query's metric restriction for a caregiver's grant; nothing for a full one. */
+function sharedOnly(grant: PatientGrant): { metrics?: MetricKey[] } {
+  return grant.kind === 'full' ? {} : { metrics: grantMetrics(grant) };
 }
 
 /**

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient, type Packet } from 'mqtt';
 import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
-import { sharedFilter, topicsFor, type BrokerPublisher } from '@lantern/messaging';
+import { brokerTrust, sharedFilter, topicsFor, type BrokerPublisher } from '@lantern/messaging';
 import { IngestMetrics } from '../metrics/ingest-metrics.js';
 import { OrderedAcks } from './ordered-acks.js';
 import { PendingMessage } from './pending-message.js';
@@ -190,6 +190,7 @@ export class IngestMqttConnection implements BrokerPublisher {
       connectTimeout: 10_000,
       resubscribe: false,
       manualConnect: true,
+      ...brokerTrust(this.config.mqttCaFile),
     };
     const client = mqtt.connect(url, options);
     this.client = client;
@@ -465,6 +466,7 @@ export class IngestMqttConnection implements BrokerPublisher {
           clean: true,
           reconnectPeriod: 0,
           connectTimeout: 5000,
+          ...brokerTrust(this.config.mqttCaFile),
         });
         const done = (result: 4 | 5 | Error): void => {
           probe.removeAllListeners();

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { LanternConfig } from '@lantern/config';
-import { createDataSource, IngestInstanceRepository, LeaseRepository, runMigrations } from '@lantern/storage';
+import { createDataSource, IngestInstanceRepository, LeaseRepository, migrateAsOwner } from '@lantern/storage';
 import { newIngestInstanceId } from '../health/ingest-heartbeat.service.js';
 
 /** The lease name of an ingest session: one consumer per MQTT client id. */
@@ -54,7 +54,7 @@ export class IngestLease {
       if (this.stopped) throw new Error('stopped while waiting for the database');
       try {
         await this.dataSource.initialize();
-        await runMigrations(this.dataSource);
+        await migrateAsOwner(this.dataSource, this.config.databaseMigrationUrl);
       } catch (error) {
         if (this.dataSource.isInitialized) await this.dataSource.destroy().catch(() => undefined);
         if (attempt % 30 === 0) this.logger.warn(`Database not reachable yet (waiting): ${(error as Error).message}`);

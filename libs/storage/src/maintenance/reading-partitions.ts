@@ -23,6 +23,8 @@ export function partitionDay(name: string): number | undefined {
  * PostgreSQL mode: creates and drops the daily partitions of `readings`. Keeps the days it knows
  * exist so the hot insert path asks the database only for a day it has not seen. One instance per
  * process, shared by the repository and maintenance, so a partition dropped here is forgotten here.
+ * The DDL runs in the owner's SECURITY DEFINER functions (migration AppRole1766000000000): the apps'
+ * role has no DDL rights of its own.
  */
 @Injectable()
 export class ReadingPartitions {
@@ -53,40 +55,25 @@ export class ReadingPartitions {
 
   /** Drops every partition whose whole day lies before `cutoff` (epoch ms); returns their names. */
   async dropBefore(cutoff: number): Promise<string[]> {
-    const rows: { name: string }[] = await this.dataSource.query(`
-      SELECT c.relname AS name
-        FROM pg_inherits i
-        JOIN pg_class c ON c.oid = i.inhrelid
-       WHERE i.inhparent = 'readings'::regclass`);
-    const dropped: string[] = [];
-    for (const { name } of rows) {
+    const rows: { name: string }[] = await this.dataSource.query(
+      `SELECT name FROM lantern_drop_reading_partitions_before($1) AS name`,
+      [new Date(cutoff)],
+    );
+    const dropped = rows.map((row) => row.name);
+    for (const name of dropped) {
       const day = partitionDay(name);
-      if (day === undefined || day + DAY_MS > cutoff) continue;
-      await this.dataSource.query(`DROP TABLE IF EXISTS ${name}`);
-      this.known.delete(day);
-      dropped.push(name);
+      if (day !== undefined) this.known.delete(day);
     }
     return dropped.sort();
   }
 
+  /** Creates the partition of `day` unless it exists (another process may be creating it too). */
   private async create(day: number): Promise<void> {
-    const from = new Date(day).toISOString();
-    const to = new Date(day + DAY_MS).toISOString();
-    try {
-      await this.dataSource.query(
-        `CREATE TABLE IF NOT EXISTS ${partitionName(day)} PARTITION OF readings FOR VALUES FROM ('${from}') TO ('${to}')`,
-      );
-    } catch (error) {
-      // Another process created it between our IF NOT EXISTS check and the catalog insert.
-      if (!isAlreadyExists(error)) throw error;
-    }
+    await this.dataSource.query(`SELECT lantern_ensure_reading_partition($1::date)`, [
+      new Date(day).toISOString().slice(0, 10),
+    ]);
     this.known.add(day);
   }
-}
-
-function isAlreadyExists(error: unknown): boolean {
-  const code = (error as { code?: string }).code;
-  return code === '42P07' || code === '23505';
 }
 
 /** True for PostgreSQL's "no partition of relation found for row". */

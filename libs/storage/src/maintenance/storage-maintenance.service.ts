@@ -65,50 +65,23 @@ export class StorageMaintenanceService implements OnModuleDestroy {
     await this.running;
   }
 
-  /** TimescaleDB: replaces the compression, retention and refresh policies by ones built from the configuration. */
+  /**
+   * TimescaleDB: replaces the compression, retention and refresh policies by ones built from the
+   * configuration, in one call of the owner's SECURITY DEFINER function (the apps' role owns no
+   * table; the jobs run as the owner). The refresh buckets and batching are fixed in that function.
+   */
   async applyTimescalePolicies(): Promise<void> {
     const s = this.settings;
     // Refresh windows reach back far enough for back-filled readings, but never into chunks that
     // retention may already have dropped (a refresh there would erase the aggregate's history).
     const lookBack = Math.max(2 * HOUR_MS + 60_000, Math.min(s.ingestMaxBackfill + HOUR_MS, s.rawRetention - HOUR_MS));
-    const statements: [string, unknown[]][] = [
-      [`SELECT remove_compression_policy('readings', if_exists => true)`, []],
-      [`SELECT add_compression_policy('readings', compress_after => $1::interval)`, [interval(s.compressAfter)]],
-      [`SELECT remove_retention_policy('readings', if_exists => true)`, []],
-      [`SELECT add_retention_policy('readings', drop_after => $1::interval)`, [interval(s.rawRetention)]],
-    ];
-    // Since 2.19 a refresh policy works in batches of `buckets_per_batch` buckets, by default one:
-    // ~43,000 one-minute transactions for a 30-day window (32 s for two days of data on PGlite).
-    // One day per batch keeps each transaction bounded without that overhead.
-    const batching = (await this.timescaleVersionAtLeast(2, 19)) ? `, buckets_per_batch => $4::int` : '';
-    for (const [view, bucketMs, every] of [
-      ['readings_1m', 60_000, 60_000],
-      ['readings_1h', HOUR_MS, 15 * 60_000],
-    ] as const) {
-      const params: unknown[] = [interval(lookBack), interval(bucketMs), interval(every)];
-      if (batching) params.push(86_400_000 / bucketMs);
-      statements.push(
-        [`SELECT remove_continuous_aggregate_policy('${view}', if_exists => true)`, []],
-        [
-          `SELECT add_continuous_aggregate_policy('${view}', start_offset => $1::interval, end_offset => $2::interval, schedule_interval => $3::interval${batching})`,
-          params,
-        ],
-        [`SELECT remove_retention_policy('${view}', if_exists => true)`, []],
-        [`SELECT add_retention_policy('${view}', drop_after => $1::interval)`, [interval(s.rollupRetention)]],
-      );
-    }
-    for (const [sql, params] of statements) await this.dataSource.query(sql, params);
+    await this.dataSource.query(
+      `SELECT lantern_apply_timescale_policies($1::interval, $2::interval, $3::interval, $4::interval)`,
+      [interval(s.compressAfter), interval(s.rawRetention), interval(s.rollupRetention), interval(lookBack)],
+    );
     this.logger.log(
       `TimescaleDB policies: compress after ${interval(s.compressAfter)}, raw retention ${interval(s.rawRetention)}, rollup retention ${interval(s.rollupRetention)}`,
     );
-  }
-
-  private async timescaleVersionAtLeast(major: number, minor: number): Promise<boolean> {
-    const [row] = await this.dataSource.query<{ extversion: string }[]>(
-      `SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'`,
-    );
-    const [maj = 0, min = 0] = (row?.extversion ?? '0.0').split('.').map(Number);
-    return maj > major || (maj === major && min >= minor);
   }
 
   /**

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { managerOf } from '../transactions.js';
 import { returnedRows } from './sql-helpers.js';
 
 /** One patient's override of one catalog rule (only the overridden parameters are stored). */
@@ -40,7 +41,7 @@ export class AlertRuleOverrideRepository {
   constructor(private readonly db: DataSource) {}
 
   async listForPatient(patientId: string): Promise<StoredRuleOverride[]> {
-    const rows: OverrideRow[] = await this.db.query(
+    const rows: OverrideRow[] = await managerOf(this.db).query(
       `SELECT ${COLUMNS} FROM alert_rule_overrides WHERE patient_id = $1 ORDER BY rule_key`,
       [patientId],
     );
@@ -49,7 +50,7 @@ export class AlertRuleOverrideRepository {
 
   /** Every override of every patient (the ingest's state at start). */
   async listAll(): Promise<StoredRuleOverride[]> {
-    const rows: OverrideRow[] = await this.db.query(
+    const rows: OverrideRow[] = await managerOf(this.db).query(
       `SELECT ${COLUMNS} FROM alert_rule_overrides ORDER BY patient_id, rule_key`,
     );
     return rows.map(toStored);
@@ -63,7 +64,7 @@ export class AlertRuleOverrideRepository {
     params: Record<string, unknown>,
     updatedBy: string | null,
   ): Promise<StoredRuleOverride> {
-    const rows: OverrideRow[] = await this.db.query(
+    const rows: OverrideRow[] = await managerOf(this.db).query(
       `INSERT INTO alert_rule_overrides (patient_id, rule_key, enabled, params, updated_by) VALUES ($1, $2, $3, $4::jsonb, $5)
        ON CONFLICT (patient_id, rule_key) DO UPDATE SET enabled = EXCLUDED.enabled, params = EXCLUDED.params,
          updated_by = EXCLUDED.updated_by, updated_at = now()
@@ -76,10 +77,10 @@ export class AlertRuleOverrideRepository {
   /** Removes one override (back to the default); false when there was none. */
   async remove(patientId: string, ruleKey: string): Promise<boolean> {
     const rows = returnedRows<unknown>(
-      await this.db.query(`DELETE FROM alert_rule_overrides WHERE patient_id = $1 AND rule_key = $2 RETURNING 1`, [
-        patientId,
-        ruleKey,
-      ]),
+      await managerOf(this.db).query(
+        `DELETE FROM alert_rule_overrides WHERE patient_id = $1 AND rule_key = $2 RETURNING 1`,
+        [patientId, ruleKey],
+      ),
     );
     return rows.length > 0;
   }

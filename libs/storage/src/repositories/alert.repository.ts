@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import type { AlertPriority, AlertState, MetricKey } from '@lantern/domain';
+import { signalGroupPairs, type AlertPriority, type AlertState, type MetricKey } from '@lantern/domain';
+import { inTransaction, managerOf } from '../transactions.js';
 import { patientScopeCondition, type PatientScope } from './patient.repository.js';
 import { insertNotificationsSql, notificationParams, type NewNotification } from './patient-notification.repository.js';
 import { returnedRows } from './sql-helpers.js';
@@ -225,7 +226,7 @@ export class AlertRepository {
   ): Promise<{ applied: Set<string>; notified: Set<string> }> {
     if (alerts.length === 0 && notifications.length === 0) return { applied: new Set(), notified: new Set() };
     const col = <T>(pick: (a: StoredAlert) => T): T[] => alerts.map((w) => pick(w.alert));
-    const rows: { kind: 'alert' | 'notification'; id: string }[] = await this.db.query(
+    const rows: { kind: 'alert' | 'notification'; id: string }[] = await managerOf(this.db).query(
       `WITH input AS (
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
                 $9::float8[], $10::float8[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[], $14::timestamptz[],
@@ -306,7 +307,7 @@ export class AlertRepository {
   /** For writes that did not apply: each identity's row by id, else the active row of its (patient, rule[, device]). */
   async findForReconcile(wanted: readonly AlertIdentity[]): Promise<Map<string, StoredAlert>> {
     if (wanted.length === 0) return new Map();
-    const rows: (AlertRow & { wanted: string })[] = await this.db.query(
+    const rows: (AlertRow & { wanted: string })[] = await managerOf(this.db).query(
       `SELECT DISTINCT ON (q.id) q.id::text AS wanted, ${columnsOf('a')}
          FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[]) AS q(id, patient_id, rule, device_id)
          JOIN alerts a ON a.id = q.id
@@ -325,7 +326,7 @@ export class AlertRepository {
 
   /** Every active (open or acknowledged) alert: the streaming core's state after a restart. */
   async findActive(): Promise<StoredAlert[]> {
-    const rows: AlertRow[] = await this.db.query(
+    const rows: AlertRow[] = await managerOf(this.db).query(
       `SELECT ${COLUMNS} FROM alerts WHERE state <> 'resolved' ORDER BY opened_at`,
     );
     return rows.map(toStored);
@@ -333,7 +334,7 @@ export class AlertRepository {
 
   /** The latest resolved alert of each (patient, metric rule) resolved at or after `since` (epoch ms). */
   async findRecentlyResolved(since: number): Promise<StoredAlert[]> {
-    const rows: AlertRow[] = await this.db.query(
+    const rows: AlertRow[] = await managerOf(this.db).query(
       `SELECT DISTINCT ON (patient_id, rule) ${COLUMNS} FROM alerts
         WHERE state = 'resolved' AND resolved_at >= $1 AND metric IS NOT NULL
         ORDER BY patient_id, rule, resolved_at DESC`,
@@ -353,7 +354,7 @@ export class AlertRepository {
     maxPerStream: number,
   ): Promise<RecentReadings[]> {
     if (streams.length === 0) return [];
-    const rows: { n: string; t: number; value: number }[] = await this.db.query(
+    const rows: { n: string; t: number; value: number }[] = await managerOf(this.db).query(
       `SELECT q.n::int4 AS n, (extract(epoch FROM r.time) * 1000)::float8 AS t, r.value
          FROM unnest($1::uuid[], $2::text[], $3::float8[]) WITH ORDINALITY AS q(device_id, metric, span_ms, n)
         CROSS JOIN LATERAL (
@@ -390,7 +391,7 @@ export class AlertRepository {
     return found.filter((s) => s.times.length > 0);
   }
 
-  async findById(id: string, manager: EntityManager = this.db.manager): Promise<StoredAlert | undefined> {
+  async findById(id: string, manager: EntityManager = managerOf(this.db)): Promise<StoredAlert | undefined> {
     const rows: AlertRow[] = await manager.query(`SELECT ${COLUMNS} FROM alerts WHERE id = $1`, [id]);
     return rows[0] && toStored(rows[0]);
   }
@@ -404,7 +405,7 @@ export class AlertRepository {
     id: string,
     decide: (alert: StoredAlert) => { alert: StoredAlert; notifications: readonly NewNotification[] },
   ): Promise<{ alert: StoredAlert; notified: Set<string> } | undefined> {
-    return this.db.transaction(async (manager) => {
+    return inTransaction(this.db, async (manager) => {
       const rows: AlertRow[] = await manager.query(`SELECT ${COLUMNS} FROM alerts WHERE id = $1 FOR UPDATE`, [id]);
       if (!rows[0]) return undefined;
       const next = decide(toStored(rows[0]));
@@ -452,12 +453,22 @@ export class AlertRepository {
     if (filter.priority !== undefined) add('priority = ?', filter.priority);
     if (filter.from !== undefined) add('opened_at >= ?', new Date(filter.from));
     if (filter.to !== undefined) add('opened_at < ?', new Date(filter.to));
+    if (filter.scope.kind === 'shared') {
+      // A caregiver sees an alert about a metric only when its signal group is shared too (sharesAlert).
+      const groups = signalGroupPairs();
+      params.push(filter.scope.caregiverId, groups.scopes, groups.metrics);
+      const [caregiver, scopes, metrics] = [params.length - 2, params.length - 1, params.length].map((i) => `$${i}`);
+      where.push(`(metric IS NULL OR EXISTS (
+        SELECT 1 FROM caregiver_shares s, unnest(${scopes}::text[], ${metrics}::text[]) AS g(scope, metric)
+         WHERE s.caregiver_id = ${caregiver} AND s.patient_id = alerts.patient_id AND s.revoked_at IS NULL
+           AND g.metric = alerts.metric AND g.scope = ANY (s.scopes)))`);
+    }
     const condition = where.join(' AND ');
-    const [count] = await this.db.query<{ total: number }[]>(
+    const [count] = await managerOf(this.db).query<{ total: number }[]>(
       `SELECT count(*)::int AS total FROM alerts WHERE ${condition}`,
       params,
     );
-    const rows: AlertRow[] = await this.db.query(
+    const rows: AlertRow[] = await managerOf(this.db).query(
       `SELECT ${COLUMNS} FROM alerts WHERE ${condition} ORDER BY opened_at DESC, id LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
       [...params, filter.limit, filter.offset],
     );

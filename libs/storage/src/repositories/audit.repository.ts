@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { Role } from '@lantern/domain';
+import { managerOf } from '../transactions.js';
 
 export interface AuditEntry {
   readonly actorId?: string;
@@ -40,6 +41,15 @@ interface AuditRow {
   details: Record<string, unknown> | null;
 }
 
+/** An entry of a patient's access log: who (by name as they are now) did what with the patient's data. */
+export interface AccessLogEntry {
+  readonly id: string;
+  readonly at: Date;
+  readonly actor: { readonly id: string; readonly name: string; readonly role: Role };
+  readonly action: string;
+  readonly details?: Record<string, unknown>;
+}
+
 /** Append-only audit log: who did what to which patient's data, when, from where. */
 @Injectable()
 export class AuditRepository {
@@ -52,7 +62,7 @@ export class AuditRepository {
   /** Appends many entries in one statement (array parameters: no bind-parameter limit). */
   async appendMany(entries: readonly AuditEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    await this.db.query(
+    await managerOf(this.db).query(
       `INSERT INTO audit_log (actor_id, actor_role, action, patient_id, resource, resource_id, ip, details)
        SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::jsonb[])`,
       [
@@ -68,9 +78,48 @@ export class AuditRepository {
     );
   }
 
+  /**
+   * What other people did with a patient's data, newest first: the entries about the patient made
+   * by someone other than `ownUserId` (the patient's own login), each with the actor's current name
+   * and role. Entries without an actor (system) are left out.
+   */
+  async accessLog(query: {
+    readonly patientId: string;
+    readonly ownUserId: string;
+    readonly beforeId?: string;
+    readonly limit: number;
+  }): Promise<AccessLogEntry[]> {
+    const rows: {
+      id: string;
+      at: Date;
+      actor_id: string;
+      actor_role: Role | null;
+      name: string | null;
+      role: Role | null;
+      action: string;
+      details: Record<string, unknown> | null;
+    }[] = await managerOf(this.db).query(
+      `SELECT a.id::text AS id, a.at, a.actor_id, a.actor_role, u.display_name AS name, u.role, a.action, a.details
+         FROM audit_log a LEFT JOIN users u ON u.id = a.actor_id
+        WHERE a.patient_id = $1 AND a.actor_id IS NOT NULL AND a.actor_id <> $2
+          AND ($3::bigint IS NULL OR a.id < $3)
+        ORDER BY a.id DESC
+        LIMIT $4`,
+      [query.patientId, query.ownUserId, query.beforeId ?? null, query.limit],
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      at: r.at,
+      // The role at the time of the entry: a clinician who later became an admin read as a clinician.
+      actor: { id: r.actor_id, name: r.name ?? 'A former user', role: r.actor_role ?? r.role ?? 'admin' },
+      action: r.action,
+      ...(r.details !== null && { details: r.details }),
+    }));
+  }
+
   /** Newest first. */
   async list(query: AuditQuery): Promise<AuditRecord[]> {
-    const rows: AuditRow[] = await this.db.query(
+    const rows: AuditRow[] = await managerOf(this.db).query(
       `SELECT id::text AS id, at, actor_id, actor_role, action, patient_id, resource, resource_id, ip, details
          FROM audit_log
         WHERE ($1::uuid IS NULL OR patient_id = $1)

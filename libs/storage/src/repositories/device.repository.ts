@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { DeviceTypeKey } from '@lantern/domain';
+import { managerOf } from '../transactions.js';
 import { patientScopeCondition, type PatientScope } from './patient.repository.js';
 import { returnedRows } from './sql-helpers.js';
 
@@ -87,7 +88,7 @@ export class DeviceRepository {
   constructor(private readonly db: DataSource) {}
 
   async create(device: NewDevice): Promise<DeviceRecord> {
-    const rows: DeviceRow[] = await this.db.query(
+    const rows: DeviceRow[] = await managerOf(this.db).query(
       `INSERT INTO devices (patient_id, type, serial, model, secret_hash) VALUES ($1, $2, $3, $4, $5) RETURNING ${COLUMNS}`,
       [device.patientId, device.type, device.serial ?? null, device.model ?? null, device.secretHash],
     );
@@ -96,7 +97,7 @@ export class DeviceRepository {
 
   async findById(id: string): Promise<DeviceRecord | undefined> {
     if (!UUID.test(id)) return undefined;
-    const rows: DeviceRow[] = await this.db.query(`SELECT ${COLUMNS} FROM devices WHERE id = $1`, [id]);
+    const rows: DeviceRow[] = await managerOf(this.db).query(`SELECT ${COLUMNS} FROM devices WHERE id = $1`, [id]);
     return rows[0] && toRecord(rows[0]);
   }
 
@@ -104,7 +105,7 @@ export class DeviceRepository {
   async patientIdsOf(deviceIds: readonly string[]): Promise<string[]> {
     const ids = [...new Set(deviceIds.filter((id) => UUID.test(id)).map((id) => id.toLowerCase()))];
     if (ids.length === 0) return [];
-    const rows: { patient_id: string }[] = await this.db.query(
+    const rows: { patient_id: string }[] = await managerOf(this.db).query(
       `SELECT DISTINCT patient_id::text AS patient_id FROM devices WHERE id = ANY($1::uuid[]) ORDER BY 1`,
       [ids],
     );
@@ -114,7 +115,7 @@ export class DeviceRepository {
   /** Devices of the patients within `scope` (optionally one patient), decommissioned ones included, newest first. */
   async list(scope: PatientScope, patientId?: string): Promise<DeviceRecord[]> {
     const where = patientScopeCondition(scope, 'patient_id', 2);
-    const rows: DeviceRow[] = await this.db.query(
+    const rows: DeviceRow[] = await managerOf(this.db).query(
       `SELECT ${COLUMNS} FROM devices WHERE ($1::uuid IS NULL OR patient_id = $1) AND ${where.sql} ORDER BY created_at DESC, id`,
       [patientId ?? null, ...where.params],
     );
@@ -124,11 +125,12 @@ export class DeviceRepository {
   /** Credentials of a device id as presented by an MQTT client; undefined for an unknown or malformed id. */
   async findCredentials(id: string): Promise<DeviceCredentials | undefined> {
     if (!UUID.test(id)) return undefined;
-    const rows: { id: string; patient_id: string; secret_hash: string; decommissioned: boolean }[] =
-      await this.db.query(
-        `SELECT id, patient_id, secret_hash, decommissioned_at IS NOT NULL AS decommissioned FROM devices WHERE id = $1`,
-        [id],
-      );
+    const rows: { id: string; patient_id: string; secret_hash: string; decommissioned: boolean }[] = await managerOf(
+      this.db,
+    ).query(
+      `SELECT id, patient_id, secret_hash, decommissioned_at IS NOT NULL AS decommissioned FROM devices WHERE id = $1`,
+      [id],
+    );
     const row = rows[0];
     return (
       row && { id: row.id, patientId: row.patient_id, secretHash: row.secret_hash, decommissioned: row.decommissioned }
@@ -137,7 +139,7 @@ export class DeviceRepository {
 
   /** Replaces the secret hash of an active device; undefined when unknown or decommissioned. */
   async rotateSecret(id: string, secretHash: string): Promise<DeviceRecord | undefined> {
-    const result: unknown = await this.db.query(
+    const result: unknown = await managerOf(this.db).query(
       `UPDATE devices SET secret_hash = $2, secret_rotated_at = now() WHERE id = $1 AND decommissioned_at IS NULL RETURNING ${COLUMNS}`,
       [id, secretHash],
     );
@@ -150,7 +152,7 @@ export class DeviceRepository {
    * hashes to), readings and alerts kept. Idempotent; undefined only when the id is unknown.
    */
   async decommission(id: string): Promise<DeviceRecord | undefined> {
-    const result: unknown = await this.db.query(
+    const result: unknown = await managerOf(this.db).query(
       `UPDATE devices
           SET decommissioned_at = coalesce(decommissioned_at, now()), secret_hash = 'revoked', online = false
         WHERE id = $1

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { NotificationKind, NotificationSeverity } from '@lantern/domain';
+import { managerOf } from '../transactions.js';
 import { returnedRows } from './sql-helpers.js';
 
 /** One row of `patient_notifications`, times in epoch milliseconds. */
@@ -104,7 +105,7 @@ export class PatientNotificationRepository {
   /** Stores new notifications (ids chosen by the caller), in one statement; returns the ids stored now (not before). */
   async insertMany(
     notifications: readonly NewNotification[],
-    manager: EntityManager = this.db.manager,
+    manager: EntityManager = managerOf(this.db),
   ): Promise<Set<string>> {
     if (notifications.length === 0) return new Set();
     const rows: { id: string }[] = await manager.query(insertNotificationsSql(1), notificationParams(notifications));
@@ -117,11 +118,11 @@ export class PatientNotificationRepository {
     options: { limit: number; offset: number; unreadOnly?: boolean },
   ): Promise<{ items: StoredNotification[]; total: number }> {
     const unread = options.unreadOnly ? ' AND read_at IS NULL' : '';
-    const [count] = await this.db.query<{ total: number }[]>(
+    const [count] = await managerOf(this.db).query<{ total: number }[]>(
       `SELECT count(*)::int AS total FROM patient_notifications WHERE patient_id = $1${unread}`,
       [patientId],
     );
-    const rows: NotificationRow[] = await this.db.query(
+    const rows: NotificationRow[] = await managerOf(this.db).query(
       `SELECT ${COLUMNS} FROM patient_notifications WHERE patient_id = $1${unread} ORDER BY created_at DESC, id LIMIT $2 OFFSET $3`,
       [patientId, options.limit, options.offset],
     );
@@ -131,7 +132,7 @@ export class PatientNotificationRepository {
   /** Marks one of the patient's notifications read (idempotent: the first read time stays); undefined when not theirs. */
   async markRead(patientId: string, id: string, at: number): Promise<StoredNotification | undefined> {
     const rows = returnedRows<NotificationRow>(
-      await this.db.query(
+      await managerOf(this.db).query(
         `UPDATE patient_notifications SET read_at = COALESCE(read_at, $3) WHERE id = $1 AND patient_id = $2 RETURNING ${COLUMNS}`,
         [id, patientId, new Date(at)],
       ),

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { ConflictError } from '@lantern/domain';
+import { ConflictError, type SharingScope } from '@lantern/domain';
+import { inTransaction, managerOf } from '../transactions.js';
 import { isUniqueViolation } from './sql-helpers.js';
 
 export interface PatientRecord {
@@ -22,12 +23,14 @@ export interface NewPatient {
 
 /**
  * Which patients a query may return, as decided by the one visibility rule (PatientAccessService):
- * every patient, a clinician's care team, or one patient's own record.
+ * every patient, a clinician's care team, one patient's own record, or the patients who share with
+ * a caregiver (those whose live share includes `requires`, when given).
  */
 export type PatientScope =
   | { readonly kind: 'all' }
   | { readonly kind: 'care-team'; readonly clinicianId: string }
-  | { readonly kind: 'self'; readonly patientId: string };
+  | { readonly kind: 'self'; readonly patientId: string }
+  | { readonly kind: 'shared'; readonly caregiverId: string; readonly requires?: SharingScope };
 
 interface PatientRow {
   id: string;
@@ -68,6 +71,12 @@ export function patientScopeCondition(
       };
     case 'self':
       return { sql: `${column} = $${n}`, params: [scope.patientId] };
+    case 'shared':
+      return {
+        sql: `${column} IN (SELECT patient_id FROM caregiver_shares WHERE caregiver_id = $${n} AND revoked_at IS NULL
+                              AND ($${n + 1}::text IS NULL OR $${n + 1} = ANY (scopes)))`,
+        params: [scope.caregiverId, scope.requires ?? null],
+      };
   }
 }
 
@@ -88,19 +97,21 @@ export class PatientRepository {
   constructor(private readonly db: DataSource) {}
 
   async findById(id: string): Promise<PatientRecord | undefined> {
-    const rows: PatientRow[] = await this.db.query(`SELECT ${COLUMNS} FROM patients p WHERE p.id = $1`, [id]);
+    const rows: PatientRow[] = await managerOf(this.db).query(`SELECT ${COLUMNS} FROM patients p WHERE p.id = $1`, [
+      id,
+    ]);
     return rows[0] && toRecord(rows[0]);
   }
 
   async exists(id: string): Promise<boolean> {
-    const rows: unknown[] = await this.db.query(`SELECT 1 FROM patients WHERE id = $1`, [id]);
+    const rows: unknown[] = await managerOf(this.db).query(`SELECT 1 FROM patients WHERE id = $1`, [id]);
     return rows.length > 0;
   }
 
   /** Patients within `scope`, by name. */
   async list(scope: PatientScope): Promise<PatientRecord[]> {
     const where = patientScopeCondition(scope, 'p.id', 1);
-    const rows: PatientRow[] = await this.db.query(
+    const rows: PatientRow[] = await managerOf(this.db).query(
       `SELECT ${COLUMNS} FROM patients p WHERE ${where.sql} ORDER BY p.display_name, p.id`,
       where.params,
     );
@@ -113,7 +124,7 @@ export class PatientRepository {
    */
   async create(patient: NewPatient, careTeamClinicianId?: string): Promise<PatientRecord> {
     try {
-      return await this.db.transaction(async (tx) => {
+      return await inTransaction(this.db, async (tx) => {
         const rows: PatientRow[] = await tx.query(
           `INSERT INTO patients AS p (display_name, date_of_birth, mrn, created_by) VALUES ($1, $2, $3, $4) RETURNING ${COLUMNS}`,
           [patient.displayName, patient.dateOfBirth ?? null, patient.mrn ?? null, patient.createdBy],
@@ -129,9 +140,10 @@ export class PatientRepository {
       });
     } catch (error) {
       if (isUniqueViolation(error, 'patients_mrn_key') && patient.mrn !== undefined) {
-        const rows: { id: string }[] = await this.db.query(`SELECT id::text AS id FROM patients WHERE mrn = $1`, [
-          patient.mrn,
-        ]);
+        const rows: { id: string }[] = await managerOf(this.db).query(
+          `SELECT id::text AS id FROM patients WHERE mrn = $1`,
+          [patient.mrn],
+        );
         // Gone again (deleted between the two statements) reads as the same conflict: the caller may retry.
         throw new DuplicateMrnError(rows[0]?.id);
       }

@@ -55,6 +55,8 @@ export interface MetricStats {
 
 export interface RawQuery {
   readonly metric?: MetricKey;
+  /** Only these metrics (a caregiver's shared ones); every metric when absent. */
+  readonly metrics?: readonly MetricKey[];
   /** Inclusive, epoch ms. */
   readonly from: number;
   /** Exclusive, epoch ms. */
@@ -172,6 +174,7 @@ export class ReadingRepository {
           AND ($2::text IS NULL OR metric = $2)
           AND time >= $3 AND time < $4
           AND ($5::timestamptz IS NULL OR (time, metric, device_id) > ($5, $6::text, $7::uuid))
+          AND ($9::text[] IS NULL OR metric = ANY ($9))
         ORDER BY time, metric, device_id
         LIMIT $8`,
       [
@@ -183,6 +186,7 @@ export class ReadingRepository {
         after?.metric ?? null,
         after?.deviceId ?? null,
         limit + 1,
+        query.metrics === undefined ? null : [...query.metrics],
       ],
     );
     const page = rows.slice(0, limit).map(toReading);
@@ -224,8 +228,8 @@ export class ReadingRepository {
     return rows.map((r) => ({ ts: r.ts.getTime(), min: r.min, max: r.max, avg: Number(r.avg), count: r.count }));
   }
 
-  /** The latest reading of every metric the patient has, with its time and device. */
-  async latest(patientId: string): Promise<LatestReading[]> {
+  /** The latest reading of every metric the patient has (of `metrics` only, when given), with its time and device. */
+  async latest(patientId: string, metrics: readonly MetricKey[] = METRIC_KEYS): Promise<LatestReading[]> {
     // One index probe per catalog metric, rather than DISTINCT ON over the patient's whole history.
     const rows: { metric: MetricKey; value: number; time: Date; device_id: string }[] = await this.dataSource.query(
       `SELECT l.metric, l.value, l.time, l.device_id
@@ -238,7 +242,7 @@ export class ReadingRepository {
             LIMIT 1
          ) l
         ORDER BY l.metric`,
-      [patientId, METRIC_KEYS],
+      [patientId, [...metrics]],
     );
     return rows.map((r) => ({ metric: r.metric, value: r.value, time: r.time.getTime(), deviceId: r.device_id }));
   }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { Role } from '@lantern/domain';
+import { inTransaction, managerOf } from '../transactions.js';
 import { returnedRows } from './sql-helpers.js';
 import { USER_COLUMNS, userRecordOf, type SessionEndReason, type UserRecord, type UserRow } from './user.repository.js';
 
@@ -85,7 +86,7 @@ export class SessionRepository {
    * password changed since it was verified.
    */
   async create(input: NewSession): Promise<{ session: SessionRecord; user: UserRecord } | undefined> {
-    return this.db.transaction(async (tx) => {
+    return inTransaction(this.db, async (tx) => {
       const user = await lockUser(tx, input.userId);
       if (user === undefined || user.row.disabled_at !== null || user.row.password_hash !== input.verifiedPasswordHash)
         return undefined;
@@ -114,7 +115,7 @@ export class SessionRepository {
     ttlMs: number,
     decide: (facts: RefreshTokenFacts) => RotationDecision,
   ): Promise<RotationResult> {
-    return this.db.transaction(async (tx) => {
+    return inTransaction(this.db, async (tx) => {
       const tokens: { session_id: string; spent_at: Date | null; user_id: string }[] = await tx.query(
         `SELECT t.session_id, t.spent_at, s.user_id
          FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
@@ -151,7 +152,7 @@ export class SessionRepository {
 
   /** The login a refresh token (spent or not) belongs to. */
   async findByTokenHash(tokenHash: string): Promise<SessionRecord | undefined> {
-    const rows: SessionRow[] = await this.db.query(
+    const rows: SessionRow[] = await managerOf(this.db).query(
       `SELECT ${SESSION_COLUMNS} FROM sessions WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $1)`,
       [tokenHash],
     );
@@ -160,7 +161,7 @@ export class SessionRepository {
 
   async findById(sessionId: string): Promise<SessionRecord | undefined> {
     if (!UUID.test(sessionId)) return undefined;
-    const rows: SessionRow[] = await this.db.query(`SELECT ${SESSION_COLUMNS} FROM sessions WHERE id = $1`, [
+    const rows: SessionRow[] = await managerOf(this.db).query(`SELECT ${SESSION_COLUMNS} FROM sessions WHERE id = $1`, [
       sessionId,
     ]);
     return rows[0] && toSession(rows[0]);
@@ -169,7 +170,7 @@ export class SessionRepository {
   /** Ends a login; the record as ended, or undefined when it was already over (or never existed). */
   async revoke(sessionId: string, reason: SessionEndReason): Promise<SessionRecord | undefined> {
     if (!UUID.test(sessionId)) return undefined;
-    return revokeIn(this.db.manager, sessionId, reason);
+    return revokeIn(managerOf(this.db), sessionId, reason);
   }
 
   /**
@@ -180,7 +181,7 @@ export class SessionRepository {
   async liveRoles(sessionIds: readonly string[]): Promise<Map<string, { userId: string; role: Role }>> {
     const ids = [...new Set(sessionIds.filter((id) => UUID.test(id)))];
     if (ids.length === 0) return new Map();
-    const rows: { id: string; user_id: string; role: Role }[] = await this.db.query(
+    const rows: { id: string; user_id: string; role: Role }[] = await managerOf(this.db).query(
       `SELECT s.id, s.user_id, u.role FROM sessions s JOIN users u ON u.id = s.user_id
        WHERE s.id = ANY($1::uuid[]) AND s.revoked_at IS NULL AND s.expires_at > now() AND u.disabled_at IS NULL`,
       [ids],
@@ -194,14 +195,14 @@ export class SessionRepository {
    */
   async prune(horizonMs: number): Promise<{ sessions: number; tokens: number }> {
     const sessions: unknown[] = returnedRows(
-      await this.db.query(
+      await managerOf(this.db).query(
         `DELETE FROM sessions WHERE expires_at < now() - $1 * interval '1 millisecond'
            OR revoked_at < now() - $1 * interval '1 millisecond' RETURNING 1`,
         [horizonMs],
       ),
     );
     const tokens: unknown[] = returnedRows(
-      await this.db.query(
+      await managerOf(this.db).query(
         `DELETE FROM refresh_tokens WHERE spent_at < now() - $1 * interval '1 millisecond' RETURNING 1`,
         [horizonMs],
       ),

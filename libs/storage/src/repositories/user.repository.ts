@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { ConflictError, type Role } from '@lantern/domain';
+import { inTransaction, managerOf } from '../transactions.js';
 import { isUniqueViolation, returnedRows } from './sql-helpers.js';
 
 export interface UserRecord {
@@ -79,7 +80,7 @@ export class UserRepository {
   constructor(private readonly db: DataSource) {}
 
   async findCredentialsByEmail(email: string): Promise<UserCredentials | undefined> {
-    const rows: UserRow[] = await this.db.query(
+    const rows: UserRow[] = await managerOf(this.db).query(
       `SELECT ${COLUMNS}, password_hash FROM users WHERE lower(email) = lower($1)`,
       [email],
     );
@@ -88,12 +89,12 @@ export class UserRepository {
   }
 
   async findById(id: string): Promise<UserRecord | undefined> {
-    const rows: UserRow[] = await this.db.query(`SELECT ${COLUMNS} FROM users WHERE id = $1`, [id]);
+    const rows: UserRow[] = await managerOf(this.db).query(`SELECT ${COLUMNS} FROM users WHERE id = $1`, [id]);
     return rows[0] && userRecordOf(rows[0]);
   }
 
   async list(role?: Role): Promise<UserRecord[]> {
-    const rows: UserRow[] = await this.db.query(
+    const rows: UserRow[] = await managerOf(this.db).query(
       `SELECT ${COLUMNS} FROM users WHERE ($1::text IS NULL OR role = $1) ORDER BY role, lower(email)`,
       [role ?? null],
     );
@@ -103,7 +104,7 @@ export class UserRepository {
   /** Inserts a user; ConflictError when the e-mail (or the patient's login) already exists. */
   async create(user: NewUser): Promise<UserRecord> {
     try {
-      const rows: UserRow[] = await this.db.query(
+      const rows: UserRow[] = await managerOf(this.db).query(
         `INSERT INTO users (email, password_hash, role, display_name, patient_id) VALUES ($1, $2, $3, $4, $5) RETURNING ${COLUMNS}`,
         [user.email, user.passwordHash, user.role, user.displayName, user.patientId ?? null],
       );
@@ -118,7 +119,10 @@ export class UserRepository {
 
   /** The user with the hash needed to check a password (the password change checks the current one). */
   async findCredentialsById(id: string): Promise<UserCredentials | undefined> {
-    const rows: UserRow[] = await this.db.query(`SELECT ${COLUMNS}, password_hash FROM users WHERE id = $1`, [id]);
+    const rows: UserRow[] = await managerOf(this.db).query(
+      `SELECT ${COLUMNS}, password_hash FROM users WHERE id = $1`,
+      [id],
+    );
     const row = rows[0];
     return row && { ...userRecordOf(row), passwordHash: row.password_hash };
   }
@@ -130,7 +134,7 @@ export class UserRepository {
    * nothing; a change to the current value is no change.
    */
   async changeAccount(id: string, change: AccountChange): Promise<AccountChangeResult | undefined> {
-    return this.db.transaction(async (tx) => {
+    return inTransaction(this.db, async (tx) => {
       // The row lock orders this change against logins and refreshes, which read the user FOR SHARE.
       const rows: UserRow[] = await tx.query(`SELECT ${COLUMNS}, password_hash FROM users WHERE id = $1 FOR UPDATE`, [
         id,
@@ -170,7 +174,7 @@ export class UserRepository {
     reason: Extract<SessionEndReason, 'password_change' | 'password_reset'>,
     keepSessionId?: string,
   ): Promise<string[] | undefined> {
-    return this.db.transaction(async (tx) => {
+    return inTransaction(this.db, async (tx) => {
       const updated: { id: string }[] = returnedRows(
         await tx.query(`UPDATE users SET password_hash = $2 WHERE id = $1 RETURNING id`, [id, passwordHash]),
       );
@@ -184,7 +188,7 @@ export class UserRepository {
    * start at once: the advisory lock serialises them, so exactly one admin is created.
    */
   async createIfNoUsers(user: NewUser): Promise<UserRecord | undefined> {
-    return this.db.transaction(async (tx) => {
+    return inTransaction(this.db, async (tx) => {
       await tx.query(`SELECT pg_advisory_xact_lock(hashtext('lantern:first-admin'))`);
       const rows: UserRow[] = await tx.query(
         `INSERT INTO users (email, password_hash, role, display_name, patient_id)

@@ -1,0 +1,11 @@
+import { describe, expect, it } from '@jest/globals';
+import { benchmarkEvaluation } from './evaluation.bench.js';
+
+describe('benchmarkEvaluation', () => {
+  it('reports a cost per reading and exercises alerting along the way', () => {
+    const result = benchmarkEvaluation({ patients: 20, readings: 20_000 });
+    expect(result.readings).toBe(20_000);
+    expect(result.nsPerReading).toBeGreaterThan(0);
+    expect(result.transitions).toBeGreaterThan(0);
+  });
+});
