@@ -25,17 +25,27 @@ function writerWith(concurrency: number) {
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
 
+/**
+ * Waits until `writes` holds `count` writes, then a tick more (so a write too many would show).
+ * A retry waits for its backoff timer, which a loaded machine can delay well past one tick.
+ */
+async function writesReach(writes: readonly HeldWrite[], count: number): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (writes.length < count && Date.now() < deadline) await tick();
+  await tick();
+}
+
 describe('RetryingBatchWriter', () => {
   it('keeps at most `concurrency` writes in flight, in batches of at most maxItems, in order', async () => {
     const { writer, writes } = writerWith(2);
     for (const item of ['a', 'b', 'c', 'd', 'e']) writer.add(item);
-    await tick();
+    await writesReach(writes, 2);
     expect(writes.map((w) => w.items)).toEqual([
       ['a', 'b'],
       ['c', 'd'],
     ]);
     writes[0].done();
-    await tick();
+    await writesReach(writes, 3);
     expect(writes.map((w) => w.items)).toEqual([['a', 'b'], ['c', 'd'], ['e']]);
     writes[1].done();
     writes[2].done();
@@ -46,10 +56,10 @@ describe('RetryingBatchWriter', () => {
   it('writes one batch at a time by default', async () => {
     const { writer, writes } = writerWith(1);
     for (const item of ['a', 'b', 'c']) writer.add(item);
-    await tick();
+    await writesReach(writes, 1);
     expect(writes.map((w) => w.items)).toEqual([['a', 'b']]);
     writes[0].done();
-    await tick();
+    await writesReach(writes, 2);
     expect(writes.map((w) => w.items)).toEqual([['a', 'b'], ['c']]);
     writes[1].done();
     await writer.drain();
@@ -66,11 +76,11 @@ describe('RetryingBatchWriter', () => {
     writer.add('c', second);
     first.seal();
     second.seal();
-    await tick();
+    await writesReach(writes, 2);
     expect(writes.map((w) => w.items)).toEqual([['a', 'b'], ['c']]);
     writes[1].done();
     writes[0].fail();
-    await tick();
+    await writesReach(writes, 3);
     expect(completed).toEqual(['second']);
     // The retry of the failed batch, same items.
     expect(writes[2].items).toEqual(['a', 'b']);
@@ -185,13 +195,13 @@ describe('RetryingBatchWriter with items the database refuses', () => {
     expect(writer.retrying).toBeUndefined();
     const before = Date.now();
     writer.add('a');
-    await tick();
+    await writesReach(writes, 1);
     writes[0].fail();
-    await tick();
+    await writesReach(writes, 2);
     expect(writer.retrying).toEqual({ since: expect.any(Number), attempts: 1 });
     expect(writer.retrying!.since).toBeGreaterThanOrEqual(before);
     writes[1].fail();
-    await tick();
+    await writesReach(writes, 3);
     expect(writer.retrying?.attempts).toBe(2);
     writes[2].done();
     await writer.drain();
