@@ -214,6 +214,11 @@ describe('alerts after a kill -9 of the ingest: at least once, notified once', (
           : undefined,
       'the new episode opened',
     );
+    // Its notification is published just after the statement that stored it: wait for it before the kill.
+    await waitFor(
+      () => notifications.filter((n) => n.patientId === cuff.patientId).length >= 2 || undefined,
+      'the new episode notified',
+    );
     await kill(second);
     const rows = await db.dataSource.query<{ state: string; opened: Date }[]>(
       `SELECT state, opened_at AS opened FROM alerts WHERE patient_id = $1 ORDER BY opened_at`,

@@ -156,7 +156,11 @@ describe('alert lifecycle: one owner, libs/alerting', () => {
         .set(auth(await api.login('owner@home.test', 'a-long-password-1')))
         .expect(200),
     );
-    expect(mine.items.map((n) => n.title).sort()).toEqual([
+    // One episode, one thread (spec/alerting.md §5): the low, the very low and the acknowledgement
+    // are one message the patient sees updated, its latest words the acknowledgement's.
+    expect(mine.items).toHaveLength(1);
+    expect(mine.items[0]).toMatchObject({ title: 'Your care team has seen your alert', updates: 2 });
+    expect((mine.items[0].history ?? []).map((n) => n.title).sort()).toEqual([
       'Your care team has seen your alert',
       'Your glucose (blood sugar) is low',
       'Your glucose (blood sugar) is very low',

@@ -138,10 +138,18 @@ describe('dashboard in a real browser', () => {
     await pageA.locator('.live-status[data-live="live"]').waitFor();
     // A first click, as a clinician's would be: browsers start audio only after a gesture.
     await pageA.getByRole('heading', { name: 'Triage board' }).click();
-    // Latest vitals with their age, device battery and state.
+    // Latest vitals with their age, device battery and state. Maria's CGM history ended an hour ago,
+    // beyond a CGM's 20 minutes of signal loss: the board says it cannot see the device instead of
+    // showing her last glucose as a current value (contract §4.4). Grace's cuff (daily) is heard.
     const mariaRow = pageA.locator(`tr[data-patient-id="${maria}"]`);
-    await expect(mariaRow.locator('[data-metric="glucose"] .vital-value').textContent()).resolves.toMatch(/mg\/dL/);
-    await expect(mariaRow.locator('[data-metric="glucose"] .age').textContent()).resolves.toMatch(/ago|just now/);
+    const mariaGlucose = mariaRow.locator('[data-metric="glucose"]');
+    await expect(mariaGlucose.getAttribute('data-monitoring')).resolves.toBe('lost');
+    await expect(mariaGlucose.textContent()).resolves.toMatch(/We cannot see this device since .+ \(\d+ h ago\)/);
+    expect(await mariaGlucose.locator('.vital-value').count()).toBe(0);
+    const graceRow = pageA.locator('tr', { hasText: 'Grace Kim' });
+    await expect(graceRow.locator('[data-metric="systolic_bp"] .vital-value').textContent()).resolves.toMatch(/mm/);
+    await expect(graceRow.locator('[data-metric="systolic_bp"] .age').textContent()).resolves.toMatch(/ago|just now/);
+    await expect(graceRow.locator('[data-metric="systolic_bp"]').getAttribute('data-monitoring')).resolves.toBe('ok');
     const tomRow = pageA.locator('tr', { hasText: 'Tom Ward' });
     await expect(tomRow.textContent()).resolves.toMatch(/battery low/);
     // Before anything happens, the patient with a device problem outranks Maria.
@@ -257,16 +265,22 @@ describe('dashboard in a real browser', () => {
     await expect(p.page.locator('.plain-readings').textContent()).resolves.toMatch(
       /Your glucose \(blood sugar\) was \d+ milligrams per decilitre/,
     );
-    const note = p.page.locator('.notification[data-kind="alert_opened"]').first();
+    // Maria's hypoglycaemia (alerts opened, then acknowledged by her clinician) is one thread, its
+    // latest words on top and the earlier messages folded under it (spec/alerting.md §5).
+    const note = p.page.locator('.notification', { has: p.page.locator('.thread-history') }).first();
     await note.waitFor({ timeout: 10_000 });
     await expect(note.textContent()).resolves.not.toMatch(/mg\/dL/);
+    await expect(note.locator('.thread-history summary').textContent()).resolves.toMatch(
+      /^Earlier in this conversation \(\d+\)$/,
+    );
+    const threadId = await note.getAttribute('data-notification-id');
     await p.page.locator('[data-section="tir"] .tir-bar').waitFor();
     await expect(p.page.locator('.patient-devices').textContent()).resolves.toMatch(/Glucose sensor/);
     const overflow = await p.page.evaluate<number>(HORIZONTAL_OVERFLOW);
     expect(overflow).toBeLessThanOrEqual(0);
     await p.page.screenshot({ path: join(IMG, 'patient-view.png'), fullPage: true });
     await note.getByRole('button', { name: 'Mark as read' }).click();
-    await p.page.locator('.notification.read[data-kind="alert_opened"]').first().waitFor();
+    await p.page.locator(`.notification.read[data-notification-id="${threadId}"]`).waitFor();
   });
 
   it('fits the board on a phone', async () => {

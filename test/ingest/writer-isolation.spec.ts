@@ -197,6 +197,9 @@ describe('ingest: a value the database refuses does not jam its writer', () => {
       escalationLevel: 0,
       escalatedAt: null,
       raisedAt: now,
+      measuredAt: now,
+      receivedAt: now,
+      evaluatedAt: now,
       late: false,
     });
     const opened = (a: AlertRecord): EngineOutput => ({

@@ -250,21 +250,33 @@ describe('readings REST', () => {
   });
 
   describe('latest', () => {
-    it('gives the newest value of every metric with its time and device', async () => {
+    it('gives the newest value of every metric with its time, device and provenance', async () => {
+      const asked = Date.now();
       const res = await get(patientUser, `/patients/${patient}/latest`).expect(200);
       const newest = (metric: MetricKey): Reading => mine(metric).at(-1)!;
+      // Both devices' newest readings are over an hour old, beyond both types' signal-loss times
+      // (CGM 20 min, oximeter 2 min): each value is its device's last known one, not a current one.
       expect(res.body).toEqual(
         expect.arrayContaining(
           (['glucose', 'heart_rate'] as const).map((m) => ({
             metric: m,
             value: newest(m).value,
             ts: new Date(newest(m).time).toISOString(),
+            receivedAt: new Date(newest(m).receivedAt).toISOString(),
             deviceId: newest(m).deviceId,
             unit: m === 'glucose' ? 'mg/dL' : '/min',
+            ageSec: expect.any(Number),
+            monitoring: 'lost',
+            since: new Date(newest(m).time).toISOString(),
+            stale: true,
           })),
         ),
       );
       expect(res.body).toHaveLength(2);
+      for (const r of res.body as { ts: string; ageSec: number }[]) {
+        expect(r.ageSec).toBeGreaterThanOrEqual(Math.floor((asked - Date.parse(r.ts)) / 1000));
+        expect(r.ageSec).toBeLessThanOrEqual(Math.ceil((Date.now() - Date.parse(r.ts)) / 1000));
+      }
     });
   });
 

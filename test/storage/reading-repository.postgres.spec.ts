@@ -258,8 +258,14 @@ describe('ReadingRepository on PostgreSQL (daily partitions, application rollups
     await readings.insertBatch([...g, ...hr]);
 
     expect(await readings.latest(p.patientId)).toEqual([
-      { metric: 'glucose', value: 300, time: g.at(-1)!.time, deviceId: p.deviceId },
-      { metric: 'heart_rate', value: 66, time: hr.at(-1)!.time, deviceId: p.deviceId },
+      { metric: 'glucose', value: 300, time: g.at(-1)!.time, deviceId: p.deviceId, receivedAt: g.at(-1)!.receivedAt },
+      {
+        metric: 'heart_rate',
+        value: 66,
+        time: hr.at(-1)!.time,
+        deviceId: p.deviceId,
+        receivedAt: hr.at(-1)!.receivedAt,
+      },
     ]);
 
     const stats = await readings.statsByMetric(p.patientId, from, from + DAY);

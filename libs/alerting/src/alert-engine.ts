@@ -61,7 +61,16 @@ export interface NotificationDraft extends NotificationText {
   readonly createdAt: number;
   readonly alertId: string | null;
   readonly deviceId: string | null;
+  /**
+   * The patient thread it updates (spec/alerting.md §5, "one episode, one thread"): the id of a
+   * message of that thread — its own id when it starts one. Absent or null: storage files it in
+   * the thread of its alert's first message (an acknowledgement), else in a thread of its own.
+   */
+  readonly threadId?: string | null;
 }
+
+/** Alerts of one metric opened within this much event time of the thread's last one join its thread (spec §5). */
+export const EPISODE_WINDOW_MS = 30 * 60_000;
 
 /** What one call of the engine decided, in order: persist the transitions, then the notifications, then emit each once. */
 export interface EngineOutput {
@@ -158,6 +167,8 @@ interface PatientState {
    * nothing for that rule, so a redelivered old reading never re-decides what is stored. Null: none.
    */
   notBefore: Float64Array | null;
+  /** The patient thread of each metric's latest episode: a message id and the event time of its latest alert. */
+  readonly threads: Map<MetricKey, { id: string; lastAt: number }>;
 }
 
 interface StreamState {
@@ -390,6 +401,7 @@ export class AlertEngine {
       if (rule.scope === 'device' && alert.deviceId === null) continue;
       this.store(patient, rule.scope === 'device' ? `${rule.key}|${alert.deviceId}` : rule.key, alert);
       if (rule.scope === 'metric') this.reflected(patient, compiled, alert);
+      this.seedThread(patient, alert);
       if (alert.clearedAt !== null) {
         // Latched, cleared, awaiting acknowledgement: its clear started the rule's re-arming wait.
         this.rearmAfter(patient, compiled, alert);
@@ -441,6 +453,7 @@ export class AlertEngine {
       if (compiled?.rule.scope !== 'metric') continue;
       this.reflected(patient, compiled, alert);
       this.rearmAfter(patient, compiled, alert);
+      this.seedThread(patient, alert);
     }
     // Where the read-back starts, per stream, and the latest such start per (patient, metric).
     const groups = new Map<string, { device: DeviceState; history: StreamHistory }[]>();
@@ -462,7 +475,7 @@ export class AlertEngine {
       if (list.length === 1) {
         const { device, history: h } = list[0];
         for (let i = 0; i < h.times.length; i++)
-          this.evaluate(device, device.patientId, h.metric, h.values[i], h.times[i], now, true);
+          this.evaluate(device, device.patientId, h.metric, h.values[i], h.times[i], now, null, true);
         continue;
       }
       // Several devices of one patient measuring one metric feed one condition: merge them in time.
@@ -471,7 +484,7 @@ export class AlertEngine {
       order.sort((a, b) => list[a[0]].history.times[a[1]] - list[b[0]].history.times[b[1]]);
       for (const [s, i] of order) {
         const { device, history: h } = list[s];
-        this.evaluate(device, device.patientId, h.metric, h.values[i], h.times[i], now, true);
+        this.evaluate(device, device.patientId, h.metric, h.values[i], h.times[i], now, null, true);
       }
     }
     for (const device of this.devices.values())
@@ -500,7 +513,16 @@ export class AlertEngine {
   onReading(reading: Reading, now: number = reading.receivedAt): EngineOutput {
     const device = this.device(reading.deviceId, reading.patientId);
     this.heard(device, now);
-    this.evaluate(device, reading.patientId, reading.metric, reading.value, reading.time, now, false);
+    this.evaluate(
+      device,
+      reading.patientId,
+      reading.metric,
+      reading.value,
+      reading.time,
+      now,
+      reading.receivedAt,
+      false,
+    );
     return this.take();
   }
 
@@ -529,6 +551,8 @@ export class AlertEngine {
             value: status.battery,
             time: status.time,
             now,
+            measuredAt: status.time,
+            receivedAt: null,
             late: now - status.time > LATE_AFTER_MS,
             facts: { value: status.battery, deviceType: device.type },
           });
@@ -561,6 +585,8 @@ export class AlertEngine {
           value: null,
           time: now,
           now,
+          measuredAt: null,
+          receivedAt: null,
           late: false,
           facts: { deviceType: device.type, silentSec },
         });
@@ -670,6 +696,8 @@ export class AlertEngine {
     value: number,
     time: number,
     now: number,
+    /** Wall time the reading was received; null when read back from the database on start. */
+    receivedAt: number | null,
     rebuilding: boolean,
   ): void {
     const stream = this.stream(device, metric);
@@ -756,6 +784,8 @@ export class AlertEngine {
           value,
           time,
           now,
+          measuredAt: time,
+          receivedAt,
           late: now - time > LATE_AFTER_MS,
           facts,
         });
@@ -843,6 +873,7 @@ export class AlertEngine {
         conditions: DEFAULT_RULES.map(() => newConditionState()),
         alerts: new Map(),
         notBefore: null,
+        threads: new Map(),
       };
       this.patients.set(patientId, patient);
     }
@@ -925,6 +956,8 @@ export class AlertEngine {
           : notificationCause(lost.id, 'signal_restored'),
         null,
         device.deviceId,
+        // "Back" updates the "we lost your sensor" message: the transitions of one alert, one thread.
+        lost === undefined ? null : this.options.newId(notificationCause(lost.id, 'opened')),
       );
     }
   }
@@ -983,6 +1016,8 @@ export class AlertEngine {
       value: number | null;
       time: number;
       now: number;
+      measuredAt: number | null;
+      receivedAt: number | null;
       late: boolean;
       facts: MessageFacts;
     },
@@ -1000,17 +1035,53 @@ export class AlertEngine {
       value: input.value,
       time: input.time,
       now: input.now,
+      measuredAt: input.measuredAt,
+      receivedAt: input.receivedAt,
       late: input.late,
     });
     this.store(patient, key, alert);
     this.out().transitions.push({ kind: 'opened', alert });
+    const cause = notificationCause(alert.id, 'opened');
     this.notify(
       patient.patientId,
       openedNotificationText(rule, input.facts),
       input.now,
-      notificationCause(alert.id, 'opened'),
+      cause,
       alert,
+      alert.deviceId,
+      rule.scope === 'metric' ? this.thread(patient, alert, this.options.newId(cause)) : null,
     );
+  }
+
+  /**
+   * The thread a metric alert's opening message joins (spec §5): its metric's open thread when the
+   * alert opened within EPISODE_WINDOW_MS of event time after that thread's latest alert, or while
+   * another alert of the metric is still active (a long urgent low); else it starts one (`ownId`).
+   * Event time, so a redelivered or replayed input decides the same thread.
+   */
+  private thread(patient: PatientState, alert: AlertRecord, ownId: string): string {
+    const metric = alert.metric!;
+    const open = patient.threads.get(metric);
+    let joins = open !== undefined && alert.openedAt - open.lastAt <= EPISODE_WINDOW_MS;
+    if (open !== undefined && !joins)
+      for (const other of patient.alerts.values()) if (other !== alert && other.metric === metric) joins = true;
+    const id = joins ? open!.id : ownId;
+    patient.threads.set(metric, { id, lastAt: Math.max(joins ? open!.lastAt : -Infinity, alert.openedAt) });
+    return id;
+  }
+
+  /**
+   * After a restart: the metric's thread continues from a stored alert's opening message (storage
+   * resolves a message id to its thread), so an episode that spans a restart stays one thread.
+   */
+  private seedThread(patient: PatientState, alert: AlertRecord): void {
+    if (alert.metric === null) return;
+    const known = patient.threads.get(alert.metric);
+    if (known !== undefined && known.lastAt >= alert.openedAt) return;
+    patient.threads.set(alert.metric, {
+      id: this.options.newId(notificationCause(alert.id, 'opened')),
+      lastAt: alert.openedAt,
+    });
   }
 
   private notify(
@@ -1020,6 +1091,7 @@ export class AlertEngine {
     cause: string,
     alert: AlertRecord | null,
     deviceId: string | null = alert?.deviceId ?? null,
+    threadId: string | null = null,
   ): void {
     this.out().notifications.push({
       ...text,
@@ -1028,6 +1100,7 @@ export class AlertEngine {
       createdAt: now,
       alertId: alert?.id ?? null,
       deviceId,
+      threadId,
     });
   }
 }

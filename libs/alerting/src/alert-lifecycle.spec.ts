@@ -154,6 +154,10 @@ describe('alert lifecycle', () => {
       clearedAt: '2026-11-22T10:01:00.000Z',
       escalationLevel: 0,
       late: false,
+      // Provenance (contract §4.4): the reading's time, then the core's clock; no receipt time given.
+      measuredAt: '2026-11-22T10:00:00.000Z',
+      evaluatedAt: '2026-11-22T10:00:01.000Z',
+      raisedAt: '2026-11-22T10:00:01.000Z',
     });
   });
 });

@@ -38,6 +38,14 @@ export interface AlertRecord {
   readonly escalatedAt: number | null;
   /** WALL time the core raised it: escalation counts from here, not from a late reading's event time. */
   readonly raisedAt: number;
+  // Provenance (contract §4.4, docs/alerting.md "Clocks"); null on alerts stored before they existed
+  // and where there is no such input (signal loss has no triggering reading; a status has no receipt time).
+  /** EVENT time of the triggering reading or status (its `ts`), as the device measured it. */
+  readonly measuredAt: number | null;
+  /** WALL time the ingest received the triggering reading from the broker. */
+  readonly receivedAt: number | null;
+  /** WALL time the core evaluated the triggering input (or ran the sweep that raised it). */
+  readonly evaluatedAt: number | null;
   readonly late: boolean;
 }
 
@@ -101,6 +109,10 @@ export interface OpenAlertInput {
   time: number;
   /** Wall-clock time of the evaluation. */
   now: number;
+  /** Event time of the triggering reading or status (default `time`); null when no input triggered it (signal loss). */
+  measuredAt?: number | null;
+  /** Wall time the triggering reading was received from the broker; null (the default) when unknown. */
+  receivedAt?: number | null;
   late: boolean;
 }
 
@@ -129,6 +141,9 @@ export function openAlert(input: OpenAlertInput): AlertRecord {
     escalationLevel: 0,
     escalatedAt: null,
     raisedAt: input.now,
+    measuredAt: input.measuredAt === undefined ? input.time : input.measuredAt,
+    receivedAt: input.receivedAt ?? null,
+    evaluatedAt: input.now,
     late: input.late,
   };
 }
@@ -340,5 +355,9 @@ export function toAlertResource(alert: AlertRecord): AlertResource {
   if (alert.acknowledgedBy !== null) resource.acknowledgedBy = alert.acknowledgedBy;
   if (alert.resolvedAt !== null) resource.resolvedAt = iso(alert.resolvedAt);
   if (alert.resolvedBy !== null) resource.resolvedBy = alert.resolvedBy;
+  if (alert.measuredAt !== null) resource.measuredAt = iso(alert.measuredAt);
+  if (alert.receivedAt !== null) resource.receivedAt = iso(alert.receivedAt);
+  if (alert.evaluatedAt !== null) resource.evaluatedAt = iso(alert.evaluatedAt);
+  resource.raisedAt = new Date(alert.raisedAt).toISOString();
   return resource;
 }

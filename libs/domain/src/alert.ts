@@ -37,6 +37,16 @@ export interface AlertResource {
   resolvedBy?: string;
   escalationLevel: number;
   late: boolean;
+  // Provenance (contract §4.4): absent on alerts stored before issue 16 and where there is no such
+  // input (signal loss has no triggering reading; a battery status has no receipt time).
+  /** EVENT time: the triggering reading's `ts` (or status's time), as the device measured it. */
+  measuredAt?: string;
+  /** WALL time the ingest received the triggering reading from the broker. */
+  receivedAt?: string;
+  /** WALL time the streaming core evaluated the triggering input. */
+  evaluatedAt?: string;
+  /** WALL time the core raised it (escalation counts from here). */
+  raisedAt?: string;
 }
 
 export const NOTIFICATION_KINDS = [
@@ -61,4 +71,14 @@ export interface PatientNotificationResource {
   createdAt: string;
   alertId?: string;
   readAt?: string;
+  // One episode, one thread (spec/alerting.md §5): `id` is the thread's; `kind`, `severity`,
+  // `title`, `body` and `alertId` are its latest message's.
+  /** When its latest message came (REST: always; live: on an update). `createdAt`: REST the thread's start, live the message's. */
+  updatedAt?: string;
+  /** REST: how many messages followed the thread's first one. */
+  updates?: number;
+  /** Live: this message updates the thread `id` the patient already has; replace it, do not add one. */
+  update?: boolean;
+  /** REST: every message of the thread, oldest first. */
+  history?: { id: string; kind: NotificationKind; severity: NotificationSeverity; title: string; createdAt: string }[];
 }

@@ -56,6 +56,12 @@ export interface LatestReading {
   ts: string;
   deviceId?: string;
   unit?: string;
+  /** From `GET /patients/:id/latest` only (contract §4.4); live readings carry none of these. */
+  receivedAt?: string;
+  ageSec?: number;
+  monitoring?: 'ok' | 'lost';
+  since?: string;
+  stale?: boolean;
 }
 
 export interface Device {

@@ -2,7 +2,7 @@ import { DEVICE_TYPES, METRICS, isMetricKey } from '@lantern/domain';
 import { patientName } from './api.js';
 import { priorityBadge, stateBadge, statusBadge } from './badges.js';
 import { h, replace } from './dom.js';
-import { age, metricLabel, value } from './format.js';
+import { age, clock, lostSince, metricLabel, value } from './format.js';
 import { compareTriage, deviceProblem, sortedAlerts, type ClinicianStore, type PatientState } from './store.js';
 import type { AppContext } from './app-context.js';
 
@@ -104,17 +104,30 @@ function renderRow(
   const vitals = [...state.latest.values()]
     .filter((r) => isMetricKey(r.metric))
     .sort((a, b) => Object.keys(METRICS).indexOf(a.metric) - Object.keys(METRICS).indexOf(b.metric))
-    .map((r) =>
-      h(
-        'li',
-        { 'data-metric': r.metric },
-        h('span', { class: 'vital-label' }, metricLabel(r.metric)),
-        ' ',
-        h('strong', { class: 'vital-value' }, value(r.metric, r.value)),
-        ' ',
-        h('time', { datetime: r.ts, class: 'age' }, age(r.ts, now)),
-      ),
-    );
+    .map((r) => {
+      const lost = lostSince(r, r.deviceId === undefined ? undefined : state.devices.get(r.deviceId)?.type, now);
+      return lost === null
+        ? h(
+            'li',
+            { 'data-metric': r.metric, 'data-monitoring': 'ok' },
+            h('span', { class: 'vital-label' }, metricLabel(r.metric)),
+            ' ',
+            h('strong', { class: 'vital-value' }, value(r.metric, r.value)),
+            ' ',
+            h('time', { datetime: r.ts, class: 'age' }, age(r.ts, now)),
+          )
+        : h(
+            'li',
+            { 'data-metric': r.metric, 'data-monitoring': 'lost', class: 'vital-lost' },
+            h('span', { class: 'vital-label' }, metricLabel(r.metric)),
+            ' ',
+            h(
+              'time',
+              { datetime: lost, class: 'age' },
+              `We cannot see this device since ${clock(lost)} (${age(lost, now)})`,
+            ),
+          );
+    });
 
   const deviceItems = devices.map((d) => {
     const problem = deviceProblem(d, now);

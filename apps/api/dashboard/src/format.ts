@@ -1,4 +1,13 @@
-import { METRICS, formatValue, formatValueSpoken, isMetricKey, type MetricKey } from '@lantern/domain';
+import {
+  DEVICE_TYPES,
+  METRICS,
+  formatValue,
+  formatValueSpoken,
+  isDeviceTypeKey,
+  isMetricKey,
+  type MetricKey,
+} from '@lantern/domain';
+import type { LatestReading } from './api.js';
 
 /** "just now", "3 min ago", "2 h ago", "4 d ago": how old a value is, for clinicians. */
 export function age(iso: string | null | undefined, now = Date.now()): string {
@@ -19,6 +28,18 @@ export function ageSpoken(iso: string | null | undefined, now = Date.now()): str
   if (sec < 3600) return plural(Math.round(sec / 60), 'minute');
   if (sec < 86400 * 2) return plural(Math.round(sec / 3600), 'hour');
   return plural(Math.round(sec / 86400), 'day');
+}
+
+/**
+ * Since when the value's device has been lost (contract §4.4), or null while it is heard: the
+ * server said `monitoring: "lost"`, or — the page staying open — nothing newer came for longer
+ * than the device type's signal-loss time. A lost value is shown as "We cannot see this device
+ * since …", never as a current value.
+ */
+export function lostSince(r: LatestReading, deviceType: string | undefined, now = Date.now()): string | null {
+  if (r.monitoring === 'lost') return r.since ?? r.ts;
+  if (deviceType === undefined || !isDeviceTypeKey(deviceType)) return null;
+  return now - Date.parse(r.ts) > DEVICE_TYPES[deviceType].signalLossAfterSec * 1000 ? r.ts : null;
 }
 
 export function clock(iso: string | null | undefined): string {

@@ -18,7 +18,7 @@ import {
 import type { AppContext } from './app-context.js';
 import { accessLogSection, careCircleSection } from './care-circle.js';
 import { h, replace } from './dom.js';
-import { ageSpoken, clock, valueSpoken } from './format.js';
+import { ageSpoken, clock, lostSince, valueSpoken, whenSpoken } from './format.js';
 import { BATTERY_LOW } from './store.js';
 
 const SEVERITY: Record<NotificationSeverity, { icon: string; text: string }> = {
@@ -101,6 +101,26 @@ export function deviceAdvice(device: Device, now = Date.now()): string | null {
   return null;
 }
 
+/**
+ * A live update of a thread (spec §5: one episode, one thread): its latest words replace the shown
+ * ones, the message they replace goes to the thread's history, and it is unread again.
+ */
+function threadUpdated(
+  had: PatientNotificationResource | undefined,
+  n: PatientNotificationResource,
+): PatientNotificationResource {
+  if (had === undefined) return n;
+  const entry = (m: PatientNotificationResource): NonNullable<PatientNotificationResource['history']>[number] => ({
+    id: m.id,
+    kind: m.kind,
+    severity: m.severity,
+    title: m.title,
+    createdAt: m.updatedAt ?? m.createdAt,
+  });
+  const history = had.history ?? [entry(had)];
+  return { ...n, createdAt: had.createdAt, updates: history.length, history: [...history, entry(n)] };
+}
+
 /** The patient's own page: latest readings in plain words, notifications, glucose time in range, devices. */
 export function patientView(root: HTMLElement, ctx: AppContext): () => void {
   const patientId = ctx.session.user.patientId;
@@ -145,26 +165,42 @@ export function patientView(root: HTMLElement, ctx: AppContext): () => void {
       h(
         'ul',
         { class: 'plain' },
-        list.map((r) =>
-          h(
-            'li',
-            { 'data-metric': r.metric },
-            `Your ${isMetricKey(r.metric) ? METRICS[r.metric].patientLabel : r.metric} was `,
-            h('strong', {}, valueSpoken(r.metric, r.value)),
-            `, ${ageSpoken(r.ts)}.`,
-          ),
-        ),
+        list.map((r) => {
+          const what = isMetricKey(r.metric) ? METRICS[r.metric].patientLabel : r.metric;
+          const device = devices.find((d) => d.id === r.deviceId);
+          const lost = lostSince(r, device?.type);
+          // A lost device's last value is not news about now: say what we cannot see, not the number.
+          return lost === null
+            ? h(
+                'li',
+                { 'data-metric': r.metric, 'data-monitoring': 'ok' },
+                `Your ${what} was `,
+                h('strong', {}, valueSpoken(r.metric, r.value)),
+                `, ${ageSpoken(r.ts)}.`,
+              )
+            : h(
+                'li',
+                { 'data-metric': r.metric, 'data-monitoring': 'lost', class: 'vital-lost' },
+                `We cannot see your ${what} since ${whenSpoken(lost)} (${ageSpoken(lost)}): `,
+                `nothing has arrived from your ${device ? DEVICE_TYPES[device.type].patientLabel : 'device'}. `,
+                'Check that it is on, close by and charged.',
+              );
+        }),
       ),
     );
   }
 
   function renderNotifications(): void {
-    const list = [...notifications.values()].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt));
+    // One item per thread (spec §5), the latest updated first.
+    const at = (n: PatientNotificationResource): number => Date.parse(n.updatedAt ?? n.createdAt);
+    const list = [...notifications.values()].sort((a, b) => at(b) - at(a));
     replace(
       notificationList,
       list.length ? null : h('li', { class: 'muted' }, 'No messages.'),
       list.map((n) => {
         const sev = SEVERITY[n.severity] ?? SEVERITY.info;
+        // The thread's earlier messages, oldest first (its latest is the one shown).
+        const earlier = (n.history ?? []).slice(0, -1);
         return h(
           'li',
           {
@@ -178,10 +214,22 @@ export function patientView(root: HTMLElement, ctx: AppContext): () => void {
             h('span', { class: 'badge' }, h('span', { 'aria-hidden': 'true' }, sev.icon), ` ${sev.text}`),
             n.readAt ? null : h('span', { class: 'badge new' }, 'New'),
             ' ',
-            h('time', { datetime: n.createdAt, class: 'muted' }, clock(n.createdAt)),
+            h('time', { datetime: n.updatedAt ?? n.createdAt, class: 'muted' }, clock(n.updatedAt ?? n.createdAt)),
           ),
           h('h3', {}, n.title),
           h('p', {}, n.body),
+          earlier.length
+            ? h(
+                'details',
+                { class: 'thread-history', 'data-updates': String(earlier.length) },
+                h('summary', {}, `Earlier in this conversation (${earlier.length})`),
+                h(
+                  'ul',
+                  {},
+                  earlier.map((m) => h('li', {}, `${clock(m.createdAt)}: ${m.title}`)),
+                ),
+              )
+            : null,
           n.readAt
             ? null
             : h(
@@ -287,7 +335,7 @@ export function patientView(root: HTMLElement, ctx: AppContext): () => void {
     }),
     ctx.live.on('notification', (n) => {
       if (n.patientId !== patientId) return;
-      notifications.set(n.id, n);
+      notifications.set(n.id, n.update ? threadUpdated(notifications.get(n.id), n) : n);
       renderNotifications();
     }),
     ctx.live.on('device', (e) => {

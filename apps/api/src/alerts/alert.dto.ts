@@ -40,6 +40,27 @@ export class AlertDto implements AlertResource {
     description: 'The triggering reading was more than 15 minutes old when evaluated (store-and-forward).',
   })
   late!: boolean;
+  @ApiPropertyOptional({
+    format: 'date-time',
+    description:
+      'Event time: the triggering reading’s ts (or status time), as the device measured it. Absent for signal loss and for alerts stored before provenance was recorded.',
+  })
+  measuredAt?: string;
+  @ApiPropertyOptional({
+    format: 'date-time',
+    description: 'Wall clock: the ingest received the triggering reading from the broker (absent when unknown).',
+  })
+  receivedAt?: string;
+  @ApiPropertyOptional({
+    format: 'date-time',
+    description: 'Wall clock: the streaming core evaluated the triggering input.',
+  })
+  evaluatedAt?: string;
+  @ApiPropertyOptional({
+    format: 'date-time',
+    description: 'Wall clock: the streaming core raised the alert; escalation counts from here.',
+  })
+  raisedAt?: string;
 }
 
 export class AlertPageDto {
@@ -121,6 +142,21 @@ export class NotificationDto implements PatientNotificationResource {
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
   @ApiPropertyOptional({ format: 'uuid' }) alertId?: string;
   @ApiPropertyOptional({ format: 'date-time' }) readAt?: string;
+  @ApiPropertyOptional({
+    format: 'date-time',
+    description: 'When the thread’s latest message came (`createdAt` is when the thread started).',
+  })
+  updatedAt?: string;
+  @ApiPropertyOptional({
+    description: 'How many messages followed the thread’s first one (spec §5: one episode, one thread).',
+  })
+  updates?: number;
+  @ApiPropertyOptional({ description: 'Live events only: this message updates the thread `id`.' })
+  update?: boolean;
+  @ApiPropertyOptional({
+    description: 'Every message of the thread, oldest first: `{ id, kind, severity, title, createdAt }`.',
+  })
+  history?: PatientNotificationResource['history'];
 }
 
 export class NotificationPageDto {

@@ -2,7 +2,8 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import { METRIC_KEYS, type MetricKey, type Reading } from '@lantern/domain';
-import { BUCKET_MS, MAX_RAW_LIMIT, type BucketSize, type LatestReading, type ReadingBucket } from '@lantern/storage';
+import { BUCKET_MS, MAX_RAW_LIMIT, type BucketSize, type ReadingBucket } from '@lantern/storage';
+import type { LatestWithProvenance, Monitoring } from './device-monitoring.js';
 import type { GlucoseFigures, MetricSummary } from './reading-summary.js';
 
 const BUCKETS = Object.keys(BUCKET_MS) as BucketSize[];
@@ -63,6 +64,11 @@ export class ReadingDto {
   @ApiProperty({ description: "In the metric's canonical unit." }) value!: number;
   @ApiProperty({ example: 'mg/dL' }) unit!: string;
   @ApiProperty({ format: 'uuid' }) deviceId!: string;
+  @ApiPropertyOptional({
+    format: 'date-time',
+    description: 'Wall clock: when the ingest received it from the broker (`ts` is when the device measured it).',
+  })
+  receivedAt?: string;
 }
 
 export class ReadingPageDto {
@@ -79,7 +85,23 @@ export class ReadingBucketDto {
   @ApiProperty() count!: number;
 }
 
-export class LatestReadingDto extends ReadingDto {}
+export class LatestReadingDto extends ReadingDto {
+  @ApiProperty({ description: "Seconds since it was measured (`ts`), on the server's clock." }) ageSec!: number;
+  @ApiProperty({
+    enum: ['ok', 'lost'],
+    description:
+      "Its device's state: `lost` when the device has sent nothing for longer than its type's signal-loss time, or no longer monitors this patient.",
+  })
+  monitoring!: Monitoring;
+  @ApiPropertyOptional({
+    format: 'date-time',
+    description:
+      'When `monitoring` is `lost`: the measured time of the device’s newest reading, since which nothing came.',
+  })
+  since?: string;
+  @ApiProperty({ description: 'True when `monitoring` is `lost`: the value is the last known one, not a current one.' })
+  stale!: boolean;
+}
 
 export class GlucoseFiguresDto implements GlucoseFigures {
   @ApiProperty({ description: 'Percent of readings in 70–180 mg/dL.' }) timeInRange!: number;
@@ -121,10 +143,28 @@ export class ReadingSummaryDto {
 
 /** Response mappers: the API's shapes, never the repository's. */
 export function toReadingDto(
-  r: Pick<Reading, 'metric' | 'value' | 'time' | 'deviceId'> | LatestReading,
+  r: Pick<Reading, 'metric' | 'value' | 'time' | 'deviceId'> & { readonly receivedAt?: number },
   unit: string,
 ): ReadingDto {
-  return { ts: new Date(r.time).toISOString(), metric: r.metric, value: r.value, unit, deviceId: r.deviceId };
+  const dto: ReadingDto = {
+    ts: new Date(r.time).toISOString(),
+    metric: r.metric,
+    value: r.value,
+    unit,
+    deviceId: r.deviceId,
+  };
+  if (r.receivedAt !== undefined) dto.receivedAt = new Date(r.receivedAt).toISOString();
+  return dto;
+}
+
+export function toLatestReadingDto(r: LatestWithProvenance, unit: string): LatestReadingDto {
+  return {
+    ...toReadingDto(r, unit),
+    ageSec: r.ageSec,
+    monitoring: r.monitoring,
+    ...(r.since === null ? {} : { since: new Date(r.since).toISOString() }),
+    stale: r.stale,
+  };
 }
 
 export function toBucketDto(b: ReadingBucket): ReadingBucketDto {

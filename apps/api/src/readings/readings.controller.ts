@@ -9,7 +9,6 @@ import {
   ReadingPageDto,
   ReadingsQueryDto,
   ReadingSummaryDto,
-  type ReadingDto,
 } from './reading.dto.js';
 import { ReadingsService } from './readings.service.js';
 
@@ -43,9 +42,15 @@ export class ReadingsController {
   }
 
   @Get('latest')
-  @ApiOperation({ summary: 'The newest reading of every metric, with its time and device.' })
+  @ApiOperation({
+    summary:
+      'The newest reading of every metric, with its time, device, age and the device’s monitoring state (a lost device’s value is marked stale).',
+  })
   @ApiOkResponse({ type: [LatestReadingDto] })
-  latest(@CurrentActor() actor: Actor, @Param('id', new ParseUUIDPipe()) patientId: string): Promise<ReadingDto[]> {
+  latest(
+    @CurrentActor() actor: Actor,
+    @Param('id', new ParseUUIDPipe()) patientId: string,
+  ): Promise<LatestReadingDto[]> {
     return this.readings.latest(actor, patientId);
   }
 

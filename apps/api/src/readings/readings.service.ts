@@ -18,7 +18,9 @@ import {
 import {
   DEFAULT_RAW_LIMIT,
   toBucketDto,
+  toLatestReadingDto,
   toReadingDto,
+  type LatestReadingDto,
   type ReadingBucketDto,
   type ReadingDto,
   type ReadingPageDto,
@@ -33,6 +35,7 @@ import {
   spanText,
 } from './reading-limits.js';
 import { summarizeReadings, type CoverageDevice } from './reading-summary.js';
+import { withProvenance } from './device-monitoring.js';
 
 const DAY_MS = 86_400_000;
 const ALL: PatientScope = { kind: 'all' };
@@ -108,12 +111,23 @@ export class ReadingsService {
     }
   }
 
-  /** The newest reading of every metric the patient has. */
-  async latest(actor: Actor, patientId: string): Promise<ReadingDto[]> {
+  /**
+   * The newest reading of every metric the patient has, each with its age and its device's
+   * monitoring state (contract §4.4; see withProvenance).
+   */
+  async latest(actor: Actor, patientId: string): Promise<LatestReadingDto[]> {
     const grant = await this.access.assertGrant(actor.principal, patientId);
     await this.audit.record(actor, { action: 'readings.latest', patientId, resource: 'readings' });
-    const latest = await this.readings.latest(patientId, grantMetrics(grant));
-    return latest.map((r) => toReadingDto(r, METRICS[r.metric].unit));
+    const [latest, devices] = await Promise.all([
+      this.readings.latest(patientId, grantMetrics(grant)),
+      this.devices.list(ALL, patientId),
+    ]);
+    const monitored = devices.map((d) => ({
+      id: d.id,
+      type: d.type,
+      decommissioned: d.decommissionedAt !== undefined,
+    }));
+    return withProvenance(latest, monitored, Date.now()).map((r) => toLatestReadingDto(r, METRICS[r.metric].unit));
   }
 
   /** Per-metric statistics and coverage, and the standard CGM figures for glucose. Default period: the last 14 days. */

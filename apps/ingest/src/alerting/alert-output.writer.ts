@@ -29,17 +29,23 @@ const MAX_BATCH = 200;
 const MAX_RECONCILE_ROUNDS = 5;
 const NOTHING: EngineOutput = Object.freeze({ transitions: Object.freeze([]), notifications: Object.freeze([]) });
 
-/** The §2 `notification` resource of a stored draft. */
-export function toNotificationResource(n: NotificationDraft): PatientNotificationResource {
+/**
+ * The §2 `notification` resource of a stored draft, as its patient thread (spec/alerting.md §5):
+ * `id` is the thread's, and a message that continues a thread says `update: true` with its time as
+ * `updatedAt` — the patient's app replaces that thread's message instead of adding one.
+ */
+export function toNotificationResource(n: NotificationDraft, thread: string = n.id): PatientNotificationResource {
+  const createdAt = new Date(n.createdAt).toISOString();
   return {
-    id: n.id,
+    id: thread,
     patientId: n.patientId,
     kind: n.kind,
     severity: n.severity,
     title: n.title,
     body: n.body,
-    createdAt: new Date(n.createdAt).toISOString(),
+    createdAt,
     ...(n.alertId === null ? {} : { alertId: n.alertId }),
+    ...(thread === n.id ? {} : { update: true, updatedAt: createdAt }),
   };
 }
 
@@ -244,7 +250,7 @@ export class AlertOutputWriter {
         if (delivery) deliveries.push(delivery);
       }
     }
-    const { applied, notified } = await this.alerts.saveTransitions(list, notifications, deliveries);
+    const { applied, notified, threads } = await this.alerts.saveTransitions(list, notifications, deliveries);
     if (deliveries.length > 0) this.webhook.nudge();
     this.persisted += applied.size;
     for (const output of batch) {
@@ -256,7 +262,7 @@ export class AlertOutputWriter {
       }
       for (const n of output.notifications) {
         if (!notified.has(n.id)) continue;
-        this.events.publish('notifications', n.patientId, toNotificationResource(n), (error) =>
+        this.events.publish('notifications', n.patientId, toNotificationResource(n, threads.get(n.id)), (error) =>
           this.logger.warn(`Notification not published: ${error.message}`),
         );
       }

@@ -47,6 +47,10 @@ export interface StoredAlert {
   readonly escalatedAt: number | null;
   /** Wall-clock time the streaming core raised it (escalation counts from here). */
   readonly raisedAt: number;
+  /** Provenance (contract §4.4; null before migration 1766000000200 and where there is no such input). */
+  readonly measuredAt: number | null;
+  readonly receivedAt: number | null;
+  readonly evaluatedAt: number | null;
   readonly late: boolean;
 }
 
@@ -93,6 +97,9 @@ interface AlertRow {
   escalation_level: number;
   escalated_at: Date | null;
   raised_at: Date;
+  measured_at: Date | null;
+  received_at: Date | null;
+  evaluated_at: Date | null;
   late: boolean;
 }
 
@@ -119,6 +126,9 @@ const COLUMN_LIST = [
   'escalation_level',
   'escalated_at',
   'raised_at',
+  'measured_at',
+  'received_at',
+  'evaluated_at',
   'late',
 ];
 const COLUMNS = COLUMN_LIST.join(', ');
@@ -169,7 +179,7 @@ export interface RecentReadings {
 
 const ALERT_INPUT_COLUMNS = `id, patient_id, device_id, rule, metric, priority, state, message, value, peak_value, opened_at,
   last_triggered_at, cleared_at, acknowledged_at, acknowledged_by, acknowledge_note, resolved_at, resolved_by,
-  resolve_note, escalation_level, escalated_at, late, raised_at`;
+  resolve_note, escalation_level, escalated_at, late, raised_at, measured_at, received_at, evaluated_at`;
 
 function toStored(row: AlertRow): StoredAlert {
   return {
@@ -195,6 +205,9 @@ function toStored(row: AlertRow): StoredAlert {
     escalationLevel: row.escalation_level,
     escalatedAt: ms(row.escalated_at),
     raisedAt: row.raised_at.getTime(),
+    measuredAt: ms(row.measured_at),
+    receivedAt: ms(row.received_at),
+    evaluatedAt: ms(row.evaluated_at),
     late: row.late,
   };
 }
@@ -216,22 +229,25 @@ export class AlertRepository {
    * cause — or another active alert of its (patient, rule, device) is already stored; an update
    * applies only while the row is active and not acknowledged meanwhile (see AlertWrite); a
    * notification is stored once (its id is its cause), and one that waits for its alert's insert
-   * only with it. Returns the alert ids written and the notification ids stored now: only those are
-   * emitted; the caller reconciles the others with the rows as stored (findForReconcile).
+   * only with it. Returns the alert ids written and the notification ids stored now (with the
+   * patient thread each was filed in): only those are emitted; the caller reconciles the others with the rows as stored (findForReconcile).
    */
   async saveTransitions(
     alerts: readonly AlertWrite[],
     notifications: readonly NewNotification[] = [],
     deliveries: readonly AlertWebhookDelivery[] = [],
-  ): Promise<{ applied: Set<string>; notified: Set<string> }> {
-    if (alerts.length === 0 && notifications.length === 0) return { applied: new Set(), notified: new Set() };
+  ): Promise<{ applied: Set<string>; notified: Set<string>; threads: Map<string, string> }> {
+    if (alerts.length === 0 && notifications.length === 0)
+      return { applied: new Set(), notified: new Set(), threads: new Map() };
     const col = <T>(pick: (a: StoredAlert) => T): T[] => alerts.map((w) => pick(w.alert));
-    const rows: { kind: 'alert' | 'notification'; id: string }[] = await managerOf(this.db).query(
+    const rows: { kind: 'alert' | 'notification'; id: string; thread: string | null }[] = await managerOf(
+      this.db,
+    ).query(
       `WITH input AS (
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
                 $9::float8[], $10::float8[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[], $14::timestamptz[],
                 $15::uuid[], $16::text[], $17::timestamptz[], $18::uuid[], $19::text[], $20::int[], $21::timestamptz[], $22::bool[],
-                $23::timestamptz[], $24::bool[], $25::timestamptz[])
+                $23::timestamptz[], $24::timestamptz[], $25::timestamptz[], $26::timestamptz[], $27::bool[], $28::timestamptz[])
            AS i(${ALERT_INPUT_COLUMNS}, opened, expected_ack)
        ),
        inserted AS (
@@ -250,21 +266,21 @@ export class AlertRepository {
           WHERE a.id = i.id AND NOT i.opened AND a.state <> 'resolved' AND a.acknowledged_at IS NOT DISTINCT FROM i.expected_ack
          RETURNING a.id
        ),
-       notified AS (${insertNotificationsSql(26, 'SELECT id FROM inserted')}),
+       notified AS (${insertNotificationsSql(29, 'SELECT id FROM inserted')}),
        -- The webhook outbox rows of the transitions, in the same statement: stored exactly when the
        -- alert write applies, so a crash can lose neither one without the other.
        delivered AS (
          INSERT INTO webhook_deliveries (id, event, body)
          SELECT d.id, d.event, d.body
-           FROM unnest($36::uuid[], $37::text[], $38::text[], $39::uuid[]) WITH ORDINALITY AS d(id, event, body, alert_id, o)
+           FROM unnest($40::uuid[], $41::text[], $42::text[], $43::uuid[]) WITH ORDINALITY AS d(id, event, body, alert_id, o)
           WHERE d.alert_id IN (SELECT id FROM inserted UNION ALL SELECT id FROM updated)
           ORDER BY d.o
          ON CONFLICT (id) DO NOTHING
          RETURNING id
        )
-       SELECT 'alert' AS kind, id::text FROM inserted
-       UNION ALL SELECT 'alert', id::text FROM updated
-       UNION ALL SELECT 'notification', id FROM notified`,
+       SELECT 'alert' AS kind, id::text, NULL::text AS thread FROM inserted
+       UNION ALL SELECT 'alert', id::text, NULL FROM updated
+       UNION ALL SELECT 'notification', id, thread FROM notified`,
       [
         col((a) => a.id),
         col((a) => a.patientId),
@@ -289,6 +305,9 @@ export class AlertRepository {
         col((a) => iso(a.escalatedAt)),
         col((a) => a.late),
         col((a) => iso(a.raisedAt)),
+        col((a) => iso(a.measuredAt)),
+        col((a) => iso(a.receivedAt)),
+        col((a) => iso(a.evaluatedAt)),
         alerts.map((w) => w.opened),
         alerts.map((w) => iso(w.expectedAcknowledgedAt)),
         ...notificationParams(notifications),
@@ -300,8 +319,13 @@ export class AlertRepository {
     );
     const applied = new Set<string>();
     const notified = new Set<string>();
-    for (const row of rows) (row.kind === 'alert' ? applied : notified).add(row.id);
-    return { applied, notified };
+    // The patient thread each stored notification was filed in (spec §5), for its live event.
+    const threads = new Map<string, string>();
+    for (const row of rows) {
+      (row.kind === 'alert' ? applied : notified).add(row.id);
+      if (row.kind === 'notification' && row.thread !== null) threads.set(row.id, row.thread);
+    }
+    return { applied, notified, threads };
   }
 
   /** For writes that did not apply: each identity's row by id, else the active row of its (patient, rule[, device]). */
@@ -404,7 +428,7 @@ export class AlertRepository {
   async decideLocked(
     id: string,
     decide: (alert: StoredAlert) => { alert: StoredAlert; notifications: readonly NewNotification[] },
-  ): Promise<{ alert: StoredAlert; notified: Set<string> } | undefined> {
+  ): Promise<{ alert: StoredAlert; notified: Set<string>; threads: Map<string, string> } | undefined> {
     return inTransaction(this.db, async (manager) => {
       const rows: AlertRow[] = await manager.query(`SELECT ${COLUMNS} FROM alerts WHERE id = $1 FOR UPDATE`, [id]);
       if (!rows[0]) return undefined;
@@ -428,14 +452,16 @@ export class AlertRepository {
         ),
       );
       let notified = new Set<string>();
+      const threads = new Map<string, string>();
       if (next.notifications.length > 0) {
-        const stored: { id: string }[] = await manager.query(
+        const stored: { id: string; thread: string }[] = await manager.query(
           insertNotificationsSql(1),
           notificationParams(next.notifications),
         );
         notified = new Set(stored.map((r) => r.id));
+        for (const r of stored) threads.set(r.id, r.thread);
       }
-      return { alert: toStored(updated[0]), notified };
+      return { alert: toStored(updated[0]), notified, threads };
     });
   }
 

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { METRIC_KEYS, type MetricKey, type Reading } from '@lantern/domain';
+import { METRIC_KEYS, UUID_PATTERN, type MetricKey, type Reading } from '@lantern/domain';
 import { STORAGE_MODE, type StorageMode } from '../storage-mode.js';
 import { ReadingPartitions, isMissingPartition } from '../maintenance/reading-partitions.js';
 
@@ -26,7 +26,10 @@ export interface ReadingBucket {
 export interface LatestReading {
   readonly metric: MetricKey;
   readonly value: number;
+  /** Event time (measured, from the device), epoch ms. */
   readonly time: number;
+  /** Wall time the ingest received it, epoch ms. */
+  readonly receivedAt: number;
   readonly deviceId: string;
 }
 
@@ -231,20 +234,27 @@ export class ReadingRepository {
   /** The latest reading of every metric the patient has (of `metrics` only, when given), with its time and device. */
   async latest(patientId: string, metrics: readonly MetricKey[] = METRIC_KEYS): Promise<LatestReading[]> {
     // One index probe per catalog metric, rather than DISTINCT ON over the patient's whole history.
-    const rows: { metric: MetricKey; value: number; time: Date; device_id: string }[] = await this.dataSource.query(
-      `SELECT l.metric, l.value, l.time, l.device_id
+    const rows: { metric: MetricKey; value: number; time: Date; received_at: Date; device_id: string }[] =
+      await this.dataSource.query(
+        `SELECT l.metric, l.value, l.time, l.received_at, l.device_id
          FROM unnest($2::text[]) AS m(metric)
          CROSS JOIN LATERAL (
-           SELECT metric, value, time, device_id
+           SELECT metric, value, time, received_at, device_id
              FROM readings
             WHERE patient_id = $1 AND metric = m.metric
             ORDER BY time DESC
             LIMIT 1
          ) l
         ORDER BY l.metric`,
-      [patientId, [...metrics]],
-    );
-    return rows.map((r) => ({ metric: r.metric, value: r.value, time: r.time.getTime(), deviceId: r.device_id }));
+        [patientId, [...metrics]],
+      );
+    return rows.map((r) => ({
+      metric: r.metric,
+      value: r.value,
+      time: r.time.getTime(),
+      receivedAt: r.received_at.getTime(),
+      deviceId: r.device_id,
+    }));
   }
 
   /** Per-metric statistics of a patient's raw readings in [from, to), computed in SQL. */
@@ -398,7 +408,7 @@ function decodeCursor(cursor: string): CursorPosition {
       Math.abs(time as number) <= 8.64e15 &&
       (METRIC_KEYS as readonly unknown[]).includes(metric) &&
       typeof deviceId === 'string' &&
-      /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(deviceId)
+      UUID_PATTERN.test(deviceId)
     ) {
       return { time: time as number, metric: metric as string, deviceId };
     }
