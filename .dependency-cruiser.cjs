@@ -111,6 +111,24 @@ module.exports = {
       to: { path: '^bench/' },
     },
     {
+      name: 'one-broker-connection-per-process',
+      comment:
+        'Each role holds one broker connection, owned by one provider: ServiceMqttClient (libs/messaging, the ' +
+        "api's ApiBrokerModule) and IngestMqttConnection (the ingest's consumer, which also publishes and hears " +
+        'the internal topics). Nothing else of Lantern loads mqtt.js; the bench, the simulator and the tests ' +
+        'are clients of their own.',
+      severity: 'error',
+      from: {
+        path: '^(apps|libs)/',
+        pathNot: [
+          '^libs/messaging/src/mqtt-client\\.ts$',
+          '^apps/ingest/src/consumer/ingest-mqtt\\.connection\\.ts$',
+          SPEC,
+        ],
+      },
+      to: { path: '^node_modules/mqtt/' },
+    },
+    {
       name: 'dashboard-imports-domain-only',
       comment: 'The dashboard runs in the browser: of Lantern it shares only libs/domain (types and catalogs).',
       severity: 'error',

@@ -24,4 +24,20 @@ export default tseslint.config(
       '@typescript-eslint/unbound-method': 'off',
     },
   },
+  {
+    // Broker topics are built in one place, libs/messaging/src/topics.ts (STYLE.md "Typed events"): a
+    // template with `/devices/`, `/events/patients/` or `/internal/` right after an interpolation (the
+    // root) is a topic built by hand. Tests build raw ones on purpose, and so does the fuzzer.
+    files: ['apps/**/*.ts', 'libs/**/*.ts', 'device-simulator/**/*.ts', 'bench/**/*.ts'],
+    ignores: ['libs/messaging/src/topics.ts', '**/*.spec.ts', 'bench/src/fuzz/**'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'TemplateElement[value.raw=/^\\/(devices|events\\/patients|internal)\\//]',
+          message: 'Build broker topics with topicsFor() from @lantern/messaging/contract, not by hand.',
+        },
+      ],
+    },
+  },
 );

@@ -24,6 +24,7 @@ import {
   startEmbeddedPostgres,
   type RunningEmbeddedPostgres,
 } from '@lantern/embedded';
+import { topicsFor } from '@lantern/messaging/contract';
 import { waitFor } from './infra/wait.js';
 
 interface LoadRequest {
@@ -232,7 +233,7 @@ async function measure(request: LoadRequest): Promise<LoadResult> {
     return client;
   };
   let listener: MqttClient = await subscriber();
-  await listener.subscribeAsync(`${root}/devices/+/telemetry`, { qos: 1 });
+  await listener.subscribeAsync(topicsFor(root).allTelemetry, { qos: 1 });
   if (request.subscriberOffline) await listener.endAsync();
 
   const ids = Array.from({ length: devices }, () => randomUUID());
@@ -249,7 +250,7 @@ async function measure(request: LoadRequest): Promise<LoadResult> {
   const started = performance.now();
   await Promise.all(
     clients.map(async (client, index) => {
-      const topic = `${root}/devices/${ids[index]}/telemetry`;
+      const topic = topicsFor(root).telemetry(ids[index]);
       let next = 0;
       const lane = async () => {
         while (next < perDevice) {

@@ -15,6 +15,7 @@
  */
 import mqtt from 'mqtt';
 import pg from 'pg';
+import { parseDeviceTopic, topicsFor } from '@lantern/messaging/contract';
 
 const METRICS = new Set([
   'heart_rate',
@@ -69,7 +70,6 @@ async function main(): Promise<void> {
   for (const row of (await pool.query<{ id: string; patient_id: string }>(`SELECT id, patient_id FROM devices`)).rows)
     patients.set(row.id, row.patient_id);
 
-  const prefix = `${root}/devices/`;
   let pending = emptyBatch();
   let committing = false;
   let timer: NodeJS.Timeout | undefined;
@@ -145,7 +145,7 @@ async function main(): Promise<void> {
     else schedule();
   };
   client.on('message', (topic, payload) => {
-    const deviceId = topic.startsWith(prefix) ? topic.slice(prefix.length, topic.indexOf('/', prefix.length)) : '';
+    const deviceId = parseDeviceTopic(root, topic)?.deviceId ?? '';
     const patientId = patients.get(deviceId);
     if (!patientId) {
       dropped++;
@@ -173,7 +173,7 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     client.once('connect', (connack) => {
       if (connack.sessionPresent) return resolve();
-      client.subscribe(`${root}/devices/+/telemetry`, { qos: 1 }, (error) => (error ? reject(error) : resolve()));
+      client.subscribe(topicsFor(root).allTelemetry, { qos: 1 }, (error) => (error ? reject(error) : resolve()));
     });
     client.once('error', reject);
   });

@@ -103,7 +103,7 @@ export class DeviceClient {
     options: { qos?: 0 | 1; retain?: boolean; deviceId?: string } = {},
   ): Promise<void> {
     const client = this.requireClient();
-    const target = `${this.topics.root}/devices/${options.deviceId ?? this.options.deviceId}/${topic}`;
+    const target = this.topics.deviceLevel(options.deviceId ?? this.options.deviceId, topic);
     await client.publishAsync(target, payload, { qos: options.qos ?? 1, retain: options.retain ?? false });
   }
 

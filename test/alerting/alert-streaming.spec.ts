@@ -4,7 +4,6 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplicationContext } from '@nestjs/common';
 import type { MqttClient } from 'mqtt';
 import type { AlertResource, PatientNotificationResource } from '@lantern/domain';
-import { rulesChangedTopic } from '@lantern/alerting';
 import { topicsFor, webhookSignature, type Topics } from '@lantern/messaging';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { startMosquitto, type MosquittoServer } from '../support/mosquitto.js';
@@ -224,7 +223,7 @@ describe('streaming core end to end: MQTT → ingest → alerts table, events, n
 
     await db.dataSource.query(UPSERT_OVERRIDE, [cgm.patientId, 'glucose.low', '{"threshold": 80}']);
     const t0 = Date.now();
-    await observer.publishAsync(rulesChangedTopic(root), JSON.stringify({ patientId: cgm.patientId }), { qos: 1 });
+    await observer.publishAsync(topicsFor(root).rulesChanged, JSON.stringify({ patientId: cgm.patientId }), { qos: 1 });
     await waitFor(
       () =>
         (service.engine.rulesOf(cgm.patientId).find((r) => r.key === 'glucose.low')?.params as { threshold: number })

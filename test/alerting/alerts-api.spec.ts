@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { MqttClient } from 'mqtt';
-import { alertChangedTopic, rulesChangedTopic } from '@lantern/alerting';
+import { topicsFor } from '@lantern/messaging';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, startApi, type ApiFixture } from '../api/api-fixture.js';
 import { bodyOf } from '../support/http.js';
 import { connectMqtt } from '../support/mqtt.js';
@@ -102,7 +102,7 @@ describe('alerts REST (§3.4) and patient notifications (§3.5) against real Pos
     expect(again.body).toMatchObject({ statusCode: 409, error: 'Conflict' });
     await api.http.post(`/api/v1/alerts/${id}/resolve`).set(auth(clinician)).send({}).expect(409);
     const changed = await waitFor(
-      () => internal.find((m) => m.topic === alertChangedTopic(api.topicRoot) && m.body.alertId === id),
+      () => internal.find((m) => m.topic === topicsFor(api.topicRoot).alertChanged && m.body.alertId === id),
       'alert-changed',
     );
     expect(changed.body.transitions).toEqual(['acknowledged', 'resolved']);
@@ -191,7 +191,7 @@ describe('alerts REST (§3.4) and patient notifications (§3.5) against real Pos
       .expect(200);
     expect(bodyOf<AlertRuleDto>(merged).params).toMatchObject({ threshold: 65, delaySec: 120 });
     await waitFor(
-      () => internal.find((m) => m.topic === rulesChangedTopic(api.topicRoot) && m.body.patientId === patientId),
+      () => internal.find((m) => m.topic === topicsFor(api.topicRoot).rulesChanged && m.body.patientId === patientId),
       'rules-changed',
     );
 

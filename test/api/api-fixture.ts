@@ -5,7 +5,7 @@ import type { DataSource } from 'typeorm';
 import type { ServiceMqttClient } from '@lantern/messaging';
 import type { LoginResponseDto } from '../../apps/api/src/auth/auth.dto.js';
 import { createApiApp } from '../../apps/api/src/create-api-app.js';
-import { LIVE_MQTT_CLIENT } from '../../apps/api/src/live/live.tokens.js';
+import { API_BROKER } from '../../apps/api/src/broker/api-broker.tokens.js';
 import { appLoginUrl, createTestDatabase, type TestDatabase } from '../support/database.js';
 import { bodyOf } from '../support/http.js';
 
@@ -63,7 +63,7 @@ export async function startApi(
     await app.init();
     // The api connects to the broker in the background (it starts with the broker down); tests
     // that publish or subscribe want it connected.
-    if (waitForBroker) await app.get<ServiceMqttClient>(LIVE_MQTT_CLIENT).whenConnected();
+    if (waitForBroker) await app.get<ServiceMqttClient>(API_BROKER).whenConnected();
   } catch (error) {
     await database.drop();
     throw error;

@@ -63,8 +63,8 @@ export async function startStack(): Promise<Stack> {
     const { createApiApp } = await import('../../apps/api/src/create-api-app.js');
     api = await createApiApp({ logLevel: 'error' });
     await api.listen(0, '127.0.0.1');
-    const { LIVE_MQTT_CLIENT } = await import('../../apps/api/src/live/live.tokens.js');
-    await api.get<{ whenConnected(): Promise<void> }>(LIVE_MQTT_CLIENT).whenConnected();
+    const { API_BROKER } = await import('../../apps/api/src/broker/api-broker.tokens.js');
+    await api.get<{ whenConnected(): Promise<void> }>(API_BROKER).whenConnected();
     const { IngestModule } = await import('../../apps/ingest/src/ingest.module.js');
     ingest = await NestFactory.createApplicationContext(IngestModule, { logger: ['error'] });
     await ingest.init();

@@ -7,10 +7,10 @@ import { generateDeviceSecret, hashDeviceSecret } from '@lantern/auth';
 import {
   AedesPostgresPersistence,
   findFreePort,
-  pgDeviceCredentialLookup,
   startEmbeddedBroker,
   type RunningEmbeddedBroker,
 } from '@lantern/embedded';
+import { DeviceCredentialRepository } from '@lantern/storage';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { waitFor } from '../support/wait.js';
 
@@ -63,7 +63,7 @@ describe('embedded broker with its PostgreSQL persistence', () => {
       topicRoot: root,
       serviceUsername: 'lantern-service',
       servicePassword,
-      devices: pgDeviceCredentialLookup(pool),
+      devices: new DeviceCredentialRepository(pool),
       persistence,
       onLog: (line) => log.push(line),
     });

@@ -3,14 +3,10 @@ import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
 import pg from 'pg';
-import { deviceRevokedTopic, generateDeviceSecret, hashDeviceSecret } from '@lantern/auth';
-import {
-  findFreePort,
-  pgDeviceCredentialLookup,
-  PortTakenError,
-  startEmbeddedBroker,
-  type RunningEmbeddedBroker,
-} from '@lantern/embedded';
+import { generateDeviceSecret, hashDeviceSecret } from '@lantern/auth';
+import { findFreePort, PortTakenError, startEmbeddedBroker, type RunningEmbeddedBroker } from '@lantern/embedded';
+import { DeviceCredentialRepository } from '@lantern/storage';
+import { topicsFor } from '@lantern/messaging';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { waitFor } from '../support/wait.js';
 
@@ -69,7 +65,7 @@ describe('embedded broker', () => {
       topicRoot: root,
       serviceUsername: 'lantern-service',
       servicePassword,
-      devices: pgDeviceCredentialLookup(pool),
+      devices: new DeviceCredentialRepository(pool),
       onLog: (line) => log.push(line),
     });
   });
@@ -112,7 +108,7 @@ describe('embedded broker', () => {
       `${root}/devices/${other.id}/telemetry`,
       `${root}/devices/${device.id}/errors`,
       `${root}/devices/${device.id}/telemetry/extra`,
-      deviceRevokedTopic(root),
+      topicsFor(root).deviceRevoked,
       `${root}/events/patients/${patientId}/alerts`,
     ];
     for (const topic of forbidden) {
@@ -159,7 +155,7 @@ describe('embedded broker', () => {
 
     const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
     const service = await connect('lantern-service', servicePassword);
-    await service.publishAsync(deviceRevokedTopic(root), JSON.stringify({ deviceId: device.id }), { qos: 1 });
+    await service.publishAsync(topicsFor(root).deviceRevoked, JSON.stringify({ deviceId: device.id }), { qos: 1 });
     await closed;
     await waitFor(
       () => clients.filter((c) => c.options.username === device.id).every((c) => !c.connected),

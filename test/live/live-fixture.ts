@@ -10,7 +10,7 @@ import { ServiceMqttClient } from '@lantern/messaging';
 import { UserRepository } from '@lantern/storage';
 import { createApiApp } from '../../apps/api/src/create-api-app.js';
 import { LiveRoutingService } from '../../apps/api/src/live/live-routing.service.js';
-import { LIVE_MQTT_CLIENT } from '../../apps/api/src/live/live.tokens.js';
+import { API_BROKER } from '../../apps/api/src/broker/api-broker.tokens.js';
 
 export type LiveClient = Socket<LiveServerToClientEvents, LiveClientToServerEvents>;
 
@@ -44,7 +44,7 @@ export interface RunningApi {
 export async function startApi(): Promise<RunningApi> {
   const app = await createApiApp({ logLevel: 'error' });
   await app.listen(0, '127.0.0.1');
-  await app.get<ServiceMqttClient>(LIVE_MQTT_CLIENT).whenConnected();
+  await app.get<ServiceMqttClient>(API_BROKER).whenConnected();
   const { port } = app.getHttpServer().address() as AddressInfo;
   const session = async (principal: Principal): Promise<IssuedSession> => {
     const user = await app.get(UserRepository).findCredentialsById(principal.userId);
@@ -55,7 +55,7 @@ export async function startApi(): Promise<RunningApi> {
     app,
     url: `http://127.0.0.1:${port}`,
     routing: app.get(LiveRoutingService),
-    mqtt: app.get<ServiceMqttClient>(LIVE_MQTT_CLIENT),
+    mqtt: app.get<ServiceMqttClient>(API_BROKER),
     session,
     token: async (principal) => (await session(principal)).accessToken,
     close: () => app.close(),

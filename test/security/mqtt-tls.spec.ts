@@ -13,10 +13,10 @@ import {
   findFreePort,
   GENERATED_CERT_PATH,
   GENERATED_KEY_PATH,
-  pgDeviceCredentialLookup,
   resolveBrokerCertificate,
   startEmbeddedBroker,
 } from '@lantern/embedded';
+import { DeviceCredentialRepository } from '@lantern/storage';
 import { DeviceClient } from '../../device-simulator/src/device-client.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { waitFor } from '../support/wait.js';
@@ -337,7 +337,7 @@ describe('MQTT over TLS (npm start, embedded broker)', () => {
       topicRoot,
       serviceUsername: 'lantern-service',
       servicePassword,
-      devices: pgDeviceCredentialLookup(pool),
+      devices: new DeviceCredentialRepository(pool),
     });
     try {
       const mqttUrl = `mqtts://localhost:${broker.tlsPort}`;

@@ -69,6 +69,8 @@ function resolveLanternSources(root: string): () => void {
   loader._resolveFilename = function (this: unknown, request, parent, ...rest) {
     const alias = /^@lantern\/([\w-]+)$/.exec(request);
     if (alias) return original.call(this, join(root, 'libs', alias[1], 'src/index.ts'), parent, ...rest);
+    if (request === '@lantern/messaging/contract')
+      return original.call(this, join(root, 'libs/messaging/src/contract.ts'), parent, ...rest);
     try {
       return original.call(this, request, parent, ...rest);
     } catch (error) {

@@ -3,6 +3,7 @@ import { AuthModule } from '@lantern/auth';
 import { ConfigModule } from '@lantern/config';
 import { StorageModule } from '@lantern/storage';
 import { AuditModule } from './audit/audit.module.js';
+import { ApiBrokerModule } from './broker/api-broker.module.js';
 import { AuthApiModule } from './auth/auth-api.module.js';
 import { DevicesModule } from './devices/devices.module.js';
 import { MqttAuthModule } from './mqtt-auth/mqtt-auth.module.js';
@@ -22,6 +23,7 @@ import { CareCircleModule } from './care-circle/care-circle.module.js';
   imports: [
     ConfigModule,
     StorageModule.forRoot({ applicationName: 'lantern-api' }),
+    ApiBrokerModule,
     AuthModule,
     AuthApiModule,
     UsersModule,

@@ -10,7 +10,6 @@ import {
   AedesPostgresPersistence,
   ensureEmbeddedAppLogin,
   isPortFree,
-  pgDeviceCredentialLookup,
   PortTakenError,
   resolveBrokerCertificate,
   startEmbeddedBroker,
@@ -18,7 +17,7 @@ import {
   startEmbeddedPostgres,
   type RunningEmbeddedBroker,
 } from '@lantern/embedded';
-import { APP_ROLE, createDataSource, runMigrations } from '@lantern/storage';
+import { DeviceCredentialRepository, APP_ROLE, createDataSource, runMigrations } from '@lantern/storage';
 import { claimDataDir, isAlive } from './data-dir.lock.js';
 import { SupervisedRole } from './supervised-role.js';
 
@@ -290,7 +289,7 @@ export class LanternSupervisor {
       topicRoot: config.mqttTopicRoot,
       serviceUsername: config.mqttUsername,
       servicePassword,
-      devices: pgDeviceCredentialLookup(pool),
+      devices: new DeviceCredentialRepository(pool),
       persistence,
       onLog: (line) => process.stdout.write(`[broker] ${line}\n`),
     });

@@ -4,10 +4,10 @@ import pg from 'pg';
 import {
   AedesPostgresPersistence,
   findFreePort,
-  pgDeviceCredentialLookup,
   startEmbeddedBroker,
   type RunningEmbeddedBroker,
 } from '@lantern/embedded';
+import { DeviceCredentialRepository } from '@lantern/storage';
 import { startBroker } from '../infra/broker.js';
 import { startProcess, waitUntil, type BenchProcess } from '../infra/processes.js';
 
@@ -73,7 +73,7 @@ export async function startChaosEmbedded(databaseUrl: string, topicRoot: string)
       topicRoot,
       serviceUsername: SERVICE_USERNAME,
       servicePassword: SERVICE_PASSWORD,
-      devices: pgDeviceCredentialLookup(lookupPool),
+      devices: new DeviceCredentialRepository(lookupPool),
       persistence,
     });
   };

@@ -294,8 +294,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         notificationEvents.set(key, ids.add(event.payload.id));
       }
     });
-    await observer.subscribeAsync(`${root}/events/patients/+/alerts`, { qos: 1 });
-    await observer.subscribeAsync(`${root}/events/patients/+/notifications`, { qos: 1 });
+    await observer.subscribeAsync([topics.patientAlerts('+'), topics.patientNotifications('+')], { qos: 1 });
     const connectDevice = async (d: SeededDevice): Promise<MqttClient> => {
       const client = await mqtt.connectAsync(broker.url, {
         clientId: d.deviceId,

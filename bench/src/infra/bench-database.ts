@@ -48,6 +48,9 @@ export async function createBenchDatabase(serverUrl: string): Promise<BenchDatab
     await dataSource.destroy();
   }
   const pool = new pg.Pool({ connectionString: url.toString(), max: 4, application_name: 'lantern-bench' });
+  // An idle connection ended by the server (the chaos run's database outage, the FORCE drop) must
+  // not crash the run as an unhandled 'error'; the next query opens a new one.
+  pool.on('error', () => undefined);
   return {
     url: url.toString(),
     pool,

@@ -8,6 +8,7 @@ import {
 } from '@lantern/domain';
 import mqtt from 'mqtt';
 import { io, type Socket } from 'socket.io-client';
+import { topicsFor } from '@lantern/messaging/contract';
 import { percentile, sleep } from '../infra/processes.js';
 
 type LiveSocket = Socket<LiveServerToClientEvents, LiveClientToServerEvents>;
@@ -144,7 +145,7 @@ export async function measureAlertLatency(options: AlertLatencyOptions): Promise
     for (let i = 0; i < options.samples; i++) {
       const k = i % options.probes.length;
       const probe = options.probes[k];
-      const topic = `${options.topicRoot}/devices/${probe.deviceId}/telemetry`;
+      const topic = topicsFor(options.topicRoot).telemetry(probe.deviceId);
       const ahead = clocks[k] + PROBE_STEP_MS - (Date.now() + PROBE_MAX_LEAD_MS);
       if (ahead > 0) await sleep(ahead);
       const opened = wait(probe.patientId, 'open', 5000);

@@ -7,4 +7,3 @@ export * from './alert-lifecycle.js';
 export * from './alert-messages.js';
 export * from './alert-engine.js';
 export * from './alert-commands.js';
-export * from './internal-topics.js';

@@ -1,7 +1,8 @@
+import { CANONICAL_UUID_PATTERN } from '@lantern/domain';
+import { parseDeviceTopic } from '@lantern/messaging/contract';
+
 /** What a client asks the broker to do with a topic. */
 export type MqttAction = 'publish' | 'subscribe';
-
-const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
  * Is `value` a device id exactly as Lantern issues it (PostgreSQL's `uuid::text`: lowercase,
@@ -10,7 +11,7 @@ const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f
  * is keyed by the text, so an upper-case twin would be a second device.
  */
 export function isCanonicalDeviceId(value: string): boolean {
-  return CANONICAL_UUID.test(value);
+  return CANONICAL_UUID_PATTERN.test(value);
 }
 
 /**
@@ -29,13 +30,7 @@ export function isDeviceClientIdAllowed(deviceId: string, clientId: string | und
  */
 export function isDeviceTopicAllowed(root: string, deviceId: string, action: MqttAction, topic: string): boolean {
   if (!isCanonicalDeviceId(deviceId)) return false;
-  const own = `${root}/devices/${deviceId}/`;
-  if (!topic.startsWith(own)) return false;
-  const kind = topic.slice(own.length);
-  return action === 'publish' ? kind === 'telemetry' || kind === 'status' : kind === 'errors';
-}
-
-/** Topic on which the api announces `{ deviceId }` whose credentials were rotated or revoked. */
-export function deviceRevokedTopic(root: string): string {
-  return `${root}/internal/device-revoked`;
+  const parsed = parseDeviceTopic(root, topic);
+  if (parsed?.deviceId !== deviceId) return false;
+  return action === 'publish' ? parsed.kind === 'telemetry' || parsed.kind === 'status' : parsed.kind === 'errors';
 }

@@ -13,6 +13,7 @@ export * from './session.service.js';
 export * from './user.service.js';
 export * from './share-changes.js';
 export * from './invitation.service.js';
+export * from './mqtt-login.js';
 export * from './mqtt-access.service.js';
 export * from './metrics-access.js';
 export * from './auth.module.js';

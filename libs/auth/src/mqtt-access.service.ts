@@ -1,14 +1,13 @@
-import { timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
 import { DeviceRepository } from '@lantern/storage';
-import { verifyDeviceSecret } from './device-credentials.js';
 import {
   isCanonicalDeviceId,
   isDeviceClientIdAllowed,
   isDeviceTopicAllowed,
   type MqttAction,
 } from './device-topic-acl.js';
+import { decideMqttLogin } from './mqtt-login.js';
 
 export interface MqttAuthentication {
   readonly allowed: boolean;
@@ -24,17 +23,12 @@ export interface MqttAuthorization {
   readonly reason?: string;
 }
 
-function sameText(a: string, b: string): boolean {
-  const x = Buffer.from(a, 'utf8');
-  const y = Buffer.from(b, 'utf8');
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
 /**
  * Broker-side identity (contract §1): MQTT username = device id (lowercase canonical), client id =
  * the same id, password = its secret; the service credential (MQTT_USERNAME / MQTT_PASSWORD) for
- * Lantern's own processes, with any client id. Behind the HTTP hooks for external brokers; every
- * decision reads the registry, so a rotated or decommissioned secret stops working at once.
+ * Lantern's own processes, with any client id. Behind the HTTP hooks for external brokers; the login
+ * is decided by `decideMqttLogin`, as in the embedded broker. Every decision reads the registry, so a
+ * rotated or decommissioned secret stops working at once.
  */
 @Injectable()
 export class MqttAccessService {
@@ -52,20 +46,14 @@ export class MqttAccessService {
    * (a hook body configured without it) refuses the device rather than skipping the check.
    */
   async authenticate(username: string, password: string, clientId: string | undefined): Promise<MqttAuthentication> {
-    if (this.isServiceUser(username)) {
-      const expected = this.config.mqttPassword;
-      return expected !== undefined && sameText(password, expected)
-        ? { allowed: true, superuser: true }
-        : { allowed: false, superuser: false, reason: 'bad service credentials' };
-    }
-    const refused = this.deviceIdentityRefusal(username, clientId);
-    if (refused !== undefined) return { allowed: false, superuser: false, reason: refused };
-    const device = await this.devices.findCredentials(username);
-    if (device === undefined) return { allowed: false, superuser: false, reason: 'unknown device' };
-    if (device.decommissioned) return { allowed: false, superuser: false, reason: 'device decommissioned' };
-    if (!verifyDeviceSecret(password, device.secretHash))
-      return { allowed: false, superuser: false, reason: 'bad device secret' };
-    return { allowed: true, superuser: false };
+    const decision = await decideMqttLogin(
+      { username, password, clientId },
+      { username: this.config.mqttUsername, password: this.config.mqttPassword },
+      (id) => this.devices.findCredentials(id),
+    );
+    return decision.allowed
+      ? { allowed: true, superuser: decision.identity.kind === 'service' }
+      : { allowed: false, superuser: false, reason: decision.reason };
   }
 
   /** May client `clientId` of `username` publish to / subscribe to (or receive from) `topic`? */

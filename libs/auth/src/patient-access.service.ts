@@ -7,6 +7,7 @@ import {
   METRIC_KEYS,
   type MetricKey,
   type SharingScope,
+  UUID_PATTERN,
 } from '@lantern/domain';
 import {
   CareCircleRepository,
@@ -16,8 +17,6 @@ import {
   type PatientScope,
 } from '@lantern/storage';
 import type { Principal, PatientVisibility } from './principal.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * What a caller may see of a patient they can see at all: everything (admin, the care team, the
@@ -82,7 +81,7 @@ export class PatientAccessService implements PatientVisibility {
 
   /** What `principal` may see of the patient; undefined when the patient is unknown or not visible. */
   async grantOf(principal: Principal, patientId: string): Promise<PatientGrant | undefined> {
-    if (typeof patientId !== 'string' || !UUID.test(patientId)) return undefined;
+    if (typeof patientId !== 'string' || !UUID_PATTERN.test(patientId)) return undefined;
     switch (principal.role) {
       case 'admin':
         return (await this.patients.exists(patientId)) ? FULL : undefined;

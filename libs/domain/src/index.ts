@@ -7,3 +7,4 @@ export * from './people.js';
 export * from './care-circle.js';
 export * from './live-events.js';
 export * from './domain-error.js';
+export * from './ids.js';

@@ -5,16 +5,16 @@ import { QlobberTrue } from 'qlobber';
 import QlobberSub from 'qlobber/aedes/qlobber-sub.js';
 import {
   AedesPostgresRepository,
-  encodePacket,
-  isEmpty,
-  noChanges,
+  encodeBrokerPacket,
+  isEmptyBrokerChange,
+  noBrokerChanges,
   type BrokerChanges,
   type BrokerPacket,
   type EncodedPacket,
   type SubscriptionRecord,
-} from './aedes-postgres.repository.js';
+} from '@lantern/storage';
 
-export { BrokerSchemaInUseError } from './aedes-postgres.repository.js';
+export { BrokerSchemaInUseError } from '@lantern/storage';
 
 export interface AedesPostgresPersistenceOptions {
   /** Pool on the database that holds the broker's schema (the caller ends it, after {@link AedesPostgresPersistence.destroy}). */
@@ -278,7 +278,7 @@ export class AedesPostgresPersistence {
       const origin = queuedCopy({ ...packet, brokerId: undefined, brokerCounter: undefined }, broker);
       // Not deferred: the queue rows and the journal row's deletion go in one statement.
       for (const sub of this.trie.match(packet.topic ?? '')) this.enqueue(sub.clientId, queuedCopy(origin));
-      this.dirtyJournal.set(id, { id, packet: encodePacket(packet), stored: true, resolved: true, unsettled: 0 });
+      this.dirtyJournal.set(id, { id, packet: encodeBrokerPacket(packet), stored: true, resolved: true, unsettled: 0 });
     }
     const queued = [...this.outgoing.values()].reduce((sum, queue) => sum + queue.size, 0);
     if (state.journal.length > 0)
@@ -497,7 +497,7 @@ export class AedesPostgresPersistence {
         // Several statements when a burst is bigger than one may carry.
         for (;;) {
           const batch = this.snapshot(true);
-          if (isEmpty(batch.changes)) {
+          if (isEmptyBrokerChange(batch.changes)) {
             batch.committed();
             return;
           }
@@ -634,7 +634,7 @@ export class AedesPostgresPersistence {
   private journal(packet: BrokerPacket): Promise<void> {
     const entry: JournalEntry = {
       id: this.nextId++,
-      packet: encodePacket({
+      packet: encodeBrokerPacket({
         cmd: 'publish',
         topic: packet.topic,
         payload: packet.payload,
@@ -714,7 +714,7 @@ export class AedesPostgresPersistence {
     const all = this.writeAll;
     this.writeAll = false;
     const batch = this.snapshot(all);
-    if (isEmpty(batch.changes)) {
+    if (isEmptyBrokerChange(batch.changes)) {
       batch.committed();
       return;
     }
@@ -750,7 +750,7 @@ export class AedesPostgresPersistence {
     committed: () => void;
     failed: (error: Error) => void;
   } {
-    const changes = noChanges();
+    const changes = noBrokerChanges();
     const waiters = this.waiters;
     this.waiters = [];
     const dueBefore = all ? Infinity : performance.now() - QUEUE_WRITE_DELAY_MS;
@@ -778,7 +778,7 @@ export class AedesPostgresPersistence {
     const outgoingIds = [...this.dirtyOutgoing];
     this.dirtyOutgoing.clear();
     const insert = (entry: QueuedPacket): boolean => {
-      const packet = encodePacket(entry.packet);
+      const packet = encodeBrokerPacket(entry.packet);
       if (!fits(packet)) return false;
       changes.outgoingInserts.push({ id: entry.id, clientId: entry.clientId, packet });
       entry.stored = true;
@@ -799,7 +799,7 @@ export class AedesPostgresPersistence {
       if (!entry) changes.outgoingDeletes.push(id);
       else if (entry.stored) {
         if (insertedQueued.has(entry)) continue;
-        const packet = encodePacket(entry.packet);
+        const packet = encodeBrokerPacket(entry.packet);
         if (fits(packet)) changes.outgoingUpdates.push({ id, packet });
         else this.dirtyOutgoing.add(id);
       } else if (entry.journal && entry.queuedAt >= dueBefore) this.deferredOutgoing.add(id);
@@ -829,21 +829,21 @@ export class AedesPostgresPersistence {
     this.dirtyRetained.clear();
     for (const topic of retainedTopics) {
       const packet = this.retained.get(topic);
-      if (packet) changes.retainedUpserts.push({ topic, packet: encodePacket(packet) });
+      if (packet) changes.retainedUpserts.push({ topic, packet: encodeBrokerPacket(packet) });
       else changes.retainedDeletes.push(topic);
     }
     const incomingKeys = [...this.dirtyIncoming.values()];
     this.dirtyIncoming.clear();
     for (const { clientId, messageId } of incomingKeys) {
       const packet = this.incoming.get(clientId)?.get(messageId);
-      if (packet) changes.incomingUpserts.push({ clientId, messageId, packet: encodePacket(packet) });
+      if (packet) changes.incomingUpserts.push({ clientId, messageId, packet: encodeBrokerPacket(packet) });
       else changes.incomingDeletes.push({ clientId, messageId });
     }
     const willClients = [...this.dirtyWills];
     this.dirtyWills.clear();
     for (const clientId of willClients) {
       const will = this.wills.get(clientId);
-      if (will) changes.willUpserts.push({ clientId, packet: encodePacket(will) });
+      if (will) changes.willUpserts.push({ clientId, packet: encodeBrokerPacket(will) });
       else changes.willDeletes.push(clientId);
     }
 

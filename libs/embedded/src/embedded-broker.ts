@@ -1,15 +1,9 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { timingSafeEqual } from 'node:crypto';
 import { createServer as createTlsServer } from 'node:tls';
 import { Aedes, type AedesOptions, type AuthenticateError, type Client } from 'aedes';
-import {
-  deviceRevokedTopic,
-  isCanonicalDeviceId,
-  isDeviceClientIdAllowed,
-  isDeviceTopicAllowed,
-  verifyDeviceSecret,
-} from '@lantern/auth';
-import type { DeviceCredential, DeviceCredentialLookup } from './device-credential.lookup.js';
+import { decideMqttLogin, isDeviceTopicAllowed, type DeviceCredential } from '@lantern/auth';
+import { decodeInternalEvent, topicsFor } from '@lantern/messaging';
+import type { DeviceCredentialLookup } from './device-credential.lookup.js';
 import { PortTakenError } from './port-taken.error.js';
 
 export interface EmbeddedBrokerOptions {
@@ -69,12 +63,6 @@ function printable(text: string): string {
   return JSON.stringify(text.length > 100 ? `${text.slice(0, 100)}…` : text);
 }
 
-function sameText(a: string, b: string): boolean {
-  const left = Buffer.from(a, 'utf8');
-  const right = Buffer.from(b, 'utf8');
-  return left.length === right.length && timingSafeEqual(left, right);
-}
-
 /**
  * Starts the embedded MQTT 3.1.1 broker (aedes on a TCP port) that enforces contract §1: devices
  * authenticate with their id (lowercase canonical) and secret (checked against the devices table,
@@ -108,35 +96,28 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     }
   }
 
-  async function identify(username: string | undefined, password: Buffer | undefined): Promise<Identity | undefined> {
-    if (username === undefined || password === undefined) return undefined;
-    const secret = password.toString('utf8');
-    if (username === serviceUsername) return sameText(secret, servicePassword) ? { kind: 'service' } : undefined;
-    if (!isCanonicalDeviceId(username)) {
-      // Not lowercased: topics and state are keyed by the id's text, an upper-case twin would be a second device.
-      if (isCanonicalDeviceId(username.toLowerCase()))
-        onLog?.(`refused user name '${username}': device ids are lowercase (as provisioned)`);
-      return undefined;
-    }
-    const credential = await findCredential(username);
-    if (!credential || credential.decommissioned || !verifyDeviceSecret(secret, credential.secretHash))
-      return undefined;
-    return { kind: 'device', deviceId: username, revoked: false };
-  }
-
   const authenticate: AedesOptions['authenticate'] = (client, username, password, done) => {
-    identify(username, password).then(
-      (identity) => {
-        if (!identity) return done(refusal(4, 'bad user name or password'), false);
-        // Checked after the credentials, before aedes takes over a connection or session with this client id:
-        // a device's client id is its own id, so it can reach neither another device's connection nor a
-        // service's session (the ingest's queue). Lantern's services may use any client id.
-        if (identity.kind === 'device' && !isDeviceClientIdAllowed(identity.deviceId, client.id)) {
-          onLog?.(
-            `refused client id ${printable(client.id)} for device ${identity.deviceId}: a device's client id is its id`,
-          );
-          return done(refusal(2, 'client id must be the device id'), false);
+    decideMqttLogin(
+      { username: username ?? '', password: password?.toString('utf8') ?? '', clientId: client.id },
+      { username: serviceUsername, password: servicePassword },
+      findCredential,
+    ).then(
+      (decision) => {
+        if (!decision.allowed) {
+          // Checked after the credentials, before aedes takes over a connection or session with this client id:
+          // a device's client id is its own id, so it can reach neither another device's connection nor a
+          // service's session (the ingest's queue).
+          if (decision.refusal === 'client-id') {
+            onLog?.(`refused client id ${printable(client.id)} for device ${username}: a device's client id is its id`);
+            return done(refusal(2, 'client id must be the device id'), false);
+          }
+          if (decision.refusal === 'misspelt-id') onLog?.(decision.reason);
+          return done(refusal(4, 'bad user name or password'), false);
         }
+        const identity: Identity =
+          decision.identity.kind === 'service'
+            ? { kind: 'service' }
+            : { kind: 'device', deviceId: decision.identity.deviceId, revoked: false };
         identities.set(client, identity);
         if (identity.kind === 'device') {
           const connections = connectionsByDevice.get(identity.deviceId) ?? new Set<Client>();
@@ -201,15 +182,11 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
 
   await new Promise<void>((resolve) =>
     broker.subscribe(
-      deviceRevokedTopic(root),
+      topicsFor(root).deviceRevoked,
       (packet, done) => {
-        try {
-          const { deviceId } = JSON.parse(packet.payload.toString()) as { deviceId?: unknown };
-          if (typeof deviceId === 'string' && deviceId !== '') revoke(deviceId.toLowerCase());
-          else onLog?.('ignored a device-revoked event without deviceId');
-        } catch {
-          onLog?.('ignored a device-revoked event that is not JSON');
-        }
+        const event = decodeInternalEvent('deviceRevoked', packet.payload);
+        if (event) revoke(event.deviceId.toLowerCase());
+        else onLog?.('ignored a device-revoked event without a device id');
         done();
       },
       resolve,

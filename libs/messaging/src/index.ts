@@ -1,4 +1,5 @@
 export * from './contract.js';
+export * from './internal-events.js';
 export * from './mqtt-client.js';
 export * from './broker-trust.js';
 export * from './webhook.js';

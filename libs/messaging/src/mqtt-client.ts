@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
+import type { LanternConfig } from '@lantern/config';
+import { brokerTrust } from './broker-trust.js';
 
 type QoS = 0 | 1 | 2;
 
@@ -17,8 +19,14 @@ export interface ServiceMqttClientOptions {
 
 export type MqttMessageHandler = (topic: string, payload: Buffer) => void;
 
+/** The broker Lantern's roles talk to: MQTT_URL, or (without it) the supervisor's embedded broker on this machine. */
+export function brokerUrl(config: LanternConfig): string {
+  return config.mqttUrl ?? `mqtt://127.0.0.1:${config.embeddedMqttPort}`;
+}
+
 /**
- * A plain mqtt.js connection for Lantern's own services (the api role's live routing, event publishing):
+ * A plain mqtt.js connection for Lantern's own services (the api role's one connection: live routing,
+ * internal events, device revocations, and what /health reports):
  * clean session, automatic reconnect, and the current subscriptions re-established after a reconnect.
  * Subscriptions are tracked by filter so callers can see (and tests can assert) what the broker sends us.
  * It does not hold acknowledgements back; the ingest's at-least-once consumer needs its own client.
@@ -64,6 +72,31 @@ export class ServiceMqttClient {
     });
     client.on('error', onError);
     return new ServiceMqttClient(client);
+  }
+
+  /**
+   * Opens a role's connection as configured (URL, service credential, trusted CA); `onError` hears
+   * each distinct connection error once, until another one replaces it.
+   */
+  static forRole(
+    config: LanternConfig,
+    clientIdPrefix: string,
+    onError: (error: Error) => void = () => undefined,
+  ): ServiceMqttClient {
+    let last = '';
+    return ServiceMqttClient.open(
+      {
+        url: brokerUrl(config),
+        username: config.mqttUsername,
+        password: config.mqttPassword,
+        clientIdPrefix,
+        ...brokerTrust(config.mqttCaFile),
+      },
+      (error) => {
+        if (error.message !== last) onError(error);
+        last = error.message;
+      },
+    );
   }
 
   /** Resolves once connected (at once when already connected), or rejects after `timeoutMs`. */

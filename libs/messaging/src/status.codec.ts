@@ -1,3 +1,4 @@
+import type { DeviceStatusReport } from '@lantern/domain';
 import { textProblem } from './device-text.js';
 import type { Rejection } from './ingest-rejection.js';
 import {
@@ -8,18 +9,7 @@ import {
   type DecodeContext,
 } from './telemetry.codec.js';
 
-/** The fields of a device status message (contract §1.2), validated; absent fields were not sent. */
-export interface DecodedStatus {
-  readonly time: number;
-  readonly battery?: number;
-  readonly online?: boolean;
-  readonly firmware?: string;
-  readonly rssi?: number;
-  /** ISO-8601, normalised to UTC. */
-  readonly sensorExpiresAt?: string;
-}
-
-export type DecodedStatusResult = { ok: true; status: DecodedStatus } | { ok: false; rejection: Rejection };
+export type DecodedStatusResult = { ok: true; status: DeviceStatusReport } | { ok: false; rejection: Rejection };
 
 const MAX_FIRMWARE_LENGTH = 64;
 
@@ -45,7 +35,7 @@ export function decodeStatus(payload: Uint8Array, ctx: DecodeContext): DecodedSt
     time = t.time;
   }
 
-  const status: { -readonly [K in keyof DecodedStatus]: DecodedStatus[K] } = { time };
+  const status: { -readonly [K in keyof DeviceStatusReport]: DeviceStatusReport[K] } = { time };
   const { battery, online, firmware, rssi, sensorExpiresAt } = body;
   if (battery !== undefined) {
     if (typeof battery !== 'number' || !Number.isFinite(battery) || battery < 0 || battery > 100)

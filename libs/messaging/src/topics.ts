@@ -1,12 +1,26 @@
-/** Topic names of contract §1 and DESIGN.md, built from the configured root. One place for all of them. */
+/**
+ * Every broker topic Lantern uses, built from the configured root: the devices' and patients' topics
+ * of contract §1 and the internal topics between the roles (DESIGN.md). One place for all of them;
+ * the payload of each is typed next to its decoder (`broker-events.ts`, `internal-events.ts`).
+ */
 export interface Topics {
   readonly root: string;
   telemetry(deviceId: string): string;
   status(deviceId: string): string;
   errors(deviceId: string): string;
+  /** Any level under a device, `{root}/devices/{id}/{level}`: what a misbehaving device (or a test of one) may publish to. */
+  deviceLevel(deviceId: string, level: string): string;
   patientAlerts(patientId: string): string;
   patientDevices(patientId: string): string;
   patientNotifications(patientId: string): string;
+  /** Filter of every event topic of one patient (what a live watcher subscribes to). */
+  patientEvents(patientId: string): string;
+  /** Internal: the api announces a patient's changed rule overrides (payload `RulesChangedEvent`). */
+  readonly rulesChanged: string;
+  /** Internal: the api announces a clinician's acknowledgement or resolution (payload `AlertChangedEvent`). */
+  readonly alertChanged: string;
+  /** Internal: the api announces rotated or decommissioned device credentials (payload `DeviceRevokedEvent`). */
+  readonly deviceRevoked: string;
   /** Subscription filters of the ingest role. */
   readonly allTelemetry: string;
   readonly allStatus: string;
@@ -26,9 +40,14 @@ export function topicsFor(root: string): Topics {
     telemetry: (id) => `${root}/devices/${id}/telemetry`,
     status: (id) => `${root}/devices/${id}/status`,
     errors: (id) => `${root}/devices/${id}/errors`,
+    deviceLevel: (id, level) => `${root}/devices/${id}/${level}`,
     patientAlerts: (id) => `${root}/events/patients/${id}/alerts`,
     patientDevices: (id) => `${root}/events/patients/${id}/devices`,
     patientNotifications: (id) => `${root}/events/patients/${id}/notifications`,
+    patientEvents: (id) => `${root}/events/patients/${id}/+`,
+    rulesChanged: `${root}/internal/rules-changed`,
+    alertChanged: `${root}/internal/alert-changed`,
+    deviceRevoked: `${root}/internal/device-revoked`,
     allTelemetry: `${root}/devices/+/telemetry`,
     allStatus: `${root}/devices/+/status`,
     ingestCanary: (clientId) => `${root}/internal/ingest-canary/${clientId.replace(/[^A-Za-z0-9_.-]/g, '_')}`,

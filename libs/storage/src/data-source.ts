@@ -9,6 +9,8 @@ import { AlertsResolvedIndex1765000000400 } from './migrations/1765000000400-ale
 import { Sessions1765000000500 } from './migrations/1765000000500-sessions.js';
 import { AppRole1766000000000 } from './migrations/1766000000000-app-role.js';
 import { CareCircle1766000000100 } from './migrations/1766000000100-care-circle.js';
+import { AlertProvenance1766000001600 } from './migrations/1766000001600-alert-provenance.js';
+import { NotificationThreads1766000001610 } from './migrations/1766000001610-notification-threads.js';
 
 /** Every migration in order. An explicit list, not a glob: globs do not survive ESM and `nest build`. */
 export const MIGRATIONS = [
@@ -22,6 +24,8 @@ export const MIGRATIONS = [
   Sessions1765000000500,
   AppRole1766000000000,
   CareCircle1766000000100,
+  AlertProvenance1766000001600,
+  NotificationThreads1766000001610,
 ];
 
 export interface DataSourceOptions {

@@ -23,3 +23,5 @@ export * from './repositories/patient-notification.repository.js';
 export * from './repositories/ingest-instance.repository.js';
 export * from './repositories/lease.repository.js';
 export * from './repositories/webhook-delivery.repository.js';
+export * from './repositories/device-credential.repository.js';
+export * from './repositories/aedes-postgres.repository.js';

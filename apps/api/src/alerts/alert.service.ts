@@ -1,5 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
+import { Injectable } from '@nestjs/common';
 import {
   BadRequestError,
   ConflictError,
@@ -10,13 +9,11 @@ import {
 } from '@lantern/domain';
 import {
   AlertTransitionError,
-  alertChangedTopic,
   alertCommand,
   applyOverride,
   decideAlertCommand,
   effectiveRules,
   findRule,
-  rulesChangedTopic,
   toAlertResource,
   validateRuleOverride,
   type AlertCommandAction,
@@ -25,7 +22,6 @@ import {
   type EffectiveRule,
 } from '@lantern/alerting';
 import { AuditService, grantShowsAlert, PatientAccessService, type Actor } from '@lantern/auth';
-import { patientEventTopic, topicsFor, type ServiceMqttClient, type Topics } from '@lantern/messaging';
 import {
   AlertRepository,
   AlertRuleOverrideRepository,
@@ -34,23 +30,39 @@ import {
   Transactions,
   idFromCause,
   type StoredAlert,
+  type NotificationThread,
   type StoredNotification,
 } from '@lantern/storage';
-import { LIVE_MQTT_CLIENT } from '../live/live.tokens.js';
+import { ApiEventPublisher } from '../broker/api-event.publisher.js';
 import type { AlertListQueryDto } from './alert.dto.js';
 
-/** The §2 notification resource of a stored notification. */
-export function toNotificationResource(n: StoredNotification): PatientNotificationResource & { readAt?: string } {
+/**
+ * The §2 notification resource of a stored notification or of a patient thread (spec/alerting.md
+ * §5; `thread`: the thread a message just stored was filed in — its live event then says `update`).
+ */
+export function toNotificationResource(
+  n: StoredNotification | NotificationThread,
+  thread: string = n.id,
+): PatientNotificationResource & { readAt?: string } {
+  const createdAt = new Date(n.createdAt).toISOString();
   return {
-    id: n.id,
+    id: thread,
     patientId: n.patientId,
     kind: n.kind,
     severity: n.severity,
     title: n.title,
     body: n.body,
-    createdAt: new Date(n.createdAt).toISOString(),
+    createdAt,
     ...(n.alertId === null ? {} : { alertId: n.alertId }),
     ...(n.readAt === null ? {} : { readAt: new Date(n.readAt).toISOString() }),
+    ...('updates' in n
+      ? {
+          updatedAt: new Date(n.updatedAt).toISOString(),
+          updates: n.updates,
+          history: n.history.map((m) => ({ ...m, createdAt: new Date(m.createdAt).toISOString() })),
+        }
+      : {}),
+    ...(thread === n.id ? {} : { update: true, updatedAt: createdAt }),
   };
 }
 
@@ -68,12 +80,8 @@ export function toNotificationResource(n: StoredNotification): PatientNotificati
  */
 @Injectable()
 export class AlertService {
-  private readonly logger = new Logger('Alerts');
-  private readonly topics: Topics;
-
   constructor(
-    @Inject(LANTERN_CONFIG) config: LanternConfig,
-    @Inject(LIVE_MQTT_CLIENT) private readonly mqtt: ServiceMqttClient,
+    private readonly announcements: ApiEventPublisher,
     private readonly access: PatientAccessService,
     private readonly alerts: AlertRepository,
     private readonly overrides: AlertRuleOverrideRepository,
@@ -81,9 +89,7 @@ export class AlertService {
     private readonly devices: DeviceRepository,
     private readonly audit: AuditService,
     private readonly transactions: Transactions,
-  ) {
-    this.topics = topicsFor(config.mqttTopicRoot);
-  }
+  ) {}
 
   async list(
     actor: Actor,
@@ -175,7 +181,7 @@ export class AlertService {
       });
       return upserted;
     });
-    await this.announce(rulesChangedTopic(this.topics.root), { patientId: id });
+    await this.announcements.announce('rulesChanged', { patientId: id });
     return applyOverride(rule, stored);
   }
 
@@ -197,7 +203,7 @@ export class AlertService {
       });
       return gone;
     });
-    if (removed) await this.announce(rulesChangedTopic(this.topics.root), { patientId: id });
+    if (removed) await this.announcements.announce('rulesChanged', { patientId: id });
     return applyOverride(rule, undefined);
   }
 
@@ -213,7 +219,7 @@ export class AlertService {
       resource: 'notification',
       details: { count: page.items.length, total: page.total, unreadOnly: options.unreadOnly },
     });
-    return { items: page.items.map(toNotificationResource), total: page.total };
+    return { items: page.items.map((n) => toNotificationResource(n)), total: page.total };
   }
 
   async markRead(actor: Actor, notificationId: string): Promise<ReturnType<typeof toNotificationResource>> {
@@ -286,15 +292,16 @@ export class AlertService {
     const record = saved.alert;
     // Stored; now emitted, each transition once, and the notification only if stored now.
     for (const t of decision.transitions)
-      await this.announce(patientEventTopic(this.topics, 'alerts', record.patientId), toAlertResource(t.alert));
+      await this.announcements.emit('alerts', record.patientId, toAlertResource(t.alert));
     for (const n of decision.notifications) {
       if (!saved.notified.has(n.id)) continue;
-      await this.announce(
-        patientEventTopic(this.topics, 'notifications', record.patientId),
-        toNotificationResource({ ...n, readAt: null }),
+      await this.announcements.emit(
+        'notifications',
+        record.patientId,
+        toNotificationResource({ ...n, readAt: null }, saved.threads.get(n.id)),
       );
     }
-    await this.announce(alertChangedTopic(this.topics.root), {
+    await this.announcements.announce('alertChanged', {
       alertId: record.id,
       transitions: decision.transitions.map((t) => t.kind),
     });
@@ -315,13 +322,6 @@ export class AlertService {
   }
 
   /** Best effort: the change is stored; a broker outage delays only the live view and the ingest's copy. */
-  private async announce(topic: string, payload: unknown): Promise<void> {
-    try {
-      await this.mqtt.publish(topic, JSON.stringify(payload), { qos: 1 });
-    } catch (error) {
-      this.logger.warn(`Publishing ${topic} failed: ${(error as Error).message}`);
-    }
-  }
 }
 
 /** The list filters a caller used, for the audit entry. */

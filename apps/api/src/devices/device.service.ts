@@ -11,7 +11,7 @@ import {
 import { ConflictError, NotFoundError, type DeviceTypeKey } from '@lantern/domain';
 import { topicsFor } from '@lantern/messaging';
 import { DeviceRepository, Transactions, type DeviceRecord } from '@lantern/storage';
-import { DeviceRevocationPublisher } from './device-revocation.publisher.js';
+import { ApiEventPublisher } from '../broker/api-event.publisher.js';
 
 export interface ProvisionDeviceCommand {
   readonly patientId: string;
@@ -40,7 +40,7 @@ export class DeviceService {
     private readonly access: PatientAccessService,
     private readonly audit: AuditService,
     private readonly transactions: Transactions,
-    private readonly revocations: DeviceRevocationPublisher,
+    private readonly announcements: ApiEventPublisher,
     @Inject(LANTERN_CONFIG) private readonly config: LanternConfig,
   ) {}
 
@@ -111,7 +111,8 @@ export class DeviceService {
       });
       return rotated;
     });
-    await this.revocations.deviceRevoked(device.id);
+    // The embedded broker drops the device's connections now; otherwise at its next connect.
+    await this.announcements.announce('deviceRevoked', { deviceId: device.id });
     return { device, credentials: this.credentials(device.id, secret) };
   }
 
@@ -131,7 +132,8 @@ export class DeviceService {
       }
       return decommissioned;
     });
-    await this.revocations.deviceRevoked(device.id);
+    // The embedded broker drops the device's connections now; otherwise at its next connect.
+    await this.announcements.announce('deviceRevoked', { deviceId: device.id });
     return device;
   }
 

@@ -1,7 +1,6 @@
+import { UUID_PATTERN } from '@lantern/domain';
 import { FhirSearchError } from '@lantern/fhir';
 import type { ObservationCursor } from './fhir.repository.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The opaque `_cursor` of an Observation `next` link: the page's last key, base64url JSON. */
 export function encodeCursor(cursor: ObservationCursor): string {
@@ -17,7 +16,7 @@ export function decodeCursor(text: string): ObservationCursor {
       if (
         Number.isSafeInteger(time) &&
         typeof deviceId === 'string' &&
-        UUID.test(deviceId) &&
+        UUID_PATTERN.test(deviceId) &&
         typeof group === 'string' &&
         /^[a-z_0-9]{1,40}$/.test(group) &&
         (sort === 'asc' || sort === 'desc')

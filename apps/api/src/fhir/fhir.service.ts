@@ -10,7 +10,7 @@ import {
   type Actor,
   type PatientGrant,
 } from '@lantern/auth';
-import { NotFoundError } from '@lantern/domain';
+import { NotFoundError, UUID_PATTERN } from '@lantern/domain';
 import {
   FHIR_SYSTEMS,
   FhirSearchError,
@@ -42,7 +42,6 @@ export interface FhirSearchRequest {
   readonly selfUrl: string;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const VIA = { via: 'fhir' } as const;
 
 function all(params: FhirSearchRequest['params'], name: string): string[] {
@@ -202,7 +201,7 @@ export class FhirService {
     const cursorText = one(params, '_cursor');
     const after = cursorText === undefined ? undefined : decodeCursor(cursorText);
     if (after !== undefined && after.sort !== sort) throw new FhirSearchError('_cursor belongs to another _sort');
-    const grant = UUID.test(patientId) ? await this.access.grantOf(actor.principal, patientId) : undefined;
+    const grant = UUID_PATTERN.test(patientId) ? await this.access.grantOf(actor.principal, patientId) : undefined;
     if (grant === undefined) return this.empty(request);
     // A caregiver's search covers only the shared signals, as if the others were never measured.
     kinds = kinds.filter((k) => showsKind(grant, k));
@@ -227,7 +226,7 @@ export class FhirService {
   }
 
   async readFlag(actor: Actor, id: string): Promise<Flag> {
-    const alert = UUID.test(id) ? await this.fhir.findAlert(id) : undefined;
+    const alert = UUID_PATTERN.test(id) ? await this.fhir.findAlert(id) : undefined;
     const grant = alert && (await this.access.grantOf(actor.principal, alert.patientId));
     if (alert === undefined || grant === undefined || !grantShowsAlert(grant, alert))
       throw new NotFoundError('Flag', id);
@@ -255,7 +254,7 @@ export class FhirService {
     const cursor = one(params, '_cursor');
     const offset = cursor === undefined ? 0 : Number(cursor);
     if (!Number.isSafeInteger(offset) || offset < 0) throw new FhirSearchError('_cursor is not one this server issued');
-    const grant = UUID.test(patientId) ? await this.access.grantOf(actor.principal, patientId) : undefined;
+    const grant = UUID_PATTERN.test(patientId) ? await this.access.grantOf(actor.principal, patientId) : undefined;
     if (grant === undefined || !grantIncludes(grant, 'alerts')) return this.empty(request);
     const page = await this.fhir.searchAlerts(patientId, status, count, offset, sharedMetrics(grant));
     await this.audit.record(actor, {
@@ -277,7 +276,7 @@ export class FhirService {
   }
 
   private async visibleDevice(actor: Actor, id: string): Promise<DeviceRecord> {
-    const device = UUID.test(id) ? await this.devices.findById(id) : undefined;
+    const device = UUID_PATTERN.test(id) ? await this.devices.findById(id) : undefined;
     const grant = device && (await this.access.grantOf(actor.principal, device.patientId));
     if (device === undefined || grant === undefined || !grantIncludes(grant, 'devices'))
       throw new NotFoundError('Device', id);

@@ -11,7 +11,8 @@ import {
   type Topics,
 } from '@lantern/messaging';
 import type { LiveBroadcaster } from './live-broadcaster.js';
-import { LIVE_MQTT_CLIENT, PATIENT_DEVICES, type PatientDevices } from './live.tokens.js';
+import { API_BROKER } from '../broker/api-broker.tokens.js';
+import { PATIENT_DEVICES, type PatientDevices } from './live.tokens.js';
 import { ReadingThrottle } from './reading-throttle.js';
 
 /** Devices provisioned or decommissioned while a patient is watched are picked up at the latest after this. */
@@ -46,7 +47,7 @@ export class LiveRoutingService implements OnModuleDestroy {
 
   constructor(
     @Inject(LANTERN_CONFIG) config: LanternConfig,
-    @Inject(LIVE_MQTT_CLIENT) private readonly mqtt: ServiceMqttClient,
+    @Inject(API_BROKER) private readonly mqtt: ServiceMqttClient,
     @Inject(PATIENT_DEVICES) private readonly devices: PatientDevices,
   ) {
     this.topics = topicsFor(config.mqttTopicRoot);
@@ -112,7 +113,7 @@ export class LiveRoutingService implements OnModuleDestroy {
   }
 
   private eventFilter(patientId: string): string {
-    return `${this.topics.root}/events/patients/${patientId}/+`;
+    return this.topics.patientEvents(patientId);
   }
 
   /** Never rejects: a broker or database hiccup is logged and healed by the periodic refresh. */

@@ -1,6 +1,3 @@
-/** Injection token of the api role's own broker connection ({@link ServiceMqttClient}). */
-export const LIVE_MQTT_CLIENT = Symbol('LIVE_MQTT_CLIENT');
-
 /** Injection token of {@link PatientDevices}. */
 export const PATIENT_DEVICES = Symbol('PATIENT_DEVICES');
 

@@ -1,7 +1,6 @@
 import { Module } from '@nestjs/common';
 import { WebhookOutboxService } from '@lantern/messaging';
 import { IngestInstanceRepository, LeaseRepository, WebhookDeliveryRepository } from '@lantern/storage';
-import { DevicesModule } from '../devices/devices.module.js';
 import { HealthController, MonitoringController } from './health.controller.js';
 import { IngestMonitorService } from './ingest-monitor.service.js';
 import { MetricsController } from './metrics.controller.js';
@@ -9,7 +8,6 @@ import { SystemHealthService } from './system-health.service.js';
 import { WebhookDeliveriesController } from './webhook-deliveries.controller.js';
 
 @Module({
-  imports: [DevicesModule],
   controllers: [HealthController, MonitoringController, MetricsController, WebhookDeliveriesController],
   providers: [
     IngestInstanceRepository,

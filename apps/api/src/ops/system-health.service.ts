@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
-import { DeviceRevocationPublisher } from '../devices/device-revocation.publisher.js';
+import type { ServiceMqttClient } from '@lantern/messaging';
+import { API_BROKER } from '../broker/api-broker.tokens.js';
 import type { HealthDto, IngestHealthDto } from './health.controller.js';
 import { IngestMonitorService } from './ingest-monitor.service.js';
 
@@ -13,7 +14,8 @@ export class SystemHealthService {
   constructor(
     @Inject(LANTERN_CONFIG) private readonly config: LanternConfig,
     private readonly db: DataSource,
-    private readonly broker: DeviceRevocationPublisher,
+    // The api's one connection: the one that carries live events and announcements.
+    @Inject(API_BROKER) private readonly broker: ServiceMqttClient,
     private readonly ingestMonitor: IngestMonitorService,
   ) {}
 

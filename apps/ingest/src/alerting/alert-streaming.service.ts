@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   Inject,
   Injectable,
@@ -7,15 +6,11 @@ import {
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
-import mqtt, { type MqttClient } from 'mqtt';
 import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
 import { ALERT_PRIORITIES, type DeviceStatus, type Reading } from '@lantern/domain';
-import { brokerTrust } from '@lantern/messaging';
 import {
   AlertEngine,
   MAX_WINDOW_SAMPLES,
-  alertChangedTopic,
-  rulesChangedTopic,
   toAlertResource,
   type AlertRecord,
   type AlertTransitionKind,
@@ -89,7 +84,7 @@ function groupByPatient<T extends { readonly patientId: string }>(items: readonl
  * Before consuming it rebuilds its state from the database — rule overrides, active alerts, and
  * the recent readings its windowed and delayed rules need (see AlertEngine.rebuild) — so a restart
  * neither re-opens nor forgets an alert and no rule is blind. The api announces rule and alert
- * changes on internal topics.
+ * changes on internal topics (InternalEventsListener).
  */
 @Injectable()
 export class AlertStreamingService implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
@@ -103,7 +98,6 @@ export class AlertStreamingService implements OnModuleInit, OnApplicationBootstr
   /** Orders override reads: a read started before another one's result was applied must not undo it. */
   private ruleReads = 0;
   private readonly ruleReadApplied = new Map<string, number>();
-  private client: MqttClient | undefined;
   /** Readings evaluated (their evaluation time goes to /metrics). */
   evaluated = 0;
   /** The start-up rebuild, once done. */
@@ -212,13 +206,11 @@ export class AlertStreamingService implements OnModuleInit, OnApplicationBootstr
       );
     }, RULES_RESYNC_MS);
     this.rulesTimer.unref();
-    this.connectInternal();
   }
 
   async onApplicationShutdown(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     if (this.rulesTimer) clearInterval(this.rulesTimer);
-    await this.client?.endAsync(true);
     this.writer.close();
     await this.writer.drained();
   }
@@ -365,44 +357,5 @@ export class AlertStreamingService implements OnModuleInit, OnApplicationBootstr
     const d = lookup.device;
     this.engine.registerDevice({ deviceId, patientId: d.patientId, type: d.type, lastHeardAt: d.lastSeenAt ?? null });
     this.registered.add(deviceId);
-  }
-
-  private connectInternal(): void {
-    const root = this.config.mqttTopicRoot;
-    // MQTT 3.1.1: understood by the embedded broker (aedes) and Mosquitto/EMQX alike.
-    const client = mqtt.connect(this.config.mqttUrl ?? `mqtt://127.0.0.1:${this.config.embeddedMqttPort}`, {
-      clientId: `lantern-ingest-rules-${randomUUID().slice(0, 8)}`,
-      username: this.config.mqttUsername,
-      password: this.config.mqttPassword,
-      protocolVersion: 4,
-      clean: true,
-      reconnectPeriod: 1000,
-      ...brokerTrust(this.config.mqttCaFile),
-    });
-    client.on('connect', () => {
-      client.subscribe([rulesChangedTopic(root), alertChangedTopic(root)], { qos: 1 }, (error) => {
-        if (error) this.logger.warn(`Subscribing to internal topics failed: ${error.message}`);
-      });
-    });
-    client.on('error', (error) => this.logger.debug(`Internal topics connection: ${error.message}`));
-    client.on('message', (topic, payload) => {
-      let body: { patientId?: unknown; alertId?: unknown; transitions?: unknown };
-      try {
-        body = JSON.parse(payload.toString('utf8')) as typeof body;
-      } catch {
-        return;
-      }
-      const task =
-        topic === rulesChangedTopic(root) && typeof body.patientId === 'string'
-          ? this.reloadRules(body.patientId)
-          : topic === alertChangedTopic(root) && typeof body.alertId === 'string'
-            ? this.reloadAlert(
-                body.alertId,
-                Array.isArray(body.transitions) ? (body.transitions as AlertTransitionKind[]) : [],
-              )
-            : undefined;
-      task?.catch((error: unknown) => this.logger.warn(`Applying ${topic} failed: ${(error as Error).message}`));
-    });
-    this.client = client;
   }
 }

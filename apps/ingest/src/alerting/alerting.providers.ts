@@ -9,6 +9,7 @@ import {
 import { AlertOutputWriter } from './alert-output.writer.js';
 import { AlertStreamingService } from './alert-streaming.service.js';
 import { AlertWebhookService } from './alert-webhook.service.js';
+import { InternalEventsListener } from './internal-events.listener.js';
 
 /** The streaming core's shell, as providers of the ingest module (it needs the module's stream, registry and broker connection). */
 export const ALERTING_PROVIDERS: Provider[] = [
@@ -20,4 +21,5 @@ export const ALERTING_PROVIDERS: Provider[] = [
   AlertWebhookService,
   AlertOutputWriter,
   AlertStreamingService,
+  InternalEventsListener,
 ];

@@ -100,6 +100,8 @@ export class IngestMqttConnection implements BrokerPublisher {
   private canarySince = Date.now();
   private canaryTimer: NodeJS.Timeout | undefined;
   private canaryTopic = '';
+  /** Unshared topics this instance hears besides the devices' (the api's internal events), by topic. */
+  private readonly controlHandlers = new Map<string, (payload: Buffer) => void>();
 
   constructor(
     @Inject(LANTERN_CONFIG) private readonly config: LanternConfig,
@@ -130,8 +132,18 @@ export class IngestMqttConnection implements BrokerPublisher {
   }
 
   /**
+   * Hears `topic` on this connection, unshared like the canary: every instance gets each message,
+   * acknowledged in its turn without waiting for `handler`'s work (which must not throw). Register
+   * before `start`. On this connection rather than one of their own, so the process holds one broker
+   * connection, and what arrives while the ingest is down waits in its persistent session.
+   */
+  onControlTopic(topic: string, handler: (payload: Buffer) => void): void {
+    this.controlHandlers.set(topic, handler);
+  }
+
+  /**
    * The filters this configuration subscribes to: the device topics (shared on MQTT 5 when
-   * INGEST_SHARED_SUBSCRIPTION is on) and the instance's canary.
+   * INGEST_SHARED_SUBSCRIPTION is on), the instance's canary and the control topics.
    */
   filtersFor(version: 4 | 5): string[] {
     const topics = topicsFor(this.config.mqttTopicRoot);
@@ -140,6 +152,7 @@ export class IngestMqttConnection implements BrokerPublisher {
         version === 5 && this.config.ingestSharedSubscription ? sharedFilter(INGEST_SHARE_GROUP, f) : f,
       ),
       topics.ingestCanary(this.config.ingestMqttClientId),
+      ...this.controlHandlers.keys(),
     ];
   }
 
@@ -293,6 +306,18 @@ export class IngestMqttConnection implements BrokerPublisher {
     return true;
   }
 
+  /** A control message (see `onControlTopic`) handed to its handler. Returns false for any other topic. */
+  private onControl(packet: IPublishPacket): boolean {
+    const handler = this.controlHandlers.get(packet.topic);
+    if (!handler) return false;
+    try {
+      handler(packet.payload as Buffer);
+    } catch (error) {
+      this.logger.error(`Handling ${packet.topic} failed: ${(error as Error).message}`);
+    }
+    return true;
+  }
+
   /** Publishes (error replies, patient events) on the ingest's connection. */
   publish(
     topic: string,
@@ -324,7 +349,7 @@ export class IngestMqttConnection implements BrokerPublisher {
     const pending = qos > 0 ? this.acks.begin(packet.messageId, receivedAt, bytes) : this.beginQos0(receivedAt, bytes);
     if (this.mode === 'naive' && qos > 0) this.naiveCallbacks.set(pending, () => callback());
     this.lastMessageAt = receivedAt;
-    if (this.onCanary(packet, receivedAt)) {
+    if (this.onCanary(packet, receivedAt) || this.onControl(packet)) {
       // Nothing to store: acknowledged in its turn, after the messages that came before it.
       pending.seal();
     } else {

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
-import type { LiveDeviceEvent } from '@lantern/domain';
-import { PatientEventPublisher, topicsFor, type DecodedStatus } from '@lantern/messaging';
+import type { DeviceStatusReport, LiveDeviceEvent } from '@lantern/domain';
+import { PatientEventPublisher, topicsFor } from '@lantern/messaging';
 import { DeviceStatusRepository, type DeviceSeen, type IngestDevice } from '@lantern/storage';
 import { IngestMqttConnection } from '../consumer/ingest-mqtt.connection.js';
 import { DeviceRegistryService } from './device-registry.service.js';
@@ -58,7 +58,7 @@ export class DevicePresenceService implements OnApplicationShutdown {
   }
 
   /** A status message was accepted: update the view, publish an event when online or battery changed. */
-  statusReceived(device: IngestDevice, status: DecodedStatus, receivedAt: number): void {
+  statusReceived(device: IngestDevice, status: DeviceStatusReport, receivedAt: number): void {
     // A device that talks is online; `{ online: false }` is normally its last will, sent by the broker
     // on its behalf, so it does not count as hearing from the device.
     const online = status.online ?? true;

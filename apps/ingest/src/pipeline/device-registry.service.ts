@@ -1,8 +1,6 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { DeviceStatusRepository, type IngestDevice } from '@lantern/storage';
-
-/** Device ids are canonical lowercase UUIDs (as provisioned); any other spelling is refused, never folded. */
-const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+import { CANONICAL_UUID_PATTERN } from '@lantern/domain';
 
 /** How long an unknown id is remembered as unknown, so a flood of spoofed ids costs one query each per window. */
 const UNKNOWN_TTL_MS = 30_000;
@@ -118,7 +116,8 @@ export class DeviceRegistryService implements OnApplicationShutdown {
   peek(id: string, now = Date.now()): DeviceLookup | undefined {
     const device = this.devices.get(id);
     if (device) return { kind: 'known', device };
-    if (!CANONICAL_UUID.test(id)) return { kind: 'invalid' };
+    // Device ids are canonical lowercase UUIDs (as provisioned); any other spelling is refused, never folded.
+    if (!CANONICAL_UUID_PATTERN.test(id)) return { kind: 'invalid' };
     const until = this.unknownUntil.get(id);
     if (until !== undefined && until > now) return { kind: 'unknown' };
     return undefined;

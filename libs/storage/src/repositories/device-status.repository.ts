@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import type { DeviceTypeKey } from '@lantern/domain';
+import { UUID_PATTERN, type DeviceTypeKey } from '@lantern/domain';
 
 /** What the ingest needs to know about a device to accept its messages and report its status. */
 export interface IngestDevice {
@@ -45,7 +45,6 @@ interface IngestDeviceRow {
 
 const INGEST_COLUMNS =
   'id::text, patient_id::text, type, decommissioned_at IS NOT NULL AS decommissioned, online, battery, last_seen_at';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The ingest's view of the `devices` table: lookups for admission, status and last-seen writes. */
 @Injectable()
@@ -73,7 +72,7 @@ export class DeviceStatusRepository {
 
   /** One device by id; undefined when unknown or not a UUID. */
   async findById(id: string): Promise<IngestDevice | undefined> {
-    if (!UUID.test(id)) return undefined;
+    if (!UUID_PATTERN.test(id)) return undefined;
     const rows: IngestDeviceRow[] = await this.dataSource.query(`SELECT ${INGEST_COLUMNS} FROM devices WHERE id = $1`, [
       id,
     ]);

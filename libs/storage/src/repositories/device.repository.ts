@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import type { DeviceTypeKey } from '@lantern/domain';
+import { UUID_PATTERN, type DeviceTypeKey } from '@lantern/domain';
 import { managerOf } from '../transactions.js';
 import { patientScopeCondition, type PatientScope } from './patient.repository.js';
 import { returnedRows } from './sql-helpers.js';
@@ -58,8 +58,6 @@ interface DeviceRow {
 const COLUMNS =
   'id, patient_id, type, serial, model, created_at, secret_rotated_at, decommissioned_at, last_seen_at, online, battery, firmware, rssi, sensor_expires_at';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 function toRecord(row: DeviceRow): DeviceRecord {
   const optional = <K extends string, V>(key: K, value: V | null) =>
     value === null ? {} : ({ [key]: value } as Record<K, V>);
@@ -96,14 +94,14 @@ export class DeviceRepository {
   }
 
   async findById(id: string): Promise<DeviceRecord | undefined> {
-    if (!UUID.test(id)) return undefined;
+    if (!UUID_PATTERN.test(id)) return undefined;
     const rows: DeviceRow[] = await managerOf(this.db).query(`SELECT ${COLUMNS} FROM devices WHERE id = $1`, [id]);
     return rows[0] && toRecord(rows[0]);
   }
 
   /** The patients of these device ids (decommissioned devices included); ids that are not devices are skipped. */
   async patientIdsOf(deviceIds: readonly string[]): Promise<string[]> {
-    const ids = [...new Set(deviceIds.filter((id) => UUID.test(id)).map((id) => id.toLowerCase()))];
+    const ids = [...new Set(deviceIds.filter((id) => UUID_PATTERN.test(id)).map((id) => id.toLowerCase()))];
     if (ids.length === 0) return [];
     const rows: { patient_id: string }[] = await managerOf(this.db).query(
       `SELECT DISTINCT patient_id::text AS patient_id FROM devices WHERE id = ANY($1::uuid[]) ORDER BY 1`,
@@ -124,7 +122,7 @@ export class DeviceRepository {
 
   /** Credentials of a device id as presented by an MQTT client; undefined for an unknown or malformed id. */
   async findCredentials(id: string): Promise<DeviceCredentials | undefined> {
-    if (!UUID.test(id)) return undefined;
+    if (!UUID_PATTERN.test(id)) return undefined;
     const rows: { id: string; patient_id: string; secret_hash: string; decommissioned: boolean }[] = await managerOf(
       this.db,
     ).query(

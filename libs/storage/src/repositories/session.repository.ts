@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import type { Role } from '@lantern/domain';
+import { UUID_PATTERN, type Role } from '@lantern/domain';
 import { inTransaction, managerOf } from '../transactions.js';
 import { returnedRows } from './sql-helpers.js';
 import { USER_COLUMNS, userRecordOf, type SessionEndReason, type UserRecord, type UserRow } from './user.repository.js';
@@ -67,8 +67,6 @@ function toSession(row: SessionRow): SessionRecord {
     ...(row.revoked_reason !== null && { revokedReason: row.revoked_reason }),
   };
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Logins and their refresh tokens (tokens stored as SHA-256 hashes only). Every statement that
@@ -160,7 +158,7 @@ export class SessionRepository {
   }
 
   async findById(sessionId: string): Promise<SessionRecord | undefined> {
-    if (!UUID.test(sessionId)) return undefined;
+    if (!UUID_PATTERN.test(sessionId)) return undefined;
     const rows: SessionRow[] = await managerOf(this.db).query(`SELECT ${SESSION_COLUMNS} FROM sessions WHERE id = $1`, [
       sessionId,
     ]);
@@ -169,7 +167,7 @@ export class SessionRepository {
 
   /** Ends a login; the record as ended, or undefined when it was already over (or never existed). */
   async revoke(sessionId: string, reason: SessionEndReason): Promise<SessionRecord | undefined> {
-    if (!UUID.test(sessionId)) return undefined;
+    if (!UUID_PATTERN.test(sessionId)) return undefined;
     return revokeIn(managerOf(this.db), sessionId, reason);
   }
 
@@ -179,7 +177,7 @@ export class SessionRepository {
    * per-request check and the socket sweep).
    */
   async liveRoles(sessionIds: readonly string[]): Promise<Map<string, { userId: string; role: Role }>> {
-    const ids = [...new Set(sessionIds.filter((id) => UUID.test(id)))];
+    const ids = [...new Set(sessionIds.filter((id) => UUID_PATTERN.test(id)))];
     if (ids.length === 0) return new Map();
     const rows: { id: string; user_id: string; role: Role }[] = await managerOf(this.db).query(
       `SELECT s.id, s.user_id, u.role FROM sessions s JOIN users u ON u.id = s.user_id

@@ -1,5 +1,11 @@
 import type pg from 'pg';
 
+/*
+ * The embedded broker's durable state (aedes sessions, subscriptions, retained messages, in-flight
+ * packets) in PostgreSQL: the SQL of libs/embedded's AedesPostgresPersistence, kept with the other
+ * repositories. It works on a `pg` pool, as the broker runs in the supervisor beside no TypeORM.
+ */
+
 /**
  * A packet as aedes hands it to a persistence: a PUBLISH (payload a Buffer, or a string when a
  * caller published one), a PUBREL, or a will. Fields beyond the named ones (brokerId, brokerCounter,
@@ -18,7 +24,7 @@ export interface BrokerPacket {
   clientId?: string;
 }
 
-/** A packet as stored: its fields as JSON text and its payload as bytes (see {@link encodePacket}). */
+/** A packet as stored: its fields as JSON text and its payload as bytes (see {@link encodeBrokerPacket}). */
 export interface EncodedPacket {
   readonly json: string;
   readonly payload: Buffer | null;
@@ -66,7 +72,7 @@ export interface StoredBrokerState {
 }
 
 /** Creates an empty change set. */
-export function noChanges(): BrokerChanges {
+export function noBrokerChanges(): BrokerChanges {
   return {
     journalInserts: [],
     journalDeletes: [],
@@ -85,7 +91,7 @@ export function noChanges(): BrokerChanges {
 }
 
 /** True when the change set writes nothing. */
-export function isEmpty(changes: BrokerChanges): boolean {
+export function isEmptyBrokerChange(changes: BrokerChanges): boolean {
   return Object.values(changes).every((list: unknown[]) => list.length === 0);
 }
 
@@ -95,7 +101,7 @@ const BUFFER = '$lanternBuffer';
 const UNDEFINED = '$lanternUndefined';
 
 /** Encodes a packet for storage: the payload goes to a bytea column as it is, the rest to JSON. */
-export function encodePacket(packet: BrokerPacket): EncodedPacket {
+export function encodeBrokerPacket(packet: BrokerPacket): EncodedPacket {
   const { payload, ...fields } = packet;
   const json = JSON.stringify(fields, function (this: Record<string, unknown>, key, value: unknown) {
     const raw = this[key];
@@ -109,8 +115,8 @@ export function encodePacket(packet: BrokerPacket): EncodedPacket {
     : { json, payload, payloadIsText: false };
 }
 
-/** The inverse of {@link encodePacket}. */
-export function decodePacket(json: string, payload: Buffer | null, payloadIsText: boolean): BrokerPacket {
+/** The inverse of {@link encodeBrokerPacket}. */
+export function decodeBrokerPacket(json: string, payload: Buffer | null, payloadIsText: boolean): BrokerPacket {
   const packet = JSON.parse(json, (_key, value: unknown) => {
     if (value !== null && typeof value === 'object' && BUFFER in value)
       return Buffer.from((value as Record<string, string>)[BUFFER], 'base64');
@@ -254,7 +260,7 @@ export class AedesPostgresRepository {
     const { s } = this;
     const client = await this.pool.connect();
     type PacketRow = { packet: string; payload: Buffer | null; payload_is_text: boolean };
-    const decode = (row: PacketRow) => decodePacket(row.packet, row.payload, row.payload_is_text);
+    const decode = (row: PacketRow) => decodeBrokerPacket(row.packet, row.payload, row.payload_is_text);
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       const subscriptions = await client.query<{
