@@ -7,6 +7,7 @@ import { boolFlag, numberFlag, parseArgs, stringFlag } from '../../device-simula
 import { benchmarkEvaluation } from './evaluation.bench.js';
 import { createBenchDatabase, seedDevices, type BenchDatabase } from './infra/bench-database.js';
 import { startBroker, type BenchBroker } from './infra/broker.js';
+import { runMain } from './infra/harness.js';
 import { freePort, peakRss, resetPeakRss, startProcess, waitUntil, type BenchProcess } from './infra/processes.js';
 import { LoadProcess } from './load-process.js';
 import { login, measureAlertLatency } from './phases/alert-latency.phase.js';
@@ -426,10 +427,4 @@ function version(cmd: string, args: string[]): string | undefined {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(`bench: ${(error as Error).stack ?? String(error)}`);
-    process.exit(1);
-  },
-);
+runMain('bench', main);

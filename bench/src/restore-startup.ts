@@ -18,6 +18,7 @@ import { ReadingPartitions, createDataSource } from '@lantern/storage';
 import { numberFlag, parseArgs, stringFlag } from '../../device-simulator/src/cli-args.js';
 import { createBenchDatabase, seedDevices } from './infra/bench-database.js';
 import { startBroker } from './infra/broker.js';
+import { runMain } from './infra/harness.js';
 import { freePort, peakRss, startProcess, waitUntil } from './infra/processes.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../../..');
@@ -172,10 +173,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runMain('restore-startup', main);

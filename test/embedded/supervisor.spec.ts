@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
@@ -11,32 +10,8 @@ import { findFreePort, isPortFree } from '@lantern/embedded';
 import { topicsFor } from '@lantern/messaging';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { connectMqtt } from '../support/mqtt.js';
+import { SUPERVISOR, startSupervisor, waitForBanner, type SupervisorRun } from '../support/supervisor.js';
 import { waitFor } from '../support/wait.js';
-
-// The supervisor runs the built apps (npm test builds first).
-const SUPERVISOR = new URL('../../dist/apps/lantern/apps/lantern/src/main.js', import.meta.url).pathname;
-
-interface Run {
-  readonly child: ChildProcess;
-  stdout: string;
-  stderr: string;
-  readonly exit: Promise<number | null>;
-}
-
-function startSupervisor(env: Record<string, string | undefined>): Run {
-  const fullEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
-  for (const [key, value] of Object.entries(env)) if (value === undefined) delete fullEnv[key];
-  const child = spawn(process.execPath, [SUPERVISOR], { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-  const run: Run = {
-    child,
-    stdout: '',
-    stderr: '',
-    exit: new Promise((resolve) => child.once('exit', (code) => resolve(code))),
-  };
-  child.stdout.on('data', (chunk: Buffer) => (run.stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (run.stderr += chunk.toString()));
-  return run;
-}
 
 /** Alive and not a zombie waiting for a reaper. */
 function isAlive(pid: number): boolean {
@@ -45,17 +20,6 @@ function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-/** Waits for the start banner; fails with the whole output when the supervisor exits first. */
-async function waitForBanner(run: Run): Promise<void> {
-  await waitFor(
-    () => run.stdout.includes('Press Ctrl-C to stop.') || run.child.exitCode !== null,
-    () => `the start banner; output so far:\n${run.stdout}${run.stderr}`,
-    45_000,
-  );
-  if (run.child.exitCode !== null)
-    throw new Error(`the supervisor exited (${run.child.exitCode}) before it was up:\n${run.stderr}\n${run.stdout}`);
 }
 
 function childPids(output: string): number[] {
@@ -80,7 +44,7 @@ async function get(url: string): Promise<{ status: number; text: string } | unde
 
 /** Polls `url` until `accept` holds for its answer; fails with the last answer and the supervisor's output. */
 async function waitForAnswer(
-  run: Run,
+  run: SupervisorRun,
   url: string,
   accept: (answer: { status: number; text: string }) => boolean,
 ): Promise<{ status: number; text: string }> {
@@ -99,7 +63,7 @@ async function waitForAnswer(
 describe('lantern supervisor (npm start)', () => {
   let database: TestDatabase;
   let dataDir: string;
-  const runs: Run[] = [];
+  const runs: SupervisorRun[] = [];
 
   beforeAll(async () => {
     if (!existsSync(SUPERVISOR)) throw new Error(`${SUPERVISOR} is missing: run npm run build first`);

