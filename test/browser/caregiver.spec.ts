@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { DeviceClient } from '../../device-simulator/src/device-client.js';
 import { PHONE, launchChromium, openUser, signIn, type PageProblems } from './browser.js';
 import { Seeder, startStack, type Provisioned, type Stack } from './stack.js';
 import { waitFor } from '../support/wait.js';
@@ -25,30 +24,17 @@ describe('care circle in a real browser', () => {
   let ana: string;
   let cgm: Provisioned;
   let oximeter: Provisioned;
-  const devices: DeviceClient[] = [];
   const problems: PageProblems[] = [];
   let patientPage: Page;
   let carerPage: Page;
   let invitationLink: string;
   let seq = 0;
 
-  async function device(d: Provisioned): Promise<DeviceClient> {
-    const existing = devices.find((c) => c.deviceId === d.id);
-    if (existing) return existing;
-    const client = new DeviceClient({
-      deviceId: d.id,
-      secret: d.credentials.password,
-      mqttUrl: stack.mqttUrl,
-      topicRoot: stack.topicRoot,
-    });
-    await client.connect();
-    devices.push(client);
-    return client;
-  }
-
   async function send(d: Provisioned, metric: string, value: number): Promise<void> {
     seq += 1;
-    await (await device(d)).sendTelemetry({ seq, ts: new Date().toISOString(), readings: [{ metric, value }] });
+    await (
+      await stack.connectDevice(d)
+    ).sendTelemetry({ seq, ts: new Date().toISOString(), readings: [{ metric, value }] });
   }
 
   beforeAll(async () => {
@@ -72,7 +58,6 @@ describe('care circle in a real browser', () => {
   }, 120_000);
 
   afterAll(async () => {
-    await Promise.all(devices.map((d) => d.close().catch(() => undefined)));
     await browser?.close();
     await stack?.close();
   });

@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page, WebSocketRoute } from 'playwright-core';
-import { DeviceClient } from '../../device-simulator/src/device-client.js';
 import { playPlan } from '../../device-simulator/src/plan-player.js';
 import { anchorForSpeed, planDurationMs, scenarioByName } from '../../device-simulator/src/scenarios.js';
 import { healthyTimeline, takeUntil } from '../../device-simulator/src/virtual-device.js';
@@ -32,29 +31,14 @@ describe('dashboard in a real browser', () => {
   let john: string;
   let cgm: Provisioned;
   let oximeter: Provisioned;
-  const devices: DeviceClient[] = [];
   const problems: PageProblems[] = [];
   let pageA: Page;
   let pageB: Page;
 
   /** One connection per device, as a real one holds (a second would take over its client id). */
-  async function device(d: Provisioned): Promise<DeviceClient> {
-    const existing = devices.find((c) => c.deviceId === d.id);
-    if (existing) return existing;
-    const client = new DeviceClient({
-      deviceId: d.id,
-      secret: d.credentials.password,
-      mqttUrl: stack.mqttUrl,
-      topicRoot: stack.topicRoot,
-    });
-    await client.connect();
-    devices.push(client);
-    return client;
-  }
-
   /** Publishes a timeline as fast as the broker acknowledges (event times stay as planned). */
   async function backfill(d: Provisioned, steps: Iterable<PlanStep>): Promise<void> {
-    const result = await playPlan(await device(d), steps, { speed: 1e9 });
+    const result = await playPlan(await stack.connectDevice(d), steps, { speed: 1e9 });
     expect(result.failed).toBe(0);
   }
 
@@ -110,7 +94,6 @@ describe('dashboard in a real browser', () => {
   }, 120_000);
 
   afterAll(async () => {
-    await Promise.all(devices.map((d) => d.close().catch(() => undefined)));
     await browser?.close();
     await stack?.close();
   });
@@ -175,7 +158,7 @@ describe('dashboard in a real browser', () => {
     const steps = scenario
       .build({ seed: 1, t0: anchorForSpeed(Date.now(), planDurationMs(untilNadir), speed) })
       .filter((s) => s.atMs <= 55 * 60_000);
-    const played = await playPlan(await device(cgm), steps, { speed });
+    const played = await playPlan(await stack.connectDevice(cgm), steps, { speed });
     expect(played.failed).toBe(0);
 
     const highOpen = pageA.locator(`tr[data-patient-id="${maria}"] li[data-state="open"] [data-priority="high"]`);
@@ -331,7 +314,7 @@ describe('dashboard in a real browser', () => {
     const desaturation = scenarioByName('desaturation')
       .build({ seed: 2, t0: Date.now() })
       .filter((s) => s.atMs <= 150_000);
-    const played = await playPlan(await device(oximeter), desaturation, { speed: 1e9 });
+    const played = await playPlan(await stack.connectDevice(oximeter), desaturation, { speed: 1e9 });
     expect(played.failed).toBe(0);
     const raised = await waitFor(
       async () => (await alertsOf(john, 'open')).find((a) => a.rule === 'spo2.critical'),

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { INestApplication, INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { DeviceTypeKey } from '@lantern/domain';
+import { DeviceClient } from '../../device-simulator/src/device-client.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
 /**
@@ -23,6 +24,8 @@ export interface Stack {
   /** JSON over REST as `token`'s user; throws on a non-2xx answer. */
   rest<T>(method: string, path: string, token?: string, body?: unknown): Promise<T>;
   login(email: string, password: string): Promise<string>;
+  /** The device's MQTT client, connected on first use with its credentials; closed by close(). */
+  connectDevice(device: Provisioned): Promise<DeviceClient>;
   close(): Promise<void>;
 }
 
@@ -52,7 +55,9 @@ export async function startStack(): Promise<Stack> {
 
   let api: INestApplication | undefined;
   let ingest: INestApplicationContext | undefined;
+  const devices: DeviceClient[] = [];
   const close = async (): Promise<void> => {
+    await Promise.all(devices.map((d) => d.close().catch(() => undefined)));
     await ingest?.close().catch(() => undefined);
     await api?.close().catch(() => undefined);
     await db.drop().catch(() => undefined);
@@ -94,6 +99,14 @@ export async function startStack(): Promise<Stack> {
     rest,
     login: async (email, password) =>
       (await rest<{ accessToken: string }>('POST', '/auth/login', undefined, { email, password })).accessToken,
+    async connectDevice(device) {
+      const existing = devices.find((c) => c.deviceId === device.id);
+      if (existing) return existing;
+      const client = new DeviceClient({ deviceId: device.id, secret: device.credentials.password, mqttUrl, topicRoot });
+      await client.connect();
+      devices.push(client);
+      return client;
+    },
     close,
   };
 }
