@@ -25,6 +25,12 @@ export default tseslint.config(
     },
   },
   {
+    // Plain ES-module scripts that tests run as child processes (a real SMTP server, say): outside
+    // tsconfig, so linted without type information.
+    files: ['**/*.mjs'],
+    extends: [tseslint.configs.disableTypeChecked],
+  },
+  {
     // Broker topics are built in one place, libs/messaging/src/topics.ts (STYLE.md "Typed events"): a
     // template with `/devices/`, `/events/patients/` or `/internal/` right after an interpolation (the
     // root) is a topic built by hand. Tests build raw ones on purpose, and so does the fuzzer.

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { randomUUID } from 'node:crypto';
+import { createECDH, randomBytes, randomUUID } from 'node:crypto';
 import type { Bundle, OperationOutcome } from '@medplum/fhirtypes';
+import { DEFAULT_ESCALATION } from '@lantern/domain';
 import { ReadingRepository } from '@lantern/storage';
+import { DeliveryReceipts } from '../../apps/api/src/escalation/delivery-receipts.js';
 import { bodyOf } from '../support/http.js';
 import type { ErrorBodyDto } from '../../apps/api/src/http/error-body.dto.js';
 import type { PatientDetailDto } from '../../apps/api/src/patients/patient.dto.js';
@@ -56,6 +58,7 @@ const ids = {
   pendingShare: '',
   freshShare: '',
   invitationToken: '',
+  delivery: '',
 };
 const password = 'a-long-password-1';
 
@@ -222,6 +225,13 @@ const patientsOnly = (status: number): Record<Actor, number> => ({
 const ownCareCircleOfP = (status: number): Record<Actor, number> => ({ ...patientsOnly(status), otherPatient: 404 });
 
 const HOOK_AUTH = { Authorization: `Bearer ${HOOK_SECRET}` };
+
+/** What a browser's `PushSubscription.toJSON()` gives, for `endpoint`. */
+function browserPushSubscription(endpoint: string): object {
+  const ecdh = createECDH('prime256v1');
+  ecdh.generateKeys();
+  return { endpoint, keys: { p256dh: ecdh.getPublicKey('base64url'), auth: randomBytes(16).toString('base64url') } };
+}
 
 const ROWS: Row[] = [
   {
@@ -491,6 +501,72 @@ const ROWS: Row[] = [
     expected: clinicalChangeToP(200),
   },
   {
+    name: 'GET /patients/:id/escalation',
+    method: 'get',
+    path: () => `/api/v1/patients/${ids.patientP}/escalation`,
+    // The order of who is told is the care team's and the patient's, not a caregiver's.
+    expected: { ...visibleToP(200), caregiver: 403 },
+  },
+  {
+    name: 'PUT /patients/:id/escalation',
+    method: 'put',
+    path: () => `/api/v1/patients/${ids.patientP}/escalation`,
+    body: () => DEFAULT_ESCALATION,
+    expected: clinicalChangeToP(200),
+  },
+  {
+    name: 'DELETE /patients/:id/escalation',
+    method: 'delete',
+    path: () => `/api/v1/patients/${ids.patientP}/escalation`,
+    expected: clinicalChangeToP(200),
+  },
+  {
+    name: 'GET /alerts/:id/deliveries',
+    method: 'get',
+    path: () => `/api/v1/alerts/${ids.alertA}/deliveries`,
+    expected: visibleToP(200),
+  },
+  {
+    name: 'GET /alerts/:id/timeline',
+    method: 'get',
+    path: () => `/api/v1/alerts/${ids.alertA}/timeline`,
+    expected: visibleToP(200),
+  },
+  {
+    name: 'POST /me/alerts/:id/acknowledge',
+    method: 'post',
+    path: () => `/api/v1/me/alerts/${ids.alertForAction}/acknowledge`,
+    prepare: async () => {
+      ids.alertForAction = await insertAlert(ids.patientP);
+    },
+    // The patient and a caregiver shown the alert confirm; clinicians acknowledge on their own route.
+    expected: {
+      admin: 403,
+      inTeam: 403,
+      outOfTeam: 403,
+      patient: 200,
+      otherPatient: 404,
+      caregiver: 200,
+      anonymous: 401,
+    },
+  },
+  {
+    name: 'POST /deliveries/:id/receipt',
+    method: 'post',
+    path: () => `/api/v1/deliveries/${ids.delivery}/receipt`,
+    prepare: async () => {
+      const [row] = await api.db.query<{ id: string }[]>(
+        `INSERT INTO alert_deliveries (alert_id, patient_id, tier, recipient_role, channel)
+         VALUES ($1, $2, 0, 'patient', 'push') RETURNING id::text`,
+        [ids.alertA, ids.patientP],
+      );
+      ids.delivery = row.id;
+    },
+    // No login: the delivery's receipt token is the credential, whoever sends it.
+    body: () => ({ token: api.app.get(DeliveryReceipts).token(ids.delivery), event: 'delivered' }),
+    expected: all(204),
+  },
+  {
     name: 'GET /patients/:id/alert-rules',
     method: 'get',
     path: () => `/api/v1/patients/${ids.patientP}/alert-rules`,
@@ -558,6 +634,43 @@ const ROWS: Row[] = [
     expected: ownCareCircleOfP(204),
   },
   { name: 'GET /me/access-log', method: 'get', path: () => '/api/v1/me/access-log', expected: patientsOnly(200) },
+  { name: 'GET /me/settings', method: 'get', path: () => '/api/v1/me/settings', expected: patientsOnly(200) },
+  {
+    name: 'GET /push/public-key',
+    method: 'get',
+    path: () => '/api/v1/push/public-key',
+    expected: { ...all(200), anonymous: 401 },
+  },
+  {
+    name: 'POST /me/push-subscriptions',
+    method: 'post',
+    path: () => '/api/v1/me/push-subscriptions',
+    body: () => browserPushSubscription(`https://push.example.org/${randomUUID()}`),
+    expected: { ...all(201), anonymous: 401 },
+  },
+  {
+    name: 'DELETE /me/push-subscriptions',
+    method: 'delete',
+    path: () => '/api/v1/me/push-subscriptions',
+    // Each caller removes the subscription they registered just before.
+    prepare: async (actor) => {
+      if (actor === 'anonymous') return;
+      await api.http
+        .post('/api/v1/me/push-subscriptions')
+        .set('Authorization', `Bearer ${token[actor]}`)
+        .send(browserPushSubscription(`https://push.example.org/matrix-${actor}`))
+        .expect(201);
+    },
+    body: (actor) => ({ endpoint: `https://push.example.org/matrix-${actor}` }),
+    expected: { ...all(204), anonymous: 401 },
+  },
+  {
+    name: 'PUT /me/settings',
+    method: 'put',
+    path: () => '/api/v1/me/settings',
+    body: () => ({ quietHours: null }),
+    expected: patientsOnly(200),
+  },
   {
     name: 'POST /auth/accept-invitation',
     method: 'post',

@@ -5,6 +5,7 @@ import type { DataSource } from 'typeorm';
 import type { ServiceMqttClient } from '@lantern/messaging';
 import type { LoginResponseDto } from '../../apps/api/src/auth/auth.dto.js';
 import { createApiApp } from '../../apps/api/src/create-api-app.js';
+import { TEST_VAPID } from '../support/vapid.js';
 import { API_BROKER } from '../../apps/api/src/broker/api-broker.tokens.js';
 import { appLoginUrl, createTestDatabase, type TestDatabase } from '../support/database.js';
 import { bodyOf } from '../support/http.js';
@@ -53,6 +54,7 @@ export async function startApi(
     ADMIN_PASSWORD,
     JWT_SECRET: randomBytes(32).toString('hex'),
     MQTT_HOOK_SECRET: HOOK_SECRET,
+    ...TEST_VAPID,
     // No ingest runs beside this api: /health judges database and broker only (test/ops covers the ingest).
     HEALTH_REQUIRE_INGEST: 'false',
     ...env,

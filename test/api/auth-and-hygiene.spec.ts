@@ -217,7 +217,12 @@ describe('API hygiene', () => {
 
   it('reports health of database and broker', async () => {
     const res = await api.http.get('/health').expect(200);
-    expect(res.body).toEqual({ status: 'ok', database: 'up', broker: 'up' });
+    expect(res.body).toEqual({
+      status: 'ok',
+      database: 'up',
+      broker: 'up',
+      deliveries: { status: 'up', problems: [] },
+    });
   });
 });
 
@@ -234,7 +239,12 @@ describe('starting with the broker unreachable', () => {
     const down = await startApi({ MQTT_URL: `mqtt://127.0.0.1:${closed}` }, { waitForBroker: false });
     try {
       const res = await down.http.get('/health').expect(503);
-      expect(res.body).toEqual({ status: 'unavailable', database: 'up', broker: 'down' });
+      expect(res.body).toEqual({
+        status: 'unavailable',
+        database: 'up',
+        broker: 'down',
+        deliveries: { status: 'up', problems: [] },
+      });
       await down.login(ADMIN_EMAIL, ADMIN_PASSWORD);
     } finally {
       await down.close();

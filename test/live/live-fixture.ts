@@ -9,6 +9,7 @@ import type { DeviceTypeKey, LiveClientToServerEvents, LiveServerToClientEvents,
 import { ServiceMqttClient } from '@lantern/messaging';
 import { UserRepository } from '@lantern/storage';
 import { createApiApp } from '../../apps/api/src/create-api-app.js';
+import { TEST_VAPID } from '../support/vapid.js';
 import { LiveRoutingService } from '../../apps/api/src/live/live-routing.service.js';
 import { API_BROKER } from '../../apps/api/src/broker/api-broker.tokens.js';
 
@@ -23,6 +24,7 @@ export function liveTestEnv(databaseUrl: string, extra: Record<string, string> =
     MQTT_TOPIC_ROOT: root,
     JWT_SECRET: 'live-test-secret-that-is-long-enough-0123456789',
     LOG_LEVEL: 'error',
+    ...TEST_VAPID,
     ...extra,
   });
   return root;

@@ -320,7 +320,9 @@ describe('Socket.IO /live', () => {
       expect(api.routing.watched().has(patient)).toBe(false);
       expect(filters()).toEqual([]);
 
-      // The broker no longer sends us this patient's messages: a later marker arrives alone.
+      // The broker no longer sends us this patient's telemetry; its alert still comes — the escalation
+      // chain follows every patient's alert events to start a new alert's tiers at once — but reaches
+      // no socket: with the marker, two messages.
       const watcher = await live(clinician);
       const seenMarker = record(watcher);
       await ask(watcher, 'subscribe', { patientId: patientA });
@@ -329,8 +331,9 @@ describe('Socket.IO /live', () => {
       await publish(topics.telemetry(device), { readings: [{ metric: 'heart_rate', value: 80 }] });
       await publish(topics.patientAlerts(patientA), alertFor(patientA, 'marker'));
       await waitFor(() => seenMarker.alert.length === 1, 'marker', 5000);
-      expect(api.mqtt.receivedCount - before).toBe(1);
+      expect(api.mqtt.receivedCount - before).toBe(2);
       expect(seenFirst.alert).toHaveLength(1);
+      expect(seenMarker.alert).toHaveLength(1);
     });
 
     it('an unsubscribe sent right after a subscribe leaves nothing subscribed', async () => {

@@ -17,6 +17,12 @@ export default defineConfig({
     target: 'es2022',
     sourcemap: true,
     chunkSizeWarningLimit: 200,
+    rollupOptions: {
+      // The service worker is an entry of its own at /sw.js, unhashed: its URL is its identity, and
+      // at the root its scope covers the whole app.
+      input: { index: here('index.html'), sw: here('src/service-worker.ts') },
+      output: { entryFileNames: (chunk) => (chunk.name === 'sw' ? 'sw.js' : 'assets/[name]-[hash].js') },
+    },
   },
   server: {
     // `npx vite apps/api/dashboard` during development, with the api on :3000.

@@ -17,6 +17,8 @@ import { AlertsModule } from './alerts/alerts.module.js';
 import { IngestAdminModule } from './ingest/ingest-admin.module.js';
 import { FhirModule } from './fhir/fhir.module.js';
 import { CareCircleModule } from './care-circle/care-circle.module.js';
+import { SettingsModule } from './settings/settings.module.js';
+import { EscalationModule } from './escalation/escalation.module.js';
 
 /** The api role. Feature modules: append to the list. */
 @Module({
@@ -39,6 +41,8 @@ import { CareCircleModule } from './care-circle/care-circle.module.js';
     AlertsModule,
     FhirModule,
     CareCircleModule,
+    SettingsModule,
+    EscalationModule,
   ],
 })
 export class ApiModule {}

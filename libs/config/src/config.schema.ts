@@ -1,3 +1,4 @@
+import { createECDH } from 'node:crypto';
 import { isIP } from 'node:net';
 
 /** One declared setting: its environment variable, default, and how a raw string becomes a value. */
@@ -78,6 +79,19 @@ const bool = (raw: string): boolean | ParseError =>
 const email = (raw: string): string | ParseError =>
   /^[^@\s]+@[^@\s]+$/.test(raw) ? raw.toLowerCase() : new ParseError('must be an e-mail address');
 
+/** "Lantern <alerts@example.org>" or a bare address: the sender of outgoing e-mail. */
+const mailbox = (raw: string): string | ParseError =>
+  /^([^<>\r\n]*<[^@\s<>]+@[^@\s<>]+>|[^@\s<>]+@[^@\s<>]+)$/.test(raw.trim())
+    ? raw.trim()
+    : new ParseError(`must be an address or Name <address>, got '${raw}'`);
+
+/** smtp:// or smtps:// with a host. Its problems never quote the URL: it may hold a password. */
+const smtpUrl = (raw: string): string | ParseError => {
+  const checked = url('smtp:', 'smtps:')(raw);
+  if (checked instanceof ParseError) return checked;
+  return new URL(raw).hostname === '' ? new ParseError('must name a host') : checked;
+};
+
 /** "https://a.example.org, http://localhost:5173": browser origins, each exactly scheme://host[:port]. */
 const origins = (raw: string): string[] | ParseError => {
   const list = raw
@@ -100,6 +114,14 @@ const origins = (raw: string): string[] | ParseError => {
   }
   return list;
 };
+
+/** A VAPID key as push services and browsers exchange it: unpadded base64url of `bytes` bytes. */
+const vapidKey =
+  (bytes: number, what: string) =>
+  (raw: string): string | ParseError =>
+    /^[A-Za-z0-9_-]+$/.test(raw) && Buffer.from(raw, 'base64url').length === bytes
+      ? raw
+      : new ParseError(`must be ${what}: ${bytes} bytes in unpadded base64url`);
 
 /** "broker.example.org, 192.168.1.20": host names and IP addresses, for a certificate's subjectAltName. */
 const hostList = (raw: string): string[] | ParseError => {
@@ -448,10 +470,52 @@ export const SETTINGS = {
     description: 'Key of the webhook HMAC-SHA256 signature header (≥ 16 characters); required with ALERT_WEBHOOK_URL.',
     parse: text(16),
   },
+  smtpUrl: {
+    env: 'SMTP_URL',
+    description:
+      "SMTP server of the escalation chain's e-mail channel: smtp://host:587 (STARTTLS) or smtps://host:465, with user:password (percent-encoded) when it asks for a login. Unset: no e-mail deliveries.",
+    parse: smtpUrl,
+  },
+  emailFrom: {
+    env: 'EMAIL_FROM',
+    description: 'Sender of alert e-mail: an address or Name <address> the SMTP server lets Lantern send as.',
+    default: 'Lantern <alerts@localhost>',
+    parse: mailbox,
+  },
+  smtpRequireTls: {
+    env: 'SMTP_REQUIRE_TLS',
+    description:
+      'With an smtp:// SMTP_URL, send only over STARTTLS (alert e-mail carries patient data). false: only for a relay on the same host or a test server.',
+    default: 'true',
+    parse: bool,
+  },
+  vapidPublicKey: {
+    env: 'VAPID_PUBLIC_KEY',
+    description:
+      'Web Push: the VAPID public key (base64url, 65 bytes uncompressed P-256), with VAPID_PRIVATE_KEY. Unset: a pair generated once and kept in DATA_DIR/vapid.json.',
+    parse: vapidKey(65, 'an uncompressed P-256 public key'),
+  },
+  vapidPrivateKey: {
+    env: 'VAPID_PRIVATE_KEY',
+    description: 'Web Push: the VAPID private key (base64url, 32 bytes) of VAPID_PUBLIC_KEY. Keep it secret.',
+    parse: vapidKey(32, 'a P-256 private key'),
+  },
+  vapidSubject: {
+    env: 'VAPID_SUBJECT',
+    description:
+      'Web Push: how push services can reach the operator, a mailto: or https: URL sent in every VAPID token. Unset: mailto:ADMIN_EMAIL.',
+    parse: url('mailto:', 'https:'),
+  },
   signalLossSweepMs: {
     env: 'SIGNAL_LOSS_SWEEP_MS',
     description: 'How often the ingest checks every device for signal loss and escalates alerts.',
     default: '10000',
+    parse: int(100, 600_000),
+  },
+  quietHoursReleaseMs: {
+    env: 'QUIET_HOURS_RELEASE_MS',
+    description: 'How often the ingest publishes patient messages held for quiet hours whose window is over.',
+    default: '5000',
     parse: int(100, 600_000),
   },
   logLevel: {
@@ -515,6 +579,23 @@ const CROSS_CHECKS: readonly ((env: NodeJS.ProcessEnv) => string | undefined)[] 
     isSet(env, SETTINGS.alertWebhookUrl.env) && !isSet(env, SETTINGS.alertWebhookSecret.env)
       ? `${SETTINGS.alertWebhookSecret.env} must be set when ${SETTINGS.alertWebhookUrl.env} is set (webhook deliveries are always signed)`
       : undefined,
+  // Browsers subscribed with the public key; signing with another private key gets every push refused (403).
+  (env) => {
+    const [pub, priv] = [env[SETTINGS.vapidPublicKey.env], env[SETTINGS.vapidPrivateKey.env]];
+    if (isSet(env, SETTINGS.vapidPublicKey.env) !== isSet(env, SETTINGS.vapidPrivateKey.env))
+      return `${SETTINGS.vapidPublicKey.env} and ${SETTINGS.vapidPrivateKey.env} must be set together`;
+    if (!pub || !priv || typeof vapidKey(32, '')(priv) !== 'string' || typeof vapidKey(65, '')(pub) !== 'string')
+      return undefined;
+    const ecdh = createECDH('prime256v1');
+    try {
+      ecdh.setPrivateKey(Buffer.from(priv, 'base64url'));
+    } catch {
+      return `${SETTINGS.vapidPrivateKey.env} is not a valid P-256 private key`;
+    }
+    return ecdh.getPublicKey('base64url', 'uncompressed') === pub
+      ? undefined
+      : `${SETTINGS.vapidPublicKey.env} is not the public key of ${SETTINGS.vapidPrivateKey.env}`;
+  },
   // Half a pair would silently fall back to the generated certificate: devices pinning the configured one fail.
   (env) =>
     isSet(env, SETTINGS.mqttTlsCertFile.env) !== isSet(env, SETTINGS.mqttTlsKeyFile.env)

@@ -5,6 +5,8 @@ export * from './reading.js';
 export * from './alert.js';
 export * from './people.js';
 export * from './care-circle.js';
+export * from './escalation.js';
+export * from './quiet-hours.js';
 export * from './live-events.js';
 export * from './domain-error.js';
 export * from './ids.js';

@@ -34,12 +34,19 @@ export interface LiveUnauthorizedEvent {
   reason: 'revoked' | 'expired';
 }
 
+/**
+ * The receipt a client sends for an `alert` or `notification` (contract §4.3): the socket channel's
+ * `deliveredAt`. The server passes it only when it tracks a delivery, so a client checks
+ * `typeof ack === 'function'` before calling it.
+ */
+export type LiveReceipt = (reply: { ok: true }) => void;
+
 /** Server → client events on the `/live` namespace (contract §2); shared by server, simulator, dashboard, tests. */
 export interface LiveServerToClientEvents {
   reading: (event: LiveReadingEvent) => void;
-  alert: (event: AlertResource) => void;
+  alert: (event: AlertResource, ack?: LiveReceipt) => void;
   device: (event: LiveDeviceEvent) => void;
-  notification: (event: PatientNotificationResource) => void;
+  notification: (event: PatientNotificationResource, ack?: LiveReceipt) => void;
   unauthorized: (event: LiveUnauthorizedEvent) => void;
 }
 

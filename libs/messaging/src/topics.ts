@@ -24,6 +24,8 @@ export interface Topics {
   /** Subscription filters of the ingest role. */
   readonly allTelemetry: string;
   readonly allStatus: string;
+  /** Every patient's alert events: the api's escalation chain starts a new alert's first tier at once. */
+  readonly allPatientAlerts: string;
   /**
    * The canary an ingest instance publishes to itself, proving its subscription delivers. One topic
    * per client id (levels-safe), so each instance hears its own even when subscriptions are shared.
@@ -50,6 +52,7 @@ export function topicsFor(root: string): Topics {
     deviceRevoked: `${root}/internal/device-revoked`,
     allTelemetry: `${root}/devices/+/telemetry`,
     allStatus: `${root}/devices/+/status`,
+    allPatientAlerts: `${root}/events/patients/+/alerts`,
     ingestCanary: (clientId) => `${root}/internal/ingest-canary/${clientId.replace(/[^A-Za-z0-9_.-]/g, '_')}`,
   };
 }

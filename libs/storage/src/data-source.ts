@@ -11,6 +11,8 @@ import { AppRole1766000000000 } from './migrations/1766000000000-app-role.js';
 import { CareCircle1766000000100 } from './migrations/1766000000100-care-circle.js';
 import { AlertProvenance1766000001600 } from './migrations/1766000001600-alert-provenance.js';
 import { NotificationThreads1766000001610 } from './migrations/1766000001610-notification-threads.js';
+import { EscalationDeliveries1766000002000 } from './migrations/1766000002000-escalation-deliveries.js';
+import { PatientSettings1766000002100 } from './migrations/1766000002100-patient-settings.js';
 
 /** Every migration in order. An explicit list, not a glob: globs do not survive ESM and `nest build`. */
 export const MIGRATIONS = [
@@ -26,6 +28,8 @@ export const MIGRATIONS = [
   CareCircle1766000000100,
   AlertProvenance1766000001600,
   NotificationThreads1766000001610,
+  EscalationDeliveries1766000002000,
+  PatientSettings1766000002100,
 ];
 
 export interface DataSourceOptions {

@@ -1,6 +1,9 @@
 import type {
+  AlertConfirmed,
   AlertResource,
+  AlertTimeline,
   DeviceTypeKey,
+  EscalationPolicy,
   MetricKey,
   PatientNotificationResource,
   Role,
@@ -131,6 +134,8 @@ export class ApiError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** Each problem with the input, when the server listed them (a 400's `details`, or its `message` list). */
+    readonly details: string[] = [],
   ) {
     super(message);
   }
@@ -279,8 +284,9 @@ export async function request<T>(method: string, path: string, body?: unknown): 
   const text = await res.text();
   const json: unknown = text ? JSON.parse(text) : undefined;
   if (!res.ok) {
-    const message = (json as { message?: string | string[] } | undefined)?.message;
-    throw new ApiError(res.status, Array.isArray(message) ? message.join('; ') : (message ?? res.statusText));
+    const { message, details } = (json ?? {}) as { message?: string | string[]; details?: unknown };
+    const listed = Array.isArray(details) ? details.map(String) : Array.isArray(message) ? message : [];
+    throw new ApiError(res.status, Array.isArray(message) ? message.join('; ') : (message ?? res.statusText), listed);
   }
   return json as T;
 }
@@ -370,6 +376,21 @@ export function getAlerts(query: Record<string, string>, maxPages = 5): Promise<
 
 export const acknowledgeAlert = (id: string): Promise<AlertResource> =>
   request('POST', `/alerts/${id}/acknowledge`, {});
+
+/** One step of an alert's escalation chain as the timeline reports it: when it was due and when it started. */
+export const getAlertTimeline = (id: string): Promise<AlertTimeline> => request('GET', `/alerts/${id}/timeline`);
+
+/** A patient's or caregiver's "I'm taking care of it": stops the alert's escalation chain. */
+export const confirmAlert = (id: string): Promise<AlertConfirmed> =>
+  request('POST', `/me/alerts/${id}/acknowledge`, {});
+
+export const getEscalation = (patientId: string): Promise<EscalationPolicy> =>
+  request('GET', `/patients/${patientId}/escalation`);
+export const putEscalation = (patientId: string, policy: EscalationPolicy): Promise<EscalationPolicy> =>
+  request('PUT', `/patients/${patientId}/escalation`, policy);
+/** Back to the defaults; answers the policy now in force. */
+export const deleteEscalation = (patientId: string): Promise<unknown> =>
+  request('DELETE', `/patients/${patientId}/escalation`);
 export const resolveAlert = (id: string): Promise<AlertResource> => request('POST', `/alerts/${id}/resolve`, {});
 
 export async function getAlertRules(patientId: string): Promise<AlertRule[]> {

@@ -1,8 +1,10 @@
 import { METRIC_KEYS, METRICS, isMetricKey, type AlertResource } from '@lantern/domain';
 import { getAlerts, getLatest, getPatients, patientName, type LatestReading, type Patient } from './api.js';
+import { Confirmations } from './alert-confirmation.js';
 import type { AppContext } from './app-context.js';
 import { h, replace } from './dom.js';
 import { ageSpoken, valueSpoken } from './format.js';
+import { isNewerAlert } from './store.js';
 
 /** What a caregiver sees of one patient: what the REST answers hold, which is only what was shared. */
 interface SharedPatient {
@@ -26,6 +28,8 @@ function possessive(patient: Patient): string {
  */
 export function caregiverView(root: HTMLElement, ctx: AppContext): () => void {
   const shared = new Map<string, SharedPatient>();
+  // "I'm on it" (contract §4.3): the button, or who is taking care of each alert.
+  const confirmations = new Confirmations(ctx, 'caregiver');
   const listBox = h('div', { class: 'shared-patients' });
   replace(
     root,
@@ -67,13 +71,21 @@ export function caregiverView(root: HTMLElement, ctx: AppContext): () => void {
             h(
               'ul',
               { class: 'plain' },
-              alerts.map((a) => h('li', { 'data-alert-id': a.id, 'data-metric': a.metric ?? '' }, a.message)),
+              alerts.map((a) =>
+                h(
+                  'li',
+                  { 'data-alert-id': a.id, 'data-metric': a.metric ?? '' },
+                  a.message,
+                  confirmations.control(a, patientName(entry.patient)),
+                ),
+              ),
             ),
           ),
     );
   }
 
   const offs = [
+    confirmations.onChange(() => shared.forEach(render)),
     ctx.live.on('reading', (e) => {
       const entry = shared.get(e.patientId);
       if (!entry) return;
@@ -83,7 +95,11 @@ export function caregiverView(root: HTMLElement, ctx: AppContext): () => void {
     ctx.live.on('alert', (a) => {
       const entry = shared.get(a.patientId);
       if (!entry) return;
+      const current = entry.alerts.get(a.id);
+      // Chain deliveries repeat an alert the page may have: keep the newer version.
+      if (current && !isNewerAlert(a, current)) return;
       entry.alerts.set(a.id, a);
+      if (a.state !== 'resolved') confirmations.load(a.id, true);
       render(entry);
     }),
   ];
@@ -102,6 +118,7 @@ export function caregiverView(root: HTMLElement, ctx: AppContext): () => void {
           box: h('section', { class: 'card shared-patient', 'data-patient-id': patient.id }),
         };
         shared.set(patient.id, entry);
+        for (const id of entry.alerts.keys()) confirmations.load(id);
         listBox.appendChild(entry.box);
         void ctx.live.subscribe(patient.id);
         for (const r of await getLatest(patient.id)) entry.latest.set(r.metric, r);

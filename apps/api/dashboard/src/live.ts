@@ -2,13 +2,23 @@ import { io, type Socket } from 'socket.io-client';
 import {
   LIVE_NAMESPACE,
   type LiveClientToServerEvents,
+  type LiveReceipt,
   type LiveServerToClientEvents,
   type SubscribeAck,
 } from '@lantern/domain';
 
 type LiveSocket = Socket<LiveServerToClientEvents, LiveClientToServerEvents>;
-/** The events views listen to; `unauthorized` is the connection's own business. */
-type ViewEvents = Omit<LiveServerToClientEvents, 'unauthorized'>;
+/**
+ * The events views listen to, payload only: `unauthorized` is the connection's own business, and so
+ * are the receipts of `alert` and `notification`, sent once per event whatever the views do.
+ */
+type ViewEvents = {
+  [E in Exclude<keyof LiveServerToClientEvents, 'unauthorized'>]: (
+    event: Parameters<LiveServerToClientEvents[E]>[0],
+  ) => void;
+};
+/** Events the server may ask a receipt for (contract §4.3). */
+const RECEIPTED: ReadonlySet<string> = new Set(['alert', 'notification'] satisfies (keyof ViewEvents)[]);
 type Handlers = { [E in keyof ViewEvents]: Set<ViewEvents[E]> };
 export type LiveStatus = 'connecting' | 'live' | 'offline';
 
@@ -92,7 +102,7 @@ export class LiveConnection {
       // 'expired': the disconnect that follows renews the token and reconnects.
     });
     for (const event of Object.keys(this.handlers) as (keyof ViewEvents)[]) {
-      this.socket.on(event, ((payload: never) => {
+      this.socket.on(event, ((payload: never, ack?: unknown) => {
         for (const handler of this.handlers[event]) {
           // One failing view must not stop the others from hearing the event.
           try {
@@ -101,6 +111,9 @@ export class LiveConnection {
             console.warn('live handler failed', error);
           }
         }
+        // The receipt says the event reached this page (the socket channel's deliveredAt), after the
+        // views had it: the store merged it, the alarm sounded, the list shows it.
+        if (RECEIPTED.has(event) && typeof ack === 'function') (ack as LiveReceipt)({ ok: true });
       }) as never);
     }
   }

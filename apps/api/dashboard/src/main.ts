@@ -25,6 +25,7 @@ import { LiveConnection } from './live.js';
 import { MonitoringBanner } from './monitoring-banner.js';
 import { patientDetailView } from './patient-detail.js';
 import { patientView } from './patient-view.js';
+import { pushOptInButton } from './push-opt-in.js';
 import { ClinicianStore } from './store.js';
 
 const app = document.getElementById('app')!;
@@ -149,6 +150,7 @@ function startShell(session: Session): Shell {
     liveStatus,
     h('span', { class: 'spacer' }),
     alarm?.muteButton ?? null,
+    pushOptInButton(toast),
     h('span', { class: 'user' }, session.user.displayName ?? session.user.email),
     h('button', { type: 'button', onclick: signOut }, 'Sign out'),
   );

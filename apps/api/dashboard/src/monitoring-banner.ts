@@ -9,6 +9,7 @@ interface HealthBody {
   database?: string;
   broker?: string;
   ingest?: { status?: string; problems?: string[] };
+  deliveries?: { status?: string; problems?: string[] };
 }
 
 /** Plain words for what /health reports as not working; empty when everything works. */
@@ -18,6 +19,8 @@ export function monitoringProblems(body: HealthBody | null): string[] {
   if (body.database === 'down') problems.push('The database is not answering.');
   if (body.broker === 'down') problems.push('The device message broker is not reachable.');
   if (body.ingest && body.ingest.status !== 'up') problems.push(...(body.ingest.problems ?? []));
+  // People not being told (the chain stopped, a channel failing) matters as much as readings not arriving.
+  if (body.deliveries && body.deliveries.status !== 'up') problems.push(...(body.deliveries.problems ?? []));
   if (problems.length === 0 && body.status !== 'ok') problems.push('Lantern reports a problem.');
   return problems;
 }

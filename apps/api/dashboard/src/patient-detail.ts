@@ -24,10 +24,12 @@ import {
   type DeviceCredentials,
   type LatestReading,
 } from './api.js';
+import { AlertTimelinePanel } from './alert-timeline.js';
 import type { AppContext } from './app-context.js';
 import { priorityBadge, stateBadge, statusBadge } from './badges.js';
 import { MetricChart, type ThresholdLine } from './chart.js';
 import { h, replace } from './dom.js';
+import { escalationSection } from './escalation-editor.js';
 import { age, clock, metricLabel, ruleLabel, value } from './format.js';
 import { deviceProblem, isNewerAlert, type ClinicianStore } from './store.js';
 
@@ -94,6 +96,8 @@ export function patientDetailView(
   const disposers: (() => void)[] = [];
   const charts = new Map<MetricKey, MetricChart>();
   const alerts = new Map<string, AlertResource>();
+  /** Open timelines by alert id: kept across re-renders of the list, so they keep polling and focus. */
+  const timelines = new Map<string, AlertTimelinePanel>();
   let rules: AlertRule[] = [];
   let devices: Device[] = [];
   let latest = new Map<string, LatestReading>();
@@ -128,6 +132,7 @@ export function patientDetailView(
     ),
     h('section', { class: 'card', 'aria-labelledby': 'h-alerts' }, h('h2', { id: 'h-alerts' }, 'Alerts'), alertList),
     h('section', { class: 'card', 'aria-labelledby': 'h-rules' }, h('h2', { id: 'h-rules' }, 'Alert rules'), ruleTable),
+    escalationSection(patientId, ctx),
     h(
       'section',
       { class: 'card', 'aria-labelledby': 'h-devices' },
@@ -285,9 +290,33 @@ export function patientDetailView(
                   : null,
                 h('button', { type: 'button', onclick: () => void act(ctx.resolve(a)) }, 'Resolve'),
               ),
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'small',
+              'aria-expanded': String(timelines.has(a.id)),
+              'aria-controls': `timeline-${a.id}`,
+              onclick: () => toggleTimeline(a.id),
+            },
+            timelines.has(a.id) ? 'Hide timeline' : 'Show timeline',
+          ),
+          timelines.get(a.id)?.element,
         ),
       ),
     );
+  }
+
+  /** Who was told, when, on what channel, and who took care of it (contract §4.3). */
+  function toggleTimeline(alertId: string): void {
+    const open = timelines.get(alertId);
+    if (open) {
+      open.dispose();
+      timelines.delete(alertId);
+    } else timelines.set(alertId, new AlertTimelinePanel(alertId, ctx));
+    renderAlerts();
+    // The list was redrawn: keep the keyboard on the button just pressed.
+    alertList.querySelector<HTMLButtonElement>(`button[aria-controls="timeline-${alertId}"]`)?.focus();
   }
 
   async function act(result: Promise<AlertResource | null>): Promise<void> {
@@ -512,6 +541,7 @@ export function patientDetailView(
       if (a.patientId !== patientId) return;
       mergeAlert(a);
       renderAlerts();
+      void timelines.get(a.id)?.refresh();
     }),
     ctx.live.on('device', (e) => {
       const device = devices.find((d) => d.id === e.deviceId);
@@ -610,6 +640,7 @@ export function patientDetailView(
     disposed = true;
     window.clearInterval(ticker);
     disposers.forEach((d) => d());
+    for (const timeline of timelines.values()) timeline.dispose();
     for (const chart of charts.values()) chart.destroy();
     if (!store.patients.has(patientId)) ctx.live.unsubscribe(patientId);
   };

@@ -15,8 +15,10 @@ import {
   type Device,
   type LatestReading,
 } from './api.js';
+import { ownAlertsSection } from './alert-confirmation.js';
 import type { AppContext } from './app-context.js';
 import { accessLogSection, careCircleSection } from './care-circle.js';
+import { quietHoursSection } from './quiet-hours-form.js';
 import { h, replace } from './dom.js';
 import { ageSpoken, clock, lostSince, valueSpoken, whenSpoken } from './format.js';
 import { BATTERY_LOW } from './store.js';
@@ -136,9 +138,11 @@ export function patientView(root: HTMLElement, ctx: AppContext): () => void {
   const notificationList = h('ul', { class: 'notifications', 'aria-label': 'Your messages' });
   const tirBox = h('div', { class: 'tir-box' });
   const deviceBox = h('ul', { class: 'patient-devices' });
+  const ownAlerts = ownAlertsSection(patientId, ctx);
   replace(
     root,
     h('h1', {}, `Hello${ctx.session.user.displayName ? `, ${ctx.session.user.displayName}` : ''}`),
+    ownAlerts.element,
     h('section', { class: 'card', 'aria-labelledby': 'h-msg' }, h('h2', { id: 'h-msg' }, 'Messages'), notificationList),
     h(
       'section',
@@ -153,6 +157,7 @@ export function patientView(root: HTMLElement, ctx: AppContext): () => void {
       tirBox,
     ),
     h('section', { class: 'card', 'aria-labelledby': 'h-dev' }, h('h2', { id: 'h-dev' }, 'Your devices'), deviceBox),
+    quietHoursSection(ctx),
     careCircleSection(ctx),
     accessLogSection(ctx),
   );
@@ -386,5 +391,6 @@ export function patientView(root: HTMLElement, ctx: AppContext): () => void {
   return () => {
     window.clearInterval(ticker);
     offs.forEach((off) => off());
+    ownAlerts.dispose();
   };
 }

@@ -26,6 +26,7 @@ import {
   AlertRepository,
   AlertRuleOverrideRepository,
   DeviceRepository,
+  EscalationRepository,
   PatientNotificationRepository,
   Transactions,
   idFromCause,
@@ -89,6 +90,7 @@ export class AlertService {
     private readonly devices: DeviceRepository,
     private readonly audit: AuditService,
     private readonly transactions: Transactions,
+    private readonly escalations: EscalationRepository,
   ) {}
 
   async list(
@@ -249,7 +251,8 @@ export class AlertService {
       throw new ForbiddenError('Only clinicians and admins change alert rules');
   }
 
-  private async findVisible(actor: Actor, alertId: string): Promise<StoredAlert> {
+  /** The alert if the caller may see it (a caregiver: if shared); otherwise NotFoundError, as for an unknown one. */
+  async findVisible(actor: Actor, alertId: string): Promise<StoredAlert> {
     const found = await this.alerts.findById(alertId);
     // An alert of a patient the caller may not see (or a caregiver one not shared) is as unknown as a missing one.
     const grant = found && (await this.access.grantOf(actor.principal, found.patientId));
@@ -274,7 +277,12 @@ export class AlertService {
           decision = decideAlertCommand(current, command, context);
           return decision;
         });
-        if (decided)
+        if (decided) {
+          // A clinician's acknowledgement or resolution is the person's confirmation that stops the chain.
+          await this.escalations.confirm(decided.alert, {
+            id: actor.principal.userId,
+            role: actor.principal.role === 'admin' ? 'admin' : 'clinician',
+          });
           await this.audit.record(actor, {
             action: action === 'acknowledge' ? 'alert.acknowledge' : 'alert.resolve',
             patientId: decided.alert.patientId,
@@ -282,6 +290,7 @@ export class AlertService {
             resourceId: decided.alert.id,
             details: { state: decided.alert.state },
           });
+        }
         return decided;
       });
     } catch (error) {

@@ -1,5 +1,10 @@
 import { Module } from '@nestjs/common';
-import { AlertRepository, AlertRuleOverrideRepository, PatientNotificationRepository } from '@lantern/storage';
+import {
+  AlertRepository,
+  AlertRuleOverrideRepository,
+  EscalationRepository,
+  PatientNotificationRepository,
+} from '@lantern/storage';
 import { LiveModule } from '../live/live.module.js';
 import { AlertService } from './alert.service.js';
 import { AlertsController } from './alerts.controller.js';
@@ -9,6 +14,13 @@ import { NotificationsController } from './notifications.controller.js';
 @Module({
   imports: [LiveModule],
   controllers: [AlertsController, NotificationsController],
-  providers: [AlertRepository, AlertRuleOverrideRepository, PatientNotificationRepository, AlertService],
+  providers: [
+    AlertRepository,
+    AlertRuleOverrideRepository,
+    EscalationRepository,
+    PatientNotificationRepository,
+    AlertService,
+  ],
+  exports: [AlertService],
 })
 export class AlertsModule {}

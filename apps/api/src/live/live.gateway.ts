@@ -20,6 +20,7 @@ import {
 } from '@lantern/auth';
 import {
   LIVE_NAMESPACE,
+  type AlertResource,
   type AuthenticateAck,
   type LiveClientToServerEvents,
   type LiveServerToClientEvents,
@@ -62,6 +63,11 @@ const ACCESS_RECHECK_MS = 30_000;
  * within this interval plus a query, under the 5 s of contract §4.1, broker or no broker.
  */
 export const SESSION_RECHECK_MS = 2_000;
+/** How long a socket has to acknowledge a delivery before it is emitted again. */
+const DELIVERY_ACK_MS = 10_000;
+const PERSON_ROOM_PREFIX = 'user:';
+/** Socket.IO room of every socket of one person (user id), joined at connection. */
+const personRoom = (userId: string): string => `${PERSON_ROOM_PREFIX}${userId}`;
 /** setTimeout's limit; tokens living longer are re-armed on the next check instead. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -145,6 +151,35 @@ export class LiveGateway
   handleConnection(socket: LiveSocket): void {
     this.live.socketConnected(socket.data.principal);
     this.armExpiry(socket);
+    void socket.join(personRoom(socket.data.principal.userId));
+  }
+
+  /** The people with a socket on this instance (user ids). */
+  connectedPeople(): string[] {
+    const ids: string[] = [];
+    for (const room of this.namespace.adapter.rooms.keys())
+      if (room.startsWith(PERSON_ROOM_PREFIX)) ids.push(room.slice(PERSON_ROOM_PREFIX.length));
+    return ids;
+  }
+
+  /**
+   * One socket delivery of the escalation chain (contract §4.3): the alert to each socket of the
+   * person on this instance, each with an acknowledgement callback. `onReceipt` runs for every
+   * socket that acknowledges `{ ok: true }` (the first is the receipt; recording it is idempotent).
+   */
+  deliverToPerson(userId: string, alert: AlertResource, onReceipt: () => void): number {
+    const ids = this.namespace.adapter.rooms.get(personRoom(userId)) ?? new Set<string>();
+    let sent = 0;
+    for (const id of ids) {
+      const socket = this.namespace.sockets.get(id);
+      if (!socket) continue;
+      sent += 1;
+      // Socket.IO's types do not carry an optional acknowledgement through timeout(): emit untyped.
+      (socket as Socket).timeout(DELIVERY_ACK_MS).emit('alert', alert, (error: Error | null, reply?: { ok?: unknown }) => {
+        if (!error && reply?.ok === true) onReceipt();
+      });
+    }
+    return sent;
   }
 
   /**

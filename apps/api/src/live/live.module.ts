@@ -25,6 +25,6 @@ import { PATIENT_DEVICES, type PatientDevices } from './live.tokens.js';
     LiveService,
     LiveGateway,
   ],
-  exports: [LiveService],
+  exports: [LiveService, LiveGateway],
 })
 export class LiveModule {}

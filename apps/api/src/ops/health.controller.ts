@@ -64,6 +64,14 @@ export class IngestHealthDto {
   instances!: IngestInstanceHealthDto[];
 }
 
+export class DeliveriesHealthDto {
+  @ApiProperty({ enum: ['up', 'degraded', 'down'] })
+  status!: 'up' | 'degraded' | 'down';
+
+  @ApiProperty({ type: [String] })
+  problems!: string[];
+}
+
 export class HealthDto {
   @ApiProperty({ enum: ['ok', 'unavailable'] })
   status!: 'ok' | 'unavailable';
@@ -76,6 +84,13 @@ export class HealthDto {
 
   @ApiPropertyOptional({ type: IngestHealthDto, description: 'Absent when HEALTH_REQUIRE_INGEST=false' })
   ingest?: IngestHealthDto;
+
+  @ApiProperty({
+    type: DeliveriesHealthDto,
+    description:
+      'Whether people are told about alerts: down (503) when the escalation chain has stopped; degraded (200) when a channel failed recently.',
+  })
+  deliveries!: DeliveriesHealthDto;
 }
 
 interface StatusResponse {

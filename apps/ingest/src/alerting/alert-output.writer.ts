@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
-import type { AlertResource, PatientNotificationResource } from '@lantern/domain';
+import { quietHoursEnd, type AlertResource, type PatientNotificationResource } from '@lantern/domain';
 import {
   findRule,
   toAlertResource,
@@ -12,6 +12,7 @@ import {
 import { PatientEventPublisher, topicsFor } from '@lantern/messaging';
 import {
   AlertRepository,
+  PatientSettingsRepository,
   classifyDatabaseError,
   databaseErrorMessage,
   type AlertWebhookDelivery,
@@ -91,6 +92,7 @@ export class AlertOutputWriter {
   constructor(
     @Inject(LANTERN_CONFIG) config: LanternConfig,
     private readonly alerts: AlertRepository,
+    private readonly settings: PatientSettingsRepository,
     private readonly webhook: AlertWebhookService,
     private readonly connection: IngestMqttConnection,
     private readonly metrics: IngestMetrics,
@@ -213,7 +215,25 @@ export class AlertOutputWriter {
   }
 
   /**
-   * One round trip for the batch, then emits what it stored, in order. Returns the outputs of
+   * Sets `deliverAt` on the messages created inside their patient's quiet window (one query, only
+   * when there are messages); whether one is low-priority enough to be held is the storing
+   * statement's decision (insertNotificationsSql).
+   */
+  private async addQuietHours(notifications: NewNotification[]): Promise<void> {
+    if (notifications.length === 0) return;
+    const quiet = await this.settings.quietHoursOf(notifications.map((n) => n.patientId));
+    if (quiet.size === 0) return;
+    for (const [i, n] of notifications.entries()) {
+      const window = quiet.get(n.patientId);
+      const end = window && quietHoursEnd(window, n.createdAt);
+      if (end !== undefined) notifications[i] = { ...n, deliverAt: end };
+    }
+  }
+
+  /**
+   * One round trip for the batch (and one before it for the quiet hours of the patients it has
+   * messages for), then emits what it stored, in order; a message held for quiet hours is stored but
+   * not emitted (QuietHoursReleaseService publishes it when the window is over). Returns the outputs of
    * reconciling the alerts whose write did not apply (already stored, or changed meanwhile), to
    * write next; their own transitions are not emitted (the row as stored already said it).
    */
@@ -238,6 +258,7 @@ export class AlertOutputWriter {
       for (const n of output.notifications)
         notifications.push(n.alertId !== null && writes.get(n.alertId)?.opened ? { ...n, dependsOn: n.alertId } : n);
     }
+    await this.addQuietHours(notifications);
     const list: AlertWrite[] = [...writes.values()];
     // Built before the write and stored in its statement (only for the alerts whose write applies).
     const resources = new Map<AlertTransition, AlertResource>();

@@ -4,12 +4,15 @@ import {
   AlertRepository,
   AlertRuleOverrideRepository,
   LeaseRepository,
+  PatientNotificationRepository,
+  PatientSettingsRepository,
   WebhookDeliveryRepository,
 } from '@lantern/storage';
 import { AlertOutputWriter } from './alert-output.writer.js';
 import { AlertStreamingService } from './alert-streaming.service.js';
 import { AlertWebhookService } from './alert-webhook.service.js';
 import { InternalEventsListener } from './internal-events.listener.js';
+import { QuietHoursReleaseService } from './quiet-hours-release.service.js';
 
 /** The streaming core's shell, as providers of the ingest module (it needs the module's stream, registry and broker connection). */
 export const ALERTING_PROVIDERS: Provider[] = [
@@ -22,4 +25,7 @@ export const ALERTING_PROVIDERS: Provider[] = [
   AlertOutputWriter,
   AlertStreamingService,
   InternalEventsListener,
+  PatientNotificationRepository,
+  PatientSettingsRepository,
+  QuietHoursReleaseService,
 ];

@@ -4,7 +4,12 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { signalGroupPairs, type AlertPriority, type AlertState, type MetricKey } from '@lantern/domain';
 import { inTransaction, managerOf } from '../transactions.js';
 import { patientScopeCondition, type PatientScope } from './patient.repository.js';
-import { insertNotificationsSql, notificationParams, type NewNotification } from './patient-notification.repository.js';
+import {
+  insertNotificationsSql,
+  NOTIFICATION_PARAMS,
+  notificationParams,
+  type NewNotification,
+} from './patient-notification.repository.js';
 import { returnedRows } from './sql-helpers.js';
 
 // Any fixed UUID works; it only has to stay the same, or the ids of causes already stored change.
@@ -74,7 +79,7 @@ export interface AlertListFilter {
   readonly offset: number;
 }
 
-interface AlertRow {
+export interface AlertRow {
   id: string;
   patient_id: string;
   device_id: string | null;
@@ -133,7 +138,7 @@ const COLUMN_LIST = [
 ];
 const COLUMNS = COLUMN_LIST.join(', ');
 /** The same columns of the table aliased `alias`. */
-const columnsOf = (alias: string): string => COLUMN_LIST.map((c) => `${alias}.${c}`).join(', ');
+export const alertColumnsOf = (alias: string): string => COLUMN_LIST.map((c) => `${alias}.${c}`).join(', ');
 
 const ms = (d: Date | null): number | null => (d === null ? null : d.getTime());
 const ts = (n: number | null): Date | null => (n === null ? null : new Date(n));
@@ -181,7 +186,7 @@ const ALERT_INPUT_COLUMNS = `id, patient_id, device_id, rule, metric, priority, 
   last_triggered_at, cleared_at, acknowledged_at, acknowledged_by, acknowledge_note, resolved_at, resolved_by,
   resolve_note, escalation_level, escalated_at, late, raised_at, measured_at, received_at, evaluated_at`;
 
-function toStored(row: AlertRow): StoredAlert {
+export function toStoredAlert(row: AlertRow): StoredAlert {
   return {
     id: row.id,
     patientId: row.patient_id,
@@ -231,18 +236,19 @@ export class AlertRepository {
    * notification is stored once (its id is its cause), and one that waits for its alert's insert
    * only with it. Returns the alert ids written and the notification ids stored now (with the
    * patient thread each was filed in): only those are emitted; the caller reconciles the others with the rows as stored (findForReconcile).
+   * A notification held for the patient's quiet hours (insertNotificationsSql) is stored but
+   * reported in `held`, not `notified`: the ingest publishes it when its window is over.
    */
   async saveTransitions(
     alerts: readonly AlertWrite[],
     notifications: readonly NewNotification[] = [],
     deliveries: readonly AlertWebhookDelivery[] = [],
-  ): Promise<{ applied: Set<string>; notified: Set<string>; threads: Map<string, string> }> {
+  ): Promise<{ applied: Set<string>; notified: Set<string>; held: Set<string>; threads: Map<string, string> }> {
     if (alerts.length === 0 && notifications.length === 0)
-      return { applied: new Set(), notified: new Set(), threads: new Map() };
+      return { applied: new Set(), notified: new Set(), held: new Set(), threads: new Map() };
     const col = <T>(pick: (a: StoredAlert) => T): T[] => alerts.map((w) => pick(w.alert));
-    const rows: { kind: 'alert' | 'notification'; id: string; thread: string | null }[] = await managerOf(
-      this.db,
-    ).query(
+    type Saved = { kind: 'alert' | 'notification'; id: string; thread: string | null; held: boolean };
+    const rows: Saved[] = await managerOf(this.db).query(
       `WITH input AS (
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
                 $9::float8[], $10::float8[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[], $14::timestamptz[],
@@ -272,15 +278,16 @@ export class AlertRepository {
        delivered AS (
          INSERT INTO webhook_deliveries (id, event, body)
          SELECT d.id, d.event, d.body
-           FROM unnest($40::uuid[], $41::text[], $42::text[], $43::uuid[]) WITH ORDINALITY AS d(id, event, body, alert_id, o)
+           FROM unnest($${29 + NOTIFICATION_PARAMS}::uuid[], $${30 + NOTIFICATION_PARAMS}::text[], $${31 + NOTIFICATION_PARAMS}::text[],
+                       $${32 + NOTIFICATION_PARAMS}::uuid[]) WITH ORDINALITY AS d(id, event, body, alert_id, o)
           WHERE d.alert_id IN (SELECT id FROM inserted UNION ALL SELECT id FROM updated)
           ORDER BY d.o
          ON CONFLICT (id) DO NOTHING
          RETURNING id
        )
-       SELECT 'alert' AS kind, id::text, NULL::text AS thread FROM inserted
-       UNION ALL SELECT 'alert', id::text, NULL FROM updated
-       UNION ALL SELECT 'notification', id, thread FROM notified`,
+       SELECT 'alert' AS kind, id::text, NULL::text AS thread, false AS held FROM inserted
+       UNION ALL SELECT 'alert', id::text, NULL, false FROM updated
+       UNION ALL SELECT 'notification', id, thread, held FROM notified`,
       [
         col((a) => a.id),
         col((a) => a.patientId),
@@ -319,20 +326,21 @@ export class AlertRepository {
     );
     const applied = new Set<string>();
     const notified = new Set<string>();
+    const held = new Set<string>();
     // The patient thread each stored notification was filed in (spec §5), for its live event.
     const threads = new Map<string, string>();
     for (const row of rows) {
-      (row.kind === 'alert' ? applied : notified).add(row.id);
+      (row.kind === 'alert' ? applied : row.held ? held : notified).add(row.id);
       if (row.kind === 'notification' && row.thread !== null) threads.set(row.id, row.thread);
     }
-    return { applied, notified, threads };
+    return { applied, notified, held, threads };
   }
 
   /** For writes that did not apply: each identity's row by id, else the active row of its (patient, rule[, device]). */
   async findForReconcile(wanted: readonly AlertIdentity[]): Promise<Map<string, StoredAlert>> {
     if (wanted.length === 0) return new Map();
     const rows: (AlertRow & { wanted: string })[] = await managerOf(this.db).query(
-      `SELECT DISTINCT ON (q.id) q.id::text AS wanted, ${columnsOf('a')}
+      `SELECT DISTINCT ON (q.id) q.id::text AS wanted, ${alertColumnsOf('a')}
          FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[]) AS q(id, patient_id, rule, device_id)
          JOIN alerts a ON a.id = q.id
            OR (a.patient_id = q.patient_id AND a.rule = q.rule AND a.state <> 'resolved'
@@ -345,7 +353,7 @@ export class AlertRepository {
         wanted.map((w) => w.deviceId),
       ],
     );
-    return new Map(rows.map((row) => [row.wanted, toStored(row)]));
+    return new Map(rows.map((row) => [row.wanted, toStoredAlert(row)]));
   }
 
   /** Every active (open or acknowledged) alert: the streaming core's state after a restart. */
@@ -353,7 +361,7 @@ export class AlertRepository {
     const rows: AlertRow[] = await managerOf(this.db).query(
       `SELECT ${COLUMNS} FROM alerts WHERE state <> 'resolved' ORDER BY opened_at`,
     );
-    return rows.map(toStored);
+    return rows.map(toStoredAlert);
   }
 
   /** The latest resolved alert of each (patient, metric rule) resolved at or after `since` (epoch ms). */
@@ -364,7 +372,7 @@ export class AlertRepository {
         ORDER BY patient_id, rule, resolved_at DESC`,
       [new Date(since)],
     );
-    return rows.map(toStored);
+    return rows.map(toStoredAlert);
   }
 
   /**
@@ -417,7 +425,7 @@ export class AlertRepository {
 
   async findById(id: string, manager: EntityManager = managerOf(this.db)): Promise<StoredAlert | undefined> {
     const rows: AlertRow[] = await manager.query(`SELECT ${COLUMNS} FROM alerts WHERE id = $1`, [id]);
-    return rows[0] && toStored(rows[0]);
+    return rows[0] && toStoredAlert(rows[0]);
   }
 
   /**
@@ -432,7 +440,7 @@ export class AlertRepository {
     return inTransaction(this.db, async (manager) => {
       const rows: AlertRow[] = await manager.query(`SELECT ${COLUMNS} FROM alerts WHERE id = $1 FOR UPDATE`, [id]);
       if (!rows[0]) return undefined;
-      const next = decide(toStored(rows[0]));
+      const next = decide(toStoredAlert(rows[0]));
       const updated = returnedRows<AlertRow>(
         await manager.query(
           `UPDATE alerts SET state = $2, cleared_at = $3, acknowledged_at = $4, acknowledged_by = $5, acknowledge_note = $6,
@@ -454,14 +462,15 @@ export class AlertRepository {
       let notified = new Set<string>();
       const threads = new Map<string, string>();
       if (next.notifications.length > 0) {
-        const stored: { id: string; thread: string }[] = await manager.query(
+        const stored: { id: string; thread: string; held: boolean }[] = await manager.query(
           insertNotificationsSql(1),
           notificationParams(next.notifications),
         );
-        notified = new Set(stored.map((r) => r.id));
+        // A held one (its thread is waiting for the end of quiet hours) is published by the ingest later.
+        notified = new Set(stored.filter((r) => !r.held).map((r) => r.id));
         for (const r of stored) threads.set(r.id, r.thread);
       }
-      return { alert: toStored(updated[0]), notified, threads };
+      return { alert: toStoredAlert(updated[0]), notified, threads };
     });
   }
 
@@ -498,7 +507,7 @@ export class AlertRepository {
       `SELECT ${COLUMNS} FROM alerts WHERE ${condition} ORDER BY opened_at DESC, id LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
       [...params, filter.limit, filter.offset],
     );
-    return { items: rows.map(toStored), total: count?.total ?? 0 };
+    return { items: rows.map(toStoredAlert), total: count?.total ?? 0 };
   }
 }
 
