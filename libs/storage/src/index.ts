@@ -19,6 +19,7 @@ export * from './repositories/rejection.repository.js';
 export * from './repositories/device-status.repository.js';
 export * from './repositories/alert.repository.js';
 export * from './repositories/escalation.repository.js';
+export * from './repositories/alert-delivery.repository.js';
 export * from './repositories/alert-rule-override.repository.js';
 export * from './repositories/patient-notification.repository.js';
 export * from './repositories/patient-settings.repository.js';

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { toAlertResource } from '@lantern/alerting';
-import { EscalationRepository, type ClaimedDelivery } from '@lantern/storage';
+import { AlertDeliveryRepository, type ClaimedDelivery } from '@lantern/storage';
 import {
   OUTBOUND_CHANNELS,
   PermanentDeliveryError,
@@ -37,7 +37,7 @@ export class DeliveryDispatcher implements OnApplicationBootstrap, OnApplication
   private readonly outcomes = deliveryOutcomes();
 
   constructor(
-    private readonly escalations: EscalationRepository,
+    private readonly deliveries: AlertDeliveryRepository,
     @Inject(OUTBOUND_CHANNELS) private readonly channels: readonly OutboundChannel[],
     private readonly receipts: DeliveryReceipts,
   ) {}
@@ -65,7 +65,7 @@ export class DeliveryDispatcher implements OnApplicationBootstrap, OnApplication
     while (!this.closed) {
       let claimed: ClaimedDelivery[] = [];
       try {
-        claimed = await this.escalations.claimOutbound([...byName.keys()], BATCH, CLAIM_MS);
+        claimed = await this.deliveries.claimOutbound([...byName.keys()], BATCH, CLAIM_MS);
         if (failing) this.logger.log('Deliveries resumed');
         failing = false;
         await Promise.all(claimed.map((d) => this.deliver(byName.get(d.channel as OutboundChannel['channel'])!, d)));
@@ -95,7 +95,7 @@ export class DeliveryDispatcher implements OnApplicationBootstrap, OnApplication
       alert: toAlertResource(claimed.alert),
       receiptToken: this.receipts.token(claimed.id),
     };
-    let outcome: Parameters<EscalationRepository['recordAttempt']>[1];
+    let outcome: Parameters<AlertDeliveryRepository['recordAttempt']>[1];
     try {
       const result = await withTimeout(channel.send(delivery), SEND_TIMEOUT_MS);
       outcome = result.delivered ? { kind: 'delivered' } : { kind: 'handed-over' };
@@ -112,7 +112,7 @@ export class DeliveryDispatcher implements OnApplicationBootstrap, OnApplication
     }
     this.outcomes.inc({ channel: channel.channel, outcome: outcome.kind });
     // The claim runs out if this fails: the delivery is tried again, never lost.
-    await this.escalations
+    await this.deliveries
       .recordAttempt(claimed.id, outcome)
       .catch((error: unknown) =>
         this.logger.warn(`Outcome of delivery ${claimed.id} not stored: ${(error as Error).message}`),

@@ -3,6 +3,7 @@ import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
 import { topicsFor, type ServiceMqttClient } from '@lantern/messaging';
 import { DEFAULT_ESCALATION, nextTier, sharesAlert, tierChannels, type EscalationTier } from '@lantern/domain';
 import {
+  AlertDeliveryRepository,
   EscalationRepository,
   type ChainPerson,
   type ChainRecipients,
@@ -49,6 +50,7 @@ export class EscalationChainService implements OnApplicationBootstrap, OnApplica
     @Inject(LANTERN_CONFIG) private readonly config: LanternConfig,
     @Inject(API_BROKER) private readonly broker: ServiceMqttClient,
     private readonly escalations: EscalationRepository,
+    private readonly deliveries: AlertDeliveryRepository,
     @Inject(OUTBOUND_CHANNELS) private readonly channels: readonly OutboundChannel[],
     private readonly dispatcher: DeliveryDispatcher,
     private readonly sockets: SocketDeliveries,
@@ -122,7 +124,7 @@ export class EscalationChainService implements OnApplicationBootstrap, OnApplica
 
   /** One pass at wall time `now`: expire what can no longer be delivered, then fan out every due tier. */
   async tick(now = Date.now()): Promise<void> {
-    await this.escalations.expire(SOCKET_DELIVERY_MS, PUSH_RECEIPT_MS);
+    await this.deliveries.expire(SOCKET_DELIVERY_MS, PUSH_RECEIPT_MS);
     const chains = await this.escalations.openChains();
     const recipients = new Map<string, Promise<ChainRecipients>>();
     let fanned = false;

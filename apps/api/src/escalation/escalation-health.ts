@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { EscalationRepository } from '@lantern/storage';
+import { AlertDeliveryRepository } from '@lantern/storage';
 import { CHAIN_TICK_MS, EscalationChainService } from './escalation-chain.service.js';
 
 /** A chain that has not completed a pass for this long has stopped telling people. */
@@ -25,7 +25,7 @@ export interface EscalationHealthVerdict {
 export class EscalationHealth {
   constructor(
     private readonly chain: EscalationChainService,
-    private readonly escalations: EscalationRepository,
+    private readonly deliveries: AlertDeliveryRepository,
   ) {}
 
   async check(now = Date.now()): Promise<EscalationHealthVerdict> {
@@ -39,7 +39,7 @@ export class EscalationHealth {
         ],
       };
     }
-    const failures = await this.escalations.failuresSince(now - RECENT_MS);
+    const failures = await this.deliveries.failuresSince(now - RECENT_MS);
     if (failures.length === 0) return { status: 'up', problems: [] };
     return {
       status: 'degraded',

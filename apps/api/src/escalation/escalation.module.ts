@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { EscalationRepository } from '@lantern/storage';
+import { AlertDeliveryRepository, EscalationRepository } from '@lantern/storage';
 import { AlertsModule } from '../alerts/alerts.module.js';
 import { LiveModule } from '../live/live.module.js';
 import { WebhookChannel } from './channels/webhook.channel.js';
@@ -25,6 +25,7 @@ import { SocketDeliveries } from './socket-deliveries.js';
   controllers: [EscalationController],
   providers: [
     EscalationRepository,
+    AlertDeliveryRepository,
     DeliveryReceipts,
     WebhookChannel,
     {

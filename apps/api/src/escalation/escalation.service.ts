@@ -13,7 +13,7 @@ import {
 } from '@lantern/domain';
 import { toAlertResource } from '@lantern/alerting';
 import { AuditService, grantIncludes, PatientAccessService, type Actor } from '@lantern/auth';
-import { EscalationRepository, Transactions } from '@lantern/storage';
+import { AlertDeliveryRepository, EscalationRepository, Transactions } from '@lantern/storage';
 import { AlertService } from '../alerts/alert.service.js';
 import { DeliveryReceipts } from './delivery-receipts.js';
 
@@ -26,6 +26,7 @@ import { DeliveryReceipts } from './delivery-receipts.js';
 export class EscalationService {
   constructor(
     private readonly escalations: EscalationRepository,
+    private readonly deliveryLog: AlertDeliveryRepository,
     private readonly alerts: AlertService,
     private readonly access: PatientAccessService,
     private readonly audit: AuditService,
@@ -71,13 +72,13 @@ export class EscalationService {
 
   async deliveries(actor: Actor, alertId: string): Promise<AlertDeliveryResource[]> {
     const alert = await this.alerts.findVisible(actor, alertId);
-    return this.escalations.deliveriesOf(alert.id);
+    return this.deliveryLog.deliveriesOf(alert.id);
   }
 
   async timeline(actor: Actor, alertId: string): Promise<AlertTimeline> {
     const alert = await this.alerts.findVisible(actor, alertId);
     const [deliveries, confirmation, times, policy] = await Promise.all([
-      this.escalations.deliveriesOf(alert.id),
+      this.deliveryLog.deliveriesOf(alert.id),
       this.escalations.confirmationOf(alert.id),
       this.escalations.tierTimesOf(alert.id),
       this.escalations.policyOf(alert.patientId),
@@ -122,7 +123,7 @@ export class EscalationService {
   /** A receipt from the recipient's device; an unknown delivery or a wrong token answers alike. */
   async receipt(deliveryId: string, token: unknown, event: unknown): Promise<void> {
     if (event !== 'delivered' && event !== 'read') throw new BadRequestError("event must be 'delivered' or 'read'");
-    if (!this.receipts.verify(deliveryId, token) || !(await this.escalations.receipt(deliveryId, event)))
+    if (!this.receipts.verify(deliveryId, token) || !(await this.deliveryLog.receipt(deliveryId, event)))
       throw new NotFoundError('Delivery', deliveryId);
   }
 

@@ -1,6 +1,6 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { toAlertResource } from '@lantern/alerting';
-import { EscalationRepository } from '@lantern/storage';
+import { AlertDeliveryRepository } from '@lantern/storage';
 import { LiveGateway } from '../live/live.gateway.js';
 import { deliveryOutcomes } from './escalation.metrics.js';
 
@@ -24,7 +24,7 @@ export class SocketDeliveries implements OnApplicationBootstrap, OnApplicationSh
   private readonly outcomes = deliveryOutcomes();
 
   constructor(
-    private readonly escalations: EscalationRepository,
+    private readonly deliveries: AlertDeliveryRepository,
     private readonly gateway: LiveGateway,
   ) {}
 
@@ -46,10 +46,10 @@ export class SocketDeliveries implements OnApplicationBootstrap, OnApplicationSh
     if (this.running) return;
     this.running = true;
     try {
-      const due = await this.escalations.claimSocket(this.gateway.connectedPeople(), RETRY_MS);
+      const due = await this.deliveries.claimSocket(this.gateway.connectedPeople(), RETRY_MS);
       for (const delivery of due)
         this.gateway.deliverToPerson(delivery.recipientId, toAlertResource(delivery.alert), () => {
-          void this.escalations.receipt(delivery.id, 'delivered').then(
+          void this.deliveries.receipt(delivery.id, 'delivered').then(
             () => this.outcomes.inc({ channel: 'socket', outcome: 'delivered' }),
             (error: unknown) =>
               this.logger.warn(`Receipt of delivery ${delivery.id} not stored: ${(error as Error).message}`),
