@@ -13,7 +13,6 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
 import pg from 'pg';
 import { generateDeviceSecret, hashDeviceSecret } from '@lantern/auth';
@@ -25,6 +24,7 @@ import {
   type RunningEmbeddedPostgres,
 } from '@lantern/embedded';
 import { topicsFor } from '@lantern/messaging/contract';
+import { parseHarnessArgs } from './infra/harness-args.js';
 import { waitFor } from './infra/wait.js';
 
 interface LoadRequest {
@@ -53,17 +53,28 @@ interface LoadResult {
   restartMs?: number;
 }
 
-const { values: args } = parseArgs({
-  options: {
-    messages: { type: 'string', default: '30000' },
-    devices: { type: 'string', default: '50' },
-    window: { type: 'string', default: '10' },
-    repeat: { type: 'string', default: '3' },
-    only: { type: 'string' },
-    'database-url': { type: 'string' },
-    load: { type: 'boolean', default: false },
-  },
-});
+const HELP = `node dist/bench/bench/src/broker-persistence.bench.js [flags]     (after nest build bench)
+  --messages N          QoS 1 messages per round (30000)
+  --devices N           publishing devices (50)     --window N   unacknowledged publishes per device (10)
+  --repeat N            rounds per mode; each row is the median round (3)
+  --only TEXT           only the modes whose name contains TEXT (e.g. restarted)
+  --database-url URL    PostgreSQL for the persistence (unset: an embedded PostgreSQL in a temp folder)`;
+
+const args =
+  parseHarnessArgs(
+    process.argv.slice(2),
+    {
+      messages: { type: 'number', default: 30_000 },
+      devices: { type: 'number', default: 50 },
+      window: { type: 'number', default: 10 },
+      repeat: { type: 'number', default: 3 },
+      only: { type: 'string' },
+      'database-url': { type: 'string' },
+      // The child process that runs the devices and the subscriber (forked by main).
+      load: { type: 'boolean' },
+    },
+    HELP,
+  ) ?? process.exit(0);
 
 if (args.load) runLoad();
 else await main();
@@ -97,7 +108,7 @@ async function main(): Promise<void> {
   const modes = allModes.filter((mode) => !args.only || mode.name.includes(args.only));
   const results = new Map<string, LoadResult[]>(modes.map((mode) => [mode.name, []]));
   try {
-    for (let round = 0; round < Number(args.repeat); round++)
+    for (let round = 0; round < args.repeat; round++)
       for (const mode of modes) {
         const schema = `broker_bench_${randomBytes(4).toString('hex')}`;
         const servicePassword = randomBytes(16).toString('hex');
@@ -131,9 +142,9 @@ async function main(): Promise<void> {
               root,
               servicePassword,
               secret,
-              messages: Number(args.messages),
-              devices: Number(args.devices),
-              window: Number(args.window),
+              messages: args.messages,
+              devices: args.devices,
+              window: args.window,
               subscriberOffline: mode.subscriberOffline,
               restartBeforeDrain: mode.restartBeforeDrain ?? false,
             },

@@ -3,11 +3,11 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { boolFlag, numberFlag, parseArgs, stringFlag } from '../../device-simulator/src/cli-args.js';
 import { benchmarkEvaluation } from './evaluation.bench.js';
 import { createBenchDatabase, seedDevices, type BenchDatabase } from './infra/bench-database.js';
 import { startBroker, type BenchBroker } from './infra/broker.js';
 import { runMain } from './infra/harness.js';
+import { parseHarnessArgs } from './infra/harness-args.js';
 import { freePort, peakRss, resetPeakRss, startProcess, waitUntil, type BenchProcess } from './infra/processes.js';
 import { LoadProcess } from './load-process.js';
 import { login, measureAlertLatency } from './phases/alert-latency.phase.js';
@@ -31,6 +31,29 @@ const HELP = `npm run bench -- [flags]     (docs/benchmarks.md)
   --tls                   devices connect over TLS (mqtts, self-signed certificate) as in production; Lantern stays on plain loopback
   --keep                  keep the bench database and work folder`;
 
+/** Defaults that depend on --quick are applied in main. */
+const FLAGS = {
+  quick: { type: 'boolean' },
+  phases: { type: 'string', default: 'reference,lantern,alert,rss,query,core' },
+  devices: { type: 'number' },
+  rates: { type: 'string' },
+  'step-sec': { type: 'number' },
+  'max-drain-sec': { type: 'number' },
+  'alert-samples': { type: 'number' },
+  watchers: { type: 'number' },
+  // 0: half of Lantern's measured sustained rate.
+  'alert-rate': { type: 'number', default: 0 },
+  'query-patients': { type: 'number' },
+  'query-days': { type: 'number' },
+  'query-interval-sec': { type: 'number', default: 300 },
+  'query-samples': { type: 'number' },
+  'core-readings': { type: 'number' },
+  'out-dir': { type: 'string' },
+  'database-url': { type: 'string' },
+  tls: { type: 'boolean' },
+  keep: { type: 'boolean' },
+} as const;
+
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../../..');
 const log = (line: string) => console.log(line);
 const TOPIC_ROOT = 'bench/v1';
@@ -38,37 +61,30 @@ const TOPIC_ROOT = 'bench/v1';
 const STEADY_WINDOW_SEC = 30;
 
 async function main(): Promise<number> {
-  const args = parseArgs(process.argv.slice(2));
-  if (boolFlag(args, 'help')) {
-    console.log(HELP);
-    return 0;
-  }
-  const quick = boolFlag(args, 'quick');
+  const flags = parseHarnessArgs(process.argv.slice(2), FLAGS, HELP);
+  if (!flags) return 0;
+  const quick = flags.quick;
   const opts = {
     quick,
-    phases: new Set((stringFlag(args, 'phases') ?? 'reference,lantern,alert,rss,query,core').split(',')),
-    devices: numberFlag(args, 'devices', quick ? 40 : 10_000),
-    rates: (stringFlag(args, 'rates') ?? (quick ? '200,400' : '5000,10000,15000,20000,25000,30000,40000,50000'))
+    phases: new Set(flags.phases.split(',')),
+    devices: flags.devices ?? (quick ? 40 : 10_000),
+    rates: (flags.rates ?? (quick ? '200,400' : '5000,10000,15000,20000,25000,30000,40000,50000'))
       .split(',')
       .map(Number),
-    stepSec: numberFlag(args, 'step-sec', quick ? 2 : 60),
-    maxDrainSec: numberFlag(args, 'max-drain-sec', quick ? 5 : 10),
-    alertSamples: numberFlag(args, 'alert-samples', quick ? 5 : 200),
-    watchers: numberFlag(args, 'watchers', quick ? 5 : 200),
-    alertRate: numberFlag(args, 'alert-rate', 0),
-    queryPatients: numberFlag(args, 'query-patients', quick ? 5 : 1000),
-    queryDays: numberFlag(args, 'query-days', quick ? 1 : 30),
-    queryIntervalSec: numberFlag(args, 'query-interval-sec', 300),
-    querySamples: numberFlag(args, 'query-samples', quick ? 5 : 200),
-    coreReadings: numberFlag(args, 'core-readings', quick ? 20_000 : 1_000_000),
-    outDir: stringFlag(args, 'out-dir'),
-    databaseUrl: stringFlag(
-      args,
-      'database-url',
-      process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres',
-    )!,
-    keep: boolFlag(args, 'keep'),
-    tls: boolFlag(args, 'tls'),
+    stepSec: flags['step-sec'] ?? (quick ? 2 : 60),
+    maxDrainSec: flags['max-drain-sec'] ?? (quick ? 5 : 10),
+    alertSamples: flags['alert-samples'] ?? (quick ? 5 : 200),
+    watchers: flags.watchers ?? (quick ? 5 : 200),
+    alertRate: flags['alert-rate'],
+    queryPatients: flags['query-patients'] ?? (quick ? 5 : 1000),
+    queryDays: flags['query-days'] ?? (quick ? 1 : 30),
+    queryIntervalSec: flags['query-interval-sec'],
+    querySamples: flags['query-samples'] ?? (quick ? 5 : 200),
+    coreReadings: flags['core-readings'] ?? (quick ? 20_000 : 1_000_000),
+    outDir: flags['out-dir'],
+    databaseUrl: flags['database-url'] ?? (process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres'),
+    keep: flags.keep,
+    tls: flags.tls,
   };
   const startedAt = new Date().toISOString();
   const work = mkdtempSync(join(tmpdir(), 'lantern-bench-'));

@@ -15,11 +15,22 @@ import { fileURLToPath } from 'node:url';
 import { AlertEngine, DEFAULT_RULES, MAX_WINDOW_SAMPLES } from '@lantern/alerting';
 import { DEVICE_TYPES, type DeviceTypeKey, type MetricKey } from '@lantern/domain';
 import { ReadingPartitions, createDataSource } from '@lantern/storage';
-import { numberFlag, parseArgs, stringFlag } from '../../device-simulator/src/cli-args.js';
 import { createBenchDatabase, seedDevices } from './infra/bench-database.js';
 import { startBroker } from './infra/broker.js';
 import { runMain } from './infra/harness.js';
+import { parseHarnessArgs } from './infra/harness-args.js';
 import { freePort, peakRss, startProcess, waitUntil } from './infra/processes.js';
+
+const HELP = `node dist/bench/bench/src/restore-startup.js [flags]     (after nest build ingest and bench)
+  --devices N           devices to seed, each its own patient (10000)
+  --database-url URL    server to create the bench database on (DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres)
+  --keep                keep the bench database`;
+
+const FLAGS = {
+  devices: { type: 'number', default: 10_000 },
+  'database-url': { type: 'string' },
+  keep: { type: 'boolean' },
+} as const;
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../../..');
 const DAY = 86_400_000;
@@ -56,14 +67,11 @@ function historySpans(): Map<string, number> {
 }
 
 async function main(): Promise<number> {
-  const args = parseArgs(process.argv.slice(2));
-  const devices = numberFlag(args, 'devices', 10_000);
-  const keep = args.flags.has('keep');
-  const serverUrl = stringFlag(
-    args,
-    'database-url',
-    process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres',
-  )!;
+  const flags = parseHarnessArgs(process.argv.slice(2), FLAGS, HELP);
+  if (!flags) return 0;
+  const { devices, keep } = flags;
+  const serverUrl =
+    flags['database-url'] ?? (process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres');
   const work = mkdtempSync(join(tmpdir(), 'lantern-restore-'));
   const db = await createBenchDatabase(serverUrl);
   const broker = await startBroker(root, work);

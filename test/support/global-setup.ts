@@ -1,6 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import Module from 'node:module';
 import { join } from 'node:path';
 
@@ -20,8 +18,12 @@ export default async function globalSetup(globalConfig: { rootDir: string }): Pr
   const root = globalConfig.rootDir;
   const restoreResolution = resolveLanternSources(root);
   let embedded: typeof import('@lantern/embedded');
+  let mosquitto: typeof import('../../bench/src/infra/mosquitto.js');
   try {
-    embedded = await import('@lantern/embedded');
+    [embedded, mosquitto] = await Promise.all([
+      import('@lantern/embedded'),
+      import('../../bench/src/infra/mosquitto.js'),
+    ]);
   } finally {
     restoreResolution();
   }
@@ -46,10 +48,19 @@ export default async function globalSetup(globalConfig: { rootDir: string }): Pr
 
   if (!process.env.MQTT_URL) {
     const port = await findFreePort();
-    const mosquitto = findMosquitto();
-    if (mosquitto) {
-      const child = await startMosquitto(mosquitto, port, root);
-      started.push({ name: 'mosquitto', stop: () => stopChild(child) });
+    const binary = mosquitto.findMosquitto();
+    if (binary) {
+      // The queue and in-flight limits of docker/mosquitto.conf; listener, persistence (off), auth
+      // (anonymous) and logging are the test run's own.
+      const dir = join(root, '.tmp/test-mosquitto');
+      mkdirSync(dir, { recursive: true });
+      const shipped = join(root, 'docker/mosquitto.conf');
+      const proc = await mosquitto.startMosquitto(
+        join(dir, `mosquitto-${port}.conf`),
+        { port, ...(existsSync(shipped) ? { shippedConf: shipped } : {}) },
+        { binary },
+      );
+      started.push({ name: 'mosquitto', stop: () => proc.stop() });
     } else {
       const broker = await startAnonymousBroker({ port, host: '127.0.0.1' });
       started.push({ name: 'aedes', stop: broker.stop });
@@ -95,71 +106,4 @@ function removeStaleRuns(runsDir: string): void {
       rmSync(join(runsDir, name), { recursive: true, force: true });
     }
   }
-}
-
-function findMosquitto(): string | undefined {
-  return ['/usr/sbin/mosquitto', '/usr/bin/mosquitto', '/usr/local/sbin/mosquitto', '/usr/local/bin/mosquitto'].find(
-    (path) => existsSync(path),
-  );
-}
-
-// Settings of docker/mosquitto.conf worth keeping in tests (queue and inflight limits); listeners,
-// persistence, authentication and logging are the test run's own.
-const KEPT_SETTINGS =
-  /^(max_queued_messages|max_queued_bytes|max_inflight_messages|max_inflight_bytes|max_packet_size|message_size_limit|max_keepalive|upgrade_outgoing_qos|queue_qos0_messages|set_tcp_nodelay|retain_available|persistent_client_expiration)\s/;
-
-async function startMosquitto(binary: string, port: number, root: string): Promise<ChildProcess> {
-  const dir = join(root, '.tmp/test-mosquitto');
-  mkdirSync(dir, { recursive: true });
-  const composeConf = join(root, 'docker/mosquitto.conf');
-  const kept = existsSync(composeConf)
-    ? readFileSync(composeConf, 'utf8')
-        .split('\n')
-        .map((line) => line.trim())
-        .filter((line) => KEPT_SETTINGS.test(line))
-    : [];
-  const conf = join(dir, `mosquitto-${port}.conf`);
-  writeFileSync(
-    conf,
-    [
-      ...kept,
-      `listener ${port} 127.0.0.1`,
-      'allow_anonymous true',
-      'persistence false',
-      'log_dest stderr',
-      'log_type error',
-      '',
-    ].join('\n'),
-  );
-  const child = spawn(binary, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const deadline = Date.now() + 5000;
-  while (!(await canConnect(port))) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`mosquitto did not start on port ${port}: ${stderr.trim() || 'no output'}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return child;
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ port, host: '127.0.0.1' });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
 }

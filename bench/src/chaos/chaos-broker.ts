@@ -1,5 +1,3 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import pg from 'pg';
 import {
   AedesPostgresPersistence,
@@ -9,7 +7,8 @@ import {
 } from '@lantern/embedded';
 import { DeviceCredentialRepository } from '@lantern/storage';
 import { startBroker } from '../infra/broker.js';
-import { startProcess, waitUntil, type BenchProcess } from '../infra/processes.js';
+import { launchMosquitto } from '../infra/mosquitto.js';
+import type { BenchProcess } from '../infra/processes.js';
 
 export type ChaosBrokerKind = 'mosquitto' | 'embedded';
 
@@ -33,8 +32,6 @@ export const SERVICE_PASSWORD = 'chaos-service-password';
  */
 export async function startChaosMosquitto(rootDir: string, workDir: string): Promise<ChaosBroker> {
   const broker = await startBroker(rootDir, workDir);
-  const binary = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto', '/usr/local/sbin/mosquitto'].find((p) => existsSync(p))!;
-  const conf = join(workDir, 'mosquitto', 'mosquitto.conf');
   const port = Number(new URL(broker.url).port);
   let current: BenchProcess = broker.process;
   return {
@@ -42,8 +39,7 @@ export async function startChaosMosquitto(rootDir: string, workDir: string): Pro
     url: broker.url,
     down: () => current.stop(),
     async up() {
-      current = startProcess('mosquitto', binary, ['-c', conf], {});
-      await waitUntil('mosquitto to listen again', () => canConnect(port), 10_000, current);
+      current = await launchMosquitto(broker.conf, [port], { timeoutMs: 10_000, what: 'mosquitto to listen again' });
     },
     async stop() {
       await current.stop();
@@ -96,16 +92,4 @@ export async function startChaosEmbedded(databaseUrl: string, topicRoot: string)
       await lookupPool.end();
     },
   };
-}
-
-async function canConnect(port: number): Promise<boolean> {
-  const { connect } = await import('node:net');
-  return new Promise((resolve) => {
-    const socket = connect({ port, host: '127.0.0.1' });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }

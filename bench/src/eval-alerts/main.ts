@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { boolFlag, numberFlag, parseArgs, stringFlag } from '../../../device-simulator/src/cli-args.js';
+import { parseHarnessArgs } from '../infra/harness-args.js';
 import {
   DexcomLikeAlgorithm,
   LANTERN_TARGETS,
@@ -28,6 +28,18 @@ const HELP = `npm run eval:alerts -- [flags]     (docs/alert-quality.md)
   --rejected      also measure the rule variants that were tried and not kept
   --out FILE      also write the report (Markdown) there`;
 
+const FLAGS = {
+  seed: { type: 'number', default: d.seed },
+  adults: { type: 'number', default: d.adults },
+  children: { type: 'number', default: d.children },
+  days: { type: 'number', default: d.days },
+  interval: { type: 'number', default: d.intervalMin },
+  sensor: { type: 'string' },
+  'ack-min': { type: 'number', default: 5 },
+  rejected: { type: 'boolean' },
+  out: { type: 'string' },
+} as const;
+
 function sensorFlag(value: string | undefined): SensorModelName {
   if (value === undefined) return d.sensor;
   if (value in SENSOR_MODELS) return value as SensorModelName;
@@ -35,25 +47,22 @@ function sensorFlag(value: string | undefined): SensorModelName {
 }
 
 function main(): number {
-  const args = parseArgs(process.argv.slice(2));
-  if (boolFlag(args, 'help')) {
-    console.log(HELP);
-    return 0;
-  }
+  const flags = parseHarnessArgs(process.argv.slice(2), FLAGS, HELP);
+  if (!flags) return 0;
   const started = Date.now();
   const options = {
-    seed: numberFlag(args, 'seed', d.seed),
-    adults: numberFlag(args, 'adults', d.adults),
-    children: numberFlag(args, 'children', d.children),
-    days: numberFlag(args, 'days', d.days),
-    intervalMin: numberFlag(args, 'interval', d.intervalMin),
+    seed: flags.seed,
+    adults: flags.adults,
+    children: flags.children,
+    days: flags.days,
+    intervalMin: flags.interval,
     start: d.start,
-    sensor: sensorFlag(stringFlag(args, 'sensor')),
+    sensor: sensorFlag(flags.sensor),
   };
   const corpus = buildCorpus(options);
   const readings = corpus.reduce((sum, t) => sum + t.readingTimes.length, 0);
-  const lantern = { acknowledgeAfterMin: numberFlag(args, 'ack-min', 5), latencyMs: 2000 };
-  const variants = [...changeSteps(), ...(boolFlag(args, 'rejected') ? REJECTED : [])];
+  const lantern = { acknowledgeAfterMin: flags['ack-min'], latencyMs: 2000 };
+  const variants = [...changeSteps(), ...(flags.rejected ? REJECTED : [])];
   const algorithms: AlertAlgorithm[] = [
     ...variants.map((v) => new LanternAlgorithm(v.name, { ...lantern, overrides: v.overrides })),
     new NightscoutLikeAlgorithm(),
@@ -115,7 +124,7 @@ function main(): number {
   ];
   const report = lines.join('\n');
   console.log(report);
-  const out = stringFlag(args, 'out');
+  const out = flags.out;
   if (out) {
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, `${report}\n`);

@@ -1,10 +1,28 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runMain, writeJsonReport } from '../infra/harness.js';
-import { boolFlag, numberFlag, parseArgs, stringFlag } from '../../../device-simulator/src/cli-args.js';
+import { parseHarnessArgs } from '../infra/harness-args.js';
 import { renderFuzzTable } from './fuzz-report.js';
 import { DEFAULT_CATEGORY_WEIGHTS, HOSTILE_CATEGORIES, type HostileCategory } from './hostile-payload.generator.js';
 import { DEFAULT_FUZZ_OPTIONS, runFuzz } from './fuzz.runner.js';
+
+const d = DEFAULT_FUZZ_OPTIONS;
+const FLAGS = {
+  messages: { type: 'number', default: d.messages },
+  seed: { type: 'number', default: d.seed },
+  'hostile-devices': { type: 'number', default: d.hostileDevices },
+  'valid-devices': { type: 'number', default: d.validDevices },
+  rate: { type: 'number', default: d.rate },
+  'valid-rate': { type: 'number', default: d.validRate },
+  categories: { type: 'string' },
+  window: { type: 'number', default: d.window },
+  'probe-interval-ms': { type: 'number', default: d.probeIntervalMs },
+  'drain-timeout-sec': { type: 'number', default: d.drainTimeoutMs / 1000 },
+  'database-url': { type: 'string' },
+  'mqtt-url': { type: 'string' },
+  out: { type: 'string' },
+  keep: { type: 'boolean' },
+} as const;
 
 const HELP = `npm run fuzz -- [flags]     (docs/reliability.md, "Fuzzing")
   --messages N          hostile messages (${DEFAULT_FUZZ_OPTIONS.messages})
@@ -24,13 +42,9 @@ const HELP = `npm run fuzz -- [flags]     (docs/reliability.md, "Fuzzing")
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../../../..');
 
 async function main(): Promise<number> {
-  const args = parseArgs(process.argv.slice(2));
-  if (boolFlag(args, 'help')) {
-    console.log(HELP);
-    return 0;
-  }
-  const d = DEFAULT_FUZZ_OPTIONS;
-  const only = stringFlag(args, 'categories')?.split(',');
+  const flags = parseHarnessArgs(process.argv.slice(2), FLAGS, HELP);
+  if (!flags) return 0;
+  const only = flags.categories?.split(',');
   const unknown = only?.filter((c) => !(HOSTILE_CATEGORIES as readonly string[]).includes(c)) ?? [];
   if (unknown.length > 0) throw new Error(`unknown categories ${unknown.join(', ')}: ${HOSTILE_CATEGORIES.join(', ')}`);
   const weights =
@@ -40,26 +54,26 @@ async function main(): Promise<number> {
     ) as Record<HostileCategory, number>);
   const report = await runFuzz({
     rootDir: root,
-    messages: numberFlag(args, 'messages', d.messages),
-    seed: numberFlag(args, 'seed', d.seed),
-    hostileDevices: numberFlag(args, 'hostile-devices', d.hostileDevices),
-    validDevices: numberFlag(args, 'valid-devices', d.validDevices),
-    rate: numberFlag(args, 'rate', d.rate),
-    validRate: numberFlag(args, 'valid-rate', d.validRate),
-    window: numberFlag(args, 'window', d.window),
+    messages: flags.messages,
+    seed: flags.seed,
+    hostileDevices: flags['hostile-devices'],
+    validDevices: flags['valid-devices'],
+    rate: flags.rate,
+    validRate: flags['valid-rate'],
+    window: flags.window,
     ...(weights ? { weights } : {}),
-    probeIntervalMs: numberFlag(args, 'probe-interval-ms', d.probeIntervalMs),
+    probeIntervalMs: flags['probe-interval-ms'],
     minProbeSamples: d.minProbeSamples,
-    drainTimeoutMs: numberFlag(args, 'drain-timeout-sec', d.drainTimeoutMs / 1000) * 1000,
-    databaseUrl: stringFlag(args, 'database-url', process.env.DATABASE_URL || undefined),
+    drainTimeoutMs: flags['drain-timeout-sec'] * 1000,
+    databaseUrl: flags['database-url'] ?? (process.env.DATABASE_URL || undefined),
     // A broker with Mosquitto's default queue limits drops QoS 1 messages under a storm, which would
     // read as lost readings: an external broker is used only when named explicitly.
-    mqttUrl: stringFlag(args, 'mqtt-url'),
-    keep: boolFlag(args, 'keep'),
+    mqttUrl: flags['mqtt-url'],
+    keep: flags.keep,
     log: (line) => console.log(line),
   });
   console.log(renderFuzzTable(report));
-  const out = stringFlag(args, 'out') ?? join(root, 'bench/reports/fuzz-latest.json');
+  const out = flags.out ?? join(root, 'bench/reports/fuzz-latest.json');
   writeJsonReport(out, report);
   return report.ok ? 0 : 1;
 }

@@ -1,12 +1,8 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveBrokerCertificate } from '@lantern/embedded';
-import { freePort, startProcess, waitUntil, type BenchProcess } from './processes.js';
-
-/** The no-loss settings of docker/mosquitto.conf; listener, persistence and auth are the bench's own. */
-const KEPT =
-  /^(max_queued_messages|max_queued_bytes|max_inflight_messages|max_inflight_bytes|max_packet_size|upgrade_outgoing_qos|queue_qos0_messages|set_tcp_nodelay|retain_available)\s/;
+import { startMosquitto } from './mosquitto.js';
+import { freePort, type BenchProcess } from './processes.js';
 
 export interface BenchBroker {
   /** Plain MQTT on loopback: Lantern's own processes, as under npm start. */
@@ -14,6 +10,8 @@ export interface BenchBroker {
   /** Where the simulated devices connect: `url`, or with `tls` the TLS listener and the certificate to trust. */
   devices: { url: string; caFile?: string };
   process: BenchProcess;
+  /** The configuration file it runs on: starting mosquitto on it again gives the same ports and persistence. */
+  conf: string;
   stop(): Promise<void>;
 }
 
@@ -27,69 +25,36 @@ export async function startBroker(
   workDir: string,
   options: { tls?: boolean } = {},
 ): Promise<BenchBroker> {
-  const binary = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto', '/usr/local/sbin/mosquitto'].find((p) => existsSync(p));
-  if (!binary) throw new Error('mosquitto is not installed (apt-get install mosquitto)');
   const shipped = join(rootDir, 'docker/mosquitto.conf');
   if (!existsSync(shipped)) throw new Error(`${shipped} is missing (the ingest's broker configuration)`);
-  const kept = readFileSync(shipped, 'utf8')
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => KEPT.test(l));
   const port = await freePort();
   const dir = join(workDir, 'mosquitto');
   mkdirSync(dir, { recursive: true });
-  const conf = join(dir, 'mosquitto.conf');
   // Devices over TLS, as in production: a self-signed certificate made by the embedded broker's own
   // code (for localhost), on a second listener.
   const tlsPort = options.tls ? await freePort() : undefined;
   const certificate = options.tls ? await resolveBrokerCertificate({ dataDir: dir }) : undefined;
-  // 'max_connections -1' and the process's file limit decide how many devices can connect.
-  writeFileSync(
-    conf,
-    [
-      ...kept,
-      `listener ${port} 127.0.0.1`,
-      'max_connections -1',
-      'allow_anonymous true',
-      'persistence true',
-      `persistence_location ${dir}/`,
-      // Started as root, Mosquitto drops to the user 'mosquitto', which cannot write into this
-      // root-owned folder: its persistence would fail ("Permission denied") and a restart would
-      // silently lose every session. Keep root here (a bench's broker, on loopback).
-      ...(process.getuid?.() === 0 ? ['user root'] : []),
-      'autosave_interval 30',
-      // Per-listener settings follow their listener line; the plain one above has none.
-      ...(certificate
-        ? [`listener ${tlsPort} 127.0.0.1`, `certfile ${certificate.certFile}`, `keyfile ${certificate.keyFile}`]
-        : []),
-      'log_dest stderr',
-      'log_type error',
-      '',
-    ].join('\n'),
-  );
-  const proc = startProcess('mosquitto', binary, ['-c', conf], {});
-  await waitUntil('mosquitto to listen', () => canConnect(port), 5000, proc);
-  if (tlsPort !== undefined) await waitUntil('mosquitto to listen on TLS', () => canConnect(tlsPort), 5000, proc);
+  const conf = join(dir, 'mosquitto.conf');
+  const proc = await startMosquitto(conf, {
+    port,
+    shippedConf: shipped,
+    // The process's file limit, not Mosquitto, decides how many devices can connect.
+    maxConnections: -1,
+    persistence: { dir, autosaveIntervalSec: 30 },
+    ...(certificate && tlsPort !== undefined
+      ? { tls: { port: tlsPort, certFile: certificate.certFile, keyFile: certificate.keyFile } }
+      : {}),
+  });
   return {
     url: `mqtt://127.0.0.1:${port}`,
     devices: certificate
       ? { url: `mqtts://localhost:${tlsPort}`, caFile: certificate.certFile }
       : { url: `mqtt://127.0.0.1:${port}` },
     process: proc,
+    conf,
     async stop() {
       await proc.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ port, host: '127.0.0.1' });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
