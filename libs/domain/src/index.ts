@@ -8,5 +8,6 @@ export * from './care-circle.js';
 export * from './escalation.js';
 export * from './quiet-hours.js';
 export * from './live-events.js';
+export * from './rest-resources.js';
 export * from './domain-error.js';
 export * from './ids.js';

@@ -1,28 +1,37 @@
 import type {
+  AcceptInvitationRequest,
+  AccessLogEntryResource,
   AlertConfirmed,
   AlertResource,
+  AlertRuleResource,
   AlertTimeline,
-  DeviceTypeKey,
+  CaregiverResource,
+  ChangeScopesRequest,
+  DeviceResource,
   EscalationPolicy,
+  InviteCaregiverRequest,
+  InvitedCaregiverResource,
+  LatestReadingResource,
+  LoginRequest,
   MetricKey,
+  OffsetPageResource,
+  PageResource,
+  PatientDetailResource,
   PatientNotificationResource,
-  Role,
+  PatientResource,
+  ProvisionDeviceRequest,
+  ProvisionedDeviceResource,
+  ReadingBucketResource,
+  ReadingSummaryResource,
   SharingScope,
+  SignInResource,
+  UserResource,
 } from '@lantern/domain';
 
 /**
- * The REST calls the dashboard makes (contract §3), with the shapes it relies on. Where the
- * contract leaves a response shape open (lists with or without a page envelope, `latest` as list
- * or map), the readers below accept both, so the client depends on the contract only.
+ * The REST calls the dashboard makes (contract §3). The shapes are libs/domain's, which the API's
+ * DTOs implement: a field renamed on the server fails this build.
  */
-
-export interface User {
-  id: string;
-  email: string;
-  role: Role;
-  displayName?: string;
-  patientId?: string | null;
-}
 
 /**
  * What a signed-in tab keeps (sessionStorage, per tab): the short-lived access token and when it
@@ -35,78 +44,21 @@ export interface Session {
   expiresAt: number;
   /** Its whole lifetime in ms (ACCESS_TOKEN_TTL): how early to renew it. */
   ttlMs: number;
-  user: User;
+  user: UserResource;
 }
 
-/** The answer of POST /auth/login and /auth/refresh (contract §4.1); `refreshToken` is ignored here. */
-interface TokenAnswer {
-  accessToken: string;
-  expiresIn: number;
-  user: User;
-}
+/**
+ * A metric's latest value as the views hold it: from `GET /patients/:id/latest` (with its device's
+ * state) or from a live `reading` event, which carries none of that.
+ */
+export type LatestReading = Pick<LatestReadingResource, 'metric' | 'value' | 'ts' | 'deviceId'> &
+  Partial<LatestReadingResource>;
 
-export interface Patient {
-  id: string;
-  displayName?: string;
-  name?: string;
-  mrn?: string | null;
-  dateOfBirth?: string | null;
-}
-
-export interface LatestReading {
-  metric: MetricKey;
-  value: number;
-  ts: string;
-  deviceId?: string;
-  unit?: string;
-  /** From `GET /patients/:id/latest` only (contract §4.4); live readings carry none of these. */
-  receivedAt?: string;
-  ageSec?: number;
-  monitoring?: 'ok' | 'lost';
-  since?: string;
-  stale?: boolean;
-}
-
-export interface Device {
-  id: string;
-  patientId: string;
-  type: DeviceTypeKey;
-  serial?: string | null;
-  model?: string | null;
-  online: boolean;
+/** A device as the views hold it: status fields not reported yet are null, as in live `device` events. */
+export type Device = Omit<DeviceResource, 'battery' | 'lastSeenAt'> & {
   battery: number | null;
   lastSeenAt: string | null;
-  sensorExpiresAt?: string | null;
-  decommissionedAt?: string | null;
-  firmware?: string | null;
-}
-
-export interface DeviceCredentials {
-  username: string;
-  password: string;
-  telemetryTopic: string;
-  statusTopic: string;
-  errorsTopic: string;
-}
-
-export interface AlertRule {
-  key: string;
-  kind: string;
-  metric?: MetricKey | null;
-  enabled: boolean;
-  source: 'default' | 'patient';
-  priority?: string;
-  params?: Record<string, unknown>;
-  [param: string]: unknown;
-}
-
-export interface Bucket {
-  ts: string;
-  min: number;
-  max: number;
-  avg: number;
-  count: number;
-}
+};
 
 export type { AlertResource, PatientNotificationResource, SharingScope };
 
@@ -153,7 +105,7 @@ const CSRF_HEADER = { 'x-requested-with': 'lantern-dashboard' };
 /** An access token this close to expiry is renewed before a request rather than sent to be refused. */
 const RENEW_BEFORE_REQUEST_MS = 5_000;
 
-function sessionFrom(body: TokenAnswer): Session {
+function sessionFrom(body: SignInResource): Session {
   return {
     token: body.accessToken,
     expiresAt: Date.now() + body.expiresIn * 1000,
@@ -188,7 +140,7 @@ export function refreshSession(): Promise<Session | null> {
     });
     if (res.status === 401 || res.status === 403) return null;
     if (!res.ok) throw new ApiError(res.status, res.statusText);
-    const session = sessionFrom((await res.json()) as TokenAnswer);
+    const session = sessionFrom((await res.json()) as SignInResource);
     if (current && current.user.id !== session.user.id) return null;
     saveSession(session);
     for (const listener of renewedListeners) listener(session);
@@ -291,84 +243,49 @@ export async function request<T>(method: string, path: string, body?: unknown): 
   return json as T;
 }
 
-/** A list response, bare or in a page envelope (`items` / `data`). */
-export function listOf<T>(body: unknown): T[] {
-  if (Array.isArray(body)) return body as T[];
-  const envelope = body as { items?: T[]; data?: T[]; results?: T[] } | undefined;
-  return envelope?.items ?? envelope?.data ?? envelope?.results ?? [];
-}
+/** A list answer: bare (patients, devices) or a page that counts its items (alerts, notifications). */
+type ListAnswer<T> = T[] | (PageResource<T> & Partial<OffsetPageResource<T>>);
 
-/** Where the next page starts: a `nextCursor`, or an offset when the envelope counts a `total`. */
-function nextPageOf(body: unknown, received: number, offset: number): { cursor: string } | { offset: number } | null {
-  if (Array.isArray(body) || !body) return null;
-  const envelope = body as { nextCursor?: string | null; total?: number; offset?: number };
-  if (envelope.nextCursor) return { cursor: envelope.nextCursor };
-  if (typeof envelope.total === 'number' && received > 0) {
-    const next = (envelope.offset ?? offset) + received;
-    return next < envelope.total ? { offset: next } : null;
-  }
-  return null;
-}
-
-/** Follows pages (cursor or offset) up to `maxPages`. */
+/** Follows offset pages up to `maxPages`; a bare list is all there is. */
 async function allPages<T>(path: string, maxPages = 10): Promise<T[]> {
   const out: T[] = [];
-  let query = '';
   let offset = 0;
   for (let page = 0; page < maxPages; page++) {
-    const body = await request<unknown>('GET', path + query);
-    const items = listOf<T>(body);
-    out.push(...items);
-    const next = nextPageOf(body, items.length, offset);
-    if (!next) break;
     const sep = path.includes('?') ? '&' : '?';
-    if ('cursor' in next) query = `${sep}cursor=${encodeURIComponent(next.cursor)}`;
-    else {
-      offset = next.offset;
-      query = `${sep}offset=${offset}`;
-    }
+    const body = await request<ListAnswer<T>>('GET', page === 0 ? path : `${path}${sep}offset=${offset}`);
+    if (Array.isArray(body)) return body;
+    out.push(...body.items);
+    const next = (body.offset ?? offset) + body.items.length;
+    if (body.items.length === 0 || next >= body.total) break;
+    offset = next;
   }
   return out;
 }
 
 /** Signs in; the server also sets the refresh cookie, which is all this page keeps of the refresh token. */
 export async function login(email: string, password: string): Promise<Session> {
-  return sessionFrom(await request<TokenAnswer>('POST', '/auth/login', { email, password }));
+  const body: LoginRequest = { email, password };
+  return sessionFrom(await request<SignInResource>('POST', '/auth/login', body));
 }
 
-export const getPatients = (): Promise<Patient[]> => allPages<Patient>('/patients');
-export const getPatient = (id: string): Promise<Patient> => request('GET', `/patients/${id}`);
+export const getPatients = (): Promise<PatientResource[]> => allPages<PatientResource>('/patients');
+export const getPatient = (id: string): Promise<PatientDetailResource> => request('GET', `/patients/${id}`);
 
-/** Latest value of every metric, whether the server answers with a list or a map keyed by metric. */
-export async function getLatest(patientId: string): Promise<LatestReading[]> {
-  const body = await request<unknown>('GET', `/patients/${patientId}/latest`);
-  const list = listOf<LatestReading>(body);
-  if (list.length || Array.isArray(body)) return list;
-  const map = ((body as { metrics?: unknown; readings?: unknown })?.metrics ??
-    (body as { readings?: unknown })?.readings ??
-    body) as Record<string, Omit<LatestReading, 'metric'> & { metric?: MetricKey }> | undefined;
-  if (Array.isArray(map)) return map as LatestReading[];
-  return Object.entries(map ?? {})
-    .filter(([, v]) => v && typeof v === 'object' && typeof v.value === 'number')
-    .map(([metric, v]) => ({ ...v, metric: (v.metric ?? metric) as MetricKey }));
-}
+export const getLatest = (patientId: string): Promise<LatestReadingResource[]> =>
+  request('GET', `/patients/${patientId}/latest`);
 
 export async function getDevices(patientId: string): Promise<Device[]> {
-  const devices = await allPages<Device & { status?: string }>(`/devices?patientId=${patientId}`);
-  return devices.filter((d) => !d.decommissionedAt && d.status !== 'decommissioned').map(normalizeDevice);
+  const devices = await allPages<DeviceResource>(`/devices?patientId=${patientId}`);
+  return devices.filter((d) => d.status !== 'decommissioned').map(normalizeDevice);
 }
 
-/** Optional fields may be absent in JSON; the views treat "unknown" as null. */
-export function normalizeDevice<T extends Device>(d: T): T {
+/** Status fields a device has not reported yet are absent in JSON; the views treat "unknown" as null. */
+export function normalizeDevice(d: DeviceResource): Device {
   return { ...d, online: d.online ?? false, battery: d.battery ?? null, lastSeenAt: d.lastSeenAt ?? null };
 }
 
-export const provisionDevice = (input: {
-  patientId: string;
-  type: DeviceTypeKey;
-  serial?: string;
-  model?: string;
-}): Promise<Device & { credentials: DeviceCredentials }> => request('POST', '/devices', input);
+export const provisionDevice = (input: ProvisionDeviceRequest): Promise<ProvisionedDeviceResource> =>
+  request('POST', '/devices', input);
 
 export function getAlerts(query: Record<string, string>, maxPages = 5): Promise<AlertResource[]> {
   return allPages<AlertResource>(`/alerts?${new URLSearchParams(query).toString()}`, maxPages);
@@ -389,16 +306,19 @@ export const getEscalation = (patientId: string): Promise<EscalationPolicy> =>
 export const putEscalation = (patientId: string, policy: EscalationPolicy): Promise<EscalationPolicy> =>
   request('PUT', `/patients/${patientId}/escalation`, policy);
 /** Back to the defaults; answers the policy now in force. */
-export const deleteEscalation = (patientId: string): Promise<unknown> =>
+export const deleteEscalation = (patientId: string): Promise<EscalationPolicy> =>
   request('DELETE', `/patients/${patientId}/escalation`);
 export const resolveAlert = (id: string): Promise<AlertResource> => request('POST', `/alerts/${id}/resolve`, {});
 
-export async function getAlertRules(patientId: string): Promise<AlertRule[]> {
-  return listOf<AlertRule>(await request<unknown>('GET', `/patients/${patientId}/alert-rules`));
-}
-export const putAlertRule = (patientId: string, key: string, body: Record<string, unknown>): Promise<AlertRule> =>
-  request('PUT', `/patients/${patientId}/alert-rules/${encodeURIComponent(key)}`, body);
-export const deleteAlertRule = (patientId: string, key: string): Promise<unknown> =>
+export const getAlertRules = (patientId: string): Promise<AlertRuleResource[]> =>
+  request('GET', `/patients/${patientId}/alert-rules`);
+/** Merged into the patient's override of the rule: `enabled` and any of its kind's parameters. */
+export const putAlertRule = (
+  patientId: string,
+  key: string,
+  body: Record<string, unknown>,
+): Promise<AlertRuleResource> => request('PUT', `/patients/${patientId}/alert-rules/${encodeURIComponent(key)}`, body);
+export const deleteAlertRule = (patientId: string, key: string): Promise<AlertRuleResource> =>
   request('DELETE', `/patients/${patientId}/alert-rules/${encodeURIComponent(key)}`);
 
 export async function getBuckets(
@@ -407,71 +327,39 @@ export async function getBuckets(
   from: Date,
   to: Date,
   bucket: string,
-): Promise<Bucket[]> {
+): Promise<ReadingBucketResource[]> {
   const q = new URLSearchParams({ metric, from: from.toISOString(), to: to.toISOString(), bucket });
-  return listOf<Bucket>(await request<unknown>('GET', `/patients/${patientId}/readings?${q.toString()}`));
+  return request('GET', `/patients/${patientId}/readings?${q.toString()}`);
 }
 
-export const getSummary = (patientId: string, from: Date, to: Date): Promise<unknown> =>
+export const getSummary = (patientId: string, from: Date, to: Date): Promise<ReadingSummaryResource> =>
   request('GET', `/patients/${patientId}/summary?from=${from.toISOString()}&to=${to.toISOString()}`);
 
 export async function getNotifications(): Promise<PatientNotificationResource[]> {
   return allPages<PatientNotificationResource>('/me/notifications?limit=100', 1);
 }
-export const markNotificationRead = (id: string): Promise<unknown> =>
+export const markNotificationRead = (id: string): Promise<PatientNotificationResource> =>
   request('POST', `/me/notifications/${id}/read`, {});
 
-export function patientName(p: Patient | undefined): string {
-  return p?.displayName ?? p?.name ?? 'Unknown patient';
+export function patientName(p: PatientResource | undefined): string {
+  return p?.displayName ?? 'Unknown patient';
 }
 
-/** A person the signed-in patient shares with (`GET /me/caregivers`). */
-export interface Caregiver {
-  id: string;
-  email: string;
-  name?: string;
-  scopes: SharingScope[];
-  status: 'invited' | 'active';
-  invitedAt: string;
-  acceptedAt?: string;
-  invitationExpiresAt?: string;
+export const getCaregivers = (): Promise<CaregiverResource[]> => request('GET', '/me/caregivers');
+export const inviteCaregiver = (input: InviteCaregiverRequest): Promise<InvitedCaregiverResource> =>
+  request('POST', '/me/caregivers', input);
+export function changeCaregiverScopes(id: string, scopes: SharingScope[]): Promise<CaregiverResource> {
+  const body: ChangeScopesRequest = { scopes };
+  return request('PATCH', `/me/caregivers/${id}`, body);
 }
-
-/** An invitation as answered once by `POST /me/caregivers`: the token is never shown again. */
-export interface InvitedCaregiver extends Caregiver {
-  invitation: { token: string; expiresAt: string };
-}
-
-/** One line of `GET /me/access-log`: who did what with the patient's data, in plain words. */
-export interface AccessLogEntry {
-  id: string;
-  at: string;
-  actor: { id: string; name: string; role: Role };
-  action: string;
-  detail: string;
-}
-
-export const getCaregivers = (): Promise<Caregiver[]> => request('GET', '/me/caregivers');
-export const inviteCaregiver = (input: {
-  email: string;
-  name?: string;
-  scopes: SharingScope[];
-}): Promise<InvitedCaregiver> => request('POST', '/me/caregivers', input);
-export const changeCaregiverScopes = (id: string, scopes: SharingScope[]): Promise<Caregiver> =>
-  request('PATCH', `/me/caregivers/${id}`, { scopes });
 export const revokeCaregiver = (id: string): Promise<unknown> => request('DELETE', `/me/caregivers/${id}`);
-export function getAccessLog(before?: string, limit = 20): Promise<AccessLogEntry[]> {
+export function getAccessLog(before?: string, limit = 20): Promise<AccessLogEntryResource[]> {
   const query = new URLSearchParams({ limit: String(limit), ...(before !== undefined && { before }) });
   return request('GET', `/me/access-log?${query.toString()}`);
 }
 
 /** Accepts a patient's invitation and signs in, as a login does (the server sets the refresh cookie). */
 export async function acceptInvitation(token: string, password: string, name?: string): Promise<Session> {
-  return sessionFrom(
-    await request<TokenAnswer>('POST', '/auth/accept-invitation', {
-      token,
-      password,
-      ...(name !== undefined && name !== '' && { name }),
-    }),
-  );
+  const body: AcceptInvitationRequest = { token, password, ...(name !== undefined && name !== '' && { name }) };
+  return sessionFrom(await request<SignInResource>('POST', '/auth/accept-invitation', body));
 }

@@ -1,13 +1,10 @@
-import { SHARING_SCOPES, type SharingScope } from '@lantern/domain';
 import {
-  changeCaregiverScopes,
-  getAccessLog,
-  getCaregivers,
-  inviteCaregiver,
-  revokeCaregiver,
-  type AccessLogEntry,
-  type Caregiver,
-} from './api.js';
+  SHARING_SCOPES,
+  type AccessLogEntryResource,
+  type CaregiverResource,
+  type SharingScope,
+} from '@lantern/domain';
+import { changeCaregiverScopes, getAccessLog, getCaregivers, inviteCaregiver, revokeCaregiver } from './api.js';
 import type { AppContext } from './app-context.js';
 import { h, replace } from './dom.js';
 import { whenSpoken } from './format.js';
@@ -44,7 +41,7 @@ function scopePicker(
 }
 
 /** "Maria (maria@example.com)", or the address alone. */
-function nameOf(caregiver: Caregiver): string {
+function nameOf(caregiver: CaregiverResource): string {
   return caregiver.name ? `${caregiver.name} (${caregiver.email})` : caregiver.email;
 }
 
@@ -105,7 +102,7 @@ export function careCircleSection(ctx: AppContext): HTMLElement {
       .catch((e: Error) => (error.textContent = e.message));
   });
 
-  function render(caregivers: Caregiver[]): void {
+  function render(caregivers: CaregiverResource[]): void {
     replace(
       list,
       caregivers.length ? null : h('li', { class: 'muted' }, 'Nobody else can see your data.'),
@@ -180,7 +177,7 @@ export function accessLogSection(ctx: AppContext): HTMLElement {
   const more = h('button', { type: 'button', class: 'small', hidden: true }, 'Show older');
   let last: string | undefined;
 
-  function add(entries: AccessLogEntry[]): void {
+  function add(entries: AccessLogEntryResource[]): void {
     for (const entry of entries)
       list.appendChild(
         h(

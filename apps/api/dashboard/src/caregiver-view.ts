@@ -1,5 +1,5 @@
-import { METRIC_KEYS, METRICS, isMetricKey, type AlertResource } from '@lantern/domain';
-import { getAlerts, getLatest, getPatients, patientName, type LatestReading, type Patient } from './api.js';
+import { METRIC_KEYS, METRICS, isMetricKey, type AlertResource, type PatientResource } from '@lantern/domain';
+import { getAlerts, getLatest, getPatients, patientName, type LatestReading } from './api.js';
 import { Confirmations } from './alert-confirmation.js';
 import type { AppContext } from './app-context.js';
 import { h, replace } from './dom.js';
@@ -8,7 +8,7 @@ import { isNewerAlert } from './store.js';
 
 /** What a caregiver sees of one patient: what the REST answers hold, which is only what was shared. */
 interface SharedPatient {
-  patient: Patient;
+  patient: PatientResource;
   latest: Map<string, LatestReading>;
   /** Open alerts; only those shared arrive, so the section shows only when there are some. */
   alerts: Map<string, AlertResource>;
@@ -16,7 +16,7 @@ interface SharedPatient {
 }
 
 /** Another patient's first name for "Ana's glucose…", or their whole name. */
-function possessive(patient: Patient): string {
+function possessive(patient: PatientResource): string {
   const name = patientName(patient);
   return `${name}${name.endsWith('s') ? "'" : "'s"}`;
 }

@@ -1,7 +1,6 @@
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { METRICS, type MetricKey } from '@lantern/domain';
-import type { Bucket } from './api.js';
+import { METRICS, type MetricKey, type ReadingBucketResource } from '@lantern/domain';
 
 const CHART_HEIGHT = 220;
 
@@ -36,7 +35,7 @@ export class MetricChart {
   }
 
   /** Replaces the history with buckets covering the last `windowSec`. */
-  setHistory(buckets: Bucket[], windowSec: number): void {
+  setHistory(buckets: ReadingBucketResource[], windowSec: number): void {
     this.windowSec = windowSec;
     const sorted = [...buckets].sort((a, b) => Date.parse(a.ts) - Date.parse(b.ts));
     this.data = [

@@ -4,7 +4,13 @@ import { monitoringProblems } from './monitoring-banner.js';
 describe('monitoringProblems', () => {
   it('is empty only when everything works', () => {
     expect(
-      monitoringProblems({ status: 'ok', database: 'up', broker: 'up', ingest: { status: 'up', problems: [] } }),
+      monitoringProblems({
+        status: 'ok',
+        database: 'up',
+        broker: 'up',
+        ingest: { status: 'up', problems: [] },
+        deliveries: { status: 'up', problems: [] },
+      }),
     ).toEqual([]);
   });
 
@@ -15,6 +21,7 @@ describe('monitoringProblems', () => {
         database: 'up',
         broker: 'down',
         ingest: { status: 'stalled', problems: ['ingest a: its canary has not come back through the broker for 41 s'] },
+        deliveries: { status: 'up', problems: [] },
       }),
     ).toEqual([
       'The device message broker is not reachable.',
@@ -24,6 +31,13 @@ describe('monitoringProblems', () => {
 
   it('treats an unreachable server or an unexplained 503 as an interruption', () => {
     expect(monitoringProblems(null)).toEqual(['Lantern cannot be reached.']);
-    expect(monitoringProblems({ status: 'unavailable' })).toEqual(['Lantern reports a problem.']);
+    expect(
+      monitoringProblems({
+        status: 'unavailable',
+        database: 'up',
+        broker: 'up',
+        deliveries: { status: 'up', problems: [] },
+      }),
+    ).toEqual(['Lantern reports a problem.']);
   });
 });

@@ -1,26 +1,19 @@
+import type { HealthResource } from '@lantern/domain';
 import { request } from './api.js';
 import { h } from './dom.js';
 
 /** How often the dashboard asks whether monitoring works. */
 const POLL_MS = 10_000;
 
-interface HealthBody {
-  status?: string;
-  database?: string;
-  broker?: string;
-  ingest?: { status?: string; problems?: string[] };
-  deliveries?: { status?: string; problems?: string[] };
-}
-
 /** Plain words for what /health reports as not working; empty when everything works. */
-export function monitoringProblems(body: HealthBody | null): string[] {
+export function monitoringProblems(body: HealthResource | null): string[] {
   if (body === null) return ['Lantern cannot be reached.'];
   const problems: string[] = [];
   if (body.database === 'down') problems.push('The database is not answering.');
   if (body.broker === 'down') problems.push('The device message broker is not reachable.');
-  if (body.ingest && body.ingest.status !== 'up') problems.push(...(body.ingest.problems ?? []));
+  if (body.ingest && body.ingest.status !== 'up') problems.push(...body.ingest.problems);
   // People not being told (the chain stopped, a channel failing) matters as much as readings not arriving.
-  if (body.deliveries && body.deliveries.status !== 'up') problems.push(...(body.deliveries.problems ?? []));
+  if (body.deliveries.status !== 'up') problems.push(...body.deliveries.problems);
   if (problems.length === 0 && body.status !== 'ok') problems.push('Lantern reports a problem.');
   return problems;
 }
@@ -47,9 +40,9 @@ export class MonitoringBanner {
   }
 
   private async poll(): Promise<void> {
-    let body: HealthBody | null = null;
+    let body: HealthResource | null = null;
     try {
-      body = await request<HealthBody>('GET', '/monitoring');
+      body = await request<HealthResource>('GET', '/monitoring');
     } catch {
       body = null;
     }

@@ -1,3 +1,4 @@
+import type { PushPublicKeyResource } from '@lantern/domain';
 import { request } from './api.js';
 import { h } from './dom.js';
 
@@ -30,7 +31,7 @@ export function pushOptInButton(toast: (text: string, kind?: 'info' | 'error') =
       toast('Alerts on this device need permission to show notifications (see the browser’s site settings).', 'error');
       return;
     }
-    const { publicKey } = await request<{ publicKey: string }>('GET', '/push/public-key');
+    const { publicKey } = await request<PushPublicKeyResource>('GET', '/push/public-key');
     const manager = (await registration).pushManager;
     let subscription = await manager.getSubscription();
     // Made with another key (the server's pair changed): the push service would refuse every message.
@@ -67,7 +68,7 @@ export function pushOptInButton(toast: (text: string, kind?: 'info' | 'error') =
     if (Notification.permission !== 'granted') return;
     const subscription = await (await registration).pushManager.getSubscription();
     if (!subscription) return;
-    const { publicKey } = await request<{ publicKey: string }>('GET', '/push/public-key');
+    const { publicKey } = await request<PushPublicKeyResource>('GET', '/push/public-key');
     if (!sameKey(subscription.options.applicationServerKey, publicKey)) return;
     await request('POST', '/me/push-subscriptions', subscription.toJSON());
     show(true);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import type { AlertResource, LiveServerToClientEvents } from '@lantern/domain';
-import type { Device, LatestReading, Patient } from './api.js';
+import type { AlertResource, LiveServerToClientEvents, PatientResource } from '@lantern/domain';
+import type { Device, LatestReading } from './api.js';
 import { ClinicianStore, isNewerAlert, type StoreLive, type StoreSource } from './store.js';
 
 const T0 = Date.parse('2026-11-22T12:00:00Z');
@@ -22,7 +22,7 @@ function alert(id: string, over: Partial<AlertResource> = {}): AlertResource {
   };
 }
 
-const patient = (id: string): Patient => ({ id, displayName: id });
+const patient = (id: string): PatientResource => ({ id, displayName: id, createdAt: at(-60) });
 
 /** A `/live` connection driven by the test: `send` delivers a server event, `reconnect` a new connect. */
 class FakeLive implements StoreLive {
@@ -55,13 +55,13 @@ class FakeLive implements StoreLive {
 
 /** The server's state as REST answers it; `gate` holds the alert reads back until released. */
 class FakeServer implements StoreSource {
-  patients: Patient[] = [patient('p1')];
+  patients: PatientResource[] = [patient('p1')];
   alerts: AlertResource[] = [];
   latest = new Map<string, LatestReading[]>();
   devices = new Map<string, Device[]>();
   gate: Promise<void> = Promise.resolve();
 
-  getPatients = (): Promise<Patient[]> => Promise.resolve([...this.patients]);
+  getPatients = (): Promise<PatientResource[]> => Promise.resolve([...this.patients]);
   getAlerts = async (query: Record<string, string>): Promise<AlertResource[]> => {
     const answer = this.alerts.filter((a) => a.state === query.state);
     await this.gate;
@@ -148,9 +148,19 @@ describe('ClinicianStore', () => {
     // While the socket was down: one alert resolved, one raised, a patient added, a new reading.
     server.alerts = [alert('kept', { state: 'acknowledged' }), alert('missed', { openedAt: at(3) })];
     server.patients = [patient('p1'), patient('p2')];
-    server.latest.set('p1', [{ metric: 'spo2', value: 83, ts: at(3) }]);
+    server.latest.set('p1', [{ metric: 'spo2', value: 83, ts: at(3), deviceId: 'd1' }]);
     server.devices.set('p2', [
-      { id: 'd2', patientId: 'p2', type: 'pulse_oximeter', online: true, battery: 90, lastSeenAt: at(3) },
+      {
+        id: 'd2',
+        patientId: 'p2',
+        type: 'pulse_oximeter',
+        status: 'active',
+        createdAt: at(-60),
+        secretRotatedAt: at(-60),
+        online: true,
+        battery: 90,
+        lastSeenAt: at(3),
+      },
     ]);
     let changed = 0;
     store.onChange(() => changed++);

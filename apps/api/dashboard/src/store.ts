@@ -5,13 +5,14 @@ import {
   type AlertResource,
   type LiveDeviceEvent,
   type LiveReadingEvent,
+  type PatientResource,
 } from '@lantern/domain';
-import { getAlerts, getDevices, getLatest, getPatients, type Device, type LatestReading, type Patient } from './api.js';
+import { getAlerts, getDevices, getLatest, getPatients, type Device, type LatestReading } from './api.js';
 import type { LiveConnection } from './live.js';
 
 /** What the board knows about one patient, kept current by live events. */
 export interface PatientState {
-  patient: Patient;
+  patient: PatientResource;
   latest: Map<string, LatestReading>;
   devices: Map<string, Device>;
   /** Active alerts (open or acknowledged), by id. */
@@ -95,7 +96,7 @@ export function isNewerAlert(incoming: AlertResource, current: AlertResource): b
 
 /** The REST reads the store makes (the api module's functions; tests pass fakes). */
 export interface StoreSource {
-  getPatients: () => Promise<Patient[]>;
+  getPatients: () => Promise<PatientResource[]>;
   getAlerts: (query: Record<string, string>) => Promise<AlertResource[]>;
   getLatest: (patientId: string) => Promise<LatestReading[]>;
   getDevices: (patientId: string) => Promise<Device[]>;

@@ -8,7 +8,18 @@ const NOW = Date.parse('2026-11-22T12:00:00Z');
 const ago = (ms: number): string => new Date(NOW - ms).toISOString();
 
 function device(over: Partial<Device> = {}): Device {
-  return { id: 'd1', patientId: 'p', type: 'cgm', online: true, battery: 80, lastSeenAt: ago(60_000), ...over };
+  return {
+    id: 'd1',
+    patientId: 'p',
+    type: 'cgm',
+    status: 'active',
+    createdAt: ago(86_400_000),
+    secretRotatedAt: ago(86_400_000),
+    online: true,
+    battery: 80,
+    lastSeenAt: ago(60_000),
+    ...over,
+  };
 }
 
 function alert(over: Partial<AlertResource>): AlertResource {
@@ -29,7 +40,7 @@ function alert(over: Partial<AlertResource>): AlertResource {
 
 function patient(name: string, alerts: AlertResource[] = [], devices: Device[] = [device()]): PatientState {
   return {
-    patient: { id: name, displayName: name },
+    patient: { id: name, displayName: name, createdAt: ago(86_400_000) },
     latest: new Map(),
     devices: new Map(devices.map((d, i) => [`${name}-${i}`, d])),
     alerts: new Map(alerts.map((a) => [a.id, a])),

@@ -6,7 +6,11 @@ import {
   ALERT_STATES,
   type AlertPriority,
   type AlertResource,
+  type AlertRuleResource,
   type AlertState,
+  type MetricKey,
+  type OffsetPageResource,
+  type PageResource,
   type PatientNotificationResource,
 } from '@lantern/domain';
 import type { EffectiveRule } from '@lantern/alerting';
@@ -63,7 +67,7 @@ export class AlertDto implements AlertResource {
   raisedAt?: string;
 }
 
-export class AlertPageDto {
+export class AlertPageDto implements OffsetPageResource<AlertResource> {
   @ApiProperty({ type: [AlertDto] }) items!: AlertDto[];
   @ApiProperty() total!: number;
   @ApiProperty() limit!: number;
@@ -102,11 +106,11 @@ export class AlertActionDto {
   @ApiPropertyOptional({ maxLength: 2000 }) @IsOptional() @IsString() @MaxLength(2000) note?: string;
 }
 
-export class AlertRuleDto {
+export class AlertRuleDto implements AlertRuleResource {
   @ApiProperty({ example: 'glucose.low' }) key!: string;
   @ApiProperty({ enum: ['threshold', 'rate', 'predictive', 'trend', 'signal_loss', 'battery'] }) kind!: string;
-  @ApiPropertyOptional({ example: 'glucose' }) metric?: string;
-  @ApiProperty({ enum: ['metric', 'device'] }) scope!: string;
+  @ApiPropertyOptional({ example: 'glucose' }) metric?: MetricKey;
+  @ApiProperty({ enum: ['metric', 'device'] }) scope!: 'metric' | 'device';
   @ApiProperty() label!: string;
   @ApiProperty() enabled!: boolean;
   @ApiProperty({ enum: ['default', 'patient'] }) source!: 'default' | 'patient';
@@ -159,7 +163,7 @@ export class NotificationDto implements PatientNotificationResource {
   history?: PatientNotificationResource['history'];
 }
 
-export class NotificationPageDto {
+export class NotificationPageDto implements PageResource<PatientNotificationResource> {
   @ApiProperty({ type: [NotificationDto] }) items!: NotificationDto[];
   @ApiProperty() total!: number;
 }

@@ -1,8 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsEmail, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
+import type { LoginRequest, SignInResource } from '@lantern/domain';
 import { UserDto } from '../users/user.dto.js';
 
-export class LoginDto {
+export class LoginDto implements LoginRequest {
   @ApiProperty({ example: 'admin@lantern.local' })
   @IsEmail()
   @MaxLength(254)
@@ -16,7 +17,7 @@ export class LoginDto {
 }
 
 /** The answer of a login and of a refresh (contract §4.1). */
-export class LoginResponseDto {
+export class LoginResponseDto implements SignInResource {
   @ApiProperty({
     description:
       'Bearer token for REST (`Authorization: Bearer …`) and the Socket.IO handshake (`auth: { token }`); expires after `expiresIn` seconds (ACCESS_TOKEN_TTL).',

@@ -15,14 +15,27 @@ import {
   Min,
   MinLength,
 } from 'class-validator';
-import { ROLES, SHARING_SCOPES, type Role, type SharingScope } from '@lantern/domain';
+import {
+  ROLES,
+  SHARING_SCOPES,
+  type AcceptInvitationRequest,
+  type AccessLogActorResource,
+  type AccessLogEntryResource,
+  type CaregiverInvitationResource,
+  type CaregiverResource,
+  type ChangeScopesRequest,
+  type InviteCaregiverRequest,
+  type InvitedCaregiverResource,
+  type Role,
+  type SharingScope,
+} from '@lantern/domain';
 import type { AccessLogEntry, CaregiverShare } from '@lantern/storage';
 import { accessLogSentence } from './access-log-text.js';
 
 const SCOPES_DESCRIPTION =
   "What the caregiver sees: signal groups (glucose; cardiac = heart rate, pulmonary artery pressure; respiratory = SpO2, breathing rate; weight; blood_pressure; temperature), devices, alerts (only those about shared signals, and device alerts), notifications (the patient's own messages, live).";
 
-export class InviteCaregiverDto {
+export class InviteCaregiverDto implements InviteCaregiverRequest {
   @ApiProperty({ example: 'maria.souza@example.com' })
   @IsEmail()
   @MaxLength(254)
@@ -43,7 +56,7 @@ export class InviteCaregiverDto {
   scopes!: SharingScope[];
 }
 
-export class ChangeScopesDto {
+export class ChangeScopesDto implements ChangeScopesRequest {
   @ApiProperty({ enum: SHARING_SCOPES, isArray: true, description: SCOPES_DESCRIPTION })
   @ArrayMinSize(1)
   @ArrayMaxSize(SHARING_SCOPES.length)
@@ -52,7 +65,7 @@ export class ChangeScopesDto {
   scopes!: SharingScope[];
 }
 
-export class AcceptInvitationDto {
+export class AcceptInvitationDto implements AcceptInvitationRequest {
   @ApiProperty({ description: 'The invitation token the patient passed on.' })
   @IsString()
   @MinLength(1)
@@ -78,7 +91,7 @@ export class AcceptInvitationDto {
   name?: string;
 }
 
-export class InvitationDto {
+export class InvitationDto implements CaregiverInvitationResource {
   @ApiProperty({ description: 'Shown only now; pass it on to the caregiver yourself. Single use.' })
   token!: string;
 
@@ -86,7 +99,7 @@ export class InvitationDto {
   expiresAt!: string;
 }
 
-export class CaregiverDto {
+export class CaregiverDto implements CaregiverResource {
   @ApiProperty({ format: 'uuid' })
   id!: string;
 
@@ -116,7 +129,7 @@ export class CaregiverDto {
   invitationExpiresAt?: string;
 }
 
-export class InvitedCaregiverDto extends CaregiverDto {
+export class InvitedCaregiverDto extends CaregiverDto implements InvitedCaregiverResource {
   @ApiProperty({ type: InvitationDto })
   invitation!: InvitationDto;
 }
@@ -151,7 +164,7 @@ export class AccessLogQueryDto {
   limit?: number;
 }
 
-export class AccessLogActorDto {
+export class AccessLogActorDto implements AccessLogActorResource {
   @ApiProperty({ format: 'uuid' })
   id!: string;
 
@@ -162,7 +175,7 @@ export class AccessLogActorDto {
   role!: Role;
 }
 
-export class AccessLogEntryDto {
+export class AccessLogEntryDto implements AccessLogEntryResource {
   @ApiProperty({ description: 'Opaque, increasing; pass the last one as `before` for the next page.' })
   id!: string;
 

@@ -1,9 +1,16 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsString, IsUUID, MaxLength, MinLength } from 'class-validator';
-import { DEVICE_TYPE_KEYS, type DeviceTypeKey } from '@lantern/domain';
+import {
+  DEVICE_TYPE_KEYS,
+  type DeviceCredentialsResource,
+  type DeviceResource,
+  type DeviceTypeKey,
+  type ProvisionDeviceRequest,
+  type ProvisionedDeviceResource,
+} from '@lantern/domain';
 import type { DeviceRecord } from '@lantern/storage';
 
-export class DeviceDto {
+export class DeviceDto implements DeviceResource {
   @ApiProperty({ format: 'uuid', description: 'Also the MQTT username.' })
   id!: string;
 
@@ -50,7 +57,7 @@ export class DeviceDto {
   sensorExpiresAt?: string;
 }
 
-export class DeviceCredentialsDto {
+export class DeviceCredentialsDto implements DeviceCredentialsResource {
   @ApiProperty({ description: 'MQTT username: the device id.' })
   username!: string;
 
@@ -69,7 +76,7 @@ export class DeviceCredentialsDto {
   errorsTopic!: string;
 }
 
-export class ProvisionedDeviceDto extends DeviceDto {
+export class ProvisionedDeviceDto extends DeviceDto implements ProvisionedDeviceResource {
   @ApiProperty({ type: DeviceCredentialsDto })
   credentials!: DeviceCredentialsDto;
 }
@@ -98,7 +105,7 @@ export function toDeviceDto(device: DeviceRecord): DeviceDto {
   return dto;
 }
 
-export class CreateDeviceDto {
+export class CreateDeviceDto implements ProvisionDeviceRequest {
   @ApiProperty({ format: 'uuid' })
   @IsUUID()
   patientId!: string;

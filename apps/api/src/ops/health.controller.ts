@@ -8,6 +8,7 @@ import {
   ApiServiceUnavailableResponse,
   ApiTags,
 } from '@nestjs/swagger';
+import type { DeliveriesHealthResource, HealthResource, IngestHealthResource } from '@lantern/domain';
 import { Public, Roles } from '@lantern/auth';
 import { SystemHealthService } from './system-health.service.js';
 import type { IngestInstanceReport } from './ingest-health.js';
@@ -53,7 +54,7 @@ export class IngestInstanceHealthDto implements IngestInstanceReport {
   retryingWriters!: { writer: string; failingForMs: number }[];
 }
 
-export class IngestHealthDto {
+export class IngestHealthDto implements IngestHealthResource {
   @ApiProperty({ enum: ['up', 'stalled', 'down', 'unknown'] })
   status!: 'up' | 'stalled' | 'down' | 'unknown';
 
@@ -64,7 +65,7 @@ export class IngestHealthDto {
   instances!: IngestInstanceHealthDto[];
 }
 
-export class DeliveriesHealthDto {
+export class DeliveriesHealthDto implements DeliveriesHealthResource {
   @ApiProperty({ enum: ['up', 'degraded', 'down'] })
   status!: 'up' | 'degraded' | 'down';
 
@@ -72,7 +73,7 @@ export class DeliveriesHealthDto {
   problems!: string[];
 }
 
-export class HealthDto {
+export class HealthDto implements HealthResource {
   @ApiProperty({ enum: ['ok', 'unavailable'] })
   status!: 'ok' | 'unavailable';
 

@@ -1,8 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsISO8601, IsOptional, IsString, IsUUID, Matches, MaxLength, MinLength } from 'class-validator';
+import type { CareTeamMemberResource, PatientDetailResource, PatientResource } from '@lantern/domain';
 import type { CareTeamMember, PatientRecord } from '@lantern/storage';
 
-export class PatientDto {
+export class PatientDto implements PatientResource {
   @ApiProperty({ format: 'uuid' })
   id!: string;
 
@@ -19,7 +20,7 @@ export class PatientDto {
   createdAt!: string;
 }
 
-export class CareTeamMemberDto {
+export class CareTeamMemberDto implements CareTeamMemberResource {
   @ApiProperty({ format: 'uuid' })
   clinicianId!: string;
 
@@ -33,7 +34,7 @@ export class CareTeamMemberDto {
   addedAt!: string;
 }
 
-export class PatientDetailDto extends PatientDto {
+export class PatientDetailDto extends PatientDto implements PatientDetailResource {
   @ApiProperty({ type: [CareTeamMemberDto] })
   careTeam!: CareTeamMemberDto[];
 }

@@ -1,7 +1,17 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
-import { METRIC_KEYS, type MetricKey, type Reading } from '@lantern/domain';
+import {
+  METRIC_KEYS,
+  type GlucoseFiguresResource,
+  type LatestReadingResource,
+  type MetricKey,
+  type MetricSummaryResource,
+  type Reading,
+  type ReadingBucketResource,
+  type ReadingResource,
+  type ReadingSummaryResource,
+} from '@lantern/domain';
 import { BUCKET_MS, MAX_RAW_LIMIT, type BucketSize, type ReadingBucket } from '@lantern/storage';
 import type { LatestWithProvenance, Monitoring } from './device-monitoring.js';
 import type { GlucoseFigures, MetricSummary } from './reading-summary.js';
@@ -58,7 +68,7 @@ export class ReadingsQueryDto extends PeriodQueryDto {
   cursor?: string;
 }
 
-export class ReadingDto {
+export class ReadingDto implements ReadingResource {
   @ApiProperty({ format: 'date-time' }) ts!: string;
   @ApiProperty({ enum: METRIC_KEYS }) metric!: MetricKey;
   @ApiProperty({ description: "In the metric's canonical unit." }) value!: number;
@@ -77,7 +87,7 @@ export class ReadingPageDto {
   nextCursor?: string;
 }
 
-export class ReadingBucketDto {
+export class ReadingBucketDto implements ReadingBucketResource {
   @ApiProperty({ format: 'date-time', description: 'Start of the bucket.' }) ts!: string;
   @ApiProperty() min!: number;
   @ApiProperty() max!: number;
@@ -85,7 +95,7 @@ export class ReadingBucketDto {
   @ApiProperty() count!: number;
 }
 
-export class LatestReadingDto extends ReadingDto {
+export class LatestReadingDto extends ReadingDto implements LatestReadingResource {
   @ApiProperty({ description: "Seconds since it was measured (`ts`), on the server's clock." }) ageSec!: number;
   @ApiProperty({
     enum: ['ok', 'lost'],
@@ -103,7 +113,7 @@ export class LatestReadingDto extends ReadingDto {
   stale!: boolean;
 }
 
-export class GlucoseFiguresDto implements GlucoseFigures {
+export class GlucoseFiguresDto implements GlucoseFigures, GlucoseFiguresResource {
   @ApiProperty({ description: 'Percent of readings in 70–180 mg/dL.' }) timeInRange!: number;
   @ApiProperty({ description: 'Percent of readings below 70 mg/dL.' }) timeBelow70!: number;
   @ApiProperty({ description: 'Percent of readings below 54 mg/dL.' }) timeBelow54!: number;
@@ -115,7 +125,7 @@ export class GlucoseFiguresDto implements GlucoseFigures {
   cv!: number | null;
 }
 
-export class MetricSummaryDto implements MetricSummary {
+export class MetricSummaryDto implements MetricSummary, MetricSummaryResource {
   @ApiProperty({ enum: METRIC_KEYS }) metric!: MetricKey;
   @ApiProperty() unit!: string;
   @ApiProperty() count!: number;
@@ -134,7 +144,7 @@ export class MetricSummaryDto implements MetricSummary {
   glucose?: GlucoseFiguresDto;
 }
 
-export class ReadingSummaryDto {
+export class ReadingSummaryDto implements ReadingSummaryResource {
   @ApiProperty({ format: 'uuid' }) patientId!: string;
   @ApiProperty({ format: 'date-time' }) from!: string;
   @ApiProperty({ format: 'date-time' }) to!: string;

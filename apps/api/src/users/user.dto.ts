@@ -1,9 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsEmail, IsIn, IsOptional, IsString, IsUUID, MaxLength, MinLength } from 'class-validator';
-import { ROLES, type Role } from '@lantern/domain';
+import { ROLES, type Role, type UserResource } from '@lantern/domain';
 import type { UserRecord } from '@lantern/storage';
 
-export class UserDto {
+export class UserDto implements UserResource {
   @ApiProperty({ format: 'uuid' })
   id!: string;
 

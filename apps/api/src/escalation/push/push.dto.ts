@@ -1,12 +1,13 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsNumber, IsObject, IsOptional, IsString, Matches, MaxLength, ValidateNested } from 'class-validator';
+import type { PushPublicKeyResource } from '@lantern/domain';
 import type { PushSubscriptionRecord } from '@lantern/storage';
 import { MAX_ENDPOINT_LENGTH } from './push-endpoint.js';
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
-export class PushPublicKeyDto {
+export class PushPublicKeyDto implements PushPublicKeyResource {
   @ApiProperty({
     description: "The VAPID public key (base64url): the browser's `applicationServerKey` for `pushManager.subscribe`.",
   })
