@@ -1,25 +1,15 @@
 import { Injectable } from '@nestjs/common';
-import {
-  BadRequestError,
-  ConflictError,
-  ForbiddenError,
-  NotFoundError,
-  type AlertResource,
-  type PatientNotificationResource,
-} from '@lantern/domain';
+import { ConflictError, NotFoundError, type AlertResource } from '@lantern/domain';
 import {
   AlertTransitionError,
   alertCommand,
   applyOverride,
   decideAlertCommand,
-  effectiveRules,
   findRule,
   toAlertResource,
-  validateRuleOverride,
   type AlertCommandAction,
   type AlertCommandContext,
   type AlertDecision,
-  type EffectiveRule,
 } from '@lantern/alerting';
 import { AuditService, grantShowsAlert, PatientAccessService, type Actor } from '@lantern/auth';
 import {
@@ -27,49 +17,16 @@ import {
   AlertRuleOverrideRepository,
   DeviceRepository,
   EscalationRepository,
-  PatientNotificationRepository,
   Transactions,
   idFromCause,
   type StoredAlert,
-  type NotificationThread,
-  type StoredNotification,
 } from '@lantern/storage';
 import { ApiEventPublisher } from '../broker/api-event.publisher.js';
 import type { AlertListQueryDto } from './alert.dto.js';
+import { toNotificationResource } from './notification-resource.js';
 
 /**
- * The §2 notification resource of a stored notification or of a patient thread (spec/alerting.md
- * §5; `thread`: the thread a message just stored was filed in — its live event then says `update`).
- */
-export function toNotificationResource(
-  n: StoredNotification | NotificationThread,
-  thread: string = n.id,
-): PatientNotificationResource & { readAt?: string } {
-  const createdAt = new Date(n.createdAt).toISOString();
-  return {
-    id: thread,
-    patientId: n.patientId,
-    kind: n.kind,
-    severity: n.severity,
-    title: n.title,
-    body: n.body,
-    createdAt,
-    ...(n.alertId === null ? {} : { alertId: n.alertId }),
-    ...(n.readAt === null ? {} : { readAt: new Date(n.readAt).toISOString() }),
-    ...('updates' in n
-      ? {
-          updatedAt: new Date(n.updatedAt).toISOString(),
-          updates: n.updates,
-          history: n.history.map((m) => ({ ...m, createdAt: new Date(m.createdAt).toISOString() })),
-        }
-      : {}),
-    ...(thread === n.id ? {} : { update: true, updatedAt: createdAt }),
-  };
-}
-
-/**
- * Alerts and personalised rules for clinicians (contract §3.4) and patients' notifications (§3.5).
- * Acknowledgement and resolution are commands to the alert lifecycle of libs/alerting: its
+ * Alerts for clinicians (contract §3.4), the patient and caregivers (who read them). Acknowledgement and resolution are commands to the alert lifecycle of libs/alerting: its
  * decideAlertCommand — the function AlertEngine.command runs — decides on the stored row under a
  * row lock, and the row, the patient's notification (its words from libs/alerting too) and the
  * audit entry are stored as decided, in one transaction. Then the change is announced: the alert
@@ -86,7 +43,6 @@ export class AlertService {
     private readonly access: PatientAccessService,
     private readonly alerts: AlertRepository,
     private readonly overrides: AlertRuleOverrideRepository,
-    private readonly notifications: PatientNotificationRepository,
     private readonly devices: DeviceRepository,
     private readonly audit: AuditService,
     private readonly transactions: Transactions,
@@ -148,107 +104,6 @@ export class AlertService {
 
   resolve(actor: Actor, alertId: string, note: string | undefined): Promise<AlertResource> {
     return this.command(actor, alertId, 'resolve', note);
-  }
-
-  async rules(actor: Actor, patientId: string): Promise<EffectiveRule[]> {
-    // A caregiver with `alerts` sees the rules of the alerts they may see.
-    const grant = await this.access.assertGrant(actor.principal, patientId, 'alerts');
-    const id = patientId.toLowerCase();
-    await this.audit.record(actor, { action: 'alert_rule.list', patientId: id, resource: 'alert_rule' });
-    return effectiveRules(await this.overrides.listForPatient(id)).filter((rule) =>
-      grantShowsAlert(grant, { metric: 'metric' in rule ? rule.metric : null }),
-    );
-  }
-
-  /** Merges `body` into the patient's override of `ruleKey` (validated against the rule's schema). */
-  async putRule(actor: Actor, patientId: string, ruleKey: string, body: unknown): Promise<EffectiveRule> {
-    this.assertClinical(actor);
-    await this.access.assertCanSeePatient(actor.principal, patientId);
-    const rule = findRule(ruleKey);
-    if (!rule) throw new NotFoundError('Alert rule', ruleKey);
-    const checked = validateRuleOverride(ruleKey, body);
-    if (!checked.ok) throw new BadRequestError(checked.problems.join('; '));
-    const id = patientId.toLowerCase();
-    const existing = (await this.overrides.listForPatient(id)).find((o) => o.ruleKey === ruleKey);
-    const params = { ...(existing?.params ?? {}), ...checked.params };
-    const enabled = checked.enabled ?? existing?.enabled ?? true;
-    const stored = await this.transactions.run(async () => {
-      const upserted = await this.overrides.upsert(id, ruleKey, enabled, params, actor.principal.userId);
-      await this.audit.record(actor, {
-        action: 'alert_rule.update',
-        patientId: id,
-        resource: 'alert_rule',
-        resourceId: ruleKey,
-        details: { ...(checked.enabled === undefined ? {} : { enabled: checked.enabled }), params: checked.params },
-      });
-      return upserted;
-    });
-    await this.announcements.announce('rulesChanged', { patientId: id });
-    return applyOverride(rule, stored);
-  }
-
-  /** Reverts a rule to the catalog default for this patient. */
-  async deleteRule(actor: Actor, patientId: string, ruleKey: string): Promise<EffectiveRule> {
-    this.assertClinical(actor);
-    await this.access.assertCanSeePatient(actor.principal, patientId);
-    const rule = findRule(ruleKey);
-    if (!rule) throw new NotFoundError('Alert rule', ruleKey);
-    const id = patientId.toLowerCase();
-    const removed = await this.transactions.run(async () => {
-      const gone = await this.overrides.remove(id, ruleKey);
-      await this.audit.record(actor, {
-        action: 'alert_rule.revert',
-        patientId: id,
-        resource: 'alert_rule',
-        resourceId: ruleKey,
-        details: { removed: gone },
-      });
-      return gone;
-    });
-    if (removed) await this.announcements.announce('rulesChanged', { patientId: id });
-    return applyOverride(rule, undefined);
-  }
-
-  async myNotifications(
-    actor: Actor,
-    options: { limit: number; offset: number; unreadOnly: boolean },
-  ): Promise<{ items: ReturnType<typeof toNotificationResource>[]; total: number }> {
-    const patientId = this.ownPatient(actor);
-    const page = await this.notifications.listForPatient(patientId, options);
-    await this.audit.record(actor, {
-      action: 'notification.list',
-      patientId,
-      resource: 'notification',
-      details: { count: page.items.length, total: page.total, unreadOnly: options.unreadOnly },
-    });
-    return { items: page.items.map((n) => toNotificationResource(n)), total: page.total };
-  }
-
-  async markRead(actor: Actor, notificationId: string): Promise<ReturnType<typeof toNotificationResource>> {
-    const patientId = this.ownPatient(actor);
-    const stored = await this.transactions.run(async () => {
-      const read = await this.notifications.markRead(patientId, notificationId, Date.now());
-      if (!read) throw new NotFoundError('Notification', notificationId);
-      await this.audit.record(actor, {
-        action: 'notification.read',
-        patientId,
-        resource: 'notification',
-        resourceId: read.id,
-      });
-      return read;
-    });
-    return toNotificationResource(stored);
-  }
-
-  private ownPatient(actor: Actor): string {
-    if (actor.principal.role !== 'patient' || !actor.principal.patientId)
-      throw new ForbiddenError('Notifications are for patient users');
-    return actor.principal.patientId;
-  }
-
-  private assertClinical(actor: Actor): void {
-    if (actor.principal.role !== 'admin' && actor.principal.role !== 'clinician')
-      throw new ForbiddenError('Only clinicians and admins change alert rules');
   }
 
   /** The alert if the caller may see it (a caregiver: if shared); otherwise NotFoundError, as for an unknown one. */

@@ -10,6 +10,7 @@ import {
   AlertRuleDto,
   toAlertRuleDto,
 } from './alert.dto.js';
+import { AlertRuleService } from './alert-rule.service.js';
 import { AlertService } from './alert.service.js';
 
 @ApiTags('alerts')
@@ -17,7 +18,10 @@ import { AlertService } from './alert.service.js';
 @ApiErrors(401)
 @Controller()
 export class AlertsController {
-  constructor(private readonly alerts: AlertService) {}
+  constructor(
+    private readonly alerts: AlertService,
+    private readonly ruleSettings: AlertRuleService,
+  ) {}
 
   @Get('alerts')
   @ApiOperation({ summary: 'Alerts of the patients visible to the caller, newest first, paged.' })
@@ -75,7 +79,7 @@ export class AlertsController {
   @ApiOkResponse({ type: [AlertRuleDto] })
   @ApiErrors(400, 404)
   async rules(@CurrentActor() actor: Actor, @Param('id', ParseUUIDPipe) id: string): Promise<AlertRuleDto[]> {
-    return (await this.alerts.rules(actor, id)).map(toAlertRuleDto);
+    return (await this.ruleSettings.rules(actor, id)).map(toAlertRuleDto);
   }
 
   @Put('patients/:id/alert-rules/:ruleKey')
@@ -94,7 +98,7 @@ export class AlertsController {
     @Param('ruleKey') ruleKey: string,
     @Body() body: Record<string, unknown>,
   ): Promise<AlertRuleDto> {
-    return toAlertRuleDto(await this.alerts.putRule(actor, id, ruleKey, body));
+    return toAlertRuleDto(await this.ruleSettings.putRule(actor, id, ruleKey, body));
   }
 
   @Delete('patients/:id/alert-rules/:ruleKey')
@@ -107,6 +111,6 @@ export class AlertsController {
     @Param('id', ParseUUIDPipe) id: string,
     @Param('ruleKey') ruleKey: string,
   ): Promise<AlertRuleDto> {
-    return toAlertRuleDto(await this.alerts.deleteRule(actor, id, ruleKey));
+    return toAlertRuleDto(await this.ruleSettings.deleteRule(actor, id, ruleKey));
   }
 }

@@ -6,7 +6,9 @@ import {
   PatientNotificationRepository,
 } from '@lantern/storage';
 import { LiveModule } from '../live/live.module.js';
+import { AlertRuleService } from './alert-rule.service.js';
 import { AlertService } from './alert.service.js';
+import { PatientNotificationService } from './patient-notification.service.js';
 import { AlertsController } from './alerts.controller.js';
 import { NotificationsController } from './notifications.controller.js';
 
@@ -20,6 +22,8 @@ import { NotificationsController } from './notifications.controller.js';
     EscalationRepository,
     PatientNotificationRepository,
     AlertService,
+    AlertRuleService,
+    PatientNotificationService,
   ],
   exports: [AlertService],
 })

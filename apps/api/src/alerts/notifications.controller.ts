@@ -3,7 +3,7 @@ import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swa
 import { CurrentActor, Roles, type Actor } from '@lantern/auth';
 import { ApiErrors } from '../http/api-errors.decorator.js';
 import { NotificationDto, NotificationListQueryDto, NotificationPageDto } from './alert.dto.js';
-import { AlertService } from './alert.service.js';
+import { PatientNotificationService } from './patient-notification.service.js';
 
 @ApiTags('me')
 @ApiBearerAuth()
@@ -11,14 +11,14 @@ import { AlertService } from './alert.service.js';
 @Roles('patient')
 @Controller('me/notifications')
 export class NotificationsController {
-  constructor(private readonly alerts: AlertService) {}
+  constructor(private readonly notifications: PatientNotificationService) {}
 
   @Get()
   @ApiOperation({ summary: "The signed-in patient's notifications, newest first." })
   @ApiOkResponse({ type: NotificationPageDto })
   @ApiErrors(400)
   list(@CurrentActor() actor: Actor, @Query() query: NotificationListQueryDto): Promise<NotificationPageDto> {
-    return this.alerts.myNotifications(actor, {
+    return this.notifications.myNotifications(actor, {
       limit: query.limit ?? 50,
       offset: query.offset ?? 0,
       unreadOnly: query.unread === 'true',
@@ -31,6 +31,6 @@ export class NotificationsController {
   @ApiOkResponse({ type: NotificationDto })
   @ApiErrors(400, 404)
   markRead(@CurrentActor() actor: Actor, @Param('id', ParseUUIDPipe) id: string): Promise<NotificationDto> {
-    return this.alerts.markRead(actor, id);
+    return this.notifications.markRead(actor, id);
   }
 }
