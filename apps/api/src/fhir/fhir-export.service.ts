@@ -36,6 +36,8 @@ const MAX_RUNNING = 2;
  * and level 1 costs little CPU next to building the resources.
  */
 const GZIP_LEVEL = zlib.Z_BEST_SPEED;
+/** Characters of NDJSON gathered before one write to gzip. */
+const WRITE_CHUNK_CHARS = 256 * 1024;
 /** A finished export's files are kept this long, then deleted. */
 const KEEP_MS = 60 * 60_000;
 const ALL: { kind: 'all' } = { kind: 'all' };
@@ -221,10 +223,24 @@ export class FhirExportService implements OnModuleDestroy {
       // Awaited below; the handler only keeps an early failure (disk full) from being "unhandled".
       written.catch(() => undefined);
       let count = 0;
+      // Lines are handed to gzip in chunks of about WRITE_CHUNK_CHARS: a write per resource costs a
+      // zlib call and a stream turn each, more than building the resource.
+      let lines: string[] = [];
+      let chars = 0;
+      const flush = async (): Promise<void> => {
+        if (lines.length === 0) return;
+        const chunk = lines.join('');
+        lines = [];
+        chars = 0;
+        // Backpressure through both streams: gzip's buffer fills when the file falls behind.
+        if (!gzip.write(chunk)) await once(gzip, 'drain');
+      };
       const write = async (resource: object): Promise<void> => {
         count++;
-        // Backpressure through both streams: gzip's buffer fills when the file falls behind.
-        if (!gzip.write(`${JSON.stringify(resource)}\n`)) await once(gzip, 'drain');
+        const line = `${JSON.stringify(resource)}\n`;
+        lines.push(line);
+        chars += line.length;
+        if (chars >= WRITE_CHUNK_CHARS) await flush();
       };
       try {
         for (const [i, patientId] of patientIds.entries()) {
@@ -233,6 +249,7 @@ export class FhirExportService implements OnModuleDestroy {
           await this.exportPatient(type, patientId, since, write);
         }
       } finally {
+        await flush();
         gzip.end();
         await written;
       }
