@@ -1,53 +1,6 @@
-import type { AlertPriority, AlertResource, AlertState, MetricKey } from '@lantern/domain';
+import type { AlertPriority, AlertRecord, AlertResource, MetricKey } from '@lantern/domain';
 
-/** An alert as the streaming core keeps it: the §3.4 resource with epoch-millisecond times. */
-export interface AlertRecord {
-  readonly id: string;
-  readonly patientId: string;
-  /** The device whose data triggered it (for device rules also part of the alert's identity). */
-  readonly deviceId: string | null;
-  readonly rule: string;
-  readonly metric: MetricKey | null;
-  readonly priority: AlertPriority;
-  readonly state: AlertState;
-  readonly message: string;
-  /** The value that opened the alert. */
-  readonly value: number | null;
-  /** The worst value seen while active (lowest for below/falling rules, highest otherwise). */
-  readonly peakValue: number | null;
-  // Two clocks, never mixed in one field (docs/alerting.md, "Clocks"): EVENT time — the time of the
-  // input, as the device stamped it (for signal loss: the sweep's wall clock, its only input) — and
-  // WALL time — when Lantern or a person acted. A back-filled reading can be days older than the
-  // wall clock, so the two may be compared only within one clock.
-  /** EVENT time of the input that opened it. */
-  readonly openedAt: number;
-  /** EVENT time of the latest input that fired its rule. */
-  readonly lastTriggeredAt: number;
-  /** EVENT time of the input on which its condition cleared. */
-  readonly clearedAt: number | null;
-  /** WALL time a clinician acknowledged it. */
-  readonly acknowledgedAt: number | null;
-  readonly acknowledgedBy: string | null;
-  readonly acknowledgeNote: string | null;
-  /** WALL time it resolved: when the core saw its condition clear, or a person or the system resolved it. */
-  readonly resolvedAt: number | null;
-  readonly resolvedBy: string | null;
-  readonly resolveNote: string | null;
-  readonly escalationLevel: number;
-  /** WALL time of its latest escalation. */
-  readonly escalatedAt: number | null;
-  /** WALL time the core raised it: escalation counts from here, not from a late reading's event time. */
-  readonly raisedAt: number;
-  // Provenance (contract §4.4, docs/alerting.md "Clocks"); null on alerts stored before they existed
-  // and where there is no such input (signal loss has no triggering reading; a status has no receipt time).
-  /** EVENT time of the triggering reading or status (its `ts`), as the device measured it. */
-  readonly measuredAt: number | null;
-  /** WALL time the ingest received the triggering reading from the broker. */
-  readonly receivedAt: number | null;
-  /** WALL time the core evaluated the triggering input (or ran the sweep that raised it). */
-  readonly evaluatedAt: number | null;
-  readonly late: boolean;
-}
+export type { AlertRecord };
 
 export type AlertTransitionKind = 'opened' | 'updated' | 'escalated' | 'acknowledged' | 'cleared' | 'resolved';
 

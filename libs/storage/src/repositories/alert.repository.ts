@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import { signalGroupPairs, type AlertPriority, type AlertState, type MetricKey } from '@lantern/domain';
+import {
+  signalGroupPairs,
+  type AlertPriority,
+  type AlertRecord,
+  type AlertState,
+  type MetricKey,
+} from '@lantern/domain';
 import { inTransaction, managerOf } from '../transactions.js';
 import { patientScopeCondition, type PatientScope } from './patient.repository.js';
 import {
@@ -27,37 +33,8 @@ export function idFromCause(cause: string): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-/** One row of `alerts`, times in epoch milliseconds (the streaming core's AlertRecord without its in-memory fields). */
-export interface StoredAlert {
-  readonly id: string;
-  readonly patientId: string;
-  readonly deviceId: string | null;
-  readonly rule: string;
-  readonly metric: MetricKey | null;
-  readonly priority: AlertPriority;
-  readonly state: AlertState;
-  readonly message: string;
-  readonly value: number | null;
-  readonly peakValue: number | null;
-  readonly openedAt: number;
-  readonly lastTriggeredAt: number;
-  readonly clearedAt: number | null;
-  readonly acknowledgedAt: number | null;
-  readonly acknowledgedBy: string | null;
-  readonly acknowledgeNote: string | null;
-  readonly resolvedAt: number | null;
-  readonly resolvedBy: string | null;
-  readonly resolveNote: string | null;
-  readonly escalationLevel: number;
-  readonly escalatedAt: number | null;
-  /** Wall-clock time the streaming core raised it (escalation counts from here). */
-  readonly raisedAt: number;
-  /** Provenance (contract §4.4; null before migration 1766000000200 and where there is no such input). */
-  readonly measuredAt: number | null;
-  readonly receivedAt: number | null;
-  readonly evaluatedAt: number | null;
-  readonly late: boolean;
-}
+/** One row of `alerts`: the alert record of libs/domain, as the streaming core keeps it. */
+export type StoredAlert = AlertRecord;
 
 /** A webhook outbox row for one alert transition, stored only if that alert's write applies. */
 export interface AlertWebhookDelivery {
