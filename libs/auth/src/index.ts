@@ -17,3 +17,4 @@ export * from './mqtt-login.js';
 export * from './mqtt-access.service.js';
 export * from './metrics-access.js';
 export * from './auth.module.js';
+export * from './secret-file.js';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { keptSecretFile } from './secret-file.js';
 
 /** The shortest signing key accepted, from JWT_SECRET or the file: HS256 wants at least 256 bits. */
 export const MIN_JWT_SECRET_LENGTH = 32;
@@ -26,36 +26,13 @@ export class WeakJwtSecretError extends Error {
 export function resolveJwtSecret(config: { readonly jwtSecret?: string; readonly dataDir: string }): string {
   if (config.jwtSecret !== undefined) return config.jwtSecret;
   const path = join(config.dataDir, 'jwt-secret');
-  const existing = readKey(path);
-  if (existing !== undefined) return existing;
-  mkdirSync(config.dataDir, { recursive: true });
-  // Written whole under a temporary name, then linked into place: link() fails if the file exists,
-  // so when two processes race on first start the loser reads the winner's complete key — never a
-  // file the winner has created but not yet written (which would read as an empty key).
-  const temporary = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  writeFileSync(temporary, randomBytes(48).toString('base64url'), { mode: 0o600, flag: 'wx' });
-  try {
-    linkSync(temporary, path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-  } finally {
-    unlinkSync(temporary);
-  }
-  const key = readKey(path);
-  if (key === undefined) throw new Error(`${path} disappeared right after it was written`);
-  return key;
-}
-
-/** The key in `path`, undefined when there is no file; throws when the key is too short. */
-function readKey(path: string): string | undefined {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-  const key = text.trim();
-  if (key.length < MIN_JWT_SECRET_LENGTH) throw new WeakJwtSecretError(path, key.length);
-  return key;
+  return keptSecretFile(
+    path,
+    () => randomBytes(48).toString('base64url'),
+    (text) => {
+      const key = text.trim();
+      if (key.length < MIN_JWT_SECRET_LENGTH) throw new WeakJwtSecretError(path, key.length);
+      return key;
+    },
+  );
 }

@@ -134,3 +134,55 @@ export interface PatientNotificationResource {
   /** REST: every message of the thread, oldest first. */
   history?: { id: string; kind: NotificationKind; severity: NotificationSeverity; title: string; createdAt: string }[];
 }
+
+/** What a patient message is made of, stored or just decided (times in epoch ms). */
+export interface NotificationFacts {
+  readonly id: string;
+  readonly patientId: string;
+  readonly kind: NotificationKind;
+  readonly severity: NotificationSeverity;
+  readonly title: string;
+  readonly body: string;
+  readonly createdAt: number;
+  readonly alertId: string | null;
+  readonly readAt?: number | null;
+  /** A thread as the patient lists it: its latest message's time, how many followed the first, all of them. */
+  readonly updatedAt?: number;
+  readonly updates?: number;
+  readonly history?: readonly {
+    id: string;
+    kind: NotificationKind;
+    severity: NotificationSeverity;
+    title: string;
+    createdAt: number;
+  }[];
+}
+
+/**
+ * The §2 `notification` resource of a message or of a patient thread (spec/alerting.md §5), for
+ * REST and live alike. `thread`: the thread a message just stored was filed in — `id` is the
+ * thread's, and a message that continues a thread says `update: true` with its time as `updatedAt`,
+ * so the patient's app replaces that thread's message instead of adding one.
+ */
+export function toNotificationResource(n: NotificationFacts, thread: string = n.id): PatientNotificationResource {
+  const createdAt = new Date(n.createdAt).toISOString();
+  return {
+    id: thread,
+    patientId: n.patientId,
+    kind: n.kind,
+    severity: n.severity,
+    title: n.title,
+    body: n.body,
+    createdAt,
+    ...(n.alertId === null ? {} : { alertId: n.alertId }),
+    ...(n.readAt == null ? {} : { readAt: new Date(n.readAt).toISOString() }),
+    ...(n.updates === undefined || n.updatedAt === undefined || n.history === undefined
+      ? {}
+      : {
+          updatedAt: new Date(n.updatedAt).toISOString(),
+          updates: n.updates,
+          history: n.history.map((m) => ({ ...m, createdAt: new Date(m.createdAt).toISOString() })),
+        }),
+    ...(thread === n.id ? {} : { update: true, updatedAt: createdAt }),
+  };
+}

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { ConflictError, NotFoundError, type AlertResource } from '@lantern/domain';
+import { ConflictError, NotFoundError, toNotificationResource, type AlertResource } from '@lantern/domain';
 import {
   AlertTransitionError,
   alertCommand,
@@ -23,7 +23,6 @@ import {
 } from '@lantern/storage';
 import { ApiEventPublisher } from '../broker/api-event.publisher.js';
 import type { AlertListQueryDto } from './alert.dto.js';
-import { toNotificationResource } from './notification-resource.js';
 
 /**
  * Alerts for clinicians (contract §3.4), the patient and caregivers (who read them). Acknowledgement and resolution are commands to the alert lifecycle of libs/alerting: its
@@ -162,7 +161,7 @@ export class AlertService {
       await this.announcements.emit(
         'notifications',
         record.patientId,
-        toNotificationResource({ ...n, readAt: null }, saved.threads.get(n.id)),
+        toNotificationResource(n, saved.threads.get(n.id)),
       );
     }
     await this.announcements.announce('alertChanged', {

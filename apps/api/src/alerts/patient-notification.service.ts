@@ -1,8 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { ForbiddenError, NotFoundError } from '@lantern/domain';
+import {
+  ForbiddenError,
+  NotFoundError,
+  toNotificationResource,
+  type PatientNotificationResource,
+} from '@lantern/domain';
 import { AuditService, type Actor } from '@lantern/auth';
 import { PatientNotificationRepository, Transactions } from '@lantern/storage';
-import { toNotificationResource } from './notification-resource.js';
 
 /** The signed-in patient's messages (contract §3.5), one item per thread; every read is audited. */
 @Injectable()
@@ -16,7 +20,7 @@ export class PatientNotificationService {
   async myNotifications(
     actor: Actor,
     options: { limit: number; offset: number; unreadOnly: boolean },
-  ): Promise<{ items: ReturnType<typeof toNotificationResource>[]; total: number }> {
+  ): Promise<{ items: PatientNotificationResource[]; total: number }> {
     const patientId = this.ownPatient(actor);
     const page = await this.notifications.listForPatient(patientId, options);
     await this.audit.record(actor, {
@@ -28,7 +32,7 @@ export class PatientNotificationService {
     return { items: page.items.map((n) => toNotificationResource(n)), total: page.total };
   }
 
-  async markRead(actor: Actor, notificationId: string): Promise<ReturnType<typeof toNotificationResource>> {
+  async markRead(actor: Actor, notificationId: string): Promise<PatientNotificationResource> {
     const patientId = this.ownPatient(actor);
     const stored = await this.transactions.run(async () => {
       const read = await this.notifications.markRead(patientId, notificationId, Date.now());

@@ -1,13 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
-import { quietHoursEnd, type AlertResource, type PatientNotificationResource } from '@lantern/domain';
+import { quietHoursEnd, toNotificationResource, type AlertResource } from '@lantern/domain';
 import {
   findRule,
   toAlertResource,
   type AlertRecord,
   type AlertTransition,
   type EngineOutput,
-  type NotificationDraft,
 } from '@lantern/alerting';
 import { PatientEventPublisher, topicsFor } from '@lantern/messaging';
 import {
@@ -29,26 +28,6 @@ const MAX_BATCH = 200;
 /** Rounds of reconciling one batch with rows changed meanwhile; more means rows change faster than we write (a bug). */
 const MAX_RECONCILE_ROUNDS = 5;
 const NOTHING: EngineOutput = Object.freeze({ transitions: Object.freeze([]), notifications: Object.freeze([]) });
-
-/**
- * The §2 `notification` resource of a stored draft, as its patient thread (spec/alerting.md §5):
- * `id` is the thread's, and a message that continues a thread says `update: true` with its time as
- * `updatedAt` — the patient's app replaces that thread's message instead of adding one.
- */
-export function toNotificationResource(n: NotificationDraft, thread: string = n.id): PatientNotificationResource {
-  const createdAt = new Date(n.createdAt).toISOString();
-  return {
-    id: thread,
-    patientId: n.patientId,
-    kind: n.kind,
-    severity: n.severity,
-    title: n.title,
-    body: n.body,
-    createdAt,
-    ...(n.alertId === null ? {} : { alertId: n.alertId }),
-    ...(thread === n.id ? {} : { update: true, updatedAt: createdAt }),
-  };
-}
 
 /**
  * Persists what the streaming core decided, then emits it — in order, each transition once: alert

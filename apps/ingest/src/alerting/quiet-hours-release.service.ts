@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
+import { toNotificationResource } from '@lantern/domain';
 import { PatientEventPublisher, topicsFor } from '@lantern/messaging';
 import { PatientNotificationRepository, databaseErrorMessage } from '@lantern/storage';
 import { IngestMqttConnection } from '../consumer/ingest-mqtt.connection.js';
-import { toNotificationResource } from './alert-output.writer.js';
 
 /** Held messages claimed per statement; a tick claims again while a claim comes back full. */
 const CLAIM_BATCH = 500;

@@ -1,7 +1,7 @@
-import { createECDH, randomBytes } from 'node:crypto';
-import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createECDH } from 'node:crypto';
 import { join } from 'node:path';
 import webpush from 'web-push';
+import { keptSecretFile } from '@lantern/auth';
 import type { LanternConfig } from '@lantern/config';
 
 /** The application server's identity towards push services (RFC 8292), and how they can reach its operator. */
@@ -30,34 +30,16 @@ export function resolveVapidKeys(
   if (config.vapidPublicKey !== undefined && config.vapidPrivateKey !== undefined)
     return { publicKey: config.vapidPublicKey, privateKey: config.vapidPrivateKey, subject };
   const path = join(config.dataDir, 'vapid.json');
-  const existing = readPair(path);
-  if (existing) return { ...existing, subject };
-  mkdirSync(config.dataDir, { recursive: true });
-  // As for the JWT secret (libs/auth jwt-secret.ts): written whole under a temporary name, then
-  // linked into place, so two processes starting together agree on the first pair written.
-  const temporary = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  writeFileSync(temporary, `${JSON.stringify(webpush.generateVAPIDKeys(), null, 2)}\n`, { mode: 0o600, flag: 'wx' });
-  try {
-    linkSync(temporary, path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-  } finally {
-    unlinkSync(temporary);
-  }
-  const pair = readPair(path);
-  if (!pair) throw new Error(`${path} disappeared right after it was written`);
+  const pair = keptSecretFile(
+    path,
+    () => `${JSON.stringify(webpush.generateVAPIDKeys(), null, 2)}\n`,
+    (text) => parsePair(path, text),
+  );
   return { ...pair, subject };
 }
 
-/** The pair kept in `path`, undefined when there is none; throws when the file is not a matching pair. */
-function readPair(path: string): Omit<VapidKeys, 'subject'> | undefined {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
+/** The pair in the text of file `path`; throws when it is not a matching pair. */
+function parsePair(path: string, text: string): Omit<VapidKeys, 'subject'> {
   const broken = new Error(
     `${path} does not hold a VAPID key pair ({"publicKey", "privateKey"} in base64url). Restore it from a backup, ` +
       'or delete it to have a new pair generated: browsers then have to subscribe again.',
