@@ -2,13 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplicationContext } from '@nestjs/common';
 import type { MqttClient } from 'mqtt';
 import type { AlertResource } from '@lantern/domain';
-import { topicsFor, type Topics } from '@lantern/messaging';
+import type { Topics } from '@lantern/messaging';
 import { DeviceRepository } from '@lantern/storage';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { startMosquitto, type MosquittoServer } from '../support/mosquitto.js';
-import { connectMqtt, uniqueTopicRoot } from '../support/mqtt.js';
+import { startIngestRig, type IngestRig } from '../support/boot.js';
+import type { TestDatabase } from '../support/database.js';
 import { waitFor } from '../support/wait.js';
-import { ingestEnvironment, seedDevice, startIngest, type SeededDevice } from '../ingest/ingest-fixture.js';
+import { startIngest, type SeededDevice } from '../ingest/ingest-fixture.js';
 import { AlertStreamingService } from '../../apps/ingest/src/alerting/alert-streaming.service.js';
 import { AlertOutputWriter } from '../../apps/ingest/src/alerting/alert-output.writer.js';
 import { DeviceRegistryService } from '../../apps/ingest/src/pipeline/device-registry.service.js';
@@ -25,8 +24,8 @@ interface AlertRow {
 }
 
 describe('streaming core in step with the database: decommissioned and reassigned devices, overrides', () => {
+  let rig: IngestRig;
   let db: TestDatabase;
-  let broker: MosquittoServer;
   let ingest: INestApplicationContext;
   let client: MqttClient;
   let topics: Topics;
@@ -43,38 +42,23 @@ describe('streaming core in step with the database: decommissioned and reassigne
   const alertEvents: AlertResource[] = [];
 
   beforeAll(async () => {
-    [db, broker] = await Promise.all([createTestDatabase(), startMosquitto()]);
-    retired = await seedDevice(db.dataSource, 'cgm');
-    early = await seedDevice(db.dataSource, 'cgm');
-    moved = await seedDevice(db.dataSource, 'cgm');
-    [{ id: newPatient }] = await db.dataSource.query<{ id: string }[]>(
-      `INSERT INTO patients (display_name) VALUES ('New Owner') RETURNING id::text`,
-    );
-    const root = uniqueTopicRoot('alert-sync');
-    topics = topicsFor(root);
-    ingest = await startIngest(
-      ingestEnvironment({
-        databaseUrl: db.url,
-        mqttUrl: broker.url,
-        topicRoot: root,
-        // Sweeps are driven by the test with its own clock.
-        extra: { SIGNAL_LOSS_SWEEP_MS: '600000' },
-      }),
-    );
+    rig = await startIngestRig('alert-sync');
+    ({ db, topics } = rig);
+    retired = await rig.data.patientWithDevice('cgm');
+    early = await rig.data.patientWithDevice('cgm');
+    moved = await rig.data.patientWithDevice('cgm');
+    newPatient = await rig.data.patient('New Owner');
+    // Sweeps are driven by the test with its own clock.
+    ingest = await startIngest(rig.env({ SIGNAL_LOSS_SWEEP_MS: '600000' }));
     service = ingest.get(AlertStreamingService);
     writer = ingest.get(AlertOutputWriter);
     registry = ingest.get(DeviceRegistryService);
-    client = await connectMqtt(broker.url, { protocolVersion: 5 });
-    client.on('message', (topic, payload) => {
-      if (topic.endsWith('/alerts')) alertEvents.push(JSON.parse(payload.toString('utf8')) as AlertResource);
-    });
-    await client.subscribeAsync(`${root}/events/patients/+/alerts`, { qos: 1 });
+    client = await rig.observe(alertEvents);
   });
 
   afterAll(async () => {
-    await client?.endAsync();
     await ingest?.close();
-    await Promise.all([db?.drop(), broker?.stop()]);
+    await rig?.close();
   });
 
   const deviceAlerts = (deviceId: string): Promise<AlertRow[]> =>
@@ -169,7 +153,7 @@ describe('streaming core in step with the database: decommissioned and reassigne
     };
 
     beforeAll(async () => {
-      ruled = await seedDevice(db.dataSource, 'cgm');
+      ruled = await rig.data.patientWithDevice('cgm');
     });
 
     it('an override written without publishing applies at the next re-read, and only once', async () => {

@@ -2,19 +2,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import type { MqttClient } from 'mqtt';
 import pg from 'pg';
 import type { AlertResource, PatientNotificationResource } from '@lantern/domain';
-import { topicsFor, type Topics } from '@lantern/messaging';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { startMosquitto, type MosquittoServer } from '../support/mosquitto.js';
-import { connectMqtt, uniqueTopicRoot } from '../support/mqtt.js';
+import type { Topics } from '@lantern/messaging';
+import { startIngestRig, type IngestRig } from '../support/boot.js';
+import type { TestDatabase } from '../support/database.js';
 import { waitFor } from '../support/wait.js';
-import {
-  buildIngest,
-  ingestEnvironment,
-  seedDevice,
-  spawnIngest,
-  type SeededDevice,
-  type SpawnedIngest,
-} from '../ingest/ingest-fixture.js';
+import { buildIngest, spawnIngest, type SeededDevice, type SpawnedIngest } from '../ingest/ingest-fixture.js';
 import { useSpecGlucoseRules } from '../support/spec-glucose-rules.js';
 
 const MIN = 60_000;
@@ -25,10 +17,9 @@ const MIN = 60_000;
  * test holds; the restarted ingest must store the alert once and notify once.
  */
 describe('alerts after a kill -9 of the ingest: at least once, notified once', () => {
+  let rig: IngestRig;
   let db: TestDatabase;
-  let broker: MosquittoServer;
   let device: MqttClient;
-  let observer: MqttClient;
   let topics: Topics;
   let env: Record<string, string>;
   const running: SpawnedIngest[] = [];
@@ -37,33 +28,16 @@ describe('alerts after a kill -9 of the ingest: at least once, notified once', (
 
   beforeAll(async () => {
     buildIngest();
-    [db, broker] = await Promise.all([createTestDatabase(), startMosquitto()]);
-    const root = uniqueTopicRoot('alert-crash');
-    topics = topicsFor(root);
-    env = ingestEnvironment({
-      databaseUrl: db.url,
-      mqttUrl: broker.url,
-      topicRoot: root,
-      // The next ingest takes the session over soon after the kill; sweeps stay out of the way.
-      extra: { INGEST_LEASE_TTL: '2s', SIGNAL_LOSS_SWEEP_MS: '600000' },
-    });
-    observer = await connectMqtt(broker.url, { protocolVersion: 5 });
-    observer.on('message', (topic, payload) => {
-      const body: unknown = JSON.parse(payload.toString('utf8'));
-      if (topic.endsWith('/alerts')) alertEvents.push(body as AlertResource);
-      else notifications.push(body as PatientNotificationResource);
-    });
-    await observer.subscribeAsync([`${root}/events/patients/+/alerts`, `${root}/events/patients/+/notifications`], {
-      qos: 1,
-    });
-    device = await connectMqtt(broker.url, { protocolVersion: 5 });
+    rig = await startIngestRig('alert-crash');
+    ({ db, topics } = rig);
+    // The next ingest takes the session over soon after the kill; sweeps stay out of the way.
+    env = rig.env({ INGEST_LEASE_TTL: '2s', SIGNAL_LOSS_SWEEP_MS: '600000' });
+    await rig.observe(alertEvents, notifications);
+    device = await rig.connect();
   }, 180_000);
 
   afterAll(async () => {
-    for (const ingest of running)
-      if (ingest.child.exitCode === null && ingest.child.signalCode === null) ingest.child.kill('SIGKILL');
-    await Promise.all([device?.endAsync(), observer?.endAsync()]);
-    await Promise.all([db?.drop(), broker?.stop()]);
+    await rig?.close(running);
   });
 
   // A failed test must not leave its ingest holding the session's lease for the next one.
@@ -125,7 +99,7 @@ describe('alerts after a kill -9 of the ingest: at least once, notified once', (
   }
 
   it('an alert not stored when its reading was: raised after the restart, stored once, notified once', async () => {
-    const cgm: SeededDevice = await seedDevice(db.dataSource, 'cgm');
+    const cgm: SeededDevice = await rig.data.patientWithDevice('cgm');
     // Written against spec §4's glucose parameters (glucose.low at once, not covered by urgent_low).
     await useSpecGlucoseRules(db.dataSource, cgm.patientId);
     const first = await start();
@@ -179,7 +153,7 @@ describe('alerts after a kill -9 of the ingest: at least once, notified once', (
   }, 120_000);
 
   it('an alert stored and resolved before the readings were: redelivered, neither re-opened nor re-notified', async () => {
-    const cuff: SeededDevice = await seedDevice(db.dataSource, 'bp_monitor');
+    const cuff: SeededDevice = await rig.data.patientWithDevice('bp_monitor');
     const first = await start();
     const readings = await lockTable('readings');
     const t = Date.now() - 30 * MIN;

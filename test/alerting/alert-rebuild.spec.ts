@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplicationContext } from '@nestjs/common';
 import type { MqttClient } from 'mqtt';
-import { topicsFor, type Topics } from '@lantern/messaging';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { startMosquitto, type MosquittoServer } from '../support/mosquitto.js';
-import { connectMqtt, uniqueTopicRoot } from '../support/mqtt.js';
+import type { Topics } from '@lantern/messaging';
+import { startIngestRig, type IngestRig } from '../support/boot.js';
+import type { TestDatabase } from '../support/database.js';
 import { waitFor } from '../support/wait.js';
-import { ingestEnvironment, seedDevice, startIngest, type SeededDevice } from '../ingest/ingest-fixture.js';
+import { startIngest, type SeededDevice } from '../ingest/ingest-fixture.js';
 import { AlertStreamingService } from '../../apps/ingest/src/alerting/alert-streaming.service.js';
 
 const SEC = 1000;
@@ -14,31 +13,24 @@ const HOUR = 3_600_000;
 
 /** No rule blind after a restart: the streaming core rebuilds windows and delay timers from the readings stored before. */
 describe('streaming core state rebuilt on start from the database', () => {
+  let rig: IngestRig;
   let db: TestDatabase;
-  let broker: MosquittoServer;
   let ingest: INestApplicationContext;
   let client: MqttClient;
   let topics: Topics;
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    [db, broker] = await Promise.all([createTestDatabase(), startMosquitto()]);
-    const root = uniqueTopicRoot('alert-rebuild');
-    topics = topicsFor(root);
-    env = ingestEnvironment({
-      databaseUrl: db.url,
-      mqttUrl: broker.url,
-      topicRoot: root,
-      extra: { SIGNAL_LOSS_SWEEP_MS: '600000' },
-    });
+    rig = await startIngestRig('alert-rebuild');
+    ({ db, topics } = rig);
+    env = rig.env({ SIGNAL_LOSS_SWEEP_MS: '600000' });
     ingest = await startIngest(env);
-    client = await connectMqtt(broker.url, { protocolVersion: 5 });
+    client = await rig.connect();
   });
 
   afterAll(async () => {
-    await client?.endAsync();
     await ingest?.close();
-    await Promise.all([db?.drop(), broker?.stop()]);
+    await rig?.close();
   });
 
   async function publish(device: SeededDevice, metric: string, value: number, ts: number): Promise<void> {
@@ -68,7 +60,7 @@ describe('streaming core state rebuilt on start from the database', () => {
   }
 
   it('body_weight.gain_3d (72 h) fires on the first reading after a restart, from the weights stored before it', async () => {
-    const scale = await seedDevice(db.dataSource, 'weight_scale');
+    const scale = await rig.data.patientWithDevice('weight_scale');
     const now = Date.now();
     await publish(scale, 'body_weight', 80.4, now - 50 * HOUR);
     await publish(scale, 'body_weight', 81, now - 26 * HOUR);
@@ -86,7 +78,7 @@ describe('streaming core state rebuilt on start from the database', () => {
   });
 
   it('heart_rate.high (above 130 for 60 s) keeps its timer across a restart', async () => {
-    const oximeter = await seedDevice(db.dataSource, 'pulse_oximeter');
+    const oximeter = await rig.data.patientWithDevice('pulse_oximeter');
     const base = Date.now() - 5 * 60 * SEC;
     for (const s of [0, 10, 20, 30, 40]) await publish(oximeter, 'heart_rate', 140, base + s * SEC);
     await waitFor(async () => (await stored(oximeter)) === 5, 'five readings stored');
@@ -107,7 +99,7 @@ describe('streaming core state rebuilt on start from the database', () => {
   });
 
   it('glucose.low re-arms only when worse for an hour after its clear, across a restart (no duplicate alert)', async () => {
-    const cgm = await seedDevice(db.dataSource, 'cgm');
+    const cgm = await rig.data.patientWithDevice('cgm');
     const base = Date.now() - 30 * 60 * SEC;
     const lows = async (): Promise<{ rule: string; opened: Date; value: number }[]> =>
       (await alertsOf(cgm)).filter((a) => a.rule === 'glucose.low');

@@ -4,12 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplicationContext } from '@nestjs/common';
 import type { MqttClient } from 'mqtt';
 import type { AlertResource, PatientNotificationResource } from '@lantern/domain';
-import { topicsFor, webhookSignature, type Topics } from '@lantern/messaging';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { startMosquitto, type MosquittoServer } from '../support/mosquitto.js';
-import { connectMqtt, uniqueTopicRoot } from '../support/mqtt.js';
+import { webhookSignature, type Topics } from '@lantern/messaging';
+import { startIngestRig, type IngestRig } from '../support/boot.js';
+import type { TestDatabase } from '../support/database.js';
 import { waitFor } from '../support/wait.js';
-import { ingestEnvironment, seedDevice, startIngest, type SeededDevice } from '../ingest/ingest-fixture.js';
+import { startIngest, type SeededDevice } from '../ingest/ingest-fixture.js';
 import { AlertStreamingService } from '../../apps/ingest/src/alerting/alert-streaming.service.js';
 import { AlertOutputWriter } from '../../apps/ingest/src/alerting/alert-output.writer.js';
 import { UPSERT_OVERRIDE, useSpecGlucoseRules } from '../support/spec-glucose-rules.js';
@@ -18,13 +17,12 @@ const MIN = 60_000;
 const SECRET = 'webhook-secret-0123456789';
 
 describe('streaming core end to end: MQTT → ingest → alerts table, events, notifications, webhook', () => {
+  let rig: IngestRig;
   let db: TestDatabase;
-  let broker: MosquittoServer;
   let ingest: INestApplicationContext;
   let device: MqttClient;
   let observer: MqttClient;
   let topics: Topics;
-  let root: string;
   let cgm: SeededDevice;
   let webhook: Server;
   let env: Record<string, string>;
@@ -36,8 +34,9 @@ describe('streaming core end to end: MQTT → ingest → alerts table, events, n
   const base = Date.now() - 68 * MIN;
 
   beforeAll(async () => {
-    [db, broker] = await Promise.all([createTestDatabase(), startMosquitto()]);
-    cgm = await seedDevice(db.dataSource, 'cgm');
+    rig = await startIngestRig('alerting');
+    ({ db, topics } = rig);
+    cgm = await rig.data.patientWithDevice('cgm');
     // The pipeline's tests below were written against spec §4's glucose parameters.
     await useSpecGlucoseRules(db.dataSource, cgm.patientId);
     webhook = createServer((req, res) => {
@@ -58,36 +57,20 @@ describe('streaming core end to end: MQTT → ingest → alerts table, events, n
       });
     });
     await new Promise<void>((resolve) => webhook.listen(0, '127.0.0.1', resolve));
-    root = uniqueTopicRoot('alerting');
-    topics = topicsFor(root);
-    env = ingestEnvironment({
-      databaseUrl: db.url,
-      mqttUrl: broker.url,
-      topicRoot: root,
-      extra: {
-        ALERT_WEBHOOK_URL: `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/hook`,
-        ALERT_WEBHOOK_SECRET: SECRET,
-        SIGNAL_LOSS_SWEEP_MS: '600000',
-      },
+    env = rig.env({
+      ALERT_WEBHOOK_URL: `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/hook`,
+      ALERT_WEBHOOK_SECRET: SECRET,
+      SIGNAL_LOSS_SWEEP_MS: '600000',
     });
-    observer = await connectMqtt(broker.url, { protocolVersion: 5 });
-    observer.on('message', (topic, payload) => {
-      const body: unknown = JSON.parse(payload.toString('utf8'));
-      if (topic.endsWith('/alerts')) alertEvents.push(body as AlertResource);
-      else notifications.push(body as PatientNotificationResource);
-    });
-    await observer.subscribeAsync([`${root}/events/patients/+/alerts`, `${root}/events/patients/+/notifications`], {
-      qos: 1,
-    });
+    observer = await rig.observe(alertEvents, notifications);
     ingest = await startIngest(env);
-    device = await connectMqtt(broker.url, { protocolVersion: 5 });
+    device = await rig.connect();
   });
 
   afterAll(async () => {
-    await Promise.all([device?.endAsync(), observer?.endAsync()]);
     await ingest?.close();
     webhook?.close();
-    await Promise.all([db?.drop(), broker?.stop()]);
+    await rig?.close();
   });
 
   /** Publishes CGM readings 5 min apart from `startMin` after base, one message each, in order. */
@@ -223,7 +206,7 @@ describe('streaming core end to end: MQTT → ingest → alerts table, events, n
 
     await db.dataSource.query(UPSERT_OVERRIDE, [cgm.patientId, 'glucose.low', '{"threshold": 80}']);
     const t0 = Date.now();
-    await observer.publishAsync(topicsFor(root).rulesChanged, JSON.stringify({ patientId: cgm.patientId }), { qos: 1 });
+    await observer.publishAsync(rig.topics.rulesChanged, JSON.stringify({ patientId: cgm.patientId }), { qos: 1 });
     await waitFor(
       () =>
         (service.engine.rulesOf(cgm.patientId).find((r) => r.key === 'glucose.low')?.params as { threshold: number })

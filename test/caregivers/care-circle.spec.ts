@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash, randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Bundle, Observation } from '@medplum/fhirtypes';
 import type { MqttClient } from 'mqtt';
 import type { AlertResource, LiveReadingEvent } from '@lantern/domain';
-import { topicsFor, type Topics } from '@lantern/messaging';
+import type { Topics } from '@lantern/messaging';
 import { ReadingRepository } from '@lantern/storage';
 import type { LoginResponseDto } from '../../apps/api/src/auth/auth.dto.js';
 import type {
@@ -14,15 +13,9 @@ import type {
   InvitedCaregiverDto,
 } from '../../apps/api/src/care-circle/care-circle.dto.js';
 import type { PatientDto } from '../../apps/api/src/patients/patient.dto.js';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, startApi, type ApiFixture } from '../api/api-fixture.js';
-import {
-  ask,
-  connectLive,
-  record,
-  startApi as startSecondApi,
-  type LiveClient,
-  type RunningApi,
-} from '../live/live-fixture.js';
+import { ApiData, TestData } from '../support/builders.js';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, startApi, type ApiFixture } from '../support/boot.js';
+import { ask, connectLive, record, type LiveClient } from '../live/live-fixture.js';
 import { bodyOf } from '../support/http.js';
 import { connectMqtt } from '../support/mqtt.js';
 import { waitFor } from '../support/wait.js';
@@ -40,7 +33,7 @@ describe('care circle: caregivers and sharing the patient owns (contract §4.2)'
   const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
   let api: ApiFixture;
   let url: string;
-  let second: RunningApi;
+  let second: ApiFixture;
   let topics: Topics;
   let publisher: MqttClient;
   const sockets: LiveClient[] = [];
@@ -51,12 +44,6 @@ describe('care circle: caregivers and sharing the patient owns (contract §4.2)'
   let patient: string;
   let otherPatient: string;
   const ids = { p: '', q: '', cgm: '', oximeter: '', glucoseAlert: '', heartAlert: '', deviceAlert: '' };
-
-  async function asAdmin(path: string, body: object): Promise<Record<string, unknown>> {
-    const res = await api.http.post(path).set(auth(admin)).send(body);
-    if (res.status >= 300) throw new Error(`${path}: ${res.status} ${JSON.stringify(res.body)}`);
-    return res.body as Record<string, unknown>;
-  }
 
   async function invite(token: string, email: string, scopes: string[], name?: string): Promise<InvitedCaregiverDto> {
     const res = await api.http
@@ -71,11 +58,13 @@ describe('care circle: caregivers and sharing the patient owns (contract §4.2)'
     api.http.post('/api/v1/auth/accept-invitation').send({ token, password: pw, ...(name !== undefined && { name }) });
 
   /** Invites a new address to P with `scopes` and accepts: the caregiver's share id and access token. */
-  async function caregiverOfP(scopes: string[], name = 'Maria Souza'): Promise<{ shareId: string; token: string }> {
-    const invited = await invite(patient, `carer-${randomUUID().slice(0, 8)}@family.test`, scopes, name);
-    const res = await accept(invited.invitation.token).expect(200);
-    return { shareId: invited.id, token: bodyOf<LoginResponseDto>(res).accessToken };
-  }
+  const caregiverOfP = (scopes: string[], name = 'Maria Souza'): Promise<{ shareId: string; token: string }> =>
+    new ApiData(api.http, admin).caregiver(patient, {
+      email: `carer-${randomUUID().slice(0, 8)}@family.test`,
+      scopes,
+      name,
+      password,
+    });
 
   async function live(token: string, at = url): Promise<LiveClient> {
     const socket = await connectLive(at, token);
@@ -114,64 +103,34 @@ describe('care circle: caregivers and sharing the patient owns (contract §4.2)'
     } as AlertResource;
   }
 
-  async function insertAlert(metric: string | null, rule: string): Promise<string> {
-    const [row] = await api.db.query<{ id: string }[]>(
-      `INSERT INTO alerts (patient_id, rule, metric, priority, state, message, opened_at, last_triggered_at)
-       VALUES ($1, $2, $3, 'high', 'open', $4, now(), now()) RETURNING id::text`,
-      [ids.p, rule, metric, `${rule} test`],
-    );
-    return row.id;
-  }
-
   beforeAll(async () => {
     // As deployed: the api runs as a member of lantern_app, so the new tables must be granted to it.
-    api = await startApi({ LIVE_READING_MIN_INTERVAL_MS: '0' }, { asAppRole: true });
-    await api.app.listen(0, '127.0.0.1');
-    url = `http://127.0.0.1:${(api.app.getHttpServer().address() as AddressInfo).port}`;
-    topics = topicsFor(api.topicRoot);
+    api = await startApi({ LIVE_READING_MIN_INTERVAL_MS: '0' }, { asAppRole: true, listen: true });
+    url = api.url;
+    topics = api.topics;
     publisher = await connectMqtt(api.mqttUrl);
     admin = await api.login(ADMIN_EMAIL, ADMIN_PASSWORD);
-    const clinicianId = (
-      await asAdmin('/api/v1/users', {
-        email: 'reyes@clinic.test',
-        password,
-        role: 'clinician',
-        displayName: 'Dr Reyes',
-      })
-    ).id as string;
-    ids.p = (await asAdmin('/api/v1/patients', { displayName: 'Ana Souza' })).id as string;
-    ids.q = (await asAdmin('/api/v1/patients', { displayName: 'Bruno Lima' })).id as string;
-    await asAdmin(`/api/v1/patients/${ids.p}/care-team`, { clinicianId });
-    await asAdmin('/api/v1/users', {
-      email: 'ana@home.test',
-      password,
-      role: 'patient',
-      displayName: 'Ana',
-      patientId: ids.p,
-    });
-    await asAdmin('/api/v1/users', {
-      email: 'bruno@home.test',
-      password,
-      role: 'patient',
-      displayName: 'Bruno',
-      patientId: ids.q,
-    });
-    ids.cgm = (await asAdmin('/api/v1/devices', { patientId: ids.p, type: 'cgm' })).id as string;
-    ids.oximeter = (await asAdmin('/api/v1/devices', { patientId: ids.p, type: 'pulse_oximeter' })).id as string;
+    const data = new ApiData(api.http, admin);
+    ({ patientId: ids.p, cgmId: ids.cgm } = await data.clinic(password));
+    ids.q = await data.patient('Bruno Lima');
+    await data.user({ email: 'bruno@home.test', password, role: 'patient', displayName: 'Bruno', patientId: ids.q });
+    ids.oximeter = await data.device(ids.p, 'pulse_oximeter');
     const at = Date.now() - 3_600_000;
     await api.app.get(ReadingRepository).insertBatch([
       { deviceId: ids.cgm, patientId: ids.p, metric: 'glucose', value: 110, time: at, receivedAt: at },
       { deviceId: ids.oximeter, patientId: ids.p, metric: 'heart_rate', value: 72, time: at, receivedAt: at },
       { deviceId: ids.oximeter, patientId: ids.p, metric: 'spo2', value: 97, time: at, receivedAt: at },
     ]);
-    ids.glucoseAlert = await insertAlert('glucose', 'glucose.low');
-    ids.heartAlert = await insertAlert('heart_rate', 'heart_rate.high');
-    ids.deviceAlert = await insertAlert(null, 'device.battery_low');
+    const rows = new TestData(api.db);
+    const alert = (metric: string | null, rule: string) => rows.alert(ids.p, { rule, metric, message: `${rule} test` });
+    ids.glucoseAlert = await alert('glucose', 'glucose.low');
+    ids.heartAlert = await alert('heart_rate', 'heart_rate.high');
+    ids.deviceAlert = await alert(null, 'device.battery_low');
     clinician = await api.login('reyes@clinic.test', password);
     patient = await api.login('ana@home.test', password);
     otherPatient = await api.login('bruno@home.test', password);
     // Another api instance on the same database and broker, as behind a load balancer.
-    second = await startSecondApi();
+    second = await startApi({}, { alongside: api, listen: true });
   });
 
   afterAll(async () => {

@@ -7,7 +7,8 @@ import { DEFAULT_ESCALATION, type AlertDeliveryResource, type AlertResource } fr
 import { topicsFor } from '@lantern/messaging';
 import { EmailChannel } from '../../apps/api/src/escalation/email/email.channel.js';
 import { PermanentDeliveryError, type PendingDelivery } from '../../apps/api/src/escalation/delivery-channel.js';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, startApi, type ApiFixture } from '../api/api-fixture.js';
+import { ApiData } from '../support/builders.js';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, startApi, type ApiFixture } from '../support/boot.js';
 import { ingestEnvironment, startIngest } from '../ingest/ingest-fixture.js';
 import { bodyOf } from '../support/http.js';
 import { connectMqtt } from '../support/mqtt.js';
@@ -241,12 +242,6 @@ describe('e-mail deliveries of the escalation chain', () => {
   let patient: string;
   let cgm: string;
 
-  async function asAdmin(path: string, body: object): Promise<string> {
-    const res = await api.http.post(path).set(auth(admin)).send(body);
-    if (res.status >= 300) throw new Error(`${path}: ${res.status} ${JSON.stringify(res.body)}`);
-    return (res.body as { id: string }).id;
-  }
-
   beforeAll(async () => {
     smtp = await startSmtpServer();
     api = await startApi(
@@ -258,29 +253,16 @@ describe('e-mail deliveries of the escalation chain', () => {
       { asAppRole: true },
     );
     admin = await api.login(ADMIN_EMAIL, ADMIN_PASSWORD);
-    const reyes = await asAdmin('/api/v1/users', {
-      email: 'reyes@clinic.test',
-      password,
-      role: 'clinician',
-      displayName: 'Dr Reyes',
-    });
+    const data = new ApiData(api.http, admin);
+    ({ patientId: patient, cgmId: cgm } = await data.clinic(password));
     // A colleague whose mailbox no longer exists: the server answers 550.
-    const gone = await asAdmin('/api/v1/users', {
+    const gone = await data.user({
       email: 'moved@bounce.test',
       password,
       role: 'clinician',
       displayName: 'Dr Moved',
     });
-    patient = await asAdmin('/api/v1/patients', { displayName: 'Ana Souza' });
-    for (const clinicianId of [reyes, gone]) await asAdmin(`/api/v1/patients/${patient}/care-team`, { clinicianId });
-    await asAdmin('/api/v1/users', {
-      email: 'ana@home.test',
-      password,
-      role: 'patient',
-      displayName: 'Ana',
-      patientId: patient,
-    });
-    cgm = await asAdmin('/api/v1/devices', { patientId: patient, type: 'cgm' });
+    await data.careTeam(patient, gone);
     clinician = await api.login('reyes@clinic.test', password);
     await api.http
       .put(`/api/v1/patients/${patient}/escalation`)

@@ -11,10 +11,9 @@ import {
   type EscalationPolicy,
 } from '@lantern/domain';
 import { topicsFor } from '@lantern/messaging';
-import type { InvitedCaregiverDto } from '../../apps/api/src/care-circle/care-circle.dto.js';
-import type { LoginResponseDto } from '../../apps/api/src/auth/auth.dto.js';
 import { DeliveryReceipts } from '../../apps/api/src/escalation/delivery-receipts.js';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, startApi, type ApiFixture } from '../api/api-fixture.js';
+import { ApiData, TestData } from '../support/builders.js';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, startApi, type ApiFixture } from '../support/boot.js';
 import { ingestEnvironment, startIngest } from '../ingest/ingest-fixture.js';
 import { connectLive, type LiveClient } from '../live/live-fixture.js';
 import type { HealthDto } from '../../apps/api/src/ops/health.controller.js';
@@ -45,24 +44,8 @@ describe('escalation chain and delivery receipts (contract §4.3)', () => {
   /** Alert events each person's sockets received from the chain (they all acknowledge). */
   const seen: Record<string, AlertResource[]> = { clinician: [], patient: [], caregiver: [] };
 
-  async function asAdmin(path: string, body: object): Promise<Record<string, unknown>> {
-    const res = await api.http.post(path).set(auth(tokens.admin)).send(body);
-    if (res.status >= 300) throw new Error(`${path}: ${res.status} ${JSON.stringify(res.body)}`);
-    return res.body as Record<string, unknown>;
-  }
-
-  async function insertAlert(
-    patientId: string,
-    priority: 'high' | 'medium' | 'low',
-    metric = 'glucose',
-  ): Promise<string> {
-    const [row] = await api.db.query<{ id: string }[]>(
-      `INSERT INTO alerts (patient_id, rule, metric, priority, state, message, opened_at, last_triggered_at)
-       VALUES ($1, $2, $3, $4, 'open', 'test alert', now(), now()) RETURNING id::text`,
-      [patientId, `glucose.test_${randomUUID().slice(0, 8)}`, metric, priority],
-    );
-    return row.id;
-  }
+  const insertAlert = (patientId: string, priority: 'high' | 'medium' | 'low', metric = 'glucose'): Promise<string> =>
+    new TestData(api.db).alert(patientId, { rule: `glucose.test_${randomUUID().slice(0, 8)}`, metric, priority });
 
   const deliveries = async (alertId: string, token = tokens.clinician): Promise<AlertDeliveryResource[]> =>
     bodyOf<AlertDeliveryResource[]>(
@@ -101,54 +84,29 @@ describe('escalation chain and delivery receipts (contract §4.3)', () => {
         ALERT_WEBHOOK_URL: `http://127.0.0.1:${(hooks.address() as AddressInfo).port}/hook`,
         ALERT_WEBHOOK_SECRET: 'webhook-secret-0123456789',
       },
-      { asAppRole: true },
+      { asAppRole: true, listen: true },
     );
-    await api.app.listen(0, '127.0.0.1');
-    url = `http://127.0.0.1:${(api.app.getHttpServer().address() as AddressInfo).port}`;
+    url = api.url;
     tokens.admin = await api.login(ADMIN_EMAIL, ADMIN_PASSWORD);
-    ids.clinician = (
-      await asAdmin('/api/v1/users', {
-        email: 'reyes@clinic.test',
-        password,
-        role: 'clinician',
-        displayName: 'Dr Reyes',
-      })
-    ).id as string;
-    await asAdmin('/api/v1/users', {
-      email: 'other@clinic.test',
-      password,
-      role: 'clinician',
-      displayName: 'Dr Other',
-    });
-    ids.patient = (await asAdmin('/api/v1/patients', { displayName: 'Ana Souza' })).id as string;
-    ids.lonely = (await asAdmin('/api/v1/patients', { displayName: 'Lone Patient' })).id as string;
-    for (const p of [ids.patient, ids.lonely])
-      await asAdmin(`/api/v1/patients/${p}/care-team`, { clinicianId: ids.clinician });
-    ids.patientUser = (
-      await asAdmin('/api/v1/users', {
-        email: 'ana@home.test',
-        password,
-        role: 'patient',
-        displayName: 'Ana',
-        patientId: ids.patient,
-      })
-    ).id as string;
-    ids.cgm = (await asAdmin('/api/v1/devices', { patientId: ids.patient, type: 'cgm' })).id as string;
+    const data = new ApiData(api.http, tokens.admin);
+    ({
+      clinicianId: ids.clinician,
+      patientId: ids.patient,
+      patientUserId: ids.patientUser,
+      cgmId: ids.cgm,
+    } = await data.clinic(password));
+    await data.user({ email: 'other@clinic.test', password, role: 'clinician', displayName: 'Dr Other' });
+    ids.lonely = await data.patient('Lone Patient');
+    await data.careTeam(ids.lonely, ids.clinician);
     tokens.clinician = await api.login('reyes@clinic.test', password);
     tokens.otherClinician = await api.login('other@clinic.test', password);
     tokens.patient = await api.login('ana@home.test', password);
-    const invited = bodyOf<InvitedCaregiverDto>(
-      await api.http
-        .post('/api/v1/me/caregivers')
-        .set(auth(tokens.patient))
-        .send({ email: 'maria@family.test', scopes: ['glucose', 'alerts'], name: 'Maria' })
-        .expect(201),
-    );
-    const accepted = await api.http
-      .post('/api/v1/auth/accept-invitation')
-      .send({ token: invited.invitation.token, password, name: 'Maria' })
-      .expect(200);
-    tokens.caregiver = bodyOf<LoginResponseDto>(accepted).accessToken;
+    ({ token: tokens.caregiver } = await data.caregiver(tokens.patient, {
+      email: 'maria@family.test',
+      scopes: ['glucose', 'alerts'],
+      name: 'Maria',
+      password,
+    }));
     [{ id: ids.caregiver }] = await api.db.query<{ id: string }[]>(
       `SELECT id::text FROM users WHERE email = 'maria@family.test'`,
     );
@@ -453,18 +411,12 @@ describe('escalation chain and delivery receipts (contract §4.3)', () => {
   }, 20_000);
 
   it('never delivers to a caregiver whose share was revoked after the tier went out', async () => {
-    const invited = bodyOf<InvitedCaregiverDto>(
-      await api.http
-        .post('/api/v1/me/caregivers')
-        .set(auth(tokens.patient))
-        .send({ email: 'joao@family.test', scopes: ['glucose', 'alerts'], name: 'João' })
-        .expect(201),
-    );
-    const accepted = await api.http
-      .post('/api/v1/auth/accept-invitation')
-      .send({ token: invited.invitation.token, password, name: 'João' })
-      .expect(200);
-    const joao = bodyOf<LoginResponseDto>(accepted).accessToken;
+    const { shareId, token: joao } = await new ApiData(api.http, tokens.admin).caregiver(tokens.patient, {
+      email: 'joao@family.test',
+      scopes: ['glucose', 'alerts'],
+      name: 'João',
+      password,
+    });
     await setPolicy(ids.patient, { ...DEFAULT_ESCALATION, high: [{ notify: 'caregivers', afterSec: 0 }] });
     // João is not connected: his delivery waits for him.
     const alertId = await insertAlert(ids.patient, 'high');
@@ -472,7 +424,7 @@ describe('escalation chain and delivery receipts (contract §4.3)', () => {
       async () => (await deliveries(alertId)).some((d) => d.recipient.name === 'João' && !d.deliveredAt),
       'João’s delivery pending',
     );
-    await api.http.delete(`/api/v1/me/caregivers/${invited.id}`).set(auth(tokens.patient)).expect(204);
+    await api.http.delete(`/api/v1/me/caregivers/${shareId}`).set(auth(tokens.patient)).expect(204);
     const late: AlertResource[] = [];
     await acknowledging(joao, late);
     await waitFor(

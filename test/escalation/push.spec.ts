@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import type { INestApplicationContext } from '@nestjs/common';
 import type { MqttClient } from 'mqtt';
 import webpush from 'web-push';
@@ -11,10 +10,9 @@ import { PermanentDeliveryError, type PendingDelivery } from '../../apps/api/src
 import type { PushPayload } from '../../apps/api/src/escalation/push/push-message.js';
 import type { VapidKeys } from '../../apps/api/src/escalation/push/vapid-keys.js';
 import { WebPushChannel } from '../../apps/api/src/escalation/push/web-push.channel.js';
-import type { InvitedCaregiverDto } from '../../apps/api/src/care-circle/care-circle.dto.js';
-import type { LoginResponseDto } from '../../apps/api/src/auth/auth.dto.js';
 import type { PushSubscriptionDto } from '../../apps/api/src/escalation/push/push.dto.js';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, startApi, type ApiFixture } from '../api/api-fixture.js';
+import { ApiData, TestData } from '../support/builders.js';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, startApi, type ApiFixture } from '../support/boot.js';
 import { ingestEnvironment, startIngest } from '../ingest/ingest-fixture.js';
 import { bodyOf } from '../support/http.js';
 import { connectMqtt } from '../support/mqtt.js';
@@ -40,21 +38,16 @@ let pushService: WebPushService;
 const vapid: VapidKeys = { ...webpush.generateVAPIDKeys(), subject: 'mailto:ops@clinic.test' };
 const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
 
-async function asAdmin(path: string, body: object): Promise<string> {
-  const admin = await api.login(ADMIN_EMAIL, ADMIN_PASSWORD);
-  const res = await api.http.post(path).set(auth(admin)).send(body);
-  if (res.status >= 300) throw new Error(`${path}: ${res.status} ${JSON.stringify(res.body)}`);
-  return (res.body as { id: string }).id;
-}
+/** Builds over REST as a freshly signed-in admin. */
+const asAdmin = async (): Promise<ApiData> => new ApiData(api.http, await api.login(ADMIN_EMAIL, ADMIN_PASSWORD));
 
 beforeAll(async () => {
   pushService = await startWebPushService();
   api = await startApi(
     { VAPID_PUBLIC_KEY: vapid.publicKey, VAPID_PRIVATE_KEY: vapid.privateKey, VAPID_SUBJECT: vapid.subject },
-    { asAppRole: true },
+    { asAppRole: true, listen: true },
   );
-  await api.app.listen(0, '127.0.0.1');
-  url = `http://127.0.0.1:${(api.app.getHttpServer().address() as AddressInfo).port}`;
+  url = api.url;
 });
 
 afterAll(async () => {
@@ -125,7 +118,8 @@ describe('Web Push channel against a real push service', () => {
     pushService.messages.filter((m) => m.subscriptionId === subscriptionId);
 
   beforeAll(async () => {
-    ids.patient = await asAdmin('/api/v1/patients', { displayName: 'Ana Souza' });
+    const data = await asAdmin();
+    ids.patient = await data.patient('Ana Souza');
     // No chain for this patient: the deliveries here are built by hand, none by the running api.
     const admin = await api.login(ADMIN_EMAIL, ADMIN_PASSWORD);
     await api.http
@@ -133,26 +127,23 @@ describe('Web Push channel against a real push service', () => {
       .set(auth(admin))
       .send({ high: [], medium: [], low: [] })
       .expect(200);
-    ids.patientUser = await asAdmin('/api/v1/users', {
+    ids.patientUser = await data.user({
       email: 'ana.unit@home.test',
       password,
       role: 'patient',
       displayName: 'Ana',
       patientId: ids.patient,
     });
-    ids.clinicianUser = await asAdmin('/api/v1/users', {
+    ids.clinicianUser = await data.user({
       email: 'unit@clinic.test',
       password,
       role: 'clinician',
       displayName: 'Dr Unit',
     });
-    const [row] = await api.db.query<{ id: string }[]>(
-      `INSERT INTO alerts (patient_id, rule, metric, priority, state, message, opened_at, last_triggered_at)
-       VALUES ($1, 'glucose.urgent_low', 'glucose', 'high', 'open', 'Glucose 48 mg/dL — below 54 (urgent low)', now(), now())
-       RETURNING id::text`,
-      [ids.patient],
-    );
-    ids.alert = row.id;
+    ids.alert = await new TestData(api.db).alert(ids.patient, {
+      rule: 'glucose.urgent_low',
+      message: 'Glucose 48 mg/dL — below 54 (urgent low)',
+    });
     subscriptions = new PushSubscriptionRepository(api.db);
     channel = new WebPushChannel(subscriptions, new PatientNotificationRepository(api.db), vapid);
   });
@@ -315,36 +306,21 @@ describe('Web Push end to end: registration, alert over MQTT, receipt from the s
   beforeAll(async () => {
     tokens.admin = await api.login(ADMIN_EMAIL, ADMIN_PASSWORD);
     const password = 'a-long-password-1';
-    ids.clinicianUser = await asAdmin('/api/v1/users', {
-      email: 'reyes@clinic.test',
-      password,
-      role: 'clinician',
-      displayName: 'Dr Reyes',
-    });
-    ids.patient = await asAdmin('/api/v1/patients', { displayName: 'Ana Souza' });
-    await asAdmin(`/api/v1/patients/${ids.patient}/care-team`, { clinicianId: ids.clinicianUser });
-    ids.patientUser = await asAdmin('/api/v1/users', {
-      email: 'ana@home.test',
-      password,
-      role: 'patient',
-      displayName: 'Ana',
+    const data = new ApiData(api.http, tokens.admin);
+    ({
+      clinicianId: ids.clinicianUser,
       patientId: ids.patient,
-    });
-    ids.cgm = await asAdmin('/api/v1/devices', { patientId: ids.patient, type: 'cgm' });
+      patientUserId: ids.patientUser,
+      cgmId: ids.cgm,
+    } = await data.clinic(password));
     tokens.clinician = await api.login('reyes@clinic.test', password);
     tokens.patient = await api.login('ana@home.test', password);
-    const invited = bodyOf<InvitedCaregiverDto>(
-      await api.http
-        .post('/api/v1/me/caregivers')
-        .set(auth(tokens.patient))
-        .send({ email: 'maria@family.test', scopes: ['glucose', 'alerts'], name: 'Maria' })
-        .expect(201),
-    );
-    const accepted = await api.http
-      .post('/api/v1/auth/accept-invitation')
-      .send({ token: invited.invitation.token, password, name: 'Maria' })
-      .expect(200);
-    tokens.caregiver = bodyOf<LoginResponseDto>(accepted).accessToken;
+    ({ token: tokens.caregiver } = await data.caregiver(tokens.patient, {
+      email: 'maria@family.test',
+      scopes: ['glucose', 'alerts'],
+      name: 'Maria',
+      password,
+    }));
   }, 60_000);
 
   afterAll(async () => {

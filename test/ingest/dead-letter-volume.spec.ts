@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplicationContext } from '@nestjs/common';
 import type { MqttClient } from 'mqtt';
-import { topicsFor, type Topics } from '@lantern/messaging';
+import type { Topics } from '@lantern/messaging';
 import { RejectionRepository } from '@lantern/storage';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { startMosquitto, type MosquittoServer } from '../support/mosquitto.js';
-import { connectMqtt, uniqueTopicRoot } from '../support/mqtt.js';
+import { startIngestRig, type IngestRig } from '../support/boot.js';
+import type { TestDatabase } from '../support/database.js';
 import { waitFor } from '../support/wait.js';
-import { ingestEnvironment, seedDevice, startIngest, type SeededDevice } from './ingest-fixture.js';
+import { startIngest, type SeededDevice } from './ingest-fixture.js';
 import { IngestMqttConnection } from '../../apps/ingest/src/consumer/ingest-mqtt.connection.js';
 import { IngestMetrics } from '../../apps/ingest/src/metrics/ingest-metrics.js';
 import { toIngestRejectionDto } from '../../apps/api/src/ingest/ingest-rejection.dto.js';
@@ -36,33 +35,24 @@ function refusedTelemetry(seq: number, count: number, bytes: number): string {
  * counts them, without the payload.
  */
 describe('ingest: dead letters store one payload per message, within a per-device budget', () => {
+  let rig: IngestRig;
   let db: TestDatabase;
-  let broker: MosquittoServer;
   let ingest: INestApplicationContext;
   let device: MqttClient;
   let topics: Topics;
   let metrics: IngestMetrics;
 
   beforeAll(async () => {
-    [db, broker] = await Promise.all([createTestDatabase(), startMosquitto()]);
-    const root = uniqueTopicRoot('deadletters');
-    topics = topicsFor(root);
-    ingest = await startIngest(
-      ingestEnvironment({
-        databaseUrl: db.url,
-        mqttUrl: broker.url,
-        topicRoot: root,
-        extra: { INGEST_DEAD_LETTER_BUDGET: String(BUDGET) },
-      }),
-    );
+    rig = await startIngestRig('deadletters');
+    ({ db, topics } = rig);
+    ingest = await startIngest(rig.env({ INGEST_DEAD_LETTER_BUDGET: String(BUDGET) }));
     metrics = ingest.get(IngestMetrics);
-    device = await connectMqtt(broker.url, { protocolVersion: 5 });
+    device = await rig.connect();
   });
 
   afterAll(async () => {
-    await device?.endAsync();
     await ingest?.close();
-    await Promise.all([db?.drop(), broker?.stop()]);
+    await rig?.close();
   });
 
   const rejectionBatches = async (): Promise<number> =>
@@ -75,7 +65,10 @@ describe('ingest: dead letters store one payload per message, within a per-devic
       ?.value ?? 0;
 
   it("stores a message's payload once for its 1000 refused readings; the next device's PUBACK waits one batch", async () => {
-    const [noisy, next]: SeededDevice[] = await Promise.all([seedDevice(db.dataSource), seedDevice(db.dataSource)]);
+    const [noisy, next]: SeededDevice[] = await Promise.all([
+      rig.data.patientWithDevice(),
+      rig.data.patientWithDevice(),
+    ]);
     const payload = refusedTelemetry(1, 1000, 63 * 1024);
     expect(payload.length).toBeGreaterThan(62 * 1024);
     expect(payload.length).toBeLessThanOrEqual(64 * 1024);
@@ -113,7 +106,7 @@ describe('ingest: dead letters store one payload per message, within a per-devic
   });
 
   it('past the budget keeps a message as one row counting its refusals, without the payload, and counts what was dropped', async () => {
-    const chatty = await seedDevice(db.dataSource);
+    const chatty = await rig.data.patientWithDevice();
     const messages = [1, 2, 3, 4, 5].map((seq) => refusedTelemetry(seq, 200, 40_000));
     const sizes = messages.map((m) => Buffer.byteLength(m));
     const cost = (n: number): number => sizes.slice(0, n).reduce((sum, size) => sum + size + 200 * ROW_BYTES, 0);

@@ -2,12 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplicationContext, LoggerService } from '@nestjs/common';
 import type { MqttClient } from 'mqtt';
 import type { AlertResource, Reading } from '@lantern/domain';
-import { topicsFor, type Topics } from '@lantern/messaging';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { startMosquitto, type MosquittoServer } from '../support/mosquitto.js';
-import { connectMqtt, uniqueTopicRoot } from '../support/mqtt.js';
+import type { Topics } from '@lantern/messaging';
+import { startIngestRig, type IngestRig } from '../support/boot.js';
+import type { TestDatabase } from '../support/database.js';
 import { waitFor } from '../support/wait.js';
-import { ingestEnvironment, seedDevice, startIngest, type SeededDevice } from './ingest-fixture.js';
+import { startIngest, type SeededDevice } from './ingest-fixture.js';
 import { ReadingStream } from '../../apps/ingest/src/pipeline/reading.stream.js';
 import { IngestService } from '../../apps/ingest/src/ingest.service.js';
 
@@ -20,11 +19,10 @@ const MIN = 60_000;
  * else — the rest of the message, other devices — goes on.
  */
 describe('ingest admission (real Mosquitto and PostgreSQL)', () => {
+  let rig: IngestRig;
   let db: TestDatabase;
-  let broker: MosquittoServer;
   let ingest: INestApplicationContext;
   let device: MqttClient;
-  let observer: MqttClient;
   let topics: Topics;
   let flooder: SeededDevice;
   let neighbour: SeededDevice;
@@ -34,21 +32,13 @@ describe('ingest admission (real Mosquitto and PostgreSQL)', () => {
   const loggedErrors: string[] = [];
 
   beforeAll(async () => {
-    [db, broker] = await Promise.all([createTestDatabase(), startMosquitto()]);
-    flooder = await seedDevice(db.dataSource, 'cgm');
-    neighbour = await seedDevice(db.dataSource, 'cgm');
-    oximeter = await seedDevice(db.dataSource, 'pulse_oximeter');
-    const root = uniqueTopicRoot('admission');
-    topics = topicsFor(root);
-    ingest = await startIngest(
-      ingestEnvironment({
-        databaseUrl: db.url,
-        mqttUrl: broker.url,
-        topicRoot: root,
-        // Every refused reading kept as its own row here (dead-letter-volume.spec.ts covers the budget).
-        extra: { INGEST_DEAD_LETTER_BUDGET: String(64 * 1024 * 1024) },
-      }),
-    );
+    rig = await startIngestRig('admission');
+    ({ db, topics } = rig);
+    flooder = await rig.data.patientWithDevice('cgm');
+    neighbour = await rig.data.patientWithDevice('cgm');
+    oximeter = await rig.data.patientWithDevice('pulse_oximeter');
+    // Every refused reading kept as its own row here (dead-letter-volume.spec.ts covers the budget).
+    ingest = await startIngest(rig.env({ INGEST_DEAD_LETTER_BUDGET: String(64 * 1024 * 1024) }));
     const capture: LoggerService = {
       log: () => undefined,
       warn: () => undefined,
@@ -57,16 +47,13 @@ describe('ingest admission (real Mosquitto and PostgreSQL)', () => {
     };
     ingest.useLogger(capture);
     ingest.get(ReadingStream).readings$.subscribe((r) => streamed.push(r));
-    observer = await connectMqtt(broker.url, { protocolVersion: 5 });
-    observer.on('message', (_topic, payload) => alerts.push(JSON.parse(payload.toString('utf8')) as AlertResource));
-    await observer.subscribeAsync(`${root}/events/patients/+/alerts`, { qos: 1 });
-    device = await connectMqtt(broker.url, { protocolVersion: 5 });
+    await rig.observe(alerts);
+    device = await rig.connect();
   });
 
   afterAll(async () => {
-    await Promise.all([device?.endAsync(), observer?.endAsync()]);
     await ingest?.close();
-    await Promise.all([db?.drop(), broker?.stop()]);
+    await rig?.close();
   });
 
   const storedTimes = async (deviceId: string, metric?: string): Promise<number[]> =>

@@ -2,48 +2,28 @@ import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { MqttClient } from 'mqtt';
 import { topicsFor } from '@lantern/messaging';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { startMosquitto, type MosquittoServer } from '../support/mosquitto.js';
-import { connectMqtt, uniqueTopicRoot } from '../support/mqtt.js';
+import type { IngestRig } from '../support/boot.js';
 import { waitFor } from '../support/wait.js';
-import {
-  buildIngest,
-  ingestEnvironment,
-  publishNumbered,
-  seedDevice,
-  spawnIngest,
-  storedTimes,
-  type SeededDevice,
-} from './ingest-fixture.js';
+import { publishNumbered, spawnIngest, startOximeterRig, storedTimes, type SeededDevice } from './ingest-fixture.js';
 
 describe('ingest: kill -9 of the process mid-stream, then restart', () => {
-  let db: TestDatabase;
-  let broker: MosquittoServer;
+  let rig: IngestRig;
   let device: MqttClient;
   let oximeter: SeededDevice;
   const running: ChildProcess[] = [];
 
   beforeAll(async () => {
-    buildIngest();
-    [db, broker] = await Promise.all([createTestDatabase(), startMosquitto()]);
-    oximeter = await seedDevice(db.dataSource, 'pulse_oximeter');
-    device = await connectMqtt(broker.url, { protocolVersion: 5 });
+    ({ rig, oximeter, device } = await startOximeterRig('crash'));
   }, 120_000);
 
   afterAll(async () => {
     for (const child of running) if (child.exitCode === null) child.kill('SIGKILL');
-    await device?.endAsync();
-    await Promise.all([db?.drop(), broker?.stop()]);
+    await rig?.close();
   });
 
   it('stores every reading exactly once', async () => {
-    const env = ingestEnvironment({
-      databaseUrl: db.url,
-      mqttUrl: broker.url,
-      topicRoot: uniqueTopicRoot('crash'),
-      // Long enough batches that the kill lands while received messages are still uncommitted.
-      extra: { INGEST_BATCH_MAX_WAIT_MS: '200', INGEST_BATCH_SIZE: '2000' },
-    });
+    // Long enough batches that the kill lands while received messages are still uncommitted.
+    const env = rig.env({ INGEST_BATCH_MAX_WAIT_MS: '200', INGEST_BATCH_SIZE: '2000' });
     const topic = topicsFor(env.MQTT_TOPIC_ROOT).telemetry(oximeter.id);
     const messages = 3000;
     const perMessage = 5;
@@ -56,14 +36,14 @@ describe('ingest: kill -9 of the process mid-stream, then restart', () => {
     const publishing = publishNumbered(device, topic, 0, messages, base, perMessage);
     // Kill while the stream is flowing and some of it is stored.
     await waitFor(
-      async () => (await storedTimes(db.dataSource, oximeter.id)).count >= 2000,
+      async () => (await storedTimes(rig.db.dataSource, oximeter.id)).count >= 2000,
       'part of the stream stored',
       30_000,
       5,
     );
     first.child.kill('SIGKILL');
     await new Promise((resolve) => first.child.once('exit', resolve));
-    const atKill = (await storedTimes(db.dataSource, oximeter.id)).count;
+    const atKill = (await storedTimes(rig.db.dataSource, oximeter.id)).count;
     await publishing;
     expect(atKill).toBeLessThan(messages * perMessage);
 
@@ -72,7 +52,7 @@ describe('ingest: kill -9 of the process mid-stream, then restart', () => {
     await waitFor(() => /session resumed/.test(second.output()), 'the restarted ingest to resume its session', 30_000);
     const final = await waitFor(
       async () => {
-        const s = await storedTimes(db.dataSource, oximeter.id);
+        const s = await storedTimes(rig.db.dataSource, oximeter.id);
         return s.count >= messages * perMessage ? s : undefined;
       },
       'every reading stored',
@@ -80,7 +60,7 @@ describe('ingest: kill -9 of the process mid-stream, then restart', () => {
       100,
     );
     expect(final).toEqual({ count: messages * perMessage, distinct: messages * perMessage });
-    const [range] = await db.dataSource.query<{ lo: Date; hi: Date }[]>(
+    const [range] = await rig.db.dataSource.query<{ lo: Date; hi: Date }[]>(
       `SELECT min(time) AS lo, max(time) AS hi FROM readings WHERE device_id = $1`,
       [oximeter.id],
     );

@@ -2,16 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { MqttClient } from 'mqtt';
 import { topicsFor } from '@lantern/messaging';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { startMosquitto, type MosquittoServer } from '../support/mosquitto.js';
-import { connectMqtt, uniqueTopicRoot } from '../support/mqtt.js';
+import type { IngestRig } from '../support/boot.js';
 import { waitFor } from '../support/wait.js';
 import {
-  buildIngest,
-  ingestEnvironment,
   publishNumbered,
-  seedDevice,
   spawnIngest,
+  startOximeterRig,
   storedTimes,
   type SeededDevice,
   type SpawnedIngest,
@@ -23,40 +19,31 @@ import {
  * the built ingest, as `npm start` and docker/compose.yml run them.
  */
 describe('ingest failover: a standby takes over from a killed leader', () => {
-  let db: TestDatabase;
-  let broker: MosquittoServer;
+  let rig: IngestRig;
   let device: MqttClient;
   let oximeter: SeededDevice;
   const running: SpawnedIngest[] = [];
 
   beforeAll(async () => {
-    buildIngest();
-    [db, broker] = await Promise.all([createTestDatabase(), startMosquitto()]);
-    oximeter = await seedDevice(db.dataSource, 'pulse_oximeter');
-    device = await connectMqtt(broker.url, { protocolVersion: 5 });
+    ({ rig, oximeter, device } = await startOximeterRig('failover'));
   }, 120_000);
 
   afterAll(async () => {
-    for (const ingest of running) if (ingest.child.exitCode === null) ingest.child.kill('SIGKILL');
-    await device?.endAsync();
-    await Promise.all([db?.drop(), broker?.stop()]);
+    await rig?.close(running);
   });
 
   const leaseHolder = async (): Promise<string | undefined> => {
-    const rows = await db.dataSource.query<{ holder: string }[]>(
+    const rows = await rig.db.dataSource.query<{ holder: string }[]>(
       `SELECT holder FROM leases WHERE name LIKE 'ingest-session:%'`,
     );
     return rows[0]?.holder;
   };
 
   it('loses nothing and stores nothing twice when the leader is killed with a standby waiting', async () => {
-    const env = ingestEnvironment({
-      databaseUrl: db.url,
-      mqttUrl: broker.url,
-      topicRoot: uniqueTopicRoot('failover'),
-      clientId: `ingest-failover-${randomBytes(4).toString('hex')}`,
-      extra: { INGEST_BATCH_MAX_WAIT_MS: '200', INGEST_BATCH_SIZE: '2000', INGEST_LEASE_TTL: '3s' },
-    });
+    const env = rig.env(
+      { INGEST_BATCH_MAX_WAIT_MS: '200', INGEST_BATCH_SIZE: '2000', INGEST_LEASE_TTL: '3s' },
+      `ingest-failover-${randomBytes(4).toString('hex')}`,
+    );
     const topic = topicsFor(env.MQTT_TOPIC_ROOT).telemetry(oximeter.id);
     const messages = 3000;
     const perMessage = 5;
@@ -72,7 +59,7 @@ describe('ingest failover: a standby takes over from a killed leader', () => {
 
     const publishing = publishNumbered(device, topic, 0, messages, base, perMessage);
     await waitFor(
-      async () => (await storedTimes(db.dataSource, oximeter.id)).count >= 2000,
+      async () => (await storedTimes(rig.db.dataSource, oximeter.id)).count >= 2000,
       'part of the stream stored',
       30_000,
       5,
@@ -91,7 +78,7 @@ describe('ingest failover: a standby takes over from a killed leader', () => {
 
     const final = await waitFor(
       async () => {
-        const s = await storedTimes(db.dataSource, oximeter.id);
+        const s = await storedTimes(rig.db.dataSource, oximeter.id);
         return s.count >= messages * perMessage ? s : undefined;
       },
       'every reading stored',

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplicationContext } from '@nestjs/common';
 import type { MqttClient } from 'mqtt';
-import { topicsFor, type Topics } from '@lantern/messaging';
+import type { Topics } from '@lantern/messaging';
 import type { Reading } from '@lantern/domain';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { startMosquitto, type MosquittoServer } from '../support/mosquitto.js';
-import { collectMessages, connectMqtt, uniqueTopicRoot } from '../support/mqtt.js';
+import { startIngestRig, type IngestRig } from '../support/boot.js';
+import type { TestDatabase } from '../support/database.js';
+import { collectMessages, connectMqtt } from '../support/mqtt.js';
 import { waitFor } from '../support/wait.js';
-import { ingestEnvironment, seedDevice, startIngest, type SeededDevice } from './ingest-fixture.js';
+import { startIngest, type SeededDevice } from './ingest-fixture.js';
 import { ReadingStream } from '../../apps/ingest/src/pipeline/reading.stream.js';
 import { IngestService } from '../../apps/ingest/src/ingest.service.js';
 import { AlertStreamingService } from '../../apps/ingest/src/alerting/alert-streaming.service.js';
@@ -16,8 +16,8 @@ import { IngestMqttConnection } from '../../apps/ingest/src/consumer/ingest-mqtt
 const iso = (ms: number): string => new Date(ms).toISOString();
 
 describe('ingest: MQTT → store (real Mosquitto and PostgreSQL)', () => {
+  let rig: IngestRig;
   let db: TestDatabase;
-  let broker: MosquittoServer;
   let ingest: INestApplicationContext;
   let device: MqttClient;
   let observer: MqttClient;
@@ -28,22 +28,20 @@ describe('ingest: MQTT → store (real Mosquitto and PostgreSQL)', () => {
   const streamed: Reading[] = [];
 
   beforeAll(async () => {
-    [db, broker] = await Promise.all([createTestDatabase(), startMosquitto()]);
-    oximeter = await seedDevice(db.dataSource, 'pulse_oximeter');
-    cgm = await seedDevice(db.dataSource, 'cgm');
-    retired = await seedDevice(db.dataSource, 'cgm', { decommissioned: true });
-    const root = uniqueTopicRoot('ingest');
-    topics = topicsFor(root);
-    ingest = await startIngest(ingestEnvironment({ databaseUrl: db.url, mqttUrl: broker.url, topicRoot: root }));
+    rig = await startIngestRig('ingest');
+    ({ db, topics } = rig);
+    oximeter = await rig.data.patientWithDevice('pulse_oximeter');
+    cgm = await rig.data.patientWithDevice('cgm');
+    retired = await rig.data.patientWithDevice('cgm', { decommissioned: true });
+    ingest = await startIngest(rig.env());
     ingest.get(ReadingStream).readings$.subscribe((r) => streamed.push(r));
-    device = await connectMqtt(broker.url, { protocolVersion: 5 });
-    observer = await connectMqtt(broker.url, { protocolVersion: 5 });
+    device = await rig.connect();
+    observer = await rig.connect();
   });
 
   afterAll(async () => {
-    await Promise.all([device?.endAsync(), observer?.endAsync()]);
     await ingest?.close();
-    await Promise.all([db?.drop(), broker?.stop()]);
+    await rig?.close();
   });
 
   const readingsOf = async (deviceId: string): Promise<{ metric: string; value: number; time: Date }[]> =>
@@ -241,7 +239,7 @@ describe('ingest: MQTT → store (real Mosquitto and PostgreSQL)', () => {
       { qos: 1 },
     );
     // A device's last will, as the broker publishes it when the device vanishes.
-    const will = await connectMqtt(broker.url, {
+    const will = await connectMqtt(rig.broker.url, {
       will: { topic: topics.status(cgm.id), payload: Buffer.from('{"online":false}'), qos: 1, retain: false },
     });
     will.stream.destroy();

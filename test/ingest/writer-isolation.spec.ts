@@ -3,13 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplicationContext } from '@nestjs/common';
 import type { MqttClient } from 'mqtt';
 import type { AlertRecord, EngineOutput } from '@lantern/alerting';
-import { topicsFor, type Topics } from '@lantern/messaging';
+import type { Topics } from '@lantern/messaging';
 import type { DeviceStatusUpdate, NewIngestRejection } from '@lantern/storage';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { startMosquitto, type MosquittoServer } from '../support/mosquitto.js';
-import { collectMessages, connectMqtt, uniqueTopicRoot } from '../support/mqtt.js';
+import { startIngestRig, type IngestRig } from '../support/boot.js';
+import type { TestDatabase } from '../support/database.js';
+import { collectMessages } from '../support/mqtt.js';
 import { waitFor } from '../support/wait.js';
-import { ingestEnvironment, seedDevice, startIngest, type SeededDevice } from './ingest-fixture.js';
+import { startIngest, type SeededDevice } from './ingest-fixture.js';
 import { AlertOutputWriter } from '../../apps/ingest/src/alerting/alert-output.writer.js';
 import { IngestMqttConnection } from '../../apps/ingest/src/consumer/ingest-mqtt.connection.js';
 import { PendingMessage } from '../../apps/ingest/src/consumer/pending-message.js';
@@ -22,8 +22,8 @@ import { IngestPipeline } from '../../apps/ingest/src/pipeline/ingest.pipeline.j
  * The codec may refuse such values earlier; these tests put them past it on purpose.
  */
 describe('ingest: a value the database refuses does not jam its writer', () => {
+  let rig: IngestRig;
   let db: TestDatabase;
-  let broker: MosquittoServer;
   let ingest: INestApplicationContext;
   let device: MqttClient;
   let topics: Topics;
@@ -31,19 +31,17 @@ describe('ingest: a value the database refuses does not jam its writer', () => {
   let metrics: IngestMetrics;
 
   beforeAll(async () => {
-    [db, broker] = await Promise.all([createTestDatabase(), startMosquitto()]);
-    const root = uniqueTopicRoot('isolation');
-    topics = topicsFor(root);
-    ingest = await startIngest(ingestEnvironment({ databaseUrl: db.url, mqttUrl: broker.url, topicRoot: root }));
+    rig = await startIngestRig('isolation');
+    ({ db, topics } = rig);
+    ingest = await startIngest(rig.env());
     pipeline = ingest.get(IngestPipeline);
     metrics = ingest.get(IngestMetrics);
-    device = await connectMqtt(broker.url, { protocolVersion: 5 });
+    device = await rig.connect();
   });
 
   afterAll(async () => {
-    await device?.endAsync();
     await ingest?.close();
-    await Promise.all([db?.drop(), broker?.stop()]);
+    await rig?.close();
   });
 
   const counter = async (name: 'storageRefused' | 'deadLettersLost', labels: Record<string, string> = {}) =>
@@ -59,7 +57,7 @@ describe('ingest: a value the database refuses does not jam its writer', () => {
   };
 
   it("stores other devices' statuses, dead-letters the refused one with its payload, and acknowledges it", async () => {
-    const [poisoned, second, third] = await Promise.all([1, 2, 3].map(() => seedDevice(db.dataSource)));
+    const [poisoned, second, third] = await Promise.all([1, 2, 3].map(() => rig.data.patientWithDevice()));
     // Past the codec, into the status writer: the firmware text the database refuses (U+0000).
     const statuses = pipeline.statuses;
     const add = statuses.add.bind(statuses);
@@ -172,7 +170,7 @@ describe('ingest: a value the database refuses does not jam its writer', () => {
 
   it('skips only the alert output the database refuses; the others are stored and emitted', async () => {
     const writer = ingest.get(AlertOutputWriter);
-    const owner: SeededDevice = await seedDevice(db.dataSource);
+    const owner: SeededDevice = await rig.data.patientWithDevice();
     const now = Date.now();
     const alert = (rule: string, message: string): AlertRecord => ({
       id: randomUUID(),

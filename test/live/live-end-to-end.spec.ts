@@ -1,28 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { INestApplicationContext } from '@nestjs/common';
 import type { MqttClient } from 'mqtt';
 import type { Principal } from '@lantern/auth';
 import type { AlertResource, LiveReadingEvent, PatientNotificationResource } from '@lantern/domain';
-import { topicsFor, type Topics } from '@lantern/messaging';
-import { ingestEnvironment, startIngest } from '../ingest/ingest-fixture.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import {
-  ask,
-  connectLive,
-  connectPublisher,
-  liveTestEnv,
-  PeopleBuilder,
-  record,
-  startApi,
-  type LiveClient,
-  type RunningApi,
-} from './live-fixture.js';
+import type { Topics } from '@lantern/messaging';
+import { startLiveStack, type ApiFixture, type LiveStack } from '../support/boot.js';
+import { ask, connectLive, record, type LiveClient } from './live-fixture.js';
 import { waitFor } from '../support/wait.js';
 
 describe('end to end: device → broker → ingest → alert → broker → api → socket', () => {
-  let db: TestDatabase;
-  let api: RunningApi;
-  let ingest: INestApplicationContext;
+  let stack: LiveStack;
+  let api: ApiFixture;
   let device: MqttClient;
   let topics: Topics;
   let patient: string;
@@ -34,38 +21,22 @@ describe('end to end: device → broker → ingest → alert → broker → api 
   const sockets: LiveClient[] = [];
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    const root = liveTestEnv(db.url);
-    topics = topicsFor(root);
-    const people = new PeopleBuilder(db.dataSource);
-    patient = await people.patient('Ada');
-    otherPatient = await people.patient('Bob');
-    cgm = await people.device(patient, 'cgm');
-    clinician = await people.user('clinician');
-    otherClinician = await people.user('clinician');
-    patientUser = await people.user('patient', patient);
-    await people.careTeam(patient, clinician.userId);
-    await people.careTeam(otherPatient, otherClinician.userId);
-    [api, ingest] = await Promise.all([
-      startApi(),
-      startIngest(
-        ingestEnvironment({
-          databaseUrl: db.url,
-          mqttUrl: process.env.MQTT_URL!,
-          topicRoot: root,
-          extra: { SIGNAL_LOSS_SWEEP_MS: '600000' },
-        }),
-      ),
-    ]);
-    device = await connectPublisher();
+    stack = await startLiveStack(async (data) => {
+      patient = await data.patient('Ada');
+      otherPatient = await data.patient('Bob');
+      cgm = await data.device(patient, 'cgm');
+      clinician = await data.user('clinician');
+      otherClinician = await data.user('clinician');
+      patientUser = await data.user('patient', patient);
+      await data.careTeam(patient, clinician.userId);
+      await data.careTeam(otherPatient, otherClinician.userId);
+    });
+    ({ api, device, topics } = stack);
   });
 
   afterAll(async () => {
     for (const s of sockets) s.close();
-    await device?.endAsync();
-    await ingest?.close();
-    await api?.close();
-    await db?.drop();
+    await stack?.close();
   });
 
   it('an urgent-low glucose reading raises an alert that reaches the subscribed sockets only, and a notification the patient only', async () => {

@@ -4,20 +4,13 @@ import { JwtService } from '@nestjs/jwt';
 import type { MqttClient } from 'mqtt';
 import type { Principal } from '@lantern/auth';
 import type { AlertResource, LiveDeviceEvent, LiveReadingEvent, PatientNotificationResource } from '@lantern/domain';
-import { topicsFor, type Topics } from '@lantern/messaging';
+import type { Topics } from '@lantern/messaging';
 import { LiveGateway } from '../../apps/api/src/live/live.gateway.js';
+import { TestData } from '../support/builders.js';
+import { startApi, type ApiFixture } from '../support/boot.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import {
-  ask,
-  connectLive,
-  connectPublisher,
-  liveTestEnv,
-  PeopleBuilder,
-  record,
-  startApi,
-  type LiveClient,
-  type RunningApi,
-} from './live-fixture.js';
+import { connectMqtt } from '../support/mqtt.js';
+import { ask, connectLive, record, type LiveClient } from './live-fixture.js';
 import { waitFor } from '../support/wait.js';
 
 const THROTTLE_MS = 400;
@@ -42,10 +35,10 @@ function alertFor(patientId: string, message = 'Glucose 48 mg/dL'): AlertResourc
 
 describe('Socket.IO /live', () => {
   let db: TestDatabase;
-  let api: RunningApi;
+  let api: ApiFixture;
   let topics: Topics;
   let publisher: MqttClient;
-  let people: PeopleBuilder;
+  let people: TestData;
   const sockets: LiveClient[] = [];
 
   let patientA: string;
@@ -68,9 +61,7 @@ describe('Socket.IO /live', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    const root = liveTestEnv(db.url, { LIVE_READING_MIN_INTERVAL_MS: String(THROTTLE_MS) });
-    topics = topicsFor(root);
-    people = new PeopleBuilder(db.dataSource);
+    people = new TestData(db.dataSource);
     patientA = await people.patient('Ada');
     patientB = await people.patient('Bob');
     deviceA = await people.device(patientA, 'pulse_oximeter');
@@ -80,8 +71,9 @@ describe('Socket.IO /live', () => {
     patientUserA = await people.user('patient', patientA);
     await people.careTeam(patientA, clinician.userId);
     await people.careTeam(patientB, otherClinician.userId);
-    api = await startApi();
-    publisher = await connectPublisher();
+    api = await startApi({ LIVE_READING_MIN_INTERVAL_MS: String(THROTTLE_MS) }, { database: db, listen: true });
+    topics = api.topics;
+    publisher = await connectMqtt(api.mqttUrl, { protocolVersion: 5 });
   });
 
   afterAll(async () => {
@@ -434,7 +426,7 @@ describe('Socket.IO /live', () => {
 
   describe('two api instances', () => {
     it('each delivers to its own sockets through the broker alone', async () => {
-      const second = await startApi();
+      const second = await startApi({}, { alongside: api, listen: true });
       try {
         const a = await live(clinician);
         const b = await connectLive(second.url, await second.token(clinician));

@@ -6,7 +6,8 @@ import { topicsFor, type Topics } from '@lantern/messaging';
 import { PatientNotificationRepository } from '@lantern/storage';
 import { ingestEnvironment, startIngest } from '../ingest/ingest-fixture.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { connectPublisher, PeopleBuilder } from '../live/live-fixture.js';
+import { TestData } from '../support/builders.js';
+import { connectMqtt } from '../support/mqtt.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -33,9 +34,9 @@ describe('a hypoglycaemia night (spec/alerting.md §5: one episode, one thread)'
     db = await createTestDatabase();
     const root = `test-hypo-${Math.random().toString(16).slice(2, 10)}/v1`;
     topics = topicsFor(root);
-    const people = new PeopleBuilder(db.dataSource);
-    patient = await people.patient('Ada');
-    cgm = await people.device(patient, 'cgm');
+    const data = new TestData(db.dataSource);
+    patient = await data.patient('Ada');
+    cgm = await data.device(patient, 'cgm');
     ingest = await startIngest(
       ingestEnvironment({
         databaseUrl: db.url,
@@ -44,7 +45,7 @@ describe('a hypoglycaemia night (spec/alerting.md §5: one episode, one thread)'
         extra: { SIGNAL_LOSS_SWEEP_MS: '600000' },
       }),
     );
-    device = await connectPublisher();
+    device = await connectMqtt(process.env.MQTT_URL!, { protocolVersion: 5 });
     await device.subscribeAsync(topics.patientNotifications(patient), { qos: 1 });
     device.on('message', (_topic, payload) =>
       events.push(JSON.parse(payload.toString('utf8')) as PatientNotificationResource),

@@ -1,29 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { INestApplicationContext } from '@nestjs/common';
 import type { MqttClient } from 'mqtt';
 import type { Principal } from '@lantern/auth';
 import type { AlertResource } from '@lantern/domain';
-import { topicsFor, type Topics } from '@lantern/messaging';
-import { ingestEnvironment, startIngest } from '../ingest/ingest-fixture.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import {
-  ask,
-  connectLive,
-  connectPublisher,
-  liveTestEnv,
-  PeopleBuilder,
-  record,
-  startApi,
-  type LiveClient,
-  type RunningApi,
-} from '../live/live-fixture.js';
+import type { Topics } from '@lantern/messaging';
+import { startLiveStack, type ApiFixture, type LiveStack } from '../support/boot.js';
+import { ask, connectLive, record, type LiveClient } from '../live/live-fixture.js';
 import { waitFor } from '../support/wait.js';
 
 /** Contract §4.4 through the real stack: device → Mosquitto → ingest → PostgreSQL → api (REST and /live). */
 describe('provenance of every value (contract §4.4)', () => {
-  let db: TestDatabase;
-  let api: RunningApi;
-  let ingest: INestApplicationContext;
+  let stack: LiveStack;
+  let api: ApiFixture;
   let device: MqttClient;
   let topics: Topics;
   let patient: string;
@@ -46,36 +33,20 @@ describe('provenance of every value (contract §4.4)', () => {
     );
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    const root = liveTestEnv(db.url);
-    topics = topicsFor(root);
-    const people = new PeopleBuilder(db.dataSource);
-    patient = await people.patient('Ada');
-    cgm = await people.device(patient, 'cgm');
-    oximeter = await people.device(patient, 'pulse_oximeter');
-    clinician = await people.user('clinician');
-    await people.careTeam(patient, clinician.userId);
-    [api, ingest] = await Promise.all([
-      startApi(),
-      startIngest(
-        ingestEnvironment({
-          databaseUrl: db.url,
-          mqttUrl: process.env.MQTT_URL!,
-          topicRoot: root,
-          extra: { SIGNAL_LOSS_SWEEP_MS: '600000' },
-        }),
-      ),
-    ]);
+    stack = await startLiveStack(async (data) => {
+      patient = await data.patient('Ada');
+      cgm = await data.device(patient, 'cgm');
+      oximeter = await data.device(patient, 'pulse_oximeter');
+      clinician = await data.user('clinician');
+      await data.careTeam(patient, clinician.userId);
+    });
+    ({ api, device, topics } = stack);
     token = await api.token(clinician);
-    device = await connectPublisher();
   });
 
   afterAll(async () => {
     for (const s of sockets) s.close();
-    await device?.endAsync();
-    await ingest?.close();
-    await api?.close();
-    await db?.drop();
+    await stack?.close();
   });
 
   it('an alert raised from a device publish carries measuredAt = the reading ts and receivedAt ≤ evaluatedAt ≤ raisedAt, in REST and on /live', async () => {

@@ -12,20 +12,13 @@ import type { NotificationPageDto } from '../../apps/api/src/alerts/alert.dto.js
 import { startTcpProxy, type TcpProxy } from '../../bench/src/infra/tcp-proxy.js';
 import { QuietHoursReleaseService } from '../../apps/ingest/src/alerting/quiet-hours-release.service.js';
 import { ingestEnvironment, startIngest } from '../ingest/ingest-fixture.js';
+import { TestData } from '../support/builders.js';
+import { startLiveStack, type ApiFixture, type LiveStack } from '../support/boot.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { connectMqtt } from '../support/mqtt.js';
 import { bodyOf } from '../support/http.js';
 import { waitFor } from '../support/wait.js';
-import {
-  ask,
-  connectLive,
-  connectPublisher,
-  liveTestEnv,
-  PeopleBuilder,
-  record,
-  startApi,
-  type LiveClient,
-  type RunningApi,
-} from '../live/live-fixture.js';
+import { ask, connectLive, record, type LiveClient } from '../live/live-fixture.js';
 
 /** Wall-clock time of `at` in `timeZone`, 'HH:MM' or with seconds 'HH:MM:SS'. */
 function wallTime(at: number, timeZone: string, seconds = false): string {
@@ -47,9 +40,9 @@ const ZONE = 'America/New_York';
  * urgent one in the same window arrives at once.
  */
 describe('quiet hours: low-priority patient messages wait, urgent ones never do', () => {
+  let stack: LiveStack;
   let db: TestDatabase;
-  let api: RunningApi;
-  let ingest: INestApplicationContext;
+  let api: ApiFixture;
   let device: MqttClient;
   let topics: Topics;
   let patient: string;
@@ -59,41 +52,28 @@ describe('quiet hours: low-priority patient messages wait, urgent ones never do'
   let caregiver: Principal;
   let patientToken: string;
   const sockets: LiveClient[] = [];
-  // liveTestEnv points DATABASE_URL at this file's database; the next block needs the server's again.
+  // The api points DATABASE_URL at this file's database; the next block needs the server's again.
   const serverUrl = process.env.DATABASE_URL;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    const root = liveTestEnv(db.url);
-    topics = topicsFor(root);
-    const people = new PeopleBuilder(db.dataSource);
-    patient = await people.patient('Ada');
-    cgm = await people.device(patient, 'cgm');
-    patientUser = await people.user('patient', patient);
-    clinician = await people.user('clinician');
-    caregiver = await people.user('caregiver');
-    await people.careTeam(patient, clinician.userId);
-    [api, ingest] = await Promise.all([
-      startApi(),
-      startIngest(
-        ingestEnvironment({
-          databaseUrl: db.url,
-          mqttUrl: process.env.MQTT_URL!,
-          topicRoot: root,
-          extra: { SIGNAL_LOSS_SWEEP_MS: '600000', QUIET_HOURS_RELEASE_MS: '300' },
-        }),
-      ),
-    ]);
-    device = await connectPublisher();
+    stack = await startLiveStack(
+      async (data) => {
+        patient = await data.patient('Ada');
+        cgm = await data.device(patient, 'cgm');
+        patientUser = await data.user('patient', patient);
+        clinician = await data.user('clinician');
+        caregiver = await data.user('caregiver');
+        await data.careTeam(patient, clinician.userId);
+      },
+      { ingestEnv: { QUIET_HOURS_RELEASE_MS: '300' } },
+    );
+    ({ db, api, device, topics } = stack);
     patientToken = await api.token(patientUser);
   });
 
   afterAll(async () => {
     for (const s of sockets) s.close();
-    await device?.endAsync();
-    await ingest?.close();
-    await api?.close();
-    await db?.drop();
+    await stack?.close();
     process.env.DATABASE_URL = serverUrl;
   });
 
@@ -256,7 +236,7 @@ describe('quiet hours: storage (no ingest running, so the test is the only one r
   });
 
   it('keeps threads: an update of a held thread waits with it, an urgent one does not and supersedes it', async () => {
-    const who = await new PeopleBuilder(db.dataSource).patient('Dee');
+    const who = await new TestData(db.dataSource).patient('Dee');
     const repository = new PatientNotificationRepository(db.dataSource);
     const message = (severity: NotificationSeverity, threadId: string | null, deliverAt: number | null) => ({
       id: randomUUID(),
@@ -314,7 +294,7 @@ describe('quiet hours: storage (no ingest running, so the test is the only one r
   });
 
   it('two ingests releasing at once claim each due message exactly once', async () => {
-    const other = await new PeopleBuilder(db.dataSource).patient('Bea');
+    const other = await new TestData(db.dataSource).patient('Bea');
     await db.dataSource.query(
       `INSERT INTO patient_notifications (patient_id, kind, severity, title, body, created_at, deliver_at)
        SELECT $1, 'battery_low', 'info', 'Please charge ' || i, 'b', now() - interval '1 hour', now() - interval '1 second'
@@ -344,7 +324,7 @@ describe('quiet hours: the release survives a database outage', () => {
     db = await createTestDatabase();
     const target = new URL(db.url);
     proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
-    listener = await connectPublisher();
+    listener = await connectMqtt(process.env.MQTT_URL!, { protocolVersion: 5 });
   });
 
   afterAll(async () => {
@@ -362,7 +342,7 @@ describe('quiet hours: the release survives a database outage', () => {
     });
     ingest = await startIngest(env);
     const release = ingest.get(QuietHoursReleaseService);
-    const patient = await new PeopleBuilder(db.dataSource).patient('Cy');
+    const patient = await new TestData(db.dataSource).patient('Cy');
     const seen: PatientNotificationResource[] = [];
     await listener.subscribeAsync(topicsFor(env.MQTT_TOPIC_ROOT).patientNotifications(patient), { qos: 1 });
     listener.on('message', (_topic, payload) =>

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
 import type { Principal } from '@lantern/auth';
 import type { MetricKey, Reading } from '@lantern/domain';
 import { ReadingRepository, ReadingRollupService } from '@lantern/storage';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { liveTestEnv, PeopleBuilder, startApi, type RunningApi } from '../live/live-fixture.js';
+import { TestData } from '../support/builders.js';
+import { startApi, type ApiFixture } from '../support/boot.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -71,8 +71,8 @@ function expectedBuckets(
 
 describe('readings REST', () => {
   let db: TestDatabase;
-  let api: RunningApi;
-  let people: PeopleBuilder;
+  let api: ApiFixture;
+  let people: TestData;
   let patient: string;
   let foreignPatient: string;
   let cgm: string;
@@ -89,19 +89,18 @@ describe('readings REST', () => {
   const tokens = new Map<string, string>();
 
   const get = (principal: Principal | undefined, path: string): request.Test => {
-    const req = request(api.app.getHttpServer() as Server).get(`/api/v1${path}`);
+    const req = request(api.app.getHttpServer()).get(`/api/v1${path}`);
     return principal ? req.set('Authorization', `Bearer ${tokens.get(principal.userId)}`) : req;
   };
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    liveTestEnv(db.url);
-    people = new PeopleBuilder(db.dataSource);
+    people = new TestData(db.dataSource);
     patient = await people.patient('Ada');
     foreignPatient = await people.patient('Bob');
     // The CGM was put on at the start of the period, the oximeter 6 hours before its end.
-    cgm = await people.device(patient, 'cgm', new Date(start));
-    oximeter = await people.device(patient, 'pulse_oximeter', new Date(end - 6 * HOUR));
+    cgm = await people.device(patient, 'cgm', { createdAt: new Date(start) });
+    oximeter = await people.device(patient, 'pulse_oximeter', { createdAt: new Date(end - 6 * HOUR) });
     clinician = await people.user('clinician');
     stranger = await people.user('clinician');
     patientUser = await people.user('patient', patient);
@@ -142,7 +141,7 @@ describe('readings REST', () => {
       receivedAt: start + MIN,
     });
 
-    api = await startApi();
+    api = await startApi({}, { database: db });
     for (const principal of [clinician, stranger, patientUser])
       tokens.set(principal.userId, await api.token(principal));
     const repository = api.app.get(ReadingRepository);
@@ -348,9 +347,7 @@ describe('readings REST', () => {
 
   describe('OpenAPI', () => {
     it('documents the three routes with their query parameters', async () => {
-      const res = await request(api.app.getHttpServer() as Server)
-        .get('/api/docs-json')
-        .expect(200);
+      const res = await request(api.app.getHttpServer()).get('/api/docs-json').expect(200);
       const paths = (res.body as { paths: Record<string, { get?: { parameters?: { name: string }[] } }> }).paths;
       expect(paths['/api/v1/patients/{id}/readings']?.get?.parameters?.map((p) => p.name).sort()).toEqual([
         'bucket',

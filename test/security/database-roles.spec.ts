@@ -13,13 +13,12 @@ import {
   migrateAsOwner,
   partitionName,
   runMigrations,
-  type MaintenanceSettings,
 } from '@lantern/storage';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, startApi, type ApiFixture } from '../api/api-fixture.js';
 import { TEST_APP_LOGIN, appLoginUrl, createTestDatabase, type TestDatabase } from '../support/database.js';
 import { bodyOf } from '../support/http.js';
 import { startTimescale, type TimescaleServer } from '../support/timescale.js';
-import { DAY, newPatient, series } from '../storage/readings-fixture.js';
+import { DAY, newPatient, series, MAINTENANCE_SETTINGS } from '../storage/readings-fixture.js';
 import type { PatientDto } from '../../apps/api/src/patients/patient.dto.js';
 import type { ProvisionedDeviceDto } from '../../apps/api/src/devices/device.dto.js';
 import type { UserDto } from '../../apps/api/src/users/user.dto.js';
@@ -255,15 +254,7 @@ describe('the api running as the app login (issue 14)', () => {
   });
 });
 
-const settings: MaintenanceSettings = {
-  compressAfter: 7 * DAY,
-  rawRetention: 90 * DAY,
-  rollupRetention: 730 * DAY,
-  rejectionRetention: 30 * DAY,
-  partitionsAhead: 3,
-  rollupIntervalMs: 60_000,
-  ingestMaxBackfill: 30 * DAY,
-};
+const settings = MAINTENANCE_SETTINGS;
 
 describe('TimescaleDB mode as the app role (PGlite)', () => {
   let server: TimescaleServer;

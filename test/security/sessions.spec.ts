@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash, randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { JwtService } from '@nestjs/jwt';
 import request from 'supertest';
@@ -9,8 +8,8 @@ import type { LoginResponseDto } from '../../apps/api/src/auth/auth.dto.js';
 import type { ErrorBodyDto } from '../../apps/api/src/http/error-body.dto.js';
 import { LiveGateway } from '../../apps/api/src/live/live.gateway.js';
 import type { TemporaryPasswordDto, UserDto } from '../../apps/api/src/users/user.dto.js';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, startApi, type ApiFixture } from '../api/api-fixture.js';
-import { connectLive, startApi as startSecondApi, type LiveClient, type RunningApi } from '../live/live-fixture.js';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, startApi, type ApiFixture } from '../support/boot.js';
+import { connectLive, type LiveClient } from '../live/live-fixture.js';
 import { bodyOf } from '../support/http.js';
 import { waitFor } from '../support/wait.js';
 
@@ -26,7 +25,7 @@ describe('sessions and revocation (contract §4.1)', () => {
   const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
   let api: ApiFixture;
   let url: string;
-  let second: RunningApi;
+  let second: ApiFixture;
   let admin: string;
   let adminId: string;
   const sockets: LiveClient[] = [];
@@ -103,11 +102,10 @@ describe('sessions and revocation (contract §4.1)', () => {
   }
 
   beforeAll(async () => {
-    api = await startApi();
-    await api.app.listen(0, '127.0.0.1');
-    url = `http://127.0.0.1:${(api.app.getHttpServer().address() as AddressInfo).port}`;
+    api = await startApi({}, { listen: true });
+    url = api.url;
     // Another api instance on the same database and broker, as behind a load balancer.
-    second = await startSecondApi();
+    second = await startApi({}, { alongside: api, listen: true });
     const login = await signIn({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD });
     admin = login.accessToken;
     adminId = login.user.id;

@@ -7,24 +7,15 @@ import {
   StorageMaintenanceService,
   createDataSource,
   runMigrations,
-  type MaintenanceSettings,
   type NewIngestRejection,
   type StorageMode,
 } from '@lantern/storage';
 import { DeadLetterPayloads1765000000100 } from '../../libs/storage/src/migrations/1765000000100-dead-letter-payloads.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { startTimescale, type TimescaleServer } from '../support/timescale.js';
-import { DAY, HOUR } from './readings-fixture.js';
+import { HOUR, MAINTENANCE_SETTINGS } from './readings-fixture.js';
 
-const settings: MaintenanceSettings = {
-  compressAfter: 7 * DAY,
-  rawRetention: 90 * DAY,
-  rollupRetention: 730 * DAY,
-  rejectionRetention: 30 * DAY,
-  partitionsAhead: 3,
-  rollupIntervalMs: 60_000,
-  ingestMaxBackfill: 30 * DAY,
-};
+const settings = MAINTENANCE_SETTINGS;
 
 const count = async (ds: DataSource, sql: string, params: unknown[] = []): Promise<number> =>
   (await ds.query<{ n: number }[]>(sql, params))[0].n;

@@ -8,20 +8,21 @@ import {
   StorageMaintenanceService,
   partitionName,
   type BucketSize,
-  type MaintenanceSettings,
 } from '@lantern/storage';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { DAY, HOUR, MINUTE, bucketsOf, newPatient, rounded, seeded, series } from './readings-fixture.js';
+import {
+  DAY,
+  HOUR,
+  MINUTE,
+  bucketsOf,
+  newPatient,
+  rounded,
+  seeded,
+  series,
+  MAINTENANCE_SETTINGS,
+} from './readings-fixture.js';
 
-const settings: MaintenanceSettings = {
-  compressAfter: 7 * DAY,
-  rawRetention: 90 * DAY,
-  rollupRetention: 730 * DAY,
-  rejectionRetention: 30 * DAY,
-  partitionsAhead: 3,
-  rollupIntervalMs: 60_000,
-  ingestMaxBackfill: 30 * DAY,
-};
+const settings = MAINTENANCE_SETTINGS;
 
 describe('ReadingRepository on PostgreSQL (daily partitions, application rollups)', () => {
   let db: TestDatabase;

@@ -10,21 +10,22 @@ import {
   detectStorageMode,
   runMigrations,
   type BucketSize,
-  type MaintenanceSettings,
 } from '@lantern/storage';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { startTimescale, type TimescaleServer } from '../support/timescale.js';
-import { DAY, HOUR, MINUTE, bucketsOf, newPatient, rounded, seeded, series } from './readings-fixture.js';
+import {
+  DAY,
+  HOUR,
+  MINUTE,
+  bucketsOf,
+  newPatient,
+  rounded,
+  seeded,
+  series,
+  MAINTENANCE_SETTINGS,
+} from './readings-fixture.js';
 
-const settings: MaintenanceSettings = {
-  compressAfter: 7 * DAY,
-  rawRetention: 90 * DAY,
-  rollupRetention: 730 * DAY,
-  rejectionRetention: 30 * DAY,
-  partitionsAhead: 3,
-  rollupIntervalMs: 60_000,
-  ingestMaxBackfill: 30 * DAY,
-};
+const settings = MAINTENANCE_SETTINGS;
 const SIZES: BucketSize[] = ['1m', '5m', '15m', '1h', '1d'];
 
 /** The TimescaleDB path, for real: PGlite with TimescaleDB 2.23 over the wire protocol, next to the PostgreSQL path. */

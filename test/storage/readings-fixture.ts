@@ -1,10 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import type { MetricKey, Reading } from '@lantern/domain';
-import type { BucketSize, ReadingBucket } from '@lantern/storage';
+import type { BucketSize, MaintenanceSettings, ReadingBucket } from '@lantern/storage';
 
 export const MINUTE = 60_000;
 export const HOUR = 3_600_000;
 export const DAY = 86_400_000;
+
+/** The maintenance settings of every storage test: one definition, so that retention and rollup tests agree. */
+export const MAINTENANCE_SETTINGS: MaintenanceSettings = {
+  compressAfter: 7 * DAY,
+  rawRetention: 90 * DAY,
+  rollupRetention: 730 * DAY,
+  rejectionRetention: 30 * DAY,
+  partitionsAhead: 3,
+  rollupIntervalMs: 60_000,
+  ingestMaxBackfill: 30 * DAY,
+};
 
 export const BUCKET_WIDTH: Record<BucketSize, number> = {
   '1m': MINUTE,
