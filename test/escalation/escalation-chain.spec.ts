@@ -438,6 +438,39 @@ describe('escalation chain and delivery receipts (contract §4.3)', () => {
     expect(late.filter((a) => a.id === alertId)).toEqual([]);
   }, 20_000);
 
+  it('never delivers a glucose alert to a caregiver the patient stopped sharing glucose with', async () => {
+    const { shareId, token: lucia } = await new ApiData(api.http, tokens.admin).caregiver(tokens.patient, {
+      email: 'lucia@family.test',
+      scopes: ['glucose', 'alerts'],
+      name: 'Lúcia',
+      password,
+    });
+    await setPolicy(ids.patient, { ...DEFAULT_ESCALATION, high: [{ notify: 'caregivers', afterSec: 0 }] });
+    // Lúcia is not connected: her delivery waits for her.
+    const alertId = await insertAlert(ids.patient, 'high');
+    await waitFor(
+      async () => (await deliveries(alertId)).some((d) => d.recipient.name === 'Lúcia' && !d.deliveredAt),
+      'Lúcia’s delivery pending',
+    );
+    // Still a caregiver with `alerts`, but no longer shown glucose: the glucose alert is not hers to see.
+    await api.http
+      .patch(`/api/v1/me/caregivers/${shareId}`)
+      .set(auth(tokens.patient))
+      .send({ scopes: ['cardiac', 'alerts'] })
+      .expect(200);
+    const late: AlertResource[] = [];
+    await acknowledging(lucia, late);
+    await waitFor(
+      async () => (await deliveries(alertId)).find((d) => d.recipient.name === 'Lúcia')?.failedAt !== undefined,
+      'Lúcia’s delivery cancelled',
+    );
+    const hers = (await deliveries(alertId)).find((d) => d.recipient.name === 'Lúcia')!;
+    expect(hers.error).toBe('cancelled: the recipient no longer has access to this patient');
+    expect(hers.deliveredAt).toBeUndefined();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(late.filter((a) => a.id === alertId)).toEqual([]);
+  }, 20_000);
+
   it('takes a receipt only with the delivery’s own token', async () => {
     const alertId = await insertAlert(ids.lonely, 'high');
     await waitFor(async () => (await deliveries(alertId)).length > 0, 'a delivery');

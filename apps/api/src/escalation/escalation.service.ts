@@ -12,7 +12,7 @@ import {
   type EscalationPolicy,
 } from '@lantern/domain';
 import { toAlertResource } from '@lantern/alerting';
-import { AuditService, grantIncludes, PatientAccessService, type Actor } from '@lantern/auth';
+import { AuditService, PatientAccessService, type Actor } from '@lantern/auth';
 import { AlertDeliveryRepository, EscalationRepository, Transactions } from '@lantern/storage';
 import { AlertService } from '../alerts/alert.service.js';
 import { DeliveryReceipts } from './delivery-receipts.js';
@@ -101,11 +101,8 @@ export class EscalationService {
     const { role, userId } = actor.principal;
     if (role !== 'patient' && role !== 'caregiver')
       throw new ForbiddenError('Clinicians acknowledge alerts with POST /alerts/:id/acknowledge');
+    // Visible means, for a caregiver, shared with the `alerts` scope and the alert's signal group (sharesAlert).
     const alert = await this.alerts.findVisible(actor, alertId);
-    if (role === 'caregiver') {
-      const grant = await this.access.grantOf(actor.principal, alert.patientId);
-      if (!grant || !grantIncludes(grant, 'alerts')) throw new NotFoundError('Alert', alertId);
-    }
     if (alert.state === 'resolved') throw new ConflictError('This alert is already resolved');
     const confirmation = await this.transactions.run(async () => {
       const stands = await this.escalations.confirm(alert, { id: userId, role });

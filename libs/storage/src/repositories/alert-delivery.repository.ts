@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import type { AlertDeliveryResource, DeliveryChannel } from '@lantern/domain';
+import { signalGroupPairs, type AlertDeliveryResource, type DeliveryChannel } from '@lantern/domain';
 import { managerOf } from '../transactions.js';
 import { alertColumnsOf, toStoredAlert, type AlertRow, type StoredAlert } from './alert.repository.js';
 import { returnedRows } from './sql-helpers.js';
@@ -67,6 +67,18 @@ function toDeliveryResource(row: DeliveryRow): AlertDeliveryResource {
 }
 
 /**
+ * The signal groups' (scope, metric) pairs as SQL rows, for {@link STILL_ENTITLED}: a constant of the
+ * domain's catalog (checked to be plain identifiers), so the three statements that use it need no
+ * extra parameters.
+ */
+const SIGNAL_GROUP_ROWS = (() => {
+  const { scopes, metrics } = signalGroupPairs();
+  const names = [...scopes, ...metrics];
+  if (!names.every((n) => /^[a-z_0-9]+$/.test(n))) throw new Error('signal group names must be plain identifiers');
+  return scopes.map((scope, i) => `('${scope}', '${metrics[i]}')`).join(', ');
+})();
+
+/**
  * Whether delivery `d` still goes to someone who may see the alert: a share revoked, a clinician
  * taken off the care team or an account disabled after the tier went out stops it before it is sent.
  */
@@ -78,7 +90,10 @@ const STILL_ENTITLED = `(
         WHERE m.patient_id = d.patient_id AND m.clinician_id = d.recipient_id AND u.disabled_at IS NULL))
   OR (d.recipient_role = 'caregiver' AND EXISTS (SELECT 1 FROM caregiver_shares s JOIN users u ON u.id = s.caregiver_id
         WHERE s.patient_id = d.patient_id AND s.caregiver_id = d.recipient_id AND s.revoked_at IS NULL
-          AND 'alerts' = ANY (s.scopes) AND u.disabled_at IS NULL)))`;
+          AND 'alerts' = ANY (s.scopes) AND u.disabled_at IS NULL
+          AND EXISTS (SELECT 1 FROM alerts a WHERE a.id = d.alert_id AND (a.metric IS NULL OR EXISTS (
+                SELECT 1 FROM (VALUES ${SIGNAL_GROUP_ROWS}) AS g(scope, metric)
+                 WHERE g.metric = a.metric AND g.scope = ANY (s.scopes)))))))`;
 
 /** Whether delivery `d`'s alert is taken care of: acknowledged, resolved, or confirmed by a person. */
 const ALERT_OVER = `EXISTS (SELECT 1 FROM alerts a LEFT JOIN alert_chains c ON c.alert_id = a.id
