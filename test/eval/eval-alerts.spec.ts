@@ -47,6 +47,7 @@ function handTrace(readings: 'none' | 'sensor'): PatientTrace {
     readingTimes: times,
     readingValues: values,
     log: [],
+    compressions: [],
   };
 }
 
@@ -96,6 +97,28 @@ describe('alert-quality harness: metrics on known alerts', () => {
     expect(m.level2RulesNotFollowed).toBeCloseTo(1 / 3);
     expect(m.glucoseAlertsPerPatientDay).toBe(5);
     expect(m.rules.find((r) => r.rule === 'low')).toMatchObject({ alerts: 1, followed: 1 });
+  });
+
+  it('sorts urgent alarms not followed by a level-2 event by what the true glucose did in the hour after', () => {
+    // A compression low over 05:00–05:40 only: the sensor read low while the truth stayed 120.
+    const trace: PatientTrace = { ...handTrace('none'), compressions: [{ start: at(300), end: at(340) }] };
+    const urgent = (minute: number): RaisedAlert => alert('urgent', 'level2', 'high', minute);
+    const alerts = [
+      urgent(603), // during the level-2 event: followed, in no bucket
+      urgent(305), // in the compression low, truth 120
+      urgent(420), // 07:00, truth 120, no compression: another sensor error
+      urgent(835), // 5 min before the 10-minute dip to 50: below 54, too briefly for level 2
+      urgent(955), // 5 min before the level-1-only low at 62
+    ];
+    expect(computeMetrics([outcomeOf(trace, alerts)]).urgentMisses).toEqual({
+      urgent: 5,
+      notFollowed: 4,
+      trueBelow54Briefly: 1,
+      true54To59: 0,
+      true60To69: 1,
+      noHypoCompression: 1,
+      noHypoOtherSensorError: 1,
+    });
   });
 
   it('a level-2 event the readings never show below 70 is unobservable, and reported apart', () => {

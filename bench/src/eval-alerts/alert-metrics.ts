@@ -1,6 +1,6 @@
 import type { AlertTarget, RaisedAlert } from './alert-algorithms.js';
 import { findEvents, type GlycaemicEvent } from './glycaemic-events.js';
-import type { PatientGroup, PatientTrace } from './virtual-patient.js';
+import type { PatientGroup, PatientTrace, TimeSpan } from './virtual-patient.js';
 
 const MIN_MS = 60_000;
 /** An alert raised this long before an event's start still warns of it. */
@@ -16,6 +16,10 @@ export interface PatientOutcome {
   /** `level2Observable`: the level-2 events the sensor showed (see {@link observable}). */
   readonly events: Readonly<Record<'level1' | 'level2' | 'high' | 'level2Observable', readonly GlycaemicEvent[]>>;
   readonly alerts: readonly RaisedAlert[];
+  /** The truth behind the alerts, for {@link UrgentMisses}: true glucose per minute from `start`, and the compression lows. */
+  readonly start: number;
+  readonly trueGlucose: ArrayLike<number>;
+  readonly compressions: readonly TimeSpan[];
 }
 
 /** A reading this long after an event's end may still show it (the sensor's lag). */
@@ -51,6 +55,9 @@ export function outcomeOf(trace: PatientTrace, alerts: readonly RaisedAlert[]): 
       level2Observable: level2.filter((e) => observable(trace, e)),
     },
     alerts,
+    start: trace.start,
+    trueGlucose: trace.trueGlucose,
+    compressions: trace.compressions,
   };
 }
 
@@ -95,6 +102,36 @@ export interface AlertMetrics {
   readonly level2RulesNotFollowed: number;
   readonly glucoseAlertsPerPatientDay: number;
   readonly rules: readonly RuleRow[];
+  readonly urgentMisses: UrgentMisses;
+}
+
+/**
+ * Urgent-class alerts not followed by a level-2 event, by the lowest true glucose from the alert to
+ * 60 min after it: real hypoglycaemia that did not last 15 min below 54 or did not reach it, or
+ * none at all (the sensor read low: a compression low, or another sensor error).
+ */
+export interface UrgentMisses {
+  readonly urgent: number;
+  readonly notFollowed: number;
+  readonly trueBelow54Briefly: number;
+  readonly true54To59: number;
+  readonly true60To69: number;
+  readonly noHypoCompression: number;
+  readonly noHypoOtherSensorError: number;
+}
+
+/** Which bucket of {@link UrgentMisses} an urgent-class alert not followed by a level-2 event falls in. */
+function urgentMissKind(o: PatientOutcome, a: RaisedAlert): Exclude<keyof UrgentMisses, 'urgent' | 'notFollowed'> {
+  const from = Math.max(0, Math.round((a.raisedAt - o.start) / MIN_MS));
+  const to = Math.min(o.trueGlucose.length, from + FOLLOW_WINDOW_MS / MIN_MS + 1);
+  let lowest = Infinity;
+  for (let i = from; i < to; i++) lowest = Math.min(lowest, o.trueGlucose[i]);
+  if (lowest < 54) return 'trueBelow54Briefly';
+  if (lowest < 60) return 'true54To59';
+  if (lowest < 70) return 'true60To69';
+  return o.compressions.some((c) => a.raisedAt >= c.start && a.raisedAt <= c.end)
+    ? 'noHypoCompression'
+    : 'noHypoOtherSensorError';
 }
 
 function overlaps(events: readonly GlycaemicEvent[], from: number, to: number): boolean {
@@ -147,6 +184,15 @@ export function computeMetrics(outcomes: readonly PatientOutcome[]): AlertMetric
   let l2Rules = 0;
   let l2RulesNot = 0;
   let all = 0;
+  const misses = {
+    urgent: 0,
+    notFollowed: 0,
+    trueBelow54Briefly: 0,
+    true54To59: 0,
+    true60To69: 0,
+    noHypoCompression: 0,
+    noHypoOtherSensorError: 0,
+  };
   const rules = new Map<string, { target: AlertTarget; priority: Set<string>; alerts: number; followed: number }>();
   for (const o of outcomes) {
     for (const a of o.alerts) {
@@ -163,7 +209,10 @@ export function computeMetrics(outcomes: readonly PatientOutcome[]): AlertMetric
       const level2 = overlaps(o.events.level2, a.raisedAt, to);
       if (a.priority === 'high') {
         urgent++;
-        if (!level2) urgentNot++;
+        if (!level2) {
+          urgentNot++;
+          misses[urgentMissKind(o, a)]++;
+        }
       }
       if (a.target === 'level2') {
         l2Rules++;
@@ -192,5 +241,6 @@ export function computeMetrics(outcomes: readonly PatientOutcome[]): AlertMetric
       perPatientDay: perDay(r.alerts),
       followed: r.alerts === 0 ? NaN : r.followed / r.alerts,
     })),
+    urgentMisses: { ...misses, urgent, notFollowed: urgentNot },
   };
 }

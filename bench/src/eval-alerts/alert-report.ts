@@ -1,4 +1,4 @@
-import type { AlertMetrics, Detection } from './alert-metrics.js';
+import type { AlertMetrics, Detection, UrgentMisses } from './alert-metrics.js';
 
 const pct = (x: number): string => (Number.isNaN(x) ? '–' : `${Math.round(x * 100)} %`);
 const num = (x: number, digits = 2): string => (Number.isNaN(x) ? '–' : x.toFixed(digits));
@@ -68,6 +68,35 @@ export function ruleMatrixRow(m: AlertMetrics, rules: readonly string[]): string
     const r = m.rules.find((row) => row.rule === rule);
     return r === undefined ? '0' : `${num(r.perPatientDay)} (${pct(r.followed)})`;
   });
+}
+
+export const URGENT_MISS_HEADER = [
+  'algorithm',
+  'urgent-class alerts',
+  'not followed by L2',
+  'true < 54, under 15 min',
+  'true 54–59',
+  'true 60–69',
+  'true ≥ 70: compression low',
+  'true ≥ 70: other sensor error',
+  'not followed, were every alarm without hypoglycaemia dropped',
+];
+
+/** Urgent-class alerts not followed by a level-2 event, by the lowest true glucose in the hour after. */
+export function urgentMissRow(name: string, m: UrgentMisses): string[] {
+  const share = (n: number): string => `${n} (${pct(m.urgent === 0 ? NaN : n / m.urgent)})`;
+  const noHypo = m.noHypoCompression + m.noHypoOtherSensorError;
+  return [
+    name,
+    String(m.urgent),
+    share(m.notFollowed),
+    share(m.trueBelow54Briefly),
+    share(m.true54To59),
+    share(m.true60To69),
+    share(m.noHypoCompression),
+    share(m.noHypoOtherSensorError),
+    pct(m.urgent === noHypo ? NaN : (m.notFollowed - noHypo) / (m.urgent - noHypo)),
+  ];
 }
 
 /** A Markdown table. */

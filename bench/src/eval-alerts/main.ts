@@ -8,7 +8,16 @@ import {
   NightscoutLikeAlgorithm,
   type AlertAlgorithm,
 } from './alert-algorithms.js';
-import { markdownTable, RULE_HEADER, ruleMatrixRow, ruleRows, SUMMARY_HEADER, summaryRow } from './alert-report.js';
+import {
+  markdownTable,
+  RULE_HEADER,
+  ruleMatrixRow,
+  ruleRows,
+  SUMMARY_HEADER,
+  summaryRow,
+  URGENT_MISS_HEADER,
+  urgentMissRow,
+} from './alert-report.js';
 import { accuracyRow, ACCURACY_HEADER, sensorAccuracy } from './sensor-accuracy.js';
 import { checkTargets } from './alert-targets.js';
 import { SENSOR_MODELS, type SensorModelName } from './cgm-sensor.js';
@@ -111,6 +120,13 @@ function main(): number {
     markdownTable(
       ['algorithm', ...LANTERN_RULES.map((rule) => rule.replace('glucose.', ''))],
       results.slice(0, variants.length).map((r) => [r.name, ...ruleMatrixRow(r.metrics.all, LANTERN_RULES)]),
+    ),
+    '',
+    '### Urgent-class alarms not followed by a level-2 event: what the true glucose did in the hour after',
+    '',
+    markdownTable(
+      URGENT_MISS_HEADER,
+      results.map((r) => urgentMissRow(r.name, r.metrics.all.urgentMisses)),
     ),
     '',
     '### Targets (issue 19), current rules against before',

@@ -84,6 +84,14 @@ export interface PatientTrace {
   readonly readingValues: readonly number[];
   /** What happened (meals, boluses, rescues, exercise, compression lows, dropouts), for the docs and for debugging. */
   readonly log: readonly string[];
+  /** Where compression lows pulled the readings down (event time, epoch ms; none for the `ideal` sensor). */
+  readonly compressions: readonly TimeSpan[];
+}
+
+/** A span of event time, epoch ms. */
+export interface TimeSpan {
+  readonly start: number;
+  readonly end: number;
 }
 
 export interface TraceOptions {
@@ -212,6 +220,7 @@ export function simulatePatient(o: TraceOptions): PatientTrace {
   const readingTimes: number[] = [];
   const readingValues: number[] = [];
   const planned: Planned[] = [];
+  const compressions: TimeSpan[] = [];
   const days: {
     sensitivity: number;
     wake: number;
@@ -251,6 +260,8 @@ export function simulatePatient(o: TraceOptions): PatientTrace {
       const startMin = base + Math.round(prng.between(0.5, 5.5) * 60);
       const c = { startMin, durationMin: prng.int(20, 60), depthMgdl: prng.between(30, 75) };
       sensor.addCompression(c);
+      if (sensorModel.compressionLows)
+        compressions.push({ start: o.start + startMin * MIN_MS, end: o.start + (startMin + c.durationMin) * MIN_MS });
       log.push(
         `day ${d + 1} ${clock(startMin)}: compression low ${c.durationMin} min, −${c.depthMgdl.toFixed(0)} mg/dL`,
       );
@@ -345,7 +356,17 @@ export function simulatePatient(o: TraceOptions): PatientTrace {
       }
     }
   }
-  return { id: o.id, group: o.group, start: o.start, days: o.days, trueGlucose, readingTimes, readingValues, log };
+  return {
+    id: o.id,
+    group: o.group,
+    start: o.start,
+    days: o.days,
+    trueGlucose,
+    readingTimes,
+    readingValues,
+    log,
+    compressions,
+  };
 }
 
 function clock(minute: number): string {
