@@ -1,7 +1,7 @@
 /**
  * Start-up of the ingest with a populated database: how long the streaming core takes to rebuild
  * its state (active alerts, the latest resolved alert of each rule, and the recent readings of every
- * stream whose rules have windows or delays — AlertStreamingService.rebuild) before it consumes.
+ * stream whose rules have windows or delays — AlertStateRebuild.rebuild) before it consumes.
  * Seeds N devices (each its own patient; a mix of the six device types) with readings at each
  * type's interval over twice the span the rebuild reads, plus active and resolved alerts, then
  * starts the built ingest against it twice (cold, then warm cache) and reads its own report line.

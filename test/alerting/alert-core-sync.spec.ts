@@ -9,6 +9,8 @@ import type { TestDatabase } from '../support/database.js';
 import { waitFor } from '../support/wait.js';
 import { startIngest, type SeededDevice } from '../ingest/ingest-fixture.js';
 import { AlertStreamingService } from '../../apps/ingest/src/alerting/alert-streaming.service.js';
+import { RuleOverrideSync } from '../../apps/ingest/src/alerting/rule-override-sync.js';
+import { StreamingCore } from '../../apps/ingest/src/alerting/streaming-core.js';
 import { AlertOutputWriter } from '../../apps/ingest/src/alerting/alert-output.writer.js';
 import { DeviceRegistryService } from '../../apps/ingest/src/pipeline/device-registry.service.js';
 
@@ -30,6 +32,8 @@ describe('streaming core in step with the database: decommissioned and reassigne
   let client: MqttClient;
   let topics: Topics;
   let service: AlertStreamingService;
+  let core: StreamingCore;
+  let rules: RuleOverrideSync;
   let writer: AlertOutputWriter;
   let registry: DeviceRegistryService;
   /** Decommissioned while it is silent and its signal-loss alert is open. */
@@ -51,6 +55,8 @@ describe('streaming core in step with the database: decommissioned and reassigne
     // Sweeps are driven by the test with its own clock.
     ingest = await startIngest(rig.env({ SIGNAL_LOSS_SWEEP_MS: '600000' }));
     service = ingest.get(AlertStreamingService);
+    core = ingest.get(StreamingCore);
+    rules = ingest.get(RuleOverrideSync);
     writer = ingest.get(AlertOutputWriter);
     registry = ingest.get(DeviceRegistryService);
     client = await rig.observe(alertEvents);
@@ -148,7 +154,7 @@ describe('streaming core in step with the database: decommissioned and reassigne
   describe('a rules-changed message that never arrived', () => {
     let ruled: SeededDevice;
     const glucoseLow = (): { enabled: boolean; threshold: number } => {
-      const rule = service.engine.rulesOf(ruled.patientId).find((r) => r.key === 'glucose.low')!;
+      const rule = core.engine.rulesOf(ruled.patientId).find((r) => r.key === 'glucose.low')!;
       return { enabled: rule.enabled, threshold: (rule.params as { threshold: number }).threshold };
     };
 
@@ -162,10 +168,10 @@ describe('streaming core in step with the database: decommissioned and reassigne
         [ruled.patientId],
       );
       expect(glucoseLow()).toEqual({ enabled: true, threshold: 70 });
-      expect(await service.resyncRules()).toBe(1);
+      expect(await rules.resyncRules()).toBe(1);
       expect(glucoseLow()).toEqual({ enabled: true, threshold: 80 });
       // Nothing changed since: nothing is re-applied.
-      expect(await service.resyncRules()).toBe(0);
+      expect(await rules.resyncRules()).toBe(0);
 
       // The new threshold is live: 75 is low now.
       await client.publishAsync(
@@ -186,8 +192,8 @@ describe('streaming core in step with the database: decommissioned and reassigne
         `UPDATE alert_rule_overrides SET enabled = false, updated_at = now() WHERE patient_id = $1 AND rule_key = 'glucose.low'`,
         [ruled.patientId],
       );
-      expect(await service.resyncRules()).toBe(1);
-      expect(await service.resyncRules()).toBe(0);
+      expect(await rules.resyncRules()).toBe(1);
+      expect(await rules.resyncRules()).toBe(0);
       await writer.drained();
       const rows = await db.dataSource.query<{ state: string; resolve_note: string | null }[]>(
         `SELECT state, resolve_note FROM alerts WHERE patient_id = $1`,
@@ -202,9 +208,9 @@ describe('streaming core in step with the database: decommissioned and reassigne
       expect(glucoseLow().enabled).toBe(false);
 
       await db.dataSource.query(`DELETE FROM alert_rule_overrides WHERE patient_id = $1`, [ruled.patientId]);
-      expect(await service.resyncRules()).toBe(1);
+      expect(await rules.resyncRules()).toBe(1);
       expect(glucoseLow()).toEqual({ enabled: true, threshold: 70 });
-      expect(await service.resyncRules()).toBe(0);
+      expect(await rules.resyncRules()).toBe(0);
     });
   });
 });

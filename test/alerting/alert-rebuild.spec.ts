@@ -6,7 +6,7 @@ import { startIngestRig, type IngestRig } from '../support/boot.js';
 import type { TestDatabase } from '../support/database.js';
 import { waitFor } from '../support/wait.js';
 import { startIngest, type SeededDevice } from '../ingest/ingest-fixture.js';
-import { AlertStreamingService } from '../../apps/ingest/src/alerting/alert-streaming.service.js';
+import { AlertStateRebuild } from '../../apps/ingest/src/alerting/alert-state-rebuild.js';
 
 const SEC = 1000;
 const HOUR = 3_600_000;
@@ -67,7 +67,7 @@ describe('streaming core state rebuilt on start from the database', () => {
     await waitFor(async () => (await stored(scale)) === 2, 'two weights stored');
 
     await restart();
-    expect(ingest.get(AlertStreamingService).rebuilt).toMatchObject({ readings: 2 });
+    expect(ingest.get(AlertStateRebuild).rebuilt).toMatchObject({ readings: 2 });
     await publish(scale, 'body_weight', 82.5, now - 60 * SEC);
     const [alert] = await waitFor(async () => {
       const rows = await alertsOf(scale);

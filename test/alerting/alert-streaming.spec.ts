@@ -10,6 +10,7 @@ import type { TestDatabase } from '../support/database.js';
 import { waitFor } from '../support/wait.js';
 import { startIngest, type SeededDevice } from '../ingest/ingest-fixture.js';
 import { AlertStreamingService } from '../../apps/ingest/src/alerting/alert-streaming.service.js';
+import { StreamingCore } from '../../apps/ingest/src/alerting/streaming-core.js';
 import { AlertOutputWriter } from '../../apps/ingest/src/alerting/alert-output.writer.js';
 import { UPSERT_OVERRIDE, useSpecGlucoseRules } from '../support/spec-glucose-rules.js';
 
@@ -191,6 +192,7 @@ describe('streaming core end to end: MQTT → ingest → alerts table, events, n
 
   it('signal loss from the sweep notifies the patient; a rule override announced by the api applies within 2 s', async () => {
     const service = ingest.get(AlertStreamingService);
+    const { engine } = ingest.get(StreamingCore);
     const lost = service.sweep(Date.now() + 21 * MIN);
     expect(lost.transitions.filter((t) => t.kind === 'opened').map((t) => t.alert.rule)).toEqual([
       'device.signal_loss',
@@ -209,7 +211,7 @@ describe('streaming core end to end: MQTT → ingest → alerts table, events, n
     await observer.publishAsync(rig.topics.rulesChanged, JSON.stringify({ patientId: cgm.patientId }), { qos: 1 });
     await waitFor(
       () =>
-        (service.engine.rulesOf(cgm.patientId).find((r) => r.key === 'glucose.low')?.params as { threshold: number })
+        (engine.rulesOf(cgm.patientId).find((r) => r.key === 'glucose.low')?.params as { threshold: number })
           .threshold === 80 || undefined,
       'override applied',
       2000,

@@ -2,7 +2,8 @@ import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
 import { decodeInternalEvent, topicsFor } from '@lantern/messaging';
 import { IngestMqttConnection } from '../consumer/ingest-mqtt.connection.js';
-import { AlertStreamingService } from './alert-streaming.service.js';
+import { AlertChangeSync } from './alert-change-sync.js';
+import { RuleOverrideSync } from './rule-override-sync.js';
 
 /**
  * The api's announcements the streaming core follows — a patient's changed rule overrides, a
@@ -17,7 +18,8 @@ export class InternalEventsListener implements OnModuleInit {
   constructor(
     @Inject(LANTERN_CONFIG) private readonly config: LanternConfig,
     private readonly connection: IngestMqttConnection,
-    private readonly streaming: AlertStreamingService,
+    private readonly rules: RuleOverrideSync,
+    private readonly alertChanges: AlertChangeSync,
   ) {}
 
   /** Registered before the connection starts (IngestService, bootstrap), so its filters include them. */
@@ -25,11 +27,11 @@ export class InternalEventsListener implements OnModuleInit {
     const topics = topicsFor(this.config.mqttTopicRoot);
     this.connection.onControlTopic(topics.rulesChanged, (payload) => {
       const event = decodeInternalEvent('rulesChanged', payload);
-      if (event) this.settle(topics.rulesChanged, this.streaming.reloadRules(event.patientId));
+      if (event) this.settle(topics.rulesChanged, this.rules.reloadRules(event.patientId));
     });
     this.connection.onControlTopic(topics.alertChanged, (payload) => {
       const event = decodeInternalEvent('alertChanged', payload);
-      if (event) this.settle(topics.alertChanged, this.streaming.reloadAlert(event.alertId, event.transitions));
+      if (event) this.settle(topics.alertChanged, this.alertChanges.reloadAlert(event.alertId, event.transitions));
     });
   }
 
