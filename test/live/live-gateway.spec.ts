@@ -5,7 +5,7 @@ import type { MqttClient } from 'mqtt';
 import type { Principal } from '@lantern/auth';
 import type { AlertResource, LiveDeviceEvent, LiveReadingEvent, PatientNotificationResource } from '@lantern/domain';
 import type { Topics } from '@lantern/messaging';
-import { LiveGateway } from '../../apps/api/src/live/live.gateway.js';
+import { LiveSubscriptionsService } from '../../apps/api/src/live/live-subscriptions.service.js';
 import { TestData } from '../support/builders.js';
 import { startApi, type ApiFixture } from '../support/boot.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
@@ -392,7 +392,7 @@ describe('Socket.IO /live', () => {
         patient,
         clinician.userId,
       ]);
-      await api.app.get(LiveGateway).revalidate();
+      await api.app.get(LiveSubscriptionsService).revalidate();
       expect(api.routing.watched().has(patient)).toBe(false);
       await publish(topics.patientAlerts(patient), alertFor(patient));
       // Still connected and served for the patients it may see.

@@ -4,6 +4,7 @@ import pg from 'pg';
 import { DataSource } from 'typeorm';
 import {
   AuditRepository,
+  ReadingHistoryRepository,
   ReadingPartitions,
   ReadingRepository,
   ReadingRollupService,
@@ -294,7 +295,7 @@ describe('TimescaleDB mode as the app role (PGlite)', () => {
     // Three days: the hypertable gets chunks the app role never created itself.
     const batch = series(patient, 'glucose', from, from + 3 * DAY, 3_600_000, (i) => 100 + i);
     expect(await readings.insertBatch(batch)).toBe(batch.length);
-    const buckets = await readings.bucketed(patient.patientId, {
+    const buckets = await new ReadingHistoryRepository(ts, 'timescaledb').bucketed(patient.patientId, {
       metric: 'glucose',
       from,
       to: from + 3 * DAY,

@@ -6,7 +6,7 @@ import request from 'supertest';
 import type { LiveUnauthorizedEvent } from '@lantern/domain';
 import type { LoginResponseDto } from '../../apps/api/src/auth/auth.dto.js';
 import type { ErrorBodyDto } from '../../apps/api/src/http/error-body.dto.js';
-import { LiveGateway } from '../../apps/api/src/live/live.gateway.js';
+import { LiveAuthService } from '../../apps/api/src/live/live-auth.service.js';
 import type { TemporaryPasswordDto, UserDto } from '../../apps/api/src/users/user.dto.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, startApi, type ApiFixture } from '../support/boot.js';
 import { connectLive, type LiveClient } from '../live/live-fixture.js';
@@ -260,8 +260,8 @@ describe('sessions and revocation (contract §4.1)', () => {
       await closedWithin5s('logout', socket, since);
       await api.http.post('/api/v1/auth/logout').send({ refreshToken: login.refreshToken }).expect(204);
       expect(await status(other.accessToken)).toBe(200);
-      await second.app.get(LiveGateway).sweepSessions();
-      await api.app.get(LiveGateway).sweepSessions();
+      await second.app.get(LiveAuthService).sweepSessions();
+      await api.app.get(LiveAuthService).sweepSessions();
       expect(otherSocket.socket.connected).toBe(true);
       expect(await auditActions(user.id)).toEqual(expect.arrayContaining(['auth.login', 'auth.logout']));
     });
@@ -306,7 +306,7 @@ describe('sessions and revocation (contract §4.1)', () => {
       await closedWithin5s('password change', elsewhereSocket, since);
       expect(await status(here.accessToken)).toBe(200);
       await refresh(here.refreshToken).expect(200);
-      await api.app.get(LiveGateway).sweepSessions();
+      await api.app.get(LiveAuthService).sweepSessions();
       expect(hereSocket.socket.connected).toBe(true);
 
       await api.http.post('/api/v1/auth/login').send({ email: user.email, password }).expect(401);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Reading } from '@lantern/domain';
 import {
+  ReadingHistoryRepository,
   ReadingPartitions,
   ReadingRepository,
   ReadingRollupService,
@@ -27,6 +28,7 @@ const settings = MAINTENANCE_SETTINGS;
 describe('ReadingRepository on PostgreSQL (daily partitions, application rollups)', () => {
   let db: TestDatabase;
   let readings: ReadingRepository;
+  let history: ReadingHistoryRepository;
   let rollup: ReadingRollupService;
   let maintenance: StorageMaintenanceService;
 
@@ -34,6 +36,7 @@ describe('ReadingRepository on PostgreSQL (daily partitions, application rollups
     db = await createTestDatabase();
     const partitions = new ReadingPartitions(db.dataSource);
     readings = new ReadingRepository(db.dataSource, 'postgres', partitions);
+    history = new ReadingHistoryRepository(db.dataSource, 'postgres');
     rollup = new ReadingRollupService(db.dataSource);
     maintenance = new StorageMaintenanceService(db.dataSource, 'postgres', settings, rollup, partitions);
   });
@@ -63,7 +66,7 @@ describe('ReadingRepository on PostgreSQL (daily partitions, application rollups
         { ...first, time: t + 1000, value: 121 },
       ]),
     ).toBe(0);
-    const page = await readings.raw(p.patientId, { from: t - HOUR, to: t + HOUR });
+    const page = await history.raw(p.patientId, { from: t - HOUR, to: t + HOUR });
     expect(page.readings.map((r) => [r.time, r.value])).toEqual([
       [t, 70],
       [t + 1000, 71],
@@ -134,7 +137,7 @@ describe('ReadingRepository on PostgreSQL (daily partitions, application rollups
     expect(after).not.toContain(partitionName(Math.floor(expired / DAY) * DAY));
     expect(after).toContain(partitionName(Math.floor(kept / DAY) * DAY));
     for (let i = 0; i <= settings.partitionsAhead; i++) expect(after).toContain(partitionName(today + i * DAY));
-    const left = await readings.raw(p.patientId, { from: now - 100 * DAY, to: now });
+    const left = await history.raw(p.patientId, { from: now - 100 * DAY, to: now });
     expect(left.readings.map((r) => r.value)).toEqual([61]);
     // A reading for the dropped day still inserts: the partition comes back on demand.
     expect(
@@ -177,7 +180,7 @@ describe('ReadingRepository on PostgreSQL (daily partitions, application rollups
     const withLate = [...all, late[0], late[1]];
     // Before the rollup runs, queries already include them.
     for (const bucket of ['1m', '15m', '1h', '1d'] as BucketSize[]) {
-      expect(rounded(await readings.bucketed(p.patientId, { metric: 'glucose', from, to, bucket }))).toEqual(
+      expect(rounded(await history.bucketed(p.patientId, { metric: 'glucose', from, to, bucket }))).toEqual(
         rounded(bucketsOf(withLate, 'glucose', from, to, bucket)),
       );
     }
@@ -206,13 +209,13 @@ describe('ReadingRepository on PostgreSQL (daily partitions, application rollups
     await readings.insertBatch(newest);
     const all = [...older, ...newest];
     for (const bucket of ['1m', '5m', '15m', '1h', '1d'] as BucketSize[]) {
-      const got = await readings.bucketed(p.patientId, { metric: 'heart_rate', from, to: now + 1, bucket });
+      const got = await history.bucketed(p.patientId, { metric: 'heart_rate', from, to: now + 1, bucket });
       expect(rounded(got)).toEqual(rounded(bucketsOf(all, 'heart_rate', from, now + 1, bucket)));
     }
     // The minute of the newest reading (not "now - 1 min": in a minute's first seconds that range
     // holds no reading yet), not rolled up, is answered from raw rows.
     const newestMinute = Math.floor(newest.at(-1)!.time / MINUTE) * MINUTE;
-    const lastMinute = await readings.bucketed(p.patientId, {
+    const lastMinute = await history.bucketed(p.patientId, {
       metric: 'heart_rate',
       from: newestMinute,
       to: now + 1,
@@ -232,7 +235,7 @@ describe('ReadingRepository on PostgreSQL (daily partitions, application rollups
     let cursor: string | undefined;
     let pages = 0;
     do {
-      const page = await readings.raw(p.patientId, { from, to: from + HOUR, limit: 37, cursor });
+      const page = await history.raw(p.patientId, { from, to: from + HOUR, limit: 37, cursor });
       seen.push(...page.readings);
       cursor = page.nextCursor;
       pages++;
@@ -241,13 +244,13 @@ describe('ReadingRepository on PostgreSQL (daily partitions, application rollups
     expect(seen).toHaveLength(600);
     const expected = [...hr, ...spo2].sort((a, b) => a.time - b.time || a.metric.localeCompare(b.metric));
     expect(seen.map((r) => [r.time, r.metric, r.value])).toEqual(expected.map((r) => [r.time, r.metric, r.value]));
-    const onlySpo2 = await readings.raw(p.patientId, { metric: 'spo2', from, to: from + HOUR });
+    const onlySpo2 = await history.raw(p.patientId, { metric: 'spo2', from, to: from + HOUR });
     expect(onlySpo2.readings).toHaveLength(300);
     expect(onlySpo2.nextCursor).toBeUndefined();
-    await expect(readings.raw(p.patientId, { from, to: from + HOUR, cursor: 'bogus' })).rejects.toThrow(
+    await expect(history.raw(p.patientId, { from, to: from + HOUR, cursor: 'bogus' })).rejects.toThrow(
       'Invalid cursor',
     );
-    await expect(readings.raw(p.patientId, { from, to: from + HOUR, limit: 10_001 })).rejects.toThrow(RangeError);
+    await expect(history.raw(p.patientId, { from, to: from + HOUR, limit: 10_001 })).rejects.toThrow(RangeError);
   });
 
   it('reports the latest reading per metric and per-metric statistics', async () => {
@@ -258,7 +261,7 @@ describe('ReadingRepository on PostgreSQL (daily partitions, application rollups
     const hr = series(p, 'heart_rate', from, from + 4 * MINUTE, MINUTE, (i) => [60, 62, 64, 66][i]);
     await readings.insertBatch([...g, ...hr]);
 
-    expect(await readings.latest(p.patientId)).toEqual([
+    expect(await history.latest(p.patientId)).toEqual([
       { metric: 'glucose', value: 300, time: g.at(-1)!.time, deviceId: p.deviceId, receivedAt: g.at(-1)!.receivedAt },
       {
         metric: 'heart_rate',
@@ -269,7 +272,7 @@ describe('ReadingRepository on PostgreSQL (daily partitions, application rollups
       },
     ]);
 
-    const stats = await readings.statsByMetric(p.patientId, from, from + DAY);
+    const stats = await history.statsByMetric(p.patientId, from, from + DAY);
     const mean = glucose.reduce((a, b) => a + b, 0) / glucose.length;
     const sd = Math.sqrt(glucose.reduce((a, b) => a + (b - mean) ** 2, 0) / (glucose.length - 1));
     expect(stats).toHaveLength(2);

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { DataSource } from 'typeorm';
 import type { Reading } from '@lantern/domain';
 import {
+  ReadingHistoryRepository,
   ReadingPartitions,
   ReadingRepository,
   ReadingRollupService,
@@ -33,8 +34,10 @@ describe('ReadingRepository on TimescaleDB (hypertable, continuous aggregates, p
   let server: TimescaleServer;
   let ts: DataSource;
   let tsReadings: ReadingRepository;
+  let tsHistory: ReadingHistoryRepository;
   let pg: TestDatabase;
   let pgReadings: ReadingRepository;
+  let pgHistory: ReadingHistoryRepository;
   let pgRollup: ReadingRollupService;
 
   const now = Date.now();
@@ -61,8 +64,8 @@ describe('ReadingRepository on TimescaleDB (hypertable, continuous aggregates, p
     await ts.query(`CALL run_job(${Number(job.job_id)})`);
   };
   const bothBucketed = async (metric: Reading['metric'], f: number, t: number, bucket: BucketSize) => [
-    rounded(await tsReadings.bucketed(patient.patientId, { metric, from: f, to: t, bucket })),
-    rounded(await pgReadings.bucketed(patient.patientId, { metric, from: f, to: t, bucket })),
+    rounded(await tsHistory.bucketed(patient.patientId, { metric, from: f, to: t, bucket })),
+    rounded(await pgHistory.bucketed(patient.patientId, { metric, from: f, to: t, bucket })),
   ];
 
   beforeAll(async () => {
@@ -73,8 +76,10 @@ describe('ReadingRepository on TimescaleDB (hypertable, continuous aggregates, p
     await ts.initialize();
     await runMigrations(ts);
     tsReadings = new ReadingRepository(ts, await detectStorageMode(ts), new ReadingPartitions(ts));
+    tsHistory = new ReadingHistoryRepository(ts, tsReadings.mode);
     const partitions = new ReadingPartitions(pg.dataSource);
     pgReadings = new ReadingRepository(pg.dataSource, 'postgres', partitions);
+    pgHistory = new ReadingHistoryRepository(pg.dataSource, 'postgres');
     pgRollup = new ReadingRollupService(pg.dataSource);
     await new StorageMaintenanceService(
       ts,
@@ -190,16 +195,16 @@ describe('ReadingRepository on TimescaleDB (hypertable, continuous aggregates, p
       }
     }
     // The other queries answer alike too.
-    expect(await tsReadings.latest(patient.patientId)).toEqual(await pgReadings.latest(patient.patientId));
-    const stats = async (repo: ReadingRepository) =>
+    expect(await tsHistory.latest(patient.patientId)).toEqual(await pgHistory.latest(patient.patientId));
+    const stats = async (repo: ReadingHistoryRepository) =>
       (await repo.statsByMetric(patient.patientId, from, now + MINUTE)).map((s) => ({
         ...s,
         mean: s.mean.toFixed(9),
         stddev: s.stddev?.toFixed(9),
       }));
-    expect(await stats(tsReadings)).toEqual(await stats(pgReadings));
+    expect(await stats(tsHistory)).toEqual(await stats(pgHistory));
     const page = { from, to: now + MINUTE, limit: 500 };
-    expect(await tsReadings.raw(patient.patientId, page)).toEqual(await pgReadings.raw(patient.patientId, page));
+    expect(await tsHistory.raw(patient.patientId, page)).toEqual(await pgHistory.raw(patient.patientId, page));
   });
 
   it('compresses old chunks and keeps inserts into them idempotent', async () => {
@@ -214,7 +219,7 @@ describe('ReadingRepository on TimescaleDB (hypertable, continuous aggregates, p
     );
     expect(chunks).toEqual([{ is_compressed: true }]);
     expect(await tsReadings.insertBatch([{ ...batch[0], value: 50 }])).toBe(0);
-    const stored = await tsReadings.raw(p.patientId, { from: old, to: old + HOUR });
+    const stored = await tsHistory.raw(p.patientId, { from: old, to: old + HOUR });
     expect(stored.readings.map((r) => r.value)).toEqual(batch.map((r) => r.value));
   });
 
@@ -233,6 +238,6 @@ describe('ReadingRepository on TimescaleDB (hypertable, continuous aggregates, p
     await runJob('policy_retention', 'readings');
     expect(await chunksAt(expired)).toBe(0);
     expect(await chunksAt(now)).toBe(1);
-    expect((await tsReadings.raw(p.patientId, { from: expired - DAY, to: expired + DAY })).readings).toHaveLength(0);
+    expect((await tsHistory.raw(p.patientId, { from: expired - DAY, to: expired + DAY })).readings).toHaveLength(0);
   });
 });

@@ -13,6 +13,7 @@ import { createDataSource, migrateAsOwner } from './data-source.js';
 import { STORAGE_MODE, detectStorageMode, type StorageMode } from './storage-mode.js';
 import { Transactions } from './transactions.js';
 import { ReadingRepository } from './repositories/reading.repository.js';
+import { ReadingHistoryRepository } from './repositories/reading-history.repository.js';
 import { ReadingRollupService } from './maintenance/reading-rollup.service.js';
 import { ReadingPartitions } from './maintenance/reading-partitions.js';
 import {
@@ -36,8 +37,9 @@ export interface StorageModuleOptions {
 const STORAGE_OPTIONS = Symbol('STORAGE_OPTIONS');
 
 /**
- * The database for the whole application: a migrated DataSource, the detected StorageMode and the
- * ReadingRepository. Other modules add repositories as plain `@Injectable()` classes taking DataSource.
+ * The database for the whole application: a migrated DataSource, the detected StorageMode, the
+ * ReadingRepository and the ReadingHistoryRepository. Other modules add repositories as plain
+ * `@Injectable()` classes taking DataSource.
  */
 @Global()
 @Module({})
@@ -85,6 +87,7 @@ export class StorageModule implements OnApplicationBootstrap, OnApplicationShutd
         },
         ReadingPartitions,
         ReadingRepository,
+        ReadingHistoryRepository,
         ReadingRollupService,
         StorageMaintenanceService,
         Transactions,
@@ -93,6 +96,7 @@ export class StorageModule implements OnApplicationBootstrap, OnApplicationShutd
         DataSource,
         STORAGE_MODE,
         ReadingRepository,
+        ReadingHistoryRepository,
         ReadingRollupService,
         StorageMaintenanceService,
         Transactions,

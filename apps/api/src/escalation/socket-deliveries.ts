@@ -1,7 +1,7 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { toAlertResource } from '@lantern/alerting';
 import { AlertDeliveryRepository } from '@lantern/storage';
-import { LiveGateway } from '../live/live.gateway.js';
+import { SocketBroadcaster } from '../live/socket-broadcaster.js';
 import { deliveryOutcomes } from './escalation.metrics.js';
 
 const POLL_MS = 500;
@@ -10,7 +10,7 @@ const RETRY_MS = 5000;
 
 /**
  * The chain's socket channel, in each api instance: emits the pending socket deliveries of the
- * people connected here to their sockets (LiveGateway.deliverToPerson), and records the first
+ * people connected here to their sockets (SocketBroadcaster.deliverToPerson), and records the first
  * client acknowledgement as the delivery's receipt. A person not connected anywhere keeps the
  * delivery pending until they connect or it expires (EscalationChainService); a client that
  * receives but does not acknowledge gets it again every few seconds until then.
@@ -25,7 +25,7 @@ export class SocketDeliveries implements OnApplicationBootstrap, OnApplicationSh
 
   constructor(
     private readonly deliveries: AlertDeliveryRepository,
-    private readonly gateway: LiveGateway,
+    private readonly broadcaster: SocketBroadcaster,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -46,9 +46,9 @@ export class SocketDeliveries implements OnApplicationBootstrap, OnApplicationSh
     if (this.running) return;
     this.running = true;
     try {
-      const due = await this.deliveries.claimSocket(this.gateway.connectedPeople(), RETRY_MS);
+      const due = await this.deliveries.claimSocket(this.broadcaster.connectedPeople(), RETRY_MS);
       for (const delivery of due)
-        this.gateway.deliverToPerson(delivery.recipientId, toAlertResource(delivery.alert), () => {
+        this.broadcaster.deliverToPerson(delivery.recipientId, toAlertResource(delivery.alert), () => {
           void this.deliveries.receipt(delivery.id, 'delivered').then(
             () => this.outcomes.inc({ channel: 'socket', outcome: 'delivered' }),
             (error: unknown) =>

@@ -1,9 +1,13 @@
 import { Module } from '@nestjs/common';
 import { DeviceRepository } from '@lantern/storage';
+import { LiveAuthService } from './live-auth.service.js';
 import { LiveGateway } from './live.gateway.js';
 import { LiveRoutingService } from './live-routing.service.js';
 import { LiveService } from './live.service.js';
+import { LiveSockets } from './live-sockets.js';
+import { LiveSubscriptionsService } from './live-subscriptions.service.js';
 import { PATIENT_DEVICES, type PatientDevices } from './live.tokens.js';
+import { SocketBroadcaster } from './socket-broadcaster.js';
 
 /**
  * Socket.IO `/live` and the broker routing behind it (contract §2). Needs the global ConfigModule,
@@ -23,8 +27,12 @@ import { PATIENT_DEVICES, type PatientDevices } from './live.tokens.js';
     },
     LiveRoutingService,
     LiveService,
+    LiveSockets,
+    SocketBroadcaster,
+    LiveSubscriptionsService,
+    LiveAuthService,
     LiveGateway,
   ],
-  exports: [LiveService, LiveGateway],
+  exports: [LiveService, SocketBroadcaster],
 })
 export class LiveModule {}

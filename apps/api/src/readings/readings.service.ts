@@ -11,7 +11,7 @@ import { BadRequestError, METRICS, NotFoundError, type MetricKey } from '@lanter
 import {
   DeviceRepository,
   InvalidCursorError,
-  ReadingRepository,
+  ReadingHistoryRepository,
   type BucketSize,
   type PatientScope,
 } from '@lantern/storage';
@@ -55,7 +55,7 @@ export class ReadingsService {
   constructor(
     private readonly access: PatientAccessService,
     private readonly audit: AuditService,
-    private readonly readings: ReadingRepository,
+    private readonly readings: ReadingHistoryRepository,
     private readonly devices: DeviceRepository,
   ) {}
 

@@ -10,7 +10,7 @@ import {
 } from '@lantern/alerting';
 import { PatientEventPublisher, topicsFor } from '@lantern/messaging';
 import {
-  AlertRepository,
+  AlertTransitionRepository,
   PatientSettingsRepository,
   classifyDatabaseError,
   databaseErrorMessage,
@@ -34,7 +34,7 @@ const NOTHING: EngineOutput = Object.freeze({ transitions: Object.freeze([]), no
  * events on `{root}/events/patients/{id}/alerts`, notifications on `…/notifications`, and the
  * webhook. Runs off the stream: the core only enqueues, with the message the input came in, which
  * stays unacknowledged until its output is stored (at least once: a crash before that brings the
- * message back). Storage is idempotent (AlertRepository.saveTransitions): what is already stored —
+ * message back). Storage is idempotent (AlertTransitionRepository.saveTransitions): what is already stored —
  * a redelivered input evaluated again — is neither stored nor emitted twice, and a row changed
  * meanwhile (a clinician's command) is reconciled by the core (AlertEngine.reconcile) and written
  * again. A database outage delays emission (retried with backoff, order kept) but never blocks
@@ -52,7 +52,7 @@ export class AlertOutputWriter {
   private running = false;
   private idle: (() => void)[] = [];
   /**
-   * Set by the streaming service to the engine's reconcile: given what was decided and the row as
+   * Set by StreamingCore to the engine's reconcile: given what was decided and the row as
    * stored, adopts the row and returns what is still to store.
    */
   reconcile: (observed: AlertRecord, stored: AlertRecord) => EngineOutput = () => NOTHING;
@@ -70,7 +70,7 @@ export class AlertOutputWriter {
 
   constructor(
     @Inject(LANTERN_CONFIG) config: LanternConfig,
-    private readonly alerts: AlertRepository,
+    private readonly alerts: AlertTransitionRepository,
     private readonly settings: PatientSettingsRepository,
     private readonly webhook: AlertWebhookService,
     private readonly connection: IngestMqttConnection,

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { signalGroupPairs, type AlertDeliveryResource, type DeliveryChannel } from '@lantern/domain';
 import { managerOf } from '../transactions.js';
-import { alertColumnsOf, toStoredAlert, type AlertRow, type StoredAlert } from './alert.repository.js';
+import { alertColumnsOf, toStoredAlert, type AlertRow, type StoredAlert } from './alert-row.js';
 import { returnedRows } from './sql-helpers.js';
 
 type RecipientRole = AlertDeliveryResource['recipient']['role'];

@@ -8,7 +8,7 @@ import type {
   SharingScope,
 } from '@lantern/domain';
 import { inTransaction, managerOf } from '../transactions.js';
-import { alertColumnsOf, toStoredAlert, type AlertRow, type StoredAlert } from './alert.repository.js';
+import { alertColumnsOf, toStoredAlert, type AlertRow, type StoredAlert } from './alert-row.js';
 import { returnedRows } from './sql-helpers.js';
 
 type RecipientRole = AlertDeliveryResource['recipient']['role'];
