@@ -1,6 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
-import { ConfigError, describeSettings, loadConfig } from './config.schema.js';
+import { ConfigError, describeSettings, loadConfig, SETTINGS } from './config.schema.js';
+import { ALERTING_SETTINGS } from './schema/alerting.settings.js';
+import { AUTH_SETTINGS } from './schema/auth.settings.js';
+import { BROKER_SETTINGS } from './schema/broker.settings.js';
+import { DATABASE_SETTINGS } from './schema/database.settings.js';
+import { HTTP_SETTINGS } from './schema/http.settings.js';
+import { INGEST_SETTINGS } from './schema/ingest.settings.js';
+import { PROCESS_SETTINGS } from './schema/process.settings.js';
+import { RETENTION_SETTINGS } from './schema/retention.settings.js';
 
 describe('loadConfig', () => {
   it('applies defaults and leaves optional settings unset', () => {
@@ -103,6 +111,23 @@ describe('loadConfig', () => {
 
   it('refuses out-of-range numbers', () => {
     expect(() => loadConfig({ PORT: '70000' })).toThrow(/PORT must be between 0 and 65535, got 70000/);
+  });
+
+  it('declares each setting in one section only (a later section never replaces an earlier one)', () => {
+    const sections = [
+      PROCESS_SETTINGS,
+      HTTP_SETTINGS,
+      DATABASE_SETTINGS,
+      BROKER_SETTINGS,
+      AUTH_SETTINGS,
+      RETENTION_SETTINGS,
+      INGEST_SETTINGS,
+      ALERTING_SETTINGS,
+    ];
+    const declared = sections.flatMap((section) => Object.keys(section));
+    expect(Object.keys(SETTINGS).sort()).toEqual([...declared].sort());
+    const envs = describeSettings().map(({ env }) => env);
+    expect(new Set(envs).size).toBe(envs.length);
   });
 
   it('is documented setting by setting in docs/configuration.md', () => {
