@@ -1,59 +1,22 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem, tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchOptions } from './bench-options.js';
+import { writeBenchReport } from './bench-report-writer.js';
 import { benchmarkEvaluation } from './evaluation.bench.js';
 import { createBenchDatabase, seedDevices, type BenchDatabase } from './infra/bench-database.js';
 import { startBroker, type BenchBroker } from './infra/broker.js';
+import { API_ENTRY, INGEST_ENTRY } from './infra/built-apps.js';
 import { runMain } from './infra/harness.js';
-import { parseHarnessArgs } from './infra/harness-args.js';
+import { IngestMetrics } from './infra/ingest-metrics.js';
+import { describeMachine, toolVersion } from './infra/machine.js';
 import { freePort, peakRss, resetPeakRss, startProcess, waitUntil, type BenchProcess } from './infra/processes.js';
 import { LoadProcess } from './load-process.js';
 import { login, measureAlertLatency } from './phases/alert-latency.phase.js';
 import { measureQueries } from './phases/query.phase.js';
 import { measureSustained } from './phases/sustained-ingest.phase.js';
-import { checkTargets, renderMarkdown, type BenchReport, type PhaseOutcome } from './report.js';
-
-const HELP = `npm run bench -- [flags]     (docs/benchmarks.md)
-  --quick                 seconds-long smoke run (small devices, rates, durations, data)
-  --phases LIST           reference,lantern,alert,rss,query,core (default: all)
-  --devices N             simulated devices, each on its own MQTT connection (10000)
-  --rates LIST            readings/s steps (5000,10000,15000,20000,25000,30000,40000,50000)
-  --step-sec S            seconds per step (60)
-  --max-drain-sec S       bound on the time to store everything after a step (10)
-  --alert-samples N       alert probes (200)      --watchers N   watching sockets (200)
-  --alert-rate R          load during the alert phase (default: 50 % of Lantern's sustained rate)
-  --query-patients N      (1000)  --query-days D (30)  --query-interval-sec S (300)  --query-samples N (200)
-  --core-readings N       streaming-core micro-benchmark size (1000000)
-  --out-dir DIR           write benchmarks.md and latest.json there (default: docs/ and bench/reports/)
-  --database-url URL      server to create the bench database on (DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres)
-  --tls                   devices connect over TLS (mqtts, self-signed certificate) as in production; Lantern stays on plain loopback
-  --keep                  keep the bench database and work folder`;
-
-/** Defaults that depend on --quick are applied in main. */
-const FLAGS = {
-  quick: { type: 'boolean' },
-  phases: { type: 'string', default: 'reference,lantern,alert,rss,query,core' },
-  devices: { type: 'number' },
-  rates: { type: 'string' },
-  'step-sec': { type: 'number' },
-  'max-drain-sec': { type: 'number' },
-  'alert-samples': { type: 'number' },
-  watchers: { type: 'number' },
-  // 0: half of Lantern's measured sustained rate.
-  'alert-rate': { type: 'number', default: 0 },
-  'query-patients': { type: 'number' },
-  'query-days': { type: 'number' },
-  'query-interval-sec': { type: 'number', default: 300 },
-  'query-samples': { type: 'number' },
-  'core-readings': { type: 'number' },
-  'out-dir': { type: 'string' },
-  'database-url': { type: 'string' },
-  tls: { type: 'boolean' },
-  keep: { type: 'boolean' },
-} as const;
-
+import { checkTargets, type BenchReport, type PhaseOutcome } from './report.js';
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../../..');
 const log = (line: string) => console.log(line);
 const TOPIC_ROOT = 'bench/v1';
@@ -61,31 +24,9 @@ const TOPIC_ROOT = 'bench/v1';
 const STEADY_WINDOW_SEC = 30;
 
 async function main(): Promise<number> {
-  const flags = parseHarnessArgs(process.argv.slice(2), FLAGS, HELP);
-  if (!flags) return 0;
-  const quick = flags.quick;
-  const opts = {
-    quick,
-    phases: new Set(flags.phases.split(',')),
-    devices: flags.devices ?? (quick ? 40 : 10_000),
-    rates: (flags.rates ?? (quick ? '200,400' : '5000,10000,15000,20000,25000,30000,40000,50000'))
-      .split(',')
-      .map(Number),
-    stepSec: flags['step-sec'] ?? (quick ? 2 : 60),
-    maxDrainSec: flags['max-drain-sec'] ?? (quick ? 5 : 10),
-    alertSamples: flags['alert-samples'] ?? (quick ? 5 : 200),
-    watchers: flags.watchers ?? (quick ? 5 : 200),
-    alertRate: flags['alert-rate'],
-    queryPatients: flags['query-patients'] ?? (quick ? 5 : 1000),
-    queryDays: flags['query-days'] ?? (quick ? 1 : 30),
-    queryIntervalSec: flags['query-interval-sec'],
-    querySamples: flags['query-samples'] ?? (quick ? 5 : 200),
-    coreReadings: flags['core-readings'] ?? (quick ? 20_000 : 1_000_000),
-    outDir: flags['out-dir'],
-    databaseUrl: flags['database-url'] ?? (process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres'),
-    keep: flags.keep,
-    tls: flags.tls,
-  };
+  const opts = benchOptions(process.argv.slice(2));
+  if (!opts) return 0;
+  const quick = opts.quick;
   const startedAt = new Date().toISOString();
   const work = mkdtempSync(join(tmpdir(), 'lantern-bench-'));
   const notRun = (reason: string) => ({ status: 'skipped', reason }) as const;
@@ -133,6 +74,8 @@ async function main(): Promise<number> {
       return { status: 'failed', error: message };
     }
   };
+  // The load steps of the sustained-ingest phases (reference pipeline and Lantern alike).
+  const steps = { rates: opts.rates, stepSec: opts.stepSec, maxDrainSec: opts.maxDrainSec, extend: !quick, log };
   const mib = (bytes: number | undefined) => (bytes === undefined ? null : Math.round(bytes / 1048576));
   const noteRss = (name: string, proc: BenchProcess | undefined) => {
     const v = proc ? mib(peakRss(proc.pid)) : null;
@@ -164,13 +107,9 @@ async function main(): Promise<number> {
         running.push(load.process);
         try {
           return await measureSustained(pool, load, {
-            rates: opts.rates,
-            stepSec: opts.stepSec,
-            maxDrainSec: opts.maxDrainSec,
-            extend: !quick,
+            ...steps,
             countRows: async (p) =>
               (await p.query<{ n: number }>('SELECT count(*)::int AS n FROM bench_reference_readings')).rows[0].n,
-            log,
           });
         } finally {
           noteRss('simulator', load.process);
@@ -183,8 +122,8 @@ async function main(): Promise<number> {
 
     const lanternWanted = ['lantern', 'alert', 'rss', 'query'].some((p) => opts.phases.has(p));
     if (lanternWanted) {
-      const ingestEntry = join(root, 'dist/apps/ingest/apps/ingest/src/main.js');
-      const apiEntry = join(root, 'dist/apps/api/apps/api/src/main.js');
+      const ingestEntry = join(root, INGEST_ENTRY);
+      const apiEntry = join(root, API_ENTRY);
       const apiPort = await freePort();
       const metricsPort = await freePort();
       const adminEmail = 'bench-admin@lantern.local';
@@ -208,12 +147,12 @@ async function main(): Promise<number> {
         DATA_DIR: join(work, 'data'),
       };
       const apiUrl = `http://127.0.0.1:${apiPort}`;
-      const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+      const metrics = IngestMetrics.onPort(metricsPort);
       let ingest: BenchProcess | undefined;
       let api: BenchProcess | undefined;
       let load: LoadProcess | undefined;
       let token = '';
-      const metricsText = async () => (await fetch(metricsUrl)).text();
+      const metricsText = () => metrics.text();
       const startIngest = async () => {
         ingest = startProcess('ingest', process.execPath, [ingestEntry], env);
         running.push(ingest);
@@ -245,19 +184,13 @@ async function main(): Promise<number> {
           down(started) ??
           (await guard('Lantern sustained ingest', () =>
             measureSustained(db!.pool, load!, {
-              rates: opts.rates,
-              stepSec: opts.stepSec,
-              maxDrainSec: opts.maxDrainSec,
-              extend: !quick,
+              ...steps,
               countRows: async (p) =>
                 (await p.query<{ n: number }>('SELECT count(*)::int AS n FROM readings')).rows[0].n,
               ackLag: async () => {
-                const m = /^lantern_ingest_oldest_unacked_seconds ([\d.e+-]+)$/m.exec(
-                  await (await fetch(metricsUrl)).text(),
-                );
+                const m = /^lantern_ingest_oldest_unacked_seconds ([\d.e+-]+)$/m.exec(await metrics.text());
                 return m ? Number(m[1]) : undefined;
               },
-              log,
             }),
           ));
       }
@@ -410,37 +343,16 @@ async function main(): Promise<number> {
     finishedAt: new Date().toISOString(),
     quick,
     machine: {
-      cpus: cpus().length,
-      cpuModel: cpus()[0]?.model ?? 'unknown',
-      memoryGiB: Math.round(totalmem() / 2 ** 30),
-      node: process.version,
-      postgres: version('psql', ['--version']),
-      mosquitto: version('mosquitto', ['-h'])?.split('\n')[0],
+      ...describeMachine(),
+      postgres: toolVersion('psql', ['--version']),
+      mosquitto: toolVersion('mosquitto', ['-h'])?.split('\n')[0],
     },
     settings: { ...opts, phases: [...opts.phases] },
     phases,
   };
   const report: BenchReport = { ...base, targets: checkTargets(base) };
-  const mdPath = opts.outDir ? join(opts.outDir, 'benchmarks.md') : join(root, 'docs/benchmarks.md');
-  const jsonPath = opts.outDir ? join(opts.outDir, 'latest.json') : join(root, 'bench/reports/latest.json');
-  for (const p of [mdPath, jsonPath]) mkdirSync(dirname(p), { recursive: true });
-  writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(mdPath, renderMarkdown(report));
-  log(`\nwrote ${mdPath} and ${jsonPath}`);
-  for (const t of report.targets)
-    log(
-      `  ${t.met === null ? '–' : t.met ? '✓' : '✗'} ${t.name}: ${t.measured} (target ${t.target})${t.note ? ` — ${t.note}` : ''}`,
-    );
+  writeBenchReport(report, opts.outDir, root, log);
   return 0;
-}
-
-function version(cmd: string, args: string[]): string | undefined {
-  try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch (error) {
-    const out = (error as { stdout?: string }).stdout;
-    return out ? out.trim() : undefined;
-  }
 }
 
 runMain('bench', main);
