@@ -19,7 +19,9 @@ const HELP = `npm run bench -- [flags]     (docs/benchmarks.md)
   --out-dir DIR           write benchmarks.md and latest.json there (default: docs/ and bench/reports/)
   --database-url URL      server to create the bench database on (DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres)
   --tls                   devices connect over TLS (mqtts, self-signed certificate) as in production; Lantern stays on plain loopback
-  --keep                  keep the bench database and work folder`;
+  --keep                  keep the bench database and work folder
+  --profile DIR           CPU-profile the ingest and the api (node --cpu-prof into DIR/ingest, DIR/api; open the
+                          .cpuprofile files in Chrome DevTools) and add their top functions to the report`;
 
 /** Defaults that depend on --quick are applied in benchOptions. */
 const FLAGS = {
@@ -42,6 +44,7 @@ const FLAGS = {
   'database-url': { type: 'string' },
   tls: { type: 'boolean' },
   keep: { type: 'boolean' },
+  profile: { type: 'string' },
 } as const;
 
 /** The bench's settings from its command line, --quick's defaults applied; undefined after --help. */
@@ -70,5 +73,6 @@ export function benchOptions(argv: readonly string[]) {
     databaseUrl: flags['database-url'] ?? (process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres'),
     keep: flags.keep,
     tls: flags.tls,
+    profile: flags.profile,
   };
 }

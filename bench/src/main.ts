@@ -11,6 +11,7 @@ import { API_ENTRY, INGEST_ENTRY } from './infra/built-apps.js';
 import { runMain } from './infra/harness.js';
 import { IngestMetrics } from './infra/ingest-metrics.js';
 import { describeMachine, toolVersion } from './infra/machine.js';
+import { cpuProfileArgs, summarizeProfileDir, type ProfileSummary } from './infra/cpu-profile.js';
 import { freePort, peakRss, resetPeakRss, startProcess, waitUntil, type BenchProcess } from './infra/processes.js';
 import { LoadProcess } from './load-process.js';
 import { login, measureAlertLatency } from './phases/alert-latency.phase.js';
@@ -154,7 +155,12 @@ async function main(): Promise<number> {
       let token = '';
       const metricsText = () => metrics.text();
       const startIngest = async () => {
-        ingest = startProcess('ingest', process.execPath, [ingestEntry], env);
+        ingest = startProcess(
+          'ingest',
+          process.execPath,
+          [...cpuProfileArgs(opts.profile, 'ingest'), ingestEntry],
+          env,
+        );
         running.push(ingest);
         await waitUntil(
           'the ingest to connect to the broker',
@@ -167,7 +173,7 @@ async function main(): Promise<number> {
         for (const entry of [ingestEntry, apiEntry])
           if (!existsSync(entry)) throw new Error(`${entry} is missing: build first (npm run build)`);
         await startIngest();
-        api = startProcess('api', process.execPath, [apiEntry], env);
+        api = startProcess('api', process.execPath, [...cpuProfileArgs(opts.profile, 'api'), apiEntry], env);
         running.push(api);
         await waitUntil('the api /health to answer 200', async () => (await fetch(`${apiUrl}/health`)).ok, 60_000, api);
         token = await login(apiUrl, adminEmail, adminPassword);
@@ -349,10 +355,21 @@ async function main(): Promise<number> {
     },
     settings: { ...opts, phases: [...opts.phases] },
     phases,
+    ...(opts.profile === undefined ? {} : { profiles: profileSummaries(opts.profile) }),
   };
   const report: BenchReport = { ...base, targets: checkTargets(base) };
   writeBenchReport(report, opts.outDir, root, log);
   return 0;
+}
+
+/** The top functions of each profiled role (written when its process exited). */
+function profileSummaries(dir: string): Record<string, ProfileSummary> {
+  const out: Record<string, ProfileSummary> = {};
+  for (const role of ['ingest', 'api']) {
+    const summary = summarizeProfileDir(join(dir, role));
+    if (summary) out[role] = summary;
+  }
+  return out;
 }
 
 runMain('bench', main);

@@ -51,20 +51,26 @@ export class DeviceMessageHandler {
         return;
       }
       const device = lookup.device;
-      const ctx = { receivedAt: message.receivedAt, maxBackfillMs: this.config.ingestMaxBackfill, deviceId };
+      const receivedAt = message.receivedAt;
+      const ctx = { receivedAt, maxBackfillMs: this.config.ingestMaxBackfill, deviceId };
       if (kind === 'telemetry') {
         const decoded = decodeTelemetry(message.payload, ctx);
         const admitted = this.admission.admit(device, decoded);
+        const seq = decoded.seq;
         for (const r of admitted.readings) {
-          const reading: Reading = {
-            deviceId,
-            patientId: device.patientId,
-            metric: r.metric,
-            value: r.value,
-            time: r.time,
-            receivedAt: message.receivedAt,
-            ...(decoded.seq === undefined ? {} : { seq: decoded.seq }),
-          };
+          // Two plain literals rather than a conditional spread: this runs for every reading.
+          const reading: Reading =
+            seq === undefined
+              ? { deviceId, patientId: device.patientId, metric: r.metric, value: r.value, time: r.time, receivedAt }
+              : {
+                  deviceId,
+                  patientId: device.patientId,
+                  metric: r.metric,
+                  value: r.value,
+                  time: r.time,
+                  receivedAt,
+                  seq,
+                };
           // The streaming core holds the message until the alert transitions this reading causes are stored.
           this.stream.emitReading(reading, message.pending);
           this.readings.add(reading, message.pending);

@@ -46,14 +46,16 @@ export class DevicePresenceService implements OnApplicationShutdown {
   heardFrom(device: IngestDevice, at: number): void {
     const becameOnline = !device.online;
     const lastSeenAt = Math.max(device.lastSeenAt ?? 0, at);
+    // Runs for every telemetry message: plain literals, no conditional spreads.
     const updated =
-      this.registry.update(device.id, { lastSeenAt, ...(becameOnline ? { online: true } : {}) }) ?? device;
+      this.registry.update(device.id, becameOnline ? { lastSeenAt, online: true } : { lastSeenAt }) ?? device;
     const prior = this.dirty.get(device.id);
-    this.dirty.set(device.id, {
-      deviceId: device.id,
-      lastSeenAt,
-      ...(becameOnline || prior?.online ? { online: true } : {}),
-    });
+    this.dirty.set(
+      device.id,
+      becameOnline || prior?.online
+        ? { deviceId: device.id, lastSeenAt, online: true }
+        : { deviceId: device.id, lastSeenAt },
+    );
     if (becameOnline) this.publish(updated);
   }
 

@@ -97,6 +97,17 @@ describe('ReadingAdmission', () => {
     expect(admission.admit(oximeter, first).rejections).toEqual([]);
   });
 
+  it('judges a message’s readings in time order whatever their order in the message', () => {
+    const admission = new ReadingAdmission();
+    // In time order: T0 kept, T0 + 10 s too soon after it, T0 + 2 min kept.
+    const out = admission.admit(cgm, message(['glucose', T0 + 2 * MIN], ['glucose', T0 + 10 * SEC], ['glucose', T0]));
+    expect(codes(out.rejections)).toEqual([[1, 'too_frequent']]);
+    expect(indexes(out.readings)).toEqual([0, 2]);
+    // Metrics out of catalog order, each already in time order.
+    const mixed = admission.admit(oximeter, message(['spo2', T0], ['heart_rate', T0], ['spo2', T0 + 500]));
+    expect(codes(mixed.rejections)).toEqual([[2, 'too_frequent']]);
+  });
+
   it('a redelivery that was partly refused is refused the same way again (deterministic)', () => {
     const admission = new ReadingAdmission();
     const m = message(['heart_rate', T0], ['heart_rate', T0 + 1], ['heart_rate', T0 + SEC]);

@@ -13,6 +13,16 @@ export interface AdmittedReadings {
   readonly rejections: readonly Rejection[];
 }
 
+/** Whether the readings are already by metric, then time (what the sort in `admit` would leave as it is). */
+function inAdmissionOrder(readings: readonly DecodedReading[]): boolean {
+  for (let i = 1; i < readings.length; i++) {
+    const a = readings[i - 1];
+    const b = readings[i];
+    if (a.metric > b.metric || (a.metric === b.metric && a.time > b.time)) return false;
+  }
+  return true;
+}
+
 /**
  * Decides, per decoded reading, whether the device may have produced it (pure: no clock, no I/O):
  *
@@ -47,9 +57,10 @@ export class ReadingAdmission {
     const measured: readonly MetricKey[] = DEVICE_TYPES[device.type].metrics;
     let state = this.latest.get(device.id);
     const own: Rejection[] = [];
-    // By metric, then time, then position: each metric's readings in time order.
+    // By metric, then time, then position: each metric's readings in time order. Most messages
+    // arrive so already (one reading, or one per metric in catalog order): then no sort is needed.
     const order = readings.map((_, i) => i);
-    if (order.length > 1) {
+    if (!inAdmissionOrder(readings)) {
       order.sort((a, b) => {
         const ra = readings[a];
         const rb = readings[b];
