@@ -188,7 +188,8 @@ export function decodeTelemetry(payload: Uint8Array, ctx: DecodeContext): Decode
     if (result.ok) readings.push(result.value);
     else rejections.push(result.rejection);
   }
-  return { ...(seq.value === undefined ? {} : { seq: seq.value }), readings, rejections };
+  // Plain literals rather than a conditional spread: this runs for every message.
+  return seq.value === undefined ? { readings, rejections } : { seq: seq.value, readings, rejections };
 }
 
 function decodeReading(item: unknown, index: number, messageTime: number, ctx: DecodeContext): Parsed<DecodedReading> {
