@@ -1,19 +1,26 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { INestApplication, INestApplicationContext } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import type { INestApplicationContext } from '@nestjs/common';
 import type { DeviceTypeKey } from '@lantern/domain';
 import { DeviceClient } from '../../device-simulator/src/device-client.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import {
+  ADMIN_EMAIL,
+  ADMIN_PASSWORD,
+  ingestEnvironment,
+  startApi,
+  startIngest,
+  type ApiFixture,
+} from '../support/boot.js';
+import { createTestDatabase } from '../support/database.js';
+import { uniqueTopicRoot } from '../support/mqtt.js';
 
 /**
- * The real thing, in this process: a fresh PostgreSQL database, the api (REST, /live, the
- * dashboard at /) on a free port and the ingest role, both on the machine's Mosquitto under a
- * topic root of their own. Everything is reached only through the public contract.
+ * The real thing, in this process, booted the way every other test boots it (test/support/boot.ts):
+ * a fresh PostgreSQL database, the api (REST, /live, the dashboard at /) on a free port and the
+ * ingest role, both on the machine's Mosquitto under a topic root of their own. The browser reaches
+ * everything only through the public contract.
  */
 export interface Stack {
   readonly url: string;
@@ -30,30 +37,11 @@ export interface Stack {
 }
 
 export async function startStack(): Promise<Stack> {
-  const db: TestDatabase = await createTestDatabase({ poolSize: 2 });
+  const db = await createTestDatabase({ poolSize: 2 });
   const dataDir = mkdtempSync(join(tmpdir(), 'lantern-browser-'));
-  const topicRoot = `test-browser-${randomBytes(4).toString('hex')}/v1`;
-  const adminEmail = 'admin@browser.test';
-  const adminPassword = `admin-${randomBytes(8).toString('hex')}`;
+  const topicRoot = uniqueTopicRoot('browser');
   const mqttUrl = process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883';
-  const saved = { ...process.env };
-  Object.assign(process.env, {
-    NODE_ENV: 'test',
-    DATABASE_URL: db.url,
-    MQTT_URL: mqttUrl,
-    MQTT_TOPIC_ROOT: topicRoot,
-    DATA_DIR: dataDir,
-    JWT_SECRET: `browser-test-${randomBytes(16).toString('hex')}`,
-    ADMIN_EMAIL: adminEmail,
-    ADMIN_PASSWORD: adminPassword,
-    LOG_LEVEL: 'error',
-    INGEST_METRICS_PORT: '0',
-    INGEST_MQTT_CLIENT_ID: `lantern-ingest-browser-${randomBytes(4).toString('hex')}`,
-    INGEST_BATCH_MAX_WAIT_MS: '20',
-    SIGNAL_LOSS_SWEEP_MS: '1000',
-  });
-
-  let api: INestApplication | undefined;
+  let api: ApiFixture | undefined;
   let ingest: INestApplicationContext | undefined;
   const devices: DeviceClient[] = [];
   const close = async (): Promise<void> => {
@@ -62,23 +50,27 @@ export async function startStack(): Promise<Stack> {
     await api?.close().catch(() => undefined);
     await db.drop().catch(() => undefined);
     rmSync(dataDir, { recursive: true, force: true });
-    process.env = saved;
   };
   try {
-    const { createApiApp } = await import('../../apps/api/src/create-api-app.js');
-    api = await createApiApp({ logLevel: 'error' });
-    await api.listen(0, '127.0.0.1');
-    const { API_BROKER } = await import('../../apps/api/src/broker/api-broker.tokens.js');
-    await api.get<{ whenConnected(): Promise<void> }>(API_BROKER).whenConnected();
-    const { IngestModule } = await import('../../apps/ingest/src/ingest.module.js');
-    ingest = await NestFactory.createApplicationContext(IngestModule, { logger: ['error'] });
-    await ingest.init();
+    // The dashboard's monitoring banner judges the ingest too, as in production.
+    api = await startApi(
+      { DATA_DIR: dataDir, HEALTH_REQUIRE_INGEST: 'true', LOG_LEVEL: 'error' },
+      { database: db, topicRoot, listen: true },
+    );
+    ingest = await startIngest(
+      ingestEnvironment({
+        databaseUrl: db.url,
+        mqttUrl,
+        topicRoot,
+        clientId: `lantern-ingest-browser-${randomBytes(4).toString('hex')}`,
+        extra: { DATA_DIR: dataDir, SIGNAL_LOSS_SWEEP_MS: '1000', LOG_LEVEL: 'error' },
+      }),
+    );
   } catch (error) {
     await close();
     throw error;
   }
-  const { port } = (api.getHttpServer() as Server).address() as AddressInfo;
-  const url = `http://127.0.0.1:${port}`;
+  const url = api.url;
 
   async function rest<T>(method: string, path: string, token?: string, body?: unknown): Promise<T> {
     const res = await fetch(`${url}/api/v1${path}`, {
@@ -94,8 +86,8 @@ export async function startStack(): Promise<Stack> {
     url,
     mqttUrl,
     topicRoot,
-    adminEmail,
-    adminPassword,
+    adminEmail: ADMIN_EMAIL,
+    adminPassword: ADMIN_PASSWORD,
     rest,
     login: async (email, password) =>
       (await rest<{ accessToken: string }>('POST', '/auth/login', undefined, { email, password })).accessToken,
