@@ -6,7 +6,7 @@ import { gunzipSync } from 'node:zlib';
 import type { Bundle, Device, Flag, Observation, OperationOutcome, Patient, Resource } from '@medplum/fhirtypes';
 import { Client } from 'fhir-kit-client';
 import type { Reading } from '@lantern/domain';
-import { ReadingRepository } from '@lantern/storage';
+import { ReadingPartitions, ReadingRepository } from '@lantern/storage';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, startApi, type ApiFixture } from '../api/api-fixture.js';
 import { waitFor } from '../support/wait.js';
 import { bodyOf } from '../support/http.js';
@@ -471,6 +471,46 @@ describe('FHIR R4 server', () => {
       const manifest = await exportAs('admin', `?_type=Observation&_since=${since}`);
       // Received one second after measured: minutes 60–119 of the oximeter, two cuff readings, the lone systolic.
       expect(manifest.output.map((o) => [o.type, o.count])).toEqual([['Observation', 120 + 2 * 2 + 1]]);
+    });
+
+    it('exports readings over many weeks exactly once, a window at a time, across window boundaries', async () => {
+      // Observations are exported a week of the whole group at a time (FhirExportService): readings on
+      // both sides of a boundary, one exactly on it, and one three weeks later, isolated by `_since`.
+      const WEEK = 7 * 86_400_000;
+      const boundary = (Math.floor((T0 - MINUTE) / WEEK) + 2) * WEEK;
+      const received = T0 + 40 * 86_400_000;
+      const later = (deviceId: string, metric: Reading['metric'], value: number, time: number): Reading => ({
+        deviceId,
+        patientId: ids.patientP,
+        metric,
+        value,
+        time,
+        receivedAt: received,
+      });
+      const added = [
+        later(ids.oximeter, 'heart_rate', 61, boundary - 1),
+        later(ids.cuff, 'systolic_bp', 131, boundary),
+        later(ids.cuff, 'diastolic_bp', 85, boundary),
+        later(ids.oximeter, 'spo2', 97, boundary + 3 * WEEK + 5 * MINUTE),
+      ];
+      await api.app.get(ReadingPartitions).ensureFor(added.map((a) => a.time));
+      await api.app.get(ReadingRepository).insertBatch(added);
+      try {
+        const manifest = await exportAs('admin', `?_type=Observation&_since=${new Date(received).toISOString()}`);
+        const resources = (await lines('admin', manifest.output[0].url)).filter(
+          (o): o is Observation => o.resourceType === 'Observation',
+        );
+        expect(resources.map((o) => [o.code.coding?.[0].code, o.effectiveDateTime]).sort()).toEqual(
+          [
+            ['8867-4', new Date(boundary - 1).toISOString()],
+            ['85354-9', new Date(boundary).toISOString()],
+            ['59408-5', new Date(boundary + 3 * WEEK + 5 * MINUTE).toISOString()],
+          ].sort(),
+        );
+        expect(manifest.output[0].count).toBe(3);
+      } finally {
+        await api.db.query(`DELETE FROM readings WHERE received_at = $1`, [new Date(received)]);
+      }
     });
 
     it('refuses what Bulk Data refuses, as OperationOutcome', async () => {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { isMetricKey, type AlertPriority, type AlertState, type MetricKey } from '@lantern/domain';
+import { isMetricKey, METRIC_KEYS, type AlertPriority, type AlertState, type MetricKey } from '@lantern/domain';
 import { OBSERVATION_KINDS, type FhirAlertSource, type ObservationKind, type ObservationSource } from '@lantern/fhir';
 import { patientScopeCondition, type PatientScope } from '@lantern/storage';
 
@@ -230,6 +230,23 @@ export class FhirRepository {
       [...params, count, offset],
     );
     return { items: rows.map(toAlertSource), total: countRow?.n ?? 0 };
+  }
+
+  /**
+   * The first and last reading time of any of the patients (epoch ms), undefined when they have
+   * none: per patient and metric one probe at each end of (patient_id, metric, time).
+   */
+  async readingTimeSpan(patientIds: readonly string[]): Promise<{ first: number; last: number } | undefined> {
+    const [row] = await this.db.query<{ first: Date | null; last: Date | null }[]>(
+      `SELECT min(f.time) AS first, max(l.time) AS last
+         FROM unnest($1::uuid[]) AS p(id) CROSS JOIN unnest($2::text[]) AS m(metric)
+         CROSS JOIN LATERAL (SELECT r.time FROM readings r WHERE r.patient_id = p.id AND r.metric = m.metric
+                              ORDER BY r.time ASC LIMIT 1) f
+         CROSS JOIN LATERAL (SELECT r.time FROM readings r WHERE r.patient_id = p.id AND r.metric = m.metric
+                              ORDER BY r.time DESC LIMIT 1) l`,
+      [patientIds, METRIC_KEYS],
+    );
+    return row?.first && row.last ? { first: row.first.getTime(), last: row.last.getTime() } : undefined;
   }
 
   /** Alerts of a patient changed at or after `since` (all without it), oldest first, one batch after `offset`. */
