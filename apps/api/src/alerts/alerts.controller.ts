@@ -11,6 +11,7 @@ import {
   toAlertRuleDto,
 } from './alert.dto.js';
 import { AlertRuleService } from './alert-rule.service.js';
+import { AlertCommandService } from './alert-command.service.js';
 import { AlertService } from './alert.service.js';
 
 @ApiTags('alerts')
@@ -20,6 +21,7 @@ import { AlertService } from './alert.service.js';
 export class AlertsController {
   constructor(
     private readonly alerts: AlertService,
+    private readonly commands: AlertCommandService,
     private readonly ruleSettings: AlertRuleService,
   ) {}
 
@@ -53,7 +55,7 @@ export class AlertsController {
     @Param('id', ParseUUIDPipe) id: string,
     @Body() body: AlertActionDto,
   ): Promise<AlertDto> {
-    return this.alerts.acknowledge(actor, id, body.note);
+    return this.commands.acknowledge(actor, id, body.note);
   }
 
   @Post('alerts/:id/resolve')
@@ -69,7 +71,7 @@ export class AlertsController {
     @Param('id', ParseUUIDPipe) id: string,
     @Body() body: AlertActionDto,
   ): Promise<AlertDto> {
-    return this.alerts.resolve(actor, id, body.note);
+    return this.commands.resolve(actor, id, body.note);
   }
 
   @Get('patients/:id/alert-rules')

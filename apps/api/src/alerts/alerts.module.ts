@@ -7,6 +7,9 @@ import {
 } from '@lantern/storage';
 import { LiveModule } from '../live/live.module.js';
 import { AlertRuleService } from './alert-rule.service.js';
+import { AlertCommandContexts } from './alert-command-contexts.js';
+import { AlertCommandService } from './alert-command.service.js';
+import { AlertDecisionStore } from './alert-decision-store.js';
 import { AlertService } from './alert.service.js';
 import { PatientNotificationService } from './patient-notification.service.js';
 import { AlertsController } from './alerts.controller.js';
@@ -22,6 +25,9 @@ import { NotificationsController } from './notifications.controller.js';
     EscalationRepository,
     PatientNotificationRepository,
     AlertService,
+    AlertCommandContexts,
+    AlertDecisionStore,
+    AlertCommandService,
     AlertRuleService,
     PatientNotificationService,
   ],

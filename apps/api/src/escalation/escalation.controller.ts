@@ -3,6 +3,8 @@ import { ApiBearerAuth, ApiBody, ApiNoContentResponse, ApiOkResponse, ApiOperati
 import { CurrentActor, Public, Roles, type Actor } from '@lantern/auth';
 import type { AlertConfirmed, AlertDeliveryResource, AlertTimeline, EscalationPolicy } from '@lantern/domain';
 import { ApiErrors } from '../http/api-errors.decorator.js';
+import { AlertConfirmationService } from './alert-confirmation.service.js';
+import { EscalationPolicyService } from './escalation-policy.service.js';
 import { EscalationService } from './escalation.service.js';
 
 const POLICY_SCHEMA = {
@@ -25,14 +27,18 @@ const POLICY_SCHEMA = {
 @ApiErrors(401)
 @Controller()
 export class EscalationController {
-  constructor(private readonly escalation: EscalationService) {}
+  constructor(
+    private readonly policies: EscalationPolicyService,
+    private readonly escalation: EscalationService,
+    private readonly confirmations: AlertConfirmationService,
+  ) {}
 
   @Get('patients/:id/escalation')
   @ApiOperation({ summary: "Who is told about the patient's alerts, and when (care team, admin, the patient)." })
   @ApiOkResponse({ schema: POLICY_SCHEMA })
   @ApiErrors(400, 403, 404)
   policy(@CurrentActor() actor: Actor, @Param('id', ParseUUIDPipe) id: string): Promise<EscalationPolicy> {
-    return this.escalation.policy(actor, id);
+    return this.policies.policy(actor, id);
   }
 
   @Put('patients/:id/escalation')
@@ -46,7 +52,7 @@ export class EscalationController {
     @Param('id', ParseUUIDPipe) id: string,
     @Body() body: unknown,
   ): Promise<EscalationPolicy> {
-    return this.escalation.putPolicy(actor, id, body);
+    return this.policies.putPolicy(actor, id, body);
   }
 
   @Delete('patients/:id/escalation')
@@ -55,7 +61,7 @@ export class EscalationController {
   @ApiOkResponse({ schema: POLICY_SCHEMA })
   @ApiErrors(400, 403, 404)
   deletePolicy(@CurrentActor() actor: Actor, @Param('id', ParseUUIDPipe) id: string): Promise<EscalationPolicy> {
-    return this.escalation.deletePolicy(actor, id);
+    return this.policies.deletePolicy(actor, id);
   }
 
   @Get('alerts/:id/deliveries')
@@ -90,7 +96,7 @@ export class EscalationController {
   })
   @ApiErrors(400, 403, 404, 409)
   confirm(@CurrentActor() actor: Actor, @Param('id', ParseUUIDPipe) id: string): Promise<AlertConfirmed> {
-    return this.escalation.confirm(actor, id);
+    return this.confirmations.confirm(actor, id);
   }
 
   @Post('deliveries/:id/receipt')

@@ -8,13 +8,17 @@ import { EmailChannel } from './email/email.channel.js';
 import { PushModule } from './push/push.module.js';
 import { WebPushChannel } from './push/web-push.channel.js';
 import { OUTBOUND_CHANNELS, type OutboundChannel } from './delivery-channel.js';
+import { AlertConfirmationService } from './alert-confirmation.service.js';
 import { DeliveryDispatcher } from './delivery-dispatcher.js';
 import { DeliveryReceipts } from './delivery-receipts.js';
 import { EscalationChainService } from './escalation-chain.service.js';
 import { EscalationHealth } from './escalation-health.js';
+import { EscalationPass } from './escalation-pass.js';
+import { EscalationPolicyService } from './escalation-policy.service.js';
 import { EscalationController } from './escalation.controller.js';
 import { EscalationService } from './escalation.service.js';
 import { SocketDeliveries } from './socket-deliveries.js';
+import { TierFanOut } from './tier-fan-out.js';
 
 /**
  * The escalation chain and its deliveries (contract §4.3). Outbound channels: add a channel's class
@@ -39,8 +43,12 @@ import { SocketDeliveries } from './socket-deliveries.js';
     },
     DeliveryDispatcher,
     SocketDeliveries,
+    TierFanOut,
+    EscalationPass,
     EscalationChainService,
+    EscalationPolicyService,
     EscalationService,
+    AlertConfirmationService,
     EscalationHealth,
   ],
   exports: [EscalationHealth],
