@@ -1,24 +1,22 @@
-import type { Logger } from '@nestjs/common';
-import { deviceErrorsMessage, type BrokerPublisher, type Rejection, type Topics } from '@lantern/messaging';
+import type { Rejection } from '@lantern/messaging';
 import { safeText, type NewIngestRejection } from '@lantern/storage';
 import type { InboundMessage } from '../consumer/inbound-message.js';
 import type { IngestMetrics } from '../metrics/ingest-metrics.js';
 import { summaryOf, type DeadLetterBudget } from './dead-letter-budget.js';
+import type { DeviceErrorsReply } from './device-errors.reply.js';
 import type { RetryingBatchWriter } from './retrying-batch-writer.js';
 
 /**
  * Sets aside what the ingest cannot store as readings or statuses: each refusal counted, kept as a
  * dead letter (`ingest_rejections`, within the device's DeadLetterBudget) that holds its message
- * until committed, and told to the device on its errors topic.
+ * until committed, and told to the device on its errors topic (DeviceErrorsReply).
  */
 export class DeadLetters {
   constructor(
     private readonly rejections: RetryingBatchWriter<NewIngestRejection>,
     private readonly budget: DeadLetterBudget,
-    private readonly broker: BrokerPublisher,
-    private readonly topics: Topics,
+    private readonly reply: DeviceErrorsReply,
     private readonly metrics: IngestMetrics,
-    private readonly logger: Logger,
   ) {}
 
   /** Dead-letters `rejections` of `message` (scope: of the whole message or of one reading; by default from each's index). */
@@ -54,15 +52,6 @@ export class DeadLetters {
         message.pending,
       );
     }
-    if (deviceId !== undefined && !/[+#\u0000]/.test(deviceId)) {
-      this.broker.publish(
-        this.topics.errors(deviceId),
-        JSON.stringify(deviceErrorsMessage(seq, kept)),
-        { qos: 1 },
-        (error) => {
-          if (error) this.logger.debug(`Errors reply to ${deviceId} not sent: ${error.message}`);
-        },
-      );
-    }
+    this.reply.send(deviceId, seq, kept);
   }
 }

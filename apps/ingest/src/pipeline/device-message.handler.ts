@@ -1,15 +1,16 @@
-import type { Logger } from '@nestjs/common';
-import type { LanternConfig } from '@lantern/config';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
 import type { Reading } from '@lantern/domain';
 import { decodeStatus, decodeTelemetry, type Rejection } from '@lantern/messaging';
 import type { DeviceStatusUpdate } from '@lantern/storage';
 import type { InboundMessage } from '../consumer/inbound-message.js';
-import type { IngestMetrics } from '../metrics/ingest-metrics.js';
+import { IngestMetrics } from '../metrics/ingest-metrics.js';
 import type { DeadLetters } from './dead-letters.js';
-import type { DevicePresenceService } from './device-presence.service.js';
+import { DevicePresenceService } from './device-presence.service.js';
 import type { DeviceLookup } from './device-registry.service.js';
+import { IngestOutputs } from './ingest-outputs.js';
 import { ReadingAdmission } from './reading-admission.js';
-import type { ReadingStream } from './reading.stream.js';
+import { ReadingStream } from './reading.stream.js';
 import type { RetryingBatchWriter } from './retrying-batch-writer.js';
 
 /**
@@ -18,20 +19,30 @@ import type { RetryingBatchWriter } from './retrying-batch-writer.js';
  * then fed to the streaming core at once and queued for storage, its refusals dead-lettered, the
  * device's presence updated. Seals the message whatever happens: it never stays unacknowledged.
  */
+@Injectable()
 export class DeviceMessageHandler {
+  // The pipeline's context: the handler logs on its behalf.
+  private readonly logger = new Logger('IngestPipeline');
   // Per-device admission of decoded readings (metric of the device type, minimum interval).
   private readonly admission = new ReadingAdmission();
 
+  // Where an accepted reading or status is stored: its batch writer holds the message until it commits.
+  private readonly readings: RetryingBatchWriter<Reading>;
+  private readonly statuses: RetryingBatchWriter<DeviceStatusUpdate>;
+  private readonly deadLetters: DeadLetters;
+
+  /** An accepted reading or status also goes to the streaming core at once (`stream`), which holds the message too. */
   constructor(
-    private readonly config: LanternConfig,
+    @Inject(LANTERN_CONFIG) private readonly config: LanternConfig,
     private readonly stream: ReadingStream,
-    private readonly readings: RetryingBatchWriter<Reading>,
-    private readonly statuses: RetryingBatchWriter<DeviceStatusUpdate>,
-    private readonly deadLetters: DeadLetters,
+    outputs: IngestOutputs,
     private readonly presence: DevicePresenceService,
     private readonly metrics: IngestMetrics,
-    private readonly logger: Logger,
-  ) {}
+  ) {
+    this.readings = outputs.writers.readings;
+    this.statuses = outputs.writers.statuses;
+    this.deadLetters = outputs.deadLetters;
+  }
 
   /** A decommissioned device sends nothing that reaches admission again: drop its state. */
   forget(deviceId: string): void {

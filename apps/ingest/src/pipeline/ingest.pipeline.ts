@@ -1,26 +1,14 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
 import type { Reading } from '@lantern/domain';
-import { parseDeviceTopic, topicsFor } from '@lantern/messaging';
-import {
-  DeviceStatusRepository,
-  ReadingRepository,
-  RejectionRepository,
-  type DeviceStatusUpdate,
-  type NewIngestRejection,
-} from '@lantern/storage';
+import { parseDeviceTopic } from '@lantern/messaging';
+import type { DeviceStatusUpdate, NewIngestRejection } from '@lantern/storage';
 import type { InboundMessage } from '../consumer/inbound-message.js';
-import { IngestMqttConnection } from '../consumer/ingest-mqtt.connection.js';
 import { IngestMetrics } from '../metrics/ingest-metrics.js';
-import { DeadLetterBudget } from './dead-letter-budget.js';
-import { DeadLetters } from './dead-letters.js';
 import { DeviceMessageHandler } from './device-message.handler.js';
-import { DevicePresenceService } from './device-presence.service.js';
 import { DeviceRegistryService } from './device-registry.service.js';
-import { IngestWriters } from './ingest-writers.js';
-import { ReadingStream } from './reading.stream.js';
+import { IngestOutputs } from './ingest-outputs.js';
 import type { RetryingBatchWriter } from './retrying-batch-writer.js';
-import { StorageRefusals } from './storage-refusals.js';
 
 /** Retry delay of a device lookup that failed (database down): messages wait in order meanwhile. */
 const LOOKUP_RETRY_MS = 1000;
@@ -31,16 +19,13 @@ const LOOKUP_RETRY_MS = 1000;
  * message until they commit. Never throws: every failure becomes a dead letter, a retry, or a log.
  *
  * This class routes messages in arrival order, waiting for a device lookup when the registry's cache
- * cannot answer; the work is done by DeviceMessageHandler (decode, admit, hand on), DeadLetters (and
- * its DeadLetterBudget), IngestWriters (batching) and StorageRefusals (what the database refuses).
+ * cannot answer; the work is done by DeviceMessageHandler (decode, admit, hand on) and IngestOutputs
+ * (IngestWriters for batching, DeadLetters with its DeadLetterBudget and DeviceErrorsReply,
+ * StorageRefusals for what the database refuses). It also samples its queue depths for /metrics.
  */
 @Injectable()
 export class IngestPipeline {
   private readonly logger = new Logger('IngestPipeline');
-  private readonly writers: IngestWriters;
-  private readonly refusals: StorageRefusals;
-  private readonly deadLetters: DeadLetters;
-  private readonly handler: DeviceMessageHandler;
   // Messages wait here, in arrival order, only while a device lookup is in progress.
   private inbox: InboundMessage[] = [];
   private inboxHead = 0;
@@ -48,68 +33,32 @@ export class IngestPipeline {
 
   constructor(
     @Inject(LANTERN_CONFIG) private readonly config: LanternConfig,
-    connection: IngestMqttConnection,
     private readonly registry: DeviceRegistryService,
-    presence: DevicePresenceService,
-    stream: ReadingStream,
+    private readonly outputs: IngestOutputs,
+    private readonly handler: DeviceMessageHandler,
     private readonly metrics: IngestMetrics,
-    readingRepository: ReadingRepository,
-    rejectionRepository: RejectionRepository,
-    statusRepository: DeviceStatusRepository,
   ) {
-    const logger = this.logger;
-    // Writers, dead letters and refusals refer to each other: a refused item becomes a dead letter,
-    // which the rejections writer stores. The writers reach the refusals only once a write is refused.
-    this.writers = new IngestWriters(
-      config,
-      { readings: readingRepository, rejections: rejectionRepository, statuses: statusRepository },
-      {
-        readingsRefused: (refused, error) => this.refusals.readingsRefused(refused, error),
-        deadLettersRefused: (refused, error) => this.refusals.deadLettersRefused(refused, error),
-        statusesRefused: (refused, error) => this.refusals.statusesRefused(refused, error),
-      },
-      metrics,
-      logger,
-    );
-    const budget = new DeadLetterBudget(
-      config.ingestDeadLetterBudget,
-      (deviceId) => registry.peek(deviceId)?.kind === 'known',
-      metrics,
-    );
-    const topics = topicsFor(config.mqttTopicRoot);
-    this.deadLetters = new DeadLetters(this.writers.rejections, budget, connection, topics, metrics, logger);
-    this.refusals = new StorageRefusals(this.deadLetters, this.writers.rejections, metrics, logger);
-    const { readings, statuses } = this.writers;
-    this.handler = new DeviceMessageHandler(
-      config,
-      stream,
-      readings,
-      statuses,
-      this.deadLetters,
-      presence,
-      metrics,
-      logger,
-    );
     registry.onReload((devices) => {
       for (const d of devices) if (d.decommissioned) this.handler.forget(d.id);
     });
+    metrics.onScrape(() => this.sampleDepths());
   }
 
   get readings(): RetryingBatchWriter<Reading> {
-    return this.writers.readings;
+    return this.outputs.writers.readings;
   }
 
   get rejections(): RetryingBatchWriter<NewIngestRejection> {
-    return this.writers.rejections;
+    return this.outputs.writers.rejections;
   }
 
   get statuses(): RetryingBatchWriter<DeviceStatusUpdate> {
-    return this.writers.statuses;
+    return this.outputs.writers.statuses;
   }
 
   /** Entry point from the MQTT connection. */
   accept(message: InboundMessage): void {
-    this.refusals.track(message);
+    this.outputs.refusals.track(message);
     if (this.waitingForLookup) {
       this.inbox.push(message);
       return;
@@ -124,16 +73,16 @@ export class IngestPipeline {
 
   /** Resolves when every queued write has committed (tests, shutdown). */
   async drain(): Promise<void> {
-    await this.writers.drain();
+    await this.outputs.writers.drain();
   }
 
   close(): void {
-    this.writers.close();
+    this.outputs.writers.close();
   }
 
   /** Samples queue depths for /metrics. */
   sampleDepths(): void {
-    this.writers.sampleDepths();
+    this.outputs.writers.sampleDepths();
     this.metrics.queueDepth.set({ writer: 'lookup_wait' }, this.inbox.length - this.inboxHead);
   }
 
@@ -143,7 +92,7 @@ export class IngestPipeline {
     if (!route || route.kind === 'errors') {
       // A filter a previous configuration left on the session, or a topic no filter should match:
       // kept and acknowledged, never left unacknowledged (that would hold every later PUBACK).
-      this.deadLetters.add(message, undefined, undefined, [
+      this.outputs.deadLetters.add(message, undefined, undefined, [
         {
           code: 'unexpected_topic',
           reason: 'topic is not a device telemetry or status topic under the configured root',
