@@ -1,15 +1,15 @@
-import type { Logger } from '@nestjs/common';
-import type { LanternConfig } from '@lantern/config';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
 import type { Reading } from '@lantern/domain';
 import {
   classifyDatabaseError,
-  type DeviceStatusRepository,
+  DeviceStatusRepository,
+  ReadingRepository,
+  RejectionRepository,
   type DeviceStatusUpdate,
   type NewIngestRejection,
-  type ReadingRepository,
-  type RejectionRepository,
 } from '@lantern/storage';
-import type { IngestMetrics, WriterName } from '../metrics/ingest-metrics.js';
+import { IngestMetrics, type WriterName } from '../metrics/ingest-metrics.js';
 import { RetryingBatchWriter, type BatchEntry } from './retrying-batch-writer.js';
 
 /** What to do with the items the database refuses, per writer (StorageRefusals). Must not throw. */
@@ -22,23 +22,25 @@ export interface RefusalHandlers {
 /**
  * The ingest's three batch writers — readings, dead letters (`rejections`), device statuses — with
  * their batch sizes, concurrency, failure classification, metrics and logs. Each holds the messages
- * of its items until they commit.
+ * of its items until they commit. What the database refuses goes to the RefusalHandlers given to
+ * `handleRefusalsWith` (IngestOutputs gives them: they write dead letters through these writers).
  */
+@Injectable()
 export class IngestWriters {
+  // The pipeline's context: the writers log on its behalf.
+  private readonly logger = new Logger('IngestPipeline');
   readonly readings: RetryingBatchWriter<Reading>;
   readonly rejections: RetryingBatchWriter<NewIngestRejection>;
   readonly statuses: RetryingBatchWriter<DeviceStatusUpdate>;
+  // Set once, before the first message (IngestOutputs); a refusal reaches it only after a write.
+  private refusals: RefusalHandlers | undefined;
 
   constructor(
-    private readonly config: LanternConfig,
-    repositories: {
-      readonly readings: ReadingRepository;
-      readonly rejections: RejectionRepository;
-      readonly statuses: DeviceStatusRepository;
-    },
-    refusals: RefusalHandlers,
+    @Inject(LANTERN_CONFIG) private readonly config: LanternConfig,
+    readingRepository: ReadingRepository,
+    rejectionRepository: RejectionRepository,
+    statusRepository: DeviceStatusRepository,
     private readonly metrics: IngestMetrics,
-    private readonly logger: Logger,
   ) {
     // Two reading batches commit at once: the database works on one while the other's round trip
     // and the ingest's own work go on (acknowledgements still leave in arrival order).
@@ -46,24 +48,29 @@ export class IngestWriters {
       'readings',
       config.ingestBatchSize,
       async (items) => {
-        const stored = await repositories.readings.insertBatch(items);
+        const stored = await readingRepository.insertBatch(items);
         this.metrics.readingsStored.inc(stored);
       },
-      (refused, error) => refusals.readingsRefused(refused, error),
+      (refused, error) => this.refusalHandlers().readingsRefused(refused, error),
       2,
     );
     this.rejections = this.writer(
       'rejections',
       1000,
-      (items) => repositories.rejections.insertMany(items),
-      (refused, error) => refusals.deadLettersRefused(refused, error),
+      (items) => rejectionRepository.insertMany(items),
+      (refused, error) => this.refusalHandlers().deadLettersRefused(refused, error),
     );
     this.statuses = this.writer(
       'statuses',
       500,
-      (items) => repositories.statuses.applyStatuses(items),
-      (refused, error) => refusals.statusesRefused(refused, error),
+      (items) => statusRepository.applyStatuses(items),
+      (refused, error) => this.refusalHandlers().statusesRefused(refused, error),
     );
+  }
+
+  /** Where the items the database refuses go from now on (StorageRefusals, wired by IngestOutputs). */
+  handleRefusalsWith(refusals: RefusalHandlers): void {
+    this.refusals = refusals;
   }
 
   /** Resolves when every queued write has committed (tests, shutdown). */
@@ -82,6 +89,12 @@ export class IngestWriters {
     this.metrics.queueDepth.set({ writer: 'readings' }, this.readings.depth);
     this.metrics.queueDepth.set({ writer: 'rejections' }, this.rejections.depth);
     this.metrics.queueDepth.set({ writer: 'statuses' }, this.statuses.depth);
+  }
+
+  private refusalHandlers(): RefusalHandlers {
+    // Thrown into the writer's guard below, which logs it as a bug and goes on.
+    if (!this.refusals) throw new Error('no refusal handlers: IngestOutputs wires them before the first message');
+    return this.refusals;
   }
 
   private writer<T>(
