@@ -284,6 +284,7 @@ export class FhirExportService implements OnModuleDestroy {
     if (span === undefined) return;
     const first = Math.floor(span.first / OBSERVATION_WINDOW_MS) * OBSERVATION_WINDOW_MS;
     const windows = Math.floor((span.last - first) / OBSERVATION_WINDOW_MS) + 1;
+    const kinds = OBSERVATION_KIND_LIST.map((k) => k.kind);
     for (let w = 0; w < windows; w++) {
       const from = first + w * OBSERVATION_WINDOW_MS;
       for (const [i, patientId] of patientIds.entries()) {
@@ -293,7 +294,7 @@ export class FhirExportService implements OnModuleDestroy {
         do {
           const page = await this.fhir.searchObservations({
             patientId,
-            kinds: OBSERVATION_KIND_LIST.map((k) => k.kind),
+            kinds,
             from,
             to: from + OBSERVATION_WINDOW_MS,
             sort: 'asc',
