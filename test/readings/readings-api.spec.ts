@@ -7,6 +7,7 @@ import { ReadingRepository, ReadingRollupService } from '@lantern/storage';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { TestData } from '../support/builders.js';
 import { startApi, type ApiFixture } from '../support/boot.js';
+import { ageRollupLog } from '../storage/readings-fixture.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -150,6 +151,7 @@ describe('readings REST', () => {
     const settled = rows.filter((r) => r.time < end - HOUR);
     const pending = rows.filter((r) => r.time >= end - HOUR);
     await repository.insertBatch(settled);
+    await ageRollupLog(db.dataSource);
     await api.app.get(ReadingRollupService).run();
     await repository.insertBatch(pending);
   });

@@ -7,11 +7,13 @@ import {
   ReadingRollupService,
   RejectionRepository,
   StorageMaintenanceService,
+  classifyDatabaseError,
   partitionName,
   type BucketSize,
 } from '@lantern/storage';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import {
+  ageRollupLog,
   DAY,
   HOUR,
   MINUTE,
@@ -72,6 +74,42 @@ describe('ReadingRepository on PostgreSQL (daily partitions, application rollups
       [t + 1000, 71],
     ]);
     expect(page.readings[0]).toEqual({ ...first });
+  });
+
+  it('stores times to the millisecond and values bit for bit (binary array parameters), and refuses a malformed id as the database would', async () => {
+    const p = newPatient();
+    const t = Date.UTC(2026, 10, 20, 23, 59, 59, 999);
+    const values = [-0.000123, 1e300, 5e-324, 98.6, -273.15, 0];
+    const batch: Reading[] = values.map((value, i) => ({
+      ...p,
+      metric: i % 2 ? 'heart_rate' : 'body_temperature',
+      time: t + i * 1001 + 0.7, // a fraction of a millisecond is dropped, as Date drops it
+      value,
+      receivedAt: t + 5000 + i,
+    }));
+    expect(await readings.insertBatch(batch)).toBe(values.length);
+    const rows = await db.dataSource.query<
+      { metric: string; time: string; value: number; received_at: string; device_id: string; patient_id: string }[]
+    >(
+      `SELECT metric, to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS time, value,
+              to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS received_at,
+              device_id::text, patient_id::text
+         FROM readings WHERE patient_id = $1 ORDER BY time`,
+      [p.patientId],
+    );
+    expect(rows).toEqual(
+      batch.map((r) => ({
+        metric: r.metric,
+        time: new Date(r.time).toISOString().replace('Z', '000'),
+        value: r.value,
+        received_at: new Date(r.receivedAt).toISOString().replace('Z', '000'),
+        device_id: p.deviceId,
+        patient_id: p.patientId,
+      })),
+    );
+    const malformed = { ...batch[0], deviceId: p.deviceId.replace(/^./, 'g') };
+    await expect(readings.insertBatch([malformed])).rejects.toMatchObject({ code: '22P02' });
+    expect(classifyDatabaseError(await readings.insertBatch([malformed]).catch((e: unknown) => e))).toBe('refused');
   });
 
   it('inserts a large batch in one statement (far above the bind-parameter limit as rows × columns)', async () => {
@@ -152,6 +190,7 @@ describe('ReadingRepository on PostgreSQL (daily partitions, application rollups
     const to = from + 3 * HOUR;
     const all = series(p, 'glucose', from, to, 15_000, () => 60 + Math.round(rnd() * 1800) / 10);
     await readings.insertBatch(all);
+    await ageRollupLog(db.dataSource);
     await rollup.run();
     expect(await count(`SELECT count(*)::int AS n FROM readings_rollup_pending`)).toBe(0);
 
@@ -184,6 +223,7 @@ describe('ReadingRepository on PostgreSQL (daily partitions, application rollups
         rounded(bucketsOf(withLate, 'glucose', from, to, bucket)),
       );
     }
+    await ageRollupLog(db.dataSource);
     const first = await rollup.run();
     expect(first).toEqual({ minutes: 2, hours: 2, ran: true });
     const again = await rollup.run();
@@ -203,6 +243,7 @@ describe('ReadingRepository on PostgreSQL (daily partitions, application rollups
     const from = now - 2 * DAY - 17 * MINUTE;
     const older = series(p, 'heart_rate', from, now - 90_000, 10_000, () => 50 + Math.round(rnd() * 800) / 10);
     await readings.insertBatch(older);
+    await ageRollupLog(db.dataSource);
     await rollup.run();
     // The newest minute arrives after the last rollup.
     const newest = series(p, 'heart_rate', now - 90_000, now, 5_000, () => 50 + Math.round(rnd() * 800) / 10);
@@ -223,6 +264,75 @@ describe('ReadingRepository on PostgreSQL (daily partitions, application rollups
     });
     expect(lastMinute.map((b) => b.ts)).toContain(newestMinute);
     expect(lastMinute.at(-1)!.ts).toBe(newestMinute);
+  });
+
+  it('folds a minute in once its log entry has settled (ROLLUP_SETTLE, 3 min); until then queries read it raw', async () => {
+    const p = newPatient();
+    const now = Date.now();
+    const older = now - 10 * MINUTE;
+    const fresh = now - 5_000;
+    await readings.insertBatch([{ ...p, metric: 'heart_rate', time: older, value: 60, receivedAt: now }]);
+    await ageRollupLog(db.dataSource);
+    await readings.insertBatch([{ ...p, metric: 'heart_rate', time: fresh, value: 70, receivedAt: now }]);
+    await rollup.run();
+    const minuteOf = (t: number) => Math.floor(t / MINUTE) * MINUTE;
+    const pending = await db.dataSource.query<{ bucket: Date }[]>(
+      `SELECT bucket FROM readings_rollup_pending WHERE patient_id = $1`,
+      [p.patientId],
+    );
+    expect(pending.map((r) => r.bucket.getTime())).toEqual([minuteOf(fresh)]);
+    const folded = await db.dataSource.query<{ bucket: Date }[]>(
+      `SELECT bucket FROM readings_1m WHERE patient_id = $1`,
+      [p.patientId],
+    );
+    expect(folded.map((r) => r.bucket.getTime())).toEqual([minuteOf(older)]);
+    const answer = await history.bucketed(p.patientId, {
+      metric: 'heart_rate',
+      from: now - HOUR,
+      to: now + 1,
+      bucket: '1m',
+    });
+    expect(answer.map((b) => [b.ts, b.avg, b.count])).toEqual([
+      [minuteOf(older), 60, 1],
+      [minuteOf(fresh), 70, 1],
+    ]);
+  });
+
+  it('logs a minute for the rollups once within LOG_ONCE_WITHIN (1 min), late minutes too, and again after', async () => {
+    const p = newPatient();
+    const now = Date.now();
+    const late = now - 10 * MINUTE;
+    const reading = (time: number, value: number): Reading => ({ ...p, metric: 'spo2', time, value, receivedAt: now });
+    const logged = async () =>
+      (
+        await db.dataSource.query<{ bucket: Date; n: number }[]>(
+          `SELECT bucket, count(*)::int AS n FROM readings_rollup_pending WHERE patient_id = $1 GROUP BY bucket ORDER BY bucket`,
+          [p.patientId],
+        )
+      ).map((r) => [r.bucket.getTime(), r.n]);
+    const minuteOf = (t: number) => Math.floor(t / MINUTE) * MINUTE;
+    await readings.insertBatch([reading(now, 97), reading(late, 95)]);
+    await readings.insertBatch([reading(now + 1, 96), reading(late + 1, 94)]);
+    await readings.insertBatch([reading(now + 2, 98)]);
+    expect(await logged()).toEqual([
+      [minuteOf(late), 1],
+      [minuteOf(now), 1],
+    ]);
+    // Logged over a minute ago: a new reading of the minute logs it again (a run may have claimed it).
+    await db.dataSource.query(
+      `UPDATE readings_rollup_pending SET logged_at = logged_at - INTERVAL '61 seconds' WHERE patient_id = $1`,
+      [p.patientId],
+    );
+    await readings.insertBatch([reading(late + 2, 93)]);
+    expect(await logged()).toEqual([
+      [minuteOf(late), 2],
+      [minuteOf(now), 1],
+    ]);
+    const answer = await history.bucketed(p.patientId, { metric: 'spo2', from: now - HOUR, to: now + 3, bucket: '1m' });
+    expect(answer.map((b) => [b.ts, b.count])).toEqual([
+      [minuteOf(late), 3],
+      [minuteOf(now), 3],
+    ]);
   });
 
   it('pages raw readings with a cursor, time ascending, across metrics', async () => {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { MetricKey, Reading } from '@lantern/domain';
+import type { DataSource } from 'typeorm';
 import type { BucketSize, MaintenanceSettings, ReadingBucket } from '@lantern/storage';
 
 export const MINUTE = 60_000;
@@ -91,4 +92,12 @@ export function bucketsOf(
 /** Rounds avg so float summation order does not matter when comparing. */
 export function rounded(buckets: readonly ReadingBucket[]): ReadingBucket[] {
   return buckets.map((b) => ({ ...b, avg: Math.round(b.avg * 1e9) / 1e9 }));
+}
+
+/**
+ * Makes every entry of the rollup invalidation log look as if it had been logged an hour ago, so
+ * that the next rollup run folds it in (a run takes only entries older than ROLLUP_SETTLE, 3 min).
+ */
+export async function ageRollupLog(dataSource: DataSource): Promise<void> {
+  await dataSource.query(`UPDATE readings_rollup_pending SET logged_at = logged_at - INTERVAL '1 hour'`);
 }

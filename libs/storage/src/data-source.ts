@@ -13,6 +13,7 @@ import { AlertProvenance1766000001600 } from './migrations/1766000001600-alert-p
 import { NotificationThreads1766000001610 } from './migrations/1766000001610-notification-threads.js';
 import { EscalationDeliveries1766000002000 } from './migrations/1766000002000-escalation-deliveries.js';
 import { PatientSettings1766000002100 } from './migrations/1766000002100-patient-settings.js';
+import { RollupLogTime1766000002200 } from './migrations/1766000002200-rollup-log-time.js';
 
 /** Every migration in order. An explicit list, not a glob: globs do not survive ESM and `nest build`. */
 export const MIGRATIONS = [
@@ -30,6 +31,7 @@ export const MIGRATIONS = [
   NotificationThreads1766000001610,
   EscalationDeliveries1766000002000,
   PatientSettings1766000002100,
+  RollupLogTime1766000002200,
 ];
 
 export interface DataSourceOptions {

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { ROLLUP_SETTLE } from '../repositories/reading-rollup.sql.js';
 
 const ORIGIN = `TIMESTAMPTZ '2000-01-01 00:00:00+00'`;
 // Any constant; only rollup runs take it, so two processes never fold the same minutes at once
@@ -18,15 +19,16 @@ export interface RollupResult {
 
 /**
  * PostgreSQL mode: keeps readings_1m and readings_1h current. Each insert logs the minutes it
- * touched in readings_rollup_pending; a run claims those entries and recomputes each minute from
- * its raw rows and each affected hour from its minutes. Recomputing (not adding) makes a run
- * idempotent and folds late readings in exactly like new ones.
+ * touched in readings_rollup_pending; a run claims the entries logged longer than ROLLUP_SETTLE
+ * ago (reading-rollup.sql.ts) and recomputes each minute from its raw rows and each affected hour from
+ * its minutes. Recomputing (not adding) makes a run idempotent and folds late readings in exactly
+ * like new ones.
  */
 @Injectable()
 export class ReadingRollupService {
   constructor(private readonly dataSource: DataSource) {}
 
-  /** Folds every pending minute into the rollups; returns what it did. */
+  /** Folds every minute logged longer than ROLLUP_SETTLE ago into the rollups; returns what it did. */
   async run(): Promise<RollupResult> {
     let minutes = 0;
     let hours = 0;
@@ -58,7 +60,8 @@ export class ReadingRollupService {
       const [minuteStep] = await tx.query<{ claimed: number; minutes: number; hours: number }[]>(
         `WITH claimed AS (
            DELETE FROM readings_rollup_pending
-            WHERE ctid IN (SELECT ctid FROM readings_rollup_pending LIMIT ${CLAIM_LIMIT})
+            WHERE ctid IN (SELECT ctid FROM readings_rollup_pending
+                            WHERE logged_at < now() - ${ROLLUP_SETTLE} LIMIT ${CLAIM_LIMIT})
            RETURNING patient_id, metric, bucket
          ),
          keys AS (SELECT DISTINCT patient_id, metric, bucket FROM claimed),

@@ -7,6 +7,26 @@
 /** The origin of every bucket (date_bin), as SQL. */
 export const ORIGIN = `TIMESTAMPTZ '2000-01-01 00:00:00+00'`;
 
+/*
+ * The invalidation log in PostgreSQL mode (docs/storage.md, "Rollups in PostgreSQL mode"): each
+ * entry says a minute of one stream must be recomputed, `logged_at` when an insert logged it.
+ *
+ * An insert does not log a minute the log has held for less than LOG_ONCE_WITHIN: at 10,000 devices
+ * that is one entry per stream and minute instead of one per message. A run claims only entries
+ * older than ROLLUP_SETTLE, so a minute still receiving readings is folded in about once rather than
+ * recomputed from all its raw rows by every run (every 10 s; at 10,000 readings/s that was more of
+ * the database's work than storing the readings). Queries read a minute with an entry from its raw
+ * rows, so one not yet folded in is never missing from an answer.
+ *
+ * Why skipping is safe: an insert that skips, deciding at clock time c, saw an entry logged at
+ * c − LOG_ONCE_WITHIN or later; a run claims that entry only once it is older than ROLLUP_SETTLE,
+ * so with a snapshot taken at c + (ROLLUP_SETTLE − LOG_ONCE_WITHIN) = c + 2 min at the earliest,
+ * while the insert commits right after its decision (the log's insert is its statement's last
+ * step). The run therefore recomputes the minute with the skipped readings in it.
+ */
+export const ROLLUP_SETTLE = `INTERVAL '3 minutes'`;
+export const LOG_ONCE_WITHIN = `INTERVAL '1 minute'`;
+
 // PostgreSQL mode, minute source: rollup rows for settled minutes, raw rows for minutes still
 // pending in the invalidation log. The pending set is small and computed once (hashed NOT IN).
 const PG_PENDING = `

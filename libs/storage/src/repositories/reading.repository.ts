@@ -3,7 +3,8 @@ import { DataSource } from 'typeorm';
 import type { Reading } from '@lantern/domain';
 import { STORAGE_MODE, type StorageMode } from '../storage-mode.js';
 import { ReadingPartitions, isMissingPartition } from '../maintenance/reading-partitions.js';
-import { ORIGIN } from './reading-rollup.sql.js';
+import { float8Array, textArray, timestamptzArray, uuidArray } from './binary-arrays.js';
+import { LOG_ONCE_WITHIN, ORIGIN } from './reading-rollup.sql.js';
 
 /**
  * Stores readings, the same interface over both storage modes (ReadingHistoryRepository reads
@@ -45,13 +46,21 @@ export class ReadingRepository {
     }
   }
 
-  private async insertPartitioned(params: unknown[]): Promise<number> {
-    // The minutes touched by new rows go to the rollup invalidation log in the same statement.
+  private async insertPartitioned(params: Buffer[]): Promise<number> {
+    // The minutes touched by new rows go to the rollup invalidation log in the same statement; a
+    // minute logged within LOG_ONCE_WITHIN is not logged again (reading-rollup.sql.ts says why that is safe).
+    // The log's insert is the statement's last step: unread by the main query, it runs at the end.
     const rows: { n: number }[] = await this.dataSource.query(
       `WITH ins AS (${INSERT_SQL} RETURNING patient_id, metric, time),
+            touched AS (
+              SELECT DISTINCT patient_id, metric, date_bin(INTERVAL '1 minute', time, ${ORIGIN}) AS bucket FROM ins
+            ),
             pending AS (
               INSERT INTO readings_rollup_pending (patient_id, metric, bucket)
-              SELECT DISTINCT patient_id, metric, date_bin(INTERVAL '1 minute', time, ${ORIGIN}) FROM ins
+              SELECT t.patient_id, t.metric, t.bucket FROM touched t
+               WHERE NOT EXISTS (SELECT 1 FROM readings_rollup_pending p
+                                  WHERE p.patient_id = t.patient_id AND p.metric = t.metric AND p.bucket = t.bucket
+                                    AND p.logged_at >= clock_timestamp() - ${LOG_ONCE_WITHIN})
             )
        SELECT count(*)::int AS n FROM ins`,
       params,
@@ -65,22 +74,30 @@ const INSERT_SQL = `
   SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::uuid[], $5::float8[], $6::timestamptz[])
   ON CONFLICT (device_id, metric, time) DO NOTHING`;
 
-function toColumns(readings: readonly Reading[]): unknown[] {
+/** The six columns as binary array parameters (binary-arrays.ts: no per-reading strings on either side). */
+function toColumns(readings: readonly Reading[]): Buffer[] {
   const n = readings.length;
   const device = new Array<string>(n);
   const metric = new Array<string>(n);
-  const time = new Array<string>(n);
+  const time = new Array<number>(n);
   const patient = new Array<string>(n);
   const value = new Array<number>(n);
-  const received = new Array<string>(n);
+  const received = new Array<number>(n);
   for (let i = 0; i < n; i++) {
     const r = readings[i];
     device[i] = r.deviceId;
     metric[i] = r.metric;
-    time[i] = new Date(r.time).toISOString();
+    time[i] = r.time;
     patient[i] = r.patientId;
     value[i] = r.value;
-    received[i] = new Date(r.receivedAt).toISOString();
+    received[i] = r.receivedAt;
   }
-  return [device, metric, time, patient, value, received];
+  return [
+    uuidArray(device),
+    textArray(metric),
+    timestamptzArray(time),
+    uuidArray(patient),
+    float8Array(value),
+    timestamptzArray(received),
+  ];
 }
