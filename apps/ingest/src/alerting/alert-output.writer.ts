@@ -195,15 +195,18 @@ export class AlertOutputWriter {
 
   /**
    * Sets `deliverAt` on the messages created inside their patient's quiet window (one query, only
-   * when there are messages); whether one is low-priority enough to be held is the storing
-   * statement's decision (insertNotificationsSql).
+   * when there are `info` messages, the only ones that can be held); whether one is low-priority
+   * enough to be held is the storing statement's decision (insertNotificationsSql).
    */
   private async addQuietHours(notifications: NewNotification[]): Promise<void> {
-    if (notifications.length === 0) return;
-    const quiet = await this.settings.quietHoursOf(notifications.map((n) => n.patientId));
+    // Only an `info` message can be held (insertNotificationsSql): an alert that matters is not
+    // delayed by a round trip for quiet hours it cannot be subject to.
+    const holdable = notifications.filter((n) => n.severity === 'info');
+    if (holdable.length === 0) return;
+    const quiet = await this.settings.quietHoursOf(holdable.map((n) => n.patientId));
     if (quiet.size === 0) return;
     for (const [i, n] of notifications.entries()) {
-      const window = quiet.get(n.patientId);
+      const window = n.severity === 'info' ? quiet.get(n.patientId) : undefined;
       const end = window && quietHoursEnd(window, n.createdAt);
       if (end !== undefined) notifications[i] = { ...n, deliverAt: end };
     }

@@ -1,3 +1,5 @@
+import type { InboundMessage } from './inbound-message.js';
+
 /**
  * One QoS 1 message between its arrival and its acknowledgement. Each piece of work done for it
  * (a reading in a batch, its dead letters, its status update) holds it; when the last is released
@@ -9,6 +11,12 @@ export class PendingMessage {
   private completed = false;
   /** Set when its connection closed before it was acknowledged: the broker will redeliver it. */
   abandoned = false;
+  /**
+   * The message as the pipeline received it, kept so that an item the database refuses can be
+   * dead-lettered with its topic and payload (StorageRefusals). A field, not a WeakMap entry: one
+   * is made per message, and WeakMap insertion cost 3 % of the ingest's CPU (docs/performance.md).
+   */
+  inbound: InboundMessage | undefined = undefined;
 
   constructor(
     /** MQTT packet id; undefined for QoS 0 (nothing to acknowledge). */

@@ -17,8 +17,6 @@ const REFUSAL_LOG_EVERY_MS = 60_000;
  * Either way its message is acknowledged.
  */
 export class StorageRefusals {
-  // The message each PendingMessage stands for: an item the database refuses is dead-lettered with its topic and payload.
-  private readonly inboundOf = new WeakMap<PendingMessage, InboundMessage>();
   // Dead letters already escaped and stripped of their payload after a refusal: refused again, they are lost.
   private readonly escapedDeadLetters = new WeakSet<NewIngestRejection>();
   private readonly refusalLoggedAt = new Map<string, { at: number; suppressed: number }>();
@@ -32,7 +30,7 @@ export class StorageRefusals {
 
   /** Remembers which message `message.pending` stands for, to dead-letter it if its items are refused. */
   track(message: InboundMessage): void {
-    this.inboundOf.set(message.pending, message);
+    message.pending.inbound = message;
   }
 
   readingsRefused(refused: readonly BatchEntry<Reading>[], error: unknown): void {
@@ -98,7 +96,7 @@ export class StorageRefusals {
     this.metrics.storageRefused.inc({ writer });
     const cause = databaseErrorMessage(error);
     this.logRefusal(writer, `The database refused a ${what} of device ${safeText(deviceId)} (dead-lettered): ${cause}`);
-    const message = pending && this.inboundOf.get(pending);
+    const message = pending?.inbound;
     // Only items queued without a message (none in production) get here: nothing to dead-letter.
     if (!message) return;
     const reason = `the database refused the ${what}: ${cause}`;
