@@ -17,6 +17,7 @@ import { LoadProcess } from './load-process.js';
 import { login, measureAlertLatency } from './phases/alert-latency.phase.js';
 import { measureQueries } from './phases/query.phase.js';
 import { measureSustained } from './phases/sustained-ingest.phase.js';
+import { sampleCpu } from './infra/cpu-time.js';
 import { checkTargets, type BenchReport, type PhaseOutcome } from './report.js';
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../../..');
 const log = (line: string) => console.log(line);
@@ -111,6 +112,7 @@ async function main(): Promise<number> {
             ...steps,
             countRows: async (p) =>
               (await p.query<{ n: number }>('SELECT count(*)::int AS n FROM bench_reference_readings')).rows[0].n,
+            cpu: () => sampleCpu(pool, ref.pid, 'bench-reference'),
           });
         } finally {
           noteRss('simulator', load.process);
@@ -149,6 +151,9 @@ async function main(): Promise<number> {
       };
       const apiUrl = `http://127.0.0.1:${apiPort}`;
       const metrics = IngestMetrics.onPort(metricsPort);
+      // A profiled process writes its profile only when it exits by itself, which after an overload
+      // step can take longer than the usual grace (it stores its backlog first).
+      const stopGraceMs = opts.profile ? 180_000 : undefined;
       let ingest: BenchProcess | undefined;
       let api: BenchProcess | undefined;
       let load: LoadProcess | undefined;
@@ -193,6 +198,7 @@ async function main(): Promise<number> {
               ...steps,
               countRows: async (p) =>
                 (await p.query<{ n: number }>('SELECT count(*)::int AS n FROM readings')).rows[0].n,
+              cpu: () => sampleCpu(db!.pool, ingest!.pid, 'lantern-ingest'),
               ackLag: async () => {
                 const m = /^lantern_ingest_oldest_unacked_seconds ([\d.e+-]+)$/m.exec(await metrics.text());
                 return m ? Number(m[1]) : undefined;
@@ -230,7 +236,7 @@ async function main(): Promise<number> {
           noteRss('ingest', ingest);
           noteRss('simulator', load?.process);
           await load!.stop();
-          await ingest!.stop();
+          await ingest!.stop(stopGraceMs);
           await startIngest();
           load = await LoadProcess.start(root, work, loadDevices, broker!.devices, TOPIC_ROOT);
           running.push(load.process);
@@ -311,8 +317,8 @@ async function main(): Promise<number> {
             }),
           ));
       }
-      await api?.stop();
-      await ingest?.stop();
+      await api?.stop(stopGraceMs);
+      await ingest?.stop(stopGraceMs);
     }
 
     if (opts.phases.has('core')) {

@@ -223,12 +223,13 @@ export function renderMarkdown(report: BenchReport): string {
       );
     lines.push(`Sustained: **${outcome.result.sustainedReadingsPerSec} readings/s**.`, '');
     lines.push(
-      '| target readings/s | published/s | stored / published | drain s | max ack lag s | result |',
-      '|---|---|---|---|---|---|',
+      '| target readings/s | published/s | stored / published | drain s | max ack lag s | CPU µs/reading: process + database | result |',
+      '|---|---|---|---|---|---|---|',
     );
     for (const s of outcome.result.steps) {
+      const cpu = s.cpuMicrosPerReading;
       lines.push(
-        `| ${s.targetReadingsPerSec} | ${s.publishedReadingsPerSec} | ${s.stored} / ${s.published} | ${s.drainSec ?? '—'} | ${s.maxAckLagSec?.toFixed(2) ?? '—'} | ${s.passed ? 'ok' : `fail: ${s.why}`} |`,
+        `| ${s.targetReadingsPerSec} | ${s.publishedReadingsPerSec} | ${s.stored} / ${s.published} | ${s.drainSec ?? '—'} | ${s.maxAckLagSec?.toFixed(2) ?? '—'} | ${cpu?.process ?? '—'} + ${cpu?.database ?? '—'} | ${s.passed ? 'ok' : `fail: ${s.why}`} |`,
       );
     }
     return undefined;

@@ -8,7 +8,8 @@ export interface BenchProcess {
   readonly child: ChildProcess;
   readonly pid: number;
   output(): string;
-  stop(): Promise<void>;
+  /** SIGTERM, then SIGKILL after `graceMs` (a profiled process writes its profile only when it exits by itself). */
+  stop(graceMs?: number): Promise<void>;
 }
 
 /** Spawns a process whose stdout/stderr tail is kept (last 20 kB) for error messages. */
@@ -42,11 +43,11 @@ export function startProcess(
     child,
     pid: child.pid ?? -1,
     output: () => tail,
-    async stop() {
+    async stop(graceMs = 10_000) {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
       await exited;
       clearTimeout(timer);
     },

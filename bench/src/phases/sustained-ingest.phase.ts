@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { LoadProcess } from '../load-process.js';
+import { cpuBetween, type CpuSample } from '../infra/cpu-time.js';
 import { sleep } from '../infra/processes.js';
 
 export interface IngestStep {
@@ -14,6 +15,11 @@ export interface IngestStep {
   drainSec: number | null;
   /** Largest age of an unacknowledged message seen during the step (Lantern's own metric), seconds. */
   maxAckLagSec?: number;
+  /**
+   * CPU microseconds per stored reading from the step's start to the end of its drain: the
+   * pipeline's own process, and the PostgreSQL backends serving it (when the server is local).
+   */
+  cpuMicrosPerReading?: { process?: number; database?: number };
   passed: boolean;
   why?: string;
 }
@@ -30,6 +36,8 @@ export interface SustainedOptions {
   maxDrainSec: number;
   /** Rows of the table the pipeline writes. */
   countRows: (pool: pg.Pool) => Promise<number>;
+  /** Optional: a sample of the CPU time the pipeline (process and database backends) has used so far. */
+  cpu?: () => Promise<CpuSample>;
   /** Optional: the pipeline's current ack lag in seconds. */
   ackLag?: () => Promise<number | undefined>;
   /** Keep stepping past the listed rates until a step fails (off in --quick). */
@@ -59,6 +67,7 @@ export async function measureSustained(
       rates.push(rate + increment);
     const before = await options.countRows(pool);
     const ackedBefore = load.latest?.ackedReadings ?? 0;
+    const cpuBefore = await options.cpu?.();
     load.setRate(rate);
     const started = Date.now();
     let maxLag: number | undefined;
@@ -85,6 +94,9 @@ export async function measureSustained(
       }
       await sleep(250);
     }
+    const cpuUse = cpuBefore && options.cpu ? cpuBetween(cpuBefore, await options.cpu()) : {};
+    const perReading = (sec: number | undefined) =>
+      sec === undefined || stored === 0 ? undefined : Math.round((sec * 1e6) / stored);
     const publishedRate = published / stepSec;
     const lost = Math.max(0, published - stored);
     const reasons: string[] = [];
@@ -102,15 +114,25 @@ export async function measureSustained(
       lost,
       drainSec,
       maxAckLagSec: maxLag,
+      cpuMicrosPerReading: options.cpu
+        ? { process: perReading(cpuUse.processSec), database: perReading(cpuUse.databaseSec) }
+        : undefined,
       passed: reasons.length === 0,
       why: reasons.join('; ') || undefined,
     };
     steps.push(step);
     options.log(
-      `    ${rate} readings/s: published ${step.publishedReadingsPerSec}/s, stored ${stored}/${published}, drain ${drainSec ?? '—'} s${maxLag !== undefined ? `, max ack lag ${maxLag.toFixed(2)} s` : ''} → ${step.passed ? 'ok' : `FAIL (${step.why})`}`,
+      `    ${rate} readings/s: published ${step.publishedReadingsPerSec}/s, stored ${stored}/${published}, drain ${drainSec ?? '—'} s${maxLag !== undefined ? `, max ack lag ${maxLag.toFixed(2)} s` : ''}${cpuText(step)} → ${step.passed ? 'ok' : `FAIL (${step.why})`}`,
     );
     if (!step.passed) break;
     sustained = rate;
   }
   return { steps, sustainedReadingsPerSec: sustained };
+}
+
+/** ", CPU 12 + 20 µs/reading" (process + database) for the log line; empty when not measured. */
+function cpuText(step: IngestStep): string {
+  const cpu = step.cpuMicrosPerReading;
+  if (cpu?.process === undefined) return '';
+  return `, CPU ${cpu.process}${cpu.database === undefined ? '' : ` + ${cpu.database}`} µs/reading`;
 }
