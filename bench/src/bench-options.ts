@@ -9,6 +9,7 @@ const HELP = `npm run bench -- [flags]     (docs/benchmarks.md)
   --quick                 seconds-long smoke run (small devices, rates, durations, data)
   --phases LIST           reference,lantern,alert,rss,query,core (default: all)
   --devices N             simulated devices, each on its own MQTT connection (10000)
+  --readings-per-message N  readings in each telemetry message of the load (2)
   --rates LIST            readings/s steps (5000,10000,15000,20000,25000,30000,40000,50000)
   --step-sec S            seconds per step (60)
   --max-drain-sec S       bound on the time to store everything after a step (10)
@@ -28,6 +29,7 @@ const FLAGS = {
   quick: { type: 'boolean' },
   phases: { type: 'string', default: 'reference,lantern,alert,rss,query,core' },
   devices: { type: 'number' },
+  'readings-per-message': { type: 'number', default: 2 },
   rates: { type: 'string' },
   'step-sec': { type: 'number' },
   'max-drain-sec': { type: 'number' },
@@ -56,6 +58,7 @@ export function benchOptions(argv: readonly string[]) {
     quick,
     phases: new Set(flags.phases.split(',')),
     devices: flags.devices ?? (quick ? 40 : 10_000),
+    readingsPerMessage: flags['readings-per-message'],
     rates: (flags.rates ?? (quick ? '200,400' : '5000,10000,15000,20000,25000,30000,40000,50000'))
       .split(',')
       .map(Number),

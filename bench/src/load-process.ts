@@ -31,6 +31,7 @@ export class LoadProcess {
     /** Where the devices connect; `caFile`: the certificate they trust for an mqtts:// URL. */
     broker: { url: string; caFile?: string },
     topicRoot: string,
+    readingsPerMessage = 2,
   ): Promise<LoadProcess> {
     const entry = join(rootDir, 'dist/device-simulator/device-simulator/src/main.js');
     if (!existsSync(entry)) throw new Error(`${entry} is missing: build first (npm run build)`);
@@ -53,6 +54,8 @@ export class LoadProcess {
         topicRoot,
         '--connect-concurrency',
         '250',
+        '--readings-per-message',
+        String(readingsPerMessage),
         ...(broker.caFile !== undefined ? ['--ca', broker.caFile] : []),
       ],
       {},

@@ -105,7 +105,14 @@ async function main(): Promise<number> {
         );
         running.push(ref);
         await waitUntil('the reference pipeline to subscribe', () => Promise.resolve(ready), 20_000, ref);
-        const load = await LoadProcess.start(root, work, loadDevices, broker!.devices, TOPIC_ROOT);
+        const load = await LoadProcess.start(
+          root,
+          work,
+          loadDevices,
+          broker!.devices,
+          TOPIC_ROOT,
+          opts.readingsPerMessage,
+        );
         running.push(load.process);
         try {
           return await measureSustained(pool, load, {
@@ -182,7 +189,7 @@ async function main(): Promise<number> {
         running.push(api);
         await waitUntil('the api /health to answer 200', async () => (await fetch(`${apiUrl}/health`)).ok, 60_000, api);
         token = await login(apiUrl, adminEmail, adminPassword);
-        load = await LoadProcess.start(root, work, loadDevices, broker!.devices, TOPIC_ROOT);
+        load = await LoadProcess.start(root, work, loadDevices, broker!.devices, TOPIC_ROOT, opts.readingsPerMessage);
         running.push(load.process);
         return true;
       });
@@ -238,7 +245,7 @@ async function main(): Promise<number> {
           await load!.stop();
           await ingest!.stop(stopGraceMs);
           await startIngest();
-          load = await LoadProcess.start(root, work, loadDevices, broker!.devices, TOPIC_ROOT);
+          load = await LoadProcess.start(root, work, loadDevices, broker!.devices, TOPIC_ROOT, opts.readingsPerMessage);
           running.push(load.process);
           return true;
         });
