@@ -45,10 +45,14 @@ function writerWithFakes() {
     publish: (topic: string) => published.push(topic),
   } as unknown as IngestMqttConnection;
   const webhook = { delivery: () => undefined, nudge: () => undefined } as unknown as AlertWebhookService;
-  const metrics = { storageRefused: { inc: () => undefined } } as unknown as IngestMetrics;
+  const observed: number[] = [];
+  const metrics = {
+    storageRefused: { inc: () => undefined },
+    alertOutputSeconds: { observe: (seconds: number) => observed.push(seconds) },
+  } as unknown as IngestMetrics;
   const config = { mqttTopicRoot: 'lantern/v1' } as LanternConfig;
   const writer = new AlertOutputWriter(config, alerts, settings, webhook, connection, metrics);
-  return { writer, lookups, published };
+  return { writer, lookups, published, observed };
 }
 
 describe('AlertOutputWriter: the alert lane has no round trip it does not need', () => {
@@ -57,10 +61,13 @@ describe('AlertOutputWriter: the alert lane has no round trip it does not need',
     expect(output.transitions.map((t) => t.kind)).toEqual(['opened']);
     expect(output.notifications.length).toBeGreaterThan(0);
     expect(output.notifications.every((n) => n.severity !== 'info')).toBe(true);
-    const { writer, lookups, published } = writerWithFakes();
+    const { writer, lookups, published, observed } = writerWithFakes();
     writer.enqueue(output);
     await writer.drained();
     expect(lookups).toEqual([]);
+    // The alert lane's delay, from the evaluation (at T0) to the event handed to the broker.
+    expect(observed).toHaveLength(1);
+    expect(observed[0]).toBeCloseTo((Date.now() - T0) / 1000, 0);
     expect(published).toEqual([
       `lantern/v1/events/patients/${PATIENT}/alerts`,
       ...output.notifications.map(() => `lantern/v1/events/patients/${PATIENT}/notifications`),

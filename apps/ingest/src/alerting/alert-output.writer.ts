@@ -262,6 +262,8 @@ export class AlertOutputWriter {
         this.events.publish('alerts', t.alert.patientId, resources.get(t)!, (error) =>
           this.logger.warn(`Alert event not published: ${error.message}`),
         );
+        if (t.kind === 'opened' && t.alert.evaluatedAt !== null)
+          this.metrics.alertOutputSeconds.observe((Date.now() - t.alert.evaluatedAt) / 1000);
       }
       for (const n of output.notifications) {
         if (!notified.has(n.id)) continue;

@@ -147,6 +147,12 @@ export class IngestMetrics {
     buckets: [0.000001, 0.0000025, 0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.001, 0.01],
     registers: [this.registry],
   });
+  readonly alertOutputSeconds = new Histogram({
+    name: 'lantern_ingest_alert_output_seconds',
+    help: 'From the evaluation that opened an alert to its event handed to the broker, stored first (the alert lane inside the ingest)',
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
   readonly activeAlerts = new Gauge({
     name: 'lantern_ingest_active_alerts',
     help: 'Alerts not yet resolved, held by the streaming core, by priority and state (open: not acknowledged yet)',
