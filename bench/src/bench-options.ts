@@ -1,4 +1,5 @@
 import { parseHarnessArgs } from './infra/harness-args.js';
+import { parseScaling } from './phases/scaling.phase.js';
 
 /*
  * The command line of `npm run bench` (docs/benchmarks.md): its flags, its help and the settings they
@@ -7,7 +8,7 @@ import { parseHarnessArgs } from './infra/harness-args.js';
 
 const HELP = `npm run bench -- [flags]     (docs/benchmarks.md)
   --quick                 seconds-long smoke run (small devices, rates, durations, data)
-  --phases LIST           reference,lantern,alert,rss,query,core (default: all)
+  --phases LIST           reference,lantern,alert,rss,query,scaling,core (default: all)
   --devices N             simulated devices, each on its own MQTT connection (10000)
   --readings-per-message N  readings in each telemetry message of the load (2)
   --rates LIST            readings/s steps (5000,10000,15000,20000,25000,30000,40000,50000)
@@ -17,6 +18,8 @@ const HELP = `npm run bench -- [flags]     (docs/benchmarks.md)
   --alert-rate R          load during the alert phase (default: 50 % of Lantern's sustained rate)
   --query-patients N      (1000)  --query-days D (30)  --query-interval-sec S (300)  --query-samples N (200)
   --core-readings N       streaming-core micro-benchmark size (1000000)
+  --scaling LIST          load shapes of the scaling table, DEVICESxREADINGS_PER_MESSAGE
+                          (1000x2,10000x1,10000x2,10000x10,10000x100,50000x2); steps of at most 20 s
   --out-dir DIR           write benchmarks.md and latest.json there (default: docs/ and bench/reports/)
   --database-url URL      server to create the bench database on (DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres)
   --tls                   devices connect over TLS (mqtts, self-signed certificate) as in production; Lantern stays on plain loopback
@@ -27,7 +30,7 @@ const HELP = `npm run bench -- [flags]     (docs/benchmarks.md)
 /** Defaults that depend on --quick are applied in benchOptions. */
 const FLAGS = {
   quick: { type: 'boolean' },
-  phases: { type: 'string', default: 'reference,lantern,alert,rss,query,core' },
+  phases: { type: 'string', default: 'reference,lantern,alert,rss,query,scaling,core' },
   devices: { type: 'number' },
   'readings-per-message': { type: 'number', default: 2 },
   rates: { type: 'string' },
@@ -42,6 +45,7 @@ const FLAGS = {
   'query-interval-sec': { type: 'number', default: 300 },
   'query-samples': { type: 'number' },
   'core-readings': { type: 'number' },
+  scaling: { type: 'string' },
   'out-dir': { type: 'string' },
   'database-url': { type: 'string' },
   tls: { type: 'boolean' },
@@ -72,6 +76,9 @@ export function benchOptions(argv: readonly string[]) {
     queryIntervalSec: flags['query-interval-sec'],
     querySamples: flags['query-samples'] ?? (quick ? 5 : 200),
     coreReadings: flags['core-readings'] ?? (quick ? 20_000 : 1_000_000),
+    scaling: parseScaling(
+      flags.scaling ?? (quick ? '10x1,20x10' : '1000x2,10000x1,10000x2,10000x10,10000x100,50000x2'),
+    ),
     outDir: flags['out-dir'],
     databaseUrl: flags['database-url'] ?? (process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres'),
     keep: flags.keep,

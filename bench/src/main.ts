@@ -17,6 +17,7 @@ import { LoadProcess } from './load-process.js';
 import { login, measureAlertLatency } from './phases/alert-latency.phase.js';
 import { measureQueries } from './phases/query.phase.js';
 import { measureSustained } from './phases/sustained-ingest.phase.js';
+import { measureScaling } from './phases/scaling.phase.js';
 import { sampleCpu } from './infra/cpu-time.js';
 import { checkTargets, type BenchReport, type PhaseOutcome } from './report.js';
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../../..');
@@ -35,6 +36,7 @@ async function main(): Promise<number> {
   const phases: BenchReport['phases'] = {
     reference: notRun('not selected'),
     lantern: notRun('not selected'),
+    scaling: notRun('not selected'),
     alertLatency: notRun('not selected'),
     streamingCore: notRun('not selected'),
     rss: notRun('not selected'),
@@ -130,7 +132,7 @@ async function main(): Promise<number> {
       });
     }
 
-    const lanternWanted = ['lantern', 'alert', 'rss', 'query'].some((p) => opts.phases.has(p));
+    const lanternWanted = ['lantern', 'alert', 'rss', 'query', 'scaling'].some((p) => opts.phases.has(p));
     if (lanternWanted) {
       const ingestEntry = join(root, INGEST_ENTRY);
       const apiEntry = join(root, API_ENTRY);
@@ -197,22 +199,18 @@ async function main(): Promise<number> {
         outcome.status === 'failed'
           ? ({ status: 'failed', error: `Lantern did not start: ${outcome.error}` } as const)
           : undefined;
-      if (opts.phases.has('lantern')) {
+      const lanternSteps = {
+        ...steps,
+        countRows: async (p: typeof pool) =>
+          (await p.query<{ n: number }>('SELECT count(*)::int AS n FROM readings')).rows[0].n,
+        cpu: () => sampleCpu(db!.pool, ingest!.pid, 'lantern-ingest'),
+        ackLag: async () =>
+          Number(/^lantern_ingest_oldest_unacked_seconds ([\d.e+-]+)$/m.exec(await metrics.text())?.[1] ?? NaN),
+      };
+      if (opts.phases.has('lantern'))
         phases.lantern =
           down(started) ??
-          (await guard('Lantern sustained ingest', () =>
-            measureSustained(db!.pool, load!, {
-              ...steps,
-              countRows: async (p) =>
-                (await p.query<{ n: number }>('SELECT count(*)::int AS n FROM readings')).rows[0].n,
-              cpu: () => sampleCpu(db!.pool, ingest!.pid, 'lantern-ingest'),
-              ackLag: async () => {
-                const m = /^lantern_ingest_oldest_unacked_seconds ([\d.e+-]+)$/m.exec(await metrics.text());
-                return m ? Number(m[1]) : undefined;
-              },
-            }),
-          ));
-      }
+          (await guard('Lantern sustained ingest', () => measureSustained(db!.pool, load!, lanternSteps)));
       // The load of normal operation: 50 % of the sustained rate (or --alert-rate).
       const sustained = phases.lantern.status === 'ok' ? phases.lantern.result.sustainedReadingsPerSec : 0;
       const rate = opts.alertRate || Math.round(sustained / 2);
@@ -309,6 +307,18 @@ async function main(): Promise<number> {
           }));
       }
       await load?.stop();
+      if (opts.phases.has('scaling'))
+        phases.scaling =
+          down(started) ??
+          (await guard('scaling: devices × readings per message', () =>
+            measureScaling({
+              configs: opts.scaling,
+              seed: (n) => seedDevices(pool, n, 'pulse_oximeter', 'Scale'),
+              startLoad: (devices, k) => LoadProcess.start(root, work, devices, broker!.devices, TOPIC_ROOT, k),
+              sustained: (l) => measureSustained(pool, l, { ...lanternSteps, stepSec: Math.min(opts.stepSec, 20) }),
+              log,
+            }),
+          ));
       if (opts.phases.has('query')) {
         phases.query =
           down(started) ??

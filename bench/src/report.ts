@@ -2,6 +2,7 @@ import type { AlertLatencyResult } from './phases/alert-latency.phase.js';
 import type { QueryResult } from './phases/query.phase.js';
 import type { ProfileSummary } from './infra/cpu-profile.js';
 import type { SustainedResult } from './phases/sustained-ingest.phase.js';
+import { scalingSection, type ScalingRow } from './phases/scaling.phase.js';
 
 export type PhaseOutcome<T> =
   | { status: 'ok'; result: T; note?: string }
@@ -17,13 +18,9 @@ export interface BenchReport {
   phases: {
     reference: PhaseOutcome<SustainedResult>;
     lantern: PhaseOutcome<SustainedResult>;
+    scaling: PhaseOutcome<ScalingRow[]>;
     alertLatency: PhaseOutcome<AlertLatencyResult>;
-    streamingCore: PhaseOutcome<{
-      patients: number;
-      readings: number;
-      nsPerReading: number;
-      readingsPerSecond: number;
-    }>;
+    streamingCore: PhaseOutcome<CoreResult>;
     rss: PhaseOutcome<{
       devices: number;
       /** What load the steady peaks were taken under. */
@@ -39,6 +36,8 @@ export interface BenchReport {
   /** With --profile: each profiled process's top functions by self time. */
   profiles?: Record<string, ProfileSummary>;
 }
+
+type CoreResult = { patients: number; readings: number; nsPerReading: number; readingsPerSecond: number };
 
 export interface TargetCheck {
   name: string;
@@ -236,12 +235,18 @@ export function renderMarkdown(report: BenchReport): string {
   };
   lines.push('', '## Sustained ingest', '');
   lines.push(
-    `QoS 1, ${String(report.settings.readingsPerMessage ?? 2)} readings per message, ${String(report.settings.devices)} simulated devices each on its own MQTT connection${report.settings.tls === true ? ' over TLS (mqtts, `--tls`)' : ''} (the simulator's load mode, one process). ` +
+    `QoS 1, ${Number(report.settings.readingsPerMessage ?? 2)} readings per message, ${String(report.settings.devices)} simulated devices each on its own MQTT connection${report.settings.tls === true ? ' over TLS (mqtts, `--tls`)' : ''} (the simulator's load mode, one process). ` +
       `Each step runs ${String(report.settings.stepSec)} s at a target rate, then the load pauses; a step passes when every reading the broker acknowledged to the devices is in the database within ${String(report.settings.maxDrainSec)} s ` +
       '(no loss, bounded lag) and the simulator achieved ≥ 95 % of the target. The rate steps up until a step fails.',
   );
   ingestTable('Reference pipeline (bench/src/reference-pipeline.ts)', p.reference);
   ingestTable('Lantern (apps/ingest)', p.lantern);
+  lines.push(
+    '',
+    '### Scaling: devices × readings per message',
+    '',
+    ...scalingSection(p.scaling, report.settings.stepSec),
+  );
   lines.push('', '## Alert latency', '');
   if (p.alertLatency.status === 'ok') {
     const r = p.alertLatency.result;
@@ -370,11 +375,10 @@ function explainMisses(report: BenchReport): string[] {
         `Simulator memory: ${mib} MiB for ${p.rss.result.devices} mqtt.js clients is about ${Math.round((mib * 1024) / p.rss.result.devices)} KiB per connection; meeting 400 MB needs a lighter client for load mode (raw MQTT packets over one socket per device instead of a full mqtt.js client each).`,
       );
     }
-    if (t.name === 'Peak RSS broker' && p.rss.status === 'ok') {
+    if (t.name === 'Peak RSS broker' && p.rss.status === 'ok')
       out.push(
-        `Broker memory: Mosquitto is not restarted for the steady window (that would drop the sessions), so its steady peak (${p.rss.result.steadyPeakMiB.broker} MiB) is the size it kept from the run before${overloaded && failedStep ? `, where the overload step at ${failedStep.targetReadingsPerSec} readings/s left ${failedStep.lost} readings queued for the lagging ingest session` : ''}: docker/mosquitto.conf sets no queue caps (nothing is dropped), and Mosquitto keeps memory it grew. Not a Lantern process; an operator bounds it with max_queued_bytes at the price of dropping messages under overload.`,
+        `Broker memory: Mosquitto is not restarted for the steady window (that would drop the sessions), so its steady peak (${p.rss.result.steadyPeakMiB.broker} MiB) is the size it kept from the run before${overloaded && failedStep ? `, where the overload step at ${failedStep.targetReadingsPerSec} readings/s left ${failedStep.lost} readings queued for the lagging ingest session` : ''}: docker/mosquitto.conf sets no queue caps (nothing is dropped), and Mosquitto keeps memory it grew. A cap (max_queued_bytes) bounds it by dropping messages already acknowledged to devices: docs/ingest.md, "Broker memory", has what each choice costs.`,
       );
-    }
     if (t.name === 'Peak RSS ingest' && p.rss.status === 'ok') {
       out.push(
         `Ingest memory: ${p.rss.result.steadyPeakMiB.ingest} MiB under ${p.rss.result.window}, ${p.rss.result.wholeRunPeakMiB.ingest} MiB over the whole run${overloaded && failedStep ? `, whose overload step at ${failedStep.targetReadingsPerSec} readings/s left a backlog of unacknowledged messages (${failedStep.lost} readings still unstored ${String(report.settings.maxDrainSec)} s after it), bounded by INGEST_MAX_PENDING_MESSAGES` : ''}.`,

@@ -38,10 +38,26 @@ describe('bench --quick', () => {
       expect(sustained('lantern')).toBeGreaterThan(0);
       expect((report.phases.alertLatency.result as { samples: number }).samples).toBeGreaterThan(0);
       expect((report.phases.streamingCore.result as { nsPerReading: number }).nsPerReading).toBeGreaterThan(0);
+      // The scaling table: a row per load shape, each with a sustained rate and its CPU per reading.
+      const scaling = report.phases.scaling.result as unknown as {
+        devices: number;
+        readingsPerMessage: number;
+        sustainedReadingsPerSec?: number;
+        readingsPerCore?: number;
+      }[];
+      expect(scaling.map((r) => [r.devices, r.readingsPerMessage])).toEqual([
+        [10, 1],
+        [20, 10],
+      ]);
+      for (const row of scaling) {
+        expect(row.sustainedReadingsPerSec).toBeGreaterThan(0);
+        expect(row.readingsPerCore).toBeGreaterThan(0);
+      }
       expect(report.targets.every((t) => t.met !== null)).toBe(true);
       const markdown = readFileSync(join(out, 'benchmarks.md'), 'utf8');
       expect(markdown).toContain('Quick (smoke) run');
       expect(markdown).toContain('## Sustained ingest');
+      expect(markdown).toContain('### Scaling: devices × readings per message');
     } finally {
       rmSync(out, { recursive: true, force: true });
     }

@@ -2,14 +2,20 @@ import { describe, expect, it } from '@jest/globals';
 import { cpuBetween, processCpuSeconds } from './cpu-time.js';
 
 describe('pipeline CPU time from /proc', () => {
-  it('reads a live process and sees it grow with work; a gone process reads as undefined', () => {
+  it('reads a live process as node itself counts its CPU time; a gone process reads as undefined', () => {
     const before = processCpuSeconds(process.pid);
+    const usage = process.cpuUsage();
     expect(before).toBeGreaterThan(0);
-    const until = performance.now() + 200;
+    // Work until node has used 0.2 s of CPU, however busy the machine is (wall time would flake).
     let x = 0;
-    while (performance.now() < until) x += Math.sqrt(x + 1);
+    const cpuSec = () => {
+      const u = process.cpuUsage(usage);
+      return (u.user + u.system) / 1e6;
+    };
+    while (cpuSec() < 0.2) for (let i = 0; i < 1e5; i++) x += Math.sqrt(x + 1);
     expect(x).toBeGreaterThan(0);
-    expect(processCpuSeconds(process.pid)! - before!).toBeGreaterThanOrEqual(0.1);
+    // /proc counts in 10-ms ticks.
+    expect(Math.abs(processCpuSeconds(process.pid)! - before! - cpuSec())).toBeLessThanOrEqual(0.05);
     expect(processCpuSeconds(2 ** 22 + 1)).toBeUndefined();
   });
 

@@ -38,7 +38,7 @@ export interface SustainedOptions {
   countRows: (pool: pg.Pool) => Promise<number>;
   /** Optional: a sample of the CPU time the pipeline (process and database backends) has used so far. */
   cpu?: () => Promise<CpuSample>;
-  /** Optional: the pipeline's current ack lag in seconds. */
+  /** Optional: the pipeline's current ack lag in seconds (undefined or NaN: not known). */
   ackLag?: () => Promise<number | undefined>;
   /** Keep stepping past the listed rates until a step fails (off in --quick). */
   extend?: boolean;
@@ -74,7 +74,7 @@ export async function measureSustained(
     while (Date.now() - started < options.stepSec * 1000) {
       await sleep(Math.min(1000, options.stepSec * 1000));
       const lag = await options.ackLag?.().catch(() => undefined);
-      if (lag !== undefined) maxLag = Math.max(maxLag ?? 0, lag);
+      if (lag !== undefined && Number.isFinite(lag)) maxLag = Math.max(maxLag ?? 0, lag);
     }
     load.setRate(0);
     const stepSec = (Date.now() - started) / 1000;

@@ -1,0 +1,105 @@
+import type { SeededDevice } from '../infra/bench-database.js';
+import type { LoadProcess } from '../load-process.js';
+import type { SustainedResult } from './sustained-ingest.phase.js';
+
+/** One load shape of the scaling table: how many device connections, how many readings per message. */
+export interface ScalingConfig {
+  devices: number;
+  readingsPerMessage: number;
+}
+
+export interface ScalingRow extends ScalingConfig {
+  /** Highest step held (0 when none); undefined when the load could not be run at all (`error`). */
+  sustainedReadingsPerSec?: number;
+  /** Why the ladder stopped: the first failed step. */
+  firstFailure?: string;
+  /** At the sustained step: CPU µs per reading of the ingest and of its database backends. */
+  cpuMicrosPerReading?: { process?: number; database?: number };
+  /** 1 s over the ingest's and the database's CPU per reading: what one fully used core buys. */
+  readingsPerCore?: number;
+  error?: string;
+}
+
+/** Parses "1000x2,10000x10" (devices × readings per message). */
+export function parseScaling(list: string): ScalingConfig[] {
+  return list
+    .split(',')
+    .filter((item) => item.trim() !== '')
+    .map((item) => {
+      const m = /^\s*(\d+)\s*x\s*(\d+)\s*$/.exec(item);
+      if (!m) throw new Error(`--scaling: "${item}" is not DEVICESxREADINGS (e.g. 10000x2)`);
+      return { devices: Number(m[1]), readingsPerMessage: Number(m[2]) };
+    });
+}
+
+/**
+ * The scaling table (docs/performance.md, "Scaling"): for each load shape, the sustained-ingest
+ * ladder against the running ingest, with the CPU per reading at the highest step held. A shape
+ * that cannot run here (say, more connections than the process file limit allows) gets its error
+ * in its row, and the others still run.
+ */
+export async function measureScaling(options: {
+  configs: readonly ScalingConfig[];
+  /**
+   * Seeds n devices. Each shape gets its own: a new simulator starts every device's event clock at
+   * the same point, so devices reused from an earlier shape would send readings already stored.
+   */
+  seed: (n: number) => Promise<SeededDevice[]>;
+  startLoad: (devices: SeededDevice[], readingsPerMessage: number) => Promise<LoadProcess>;
+  sustained: (load: LoadProcess) => Promise<SustainedResult>;
+  log: (line: string) => void;
+}): Promise<ScalingRow[]> {
+  const rows: ScalingRow[] = [];
+  for (const config of options.configs) {
+    options.log(`  ${config.devices} devices, ${config.readingsPerMessage} readings per message`);
+    let load: LoadProcess | undefined;
+    try {
+      load = await options.startLoad(await options.seed(config.devices), config.readingsPerMessage);
+      const result = await options.sustained(load);
+      const held = result.steps.filter((s) => s.passed).at(-1);
+      const cpu = held?.cpuMicrosPerReading;
+      const perReading = (cpu?.process ?? 0) + (cpu?.database ?? 0);
+      rows.push({
+        ...config,
+        sustainedReadingsPerSec: result.sustainedReadingsPerSec,
+        firstFailure: result.steps.find((s) => !s.passed)?.why,
+        cpuMicrosPerReading: cpu,
+        readingsPerCore: perReading > 0 ? Math.round(1e6 / perReading) : undefined,
+      });
+    } catch (error) {
+      rows.push({ ...config, error: ((error as Error).message ?? String(error)).split('\n')[0] });
+    } finally {
+      await load?.stop().catch(() => undefined);
+    }
+  }
+  return rows;
+}
+
+/** The report's section for the scaling table (benchmarks.md). */
+export function scalingSection(
+  outcome:
+    | { status: 'ok'; result: readonly ScalingRow[] }
+    | { status: 'failed'; error: string }
+    | { status: 'skipped'; reason: string },
+  runStepSec: unknown,
+): string[] {
+  if (outcome.status === 'failed') return [`**Failed**: ${outcome.error.split('\n')[0]}`];
+  if (outcome.status === 'skipped') return [`Skipped: ${outcome.reason}`];
+  const rows = outcome.result;
+  const stepSec = Math.min(Number(runStepSec), 20);
+  const lines = [
+    `The sustained-ingest ladder (steps of ${stepSec} s) against the same ingest for each load shape; CPU per reading of the ingest and of its PostgreSQL backends at the highest step held, and what one fully used core buys at that cost (1 s over their sum; Mosquitto and the simulator not counted).`,
+    '',
+    '| devices (connections) | readings per message | sustained readings/s | CPU µs/reading: ingest + database | readings/s per core | stopped by |',
+    '|---|---|---|---|---|---|',
+  ];
+  for (const r of rows) {
+    const cpu = r.cpuMicrosPerReading;
+    lines.push(
+      r.error !== undefined
+        ? `| ${r.devices} | ${r.readingsPerMessage} | — | — | — | could not run: ${r.error.replaceAll('|', '/')} |`
+        : `| ${r.devices} | ${r.readingsPerMessage} | ${r.sustainedReadingsPerSec} | ${cpu?.process ?? '—'} + ${cpu?.database ?? '—'} | ${r.readingsPerCore ?? '—'} | ${r.firstFailure ?? 'the last step'} |`,
+    );
+  }
+  return lines;
+}
