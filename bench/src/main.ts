@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { benchOptions } from './bench-options.js';
 import { writeBenchReport } from './bench-report-writer.js';
 import { benchmarkEvaluation } from './evaluation.bench.js';
-import { createBenchDatabase, seedDevices, type BenchDatabase } from './infra/bench-database.js';
+import { createBenchDatabase, seedDevices, type BenchDatabase, type SeededDevice } from './infra/bench-database.js';
 import { startBroker, type BenchBroker } from './infra/broker.js';
 import { API_ENTRY, INGEST_ENTRY } from './infra/built-apps.js';
 import { runMain } from './infra/harness.js';
@@ -93,6 +93,12 @@ async function main(): Promise<number> {
     const pool = db.pool;
     const loadDevices = await seedDevices(pool, opts.devices, 'pulse_oximeter', 'Load');
     const probes = await seedDevices(pool, 5, 'wearable_patch', 'Probe');
+    // The simulator's load mode with these devices; pushed to `running`, so that Ctrl-C stops it too.
+    const startLoad = async (devices: SeededDevice[], readingsPerMessage = opts.readingsPerMessage) => {
+      const started = await LoadProcess.start(root, work, devices, broker!.devices, TOPIC_ROOT, readingsPerMessage);
+      running.push(started.process);
+      return started;
+    };
 
     if (opts.phases.has('reference')) {
       phases.reference = await guard('reference pipeline', async () => {
@@ -107,15 +113,7 @@ async function main(): Promise<number> {
         );
         running.push(ref);
         await waitUntil('the reference pipeline to subscribe', () => Promise.resolve(ready), 20_000, ref);
-        const load = await LoadProcess.start(
-          root,
-          work,
-          loadDevices,
-          broker!.devices,
-          TOPIC_ROOT,
-          opts.readingsPerMessage,
-        );
-        running.push(load.process);
+        const load = await startLoad(loadDevices);
         try {
           return await measureSustained(pool, load, {
             ...steps,
@@ -191,8 +189,7 @@ async function main(): Promise<number> {
         running.push(api);
         await waitUntil('the api /health to answer 200', async () => (await fetch(`${apiUrl}/health`)).ok, 60_000, api);
         token = await login(apiUrl, adminEmail, adminPassword);
-        load = await LoadProcess.start(root, work, loadDevices, broker!.devices, TOPIC_ROOT, opts.readingsPerMessage);
-        running.push(load.process);
+        load = await startLoad(loadDevices);
         return true;
       });
       const down = (outcome: PhaseOutcome<unknown>) =>
@@ -243,8 +240,7 @@ async function main(): Promise<number> {
           await load!.stop();
           await ingest!.stop(stopGraceMs);
           await startIngest();
-          load = await LoadProcess.start(root, work, loadDevices, broker!.devices, TOPIC_ROOT, opts.readingsPerMessage);
-          running.push(load.process);
+          load = await startLoad(loadDevices);
           return true;
         });
       }
@@ -314,7 +310,7 @@ async function main(): Promise<number> {
             measureScaling({
               configs: opts.scaling,
               seed: (n) => seedDevices(pool, n, 'pulse_oximeter', 'Scale'),
-              startLoad: (devices, k) => LoadProcess.start(root, work, devices, broker!.devices, TOPIC_ROOT, k),
+              startLoad,
               sustained: (l) => measureSustained(pool, l, { ...lanternSteps, stepSec: Math.min(opts.stepSec, 20) }),
               log,
             }),
