@@ -80,16 +80,14 @@ function payload(seq: number): string {
   });
 }
 
-async function ingestSession(url: string): Promise<mqtt.MqttClient> {
-  return mqtt.connectAsync(url, {
-    clientId: 'bench-broker-memory-ingest',
-    protocolVersion: 5,
-    clean: false,
-    // A session that never expires and takes up to 65,535 messages in flight, like the ingest's.
-    properties: { sessionExpiryInterval: 0xffffffff, receiveMaximum: 65535 },
-    reconnectPeriod: 0,
-  });
-}
+/** The ingest's session: one that never expires and takes up to 65,535 messages in flight, like the ingest's. */
+const INGEST_SESSION: mqtt.IClientOptions = {
+  clientId: 'bench-broker-memory-ingest',
+  protocolVersion: 5,
+  clean: false,
+  properties: { sessionExpiryInterval: 0xffffffff, receiveMaximum: 65535 },
+  reconnectPeriod: 0,
+};
 
 /** Each device publishes its share at QoS 1 with `window` in flight; a refused or closed connection ends its share. */
 async function publishBacklog(
@@ -153,7 +151,7 @@ async function measure(
   });
   const url = `mqtt://127.0.0.1:${port}`;
   try {
-    const ingest = await ingestSession(url);
+    const ingest = await mqtt.connectAsync(url, INGEST_SESSION);
     await ingest.subscribeAsync(FILTER, { qos: 1 });
     await ingest.endAsync();
     const { acknowledged, refused } = await publishBacklog(url, options);
@@ -163,13 +161,7 @@ async function measure(
     const started = Date.now();
     let last = Date.now();
     // Connected without waiting, so that the handler is in place before the first queued message.
-    const back = mqtt.connect(url, {
-      clientId: 'bench-broker-memory-ingest',
-      protocolVersion: 5,
-      clean: false,
-      properties: { sessionExpiryInterval: 0xffffffff, receiveMaximum: 65535 },
-      reconnectPeriod: 0,
-    });
+    const back = mqtt.connect(url, INGEST_SESSION);
     back.on('message', (_topic, body) => {
       delivered.add((JSON.parse(body.toString()) as { seq: number }).seq);
       last = Date.now();
