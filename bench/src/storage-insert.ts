@@ -45,7 +45,7 @@ async function copyBatch(client: pg.PoolClient, batch: Reading[]): Promise<void>
     WITH ins AS (
       INSERT INTO readings (device_id, metric, time, patient_id, value, received_at)
       SELECT device_id, metric, time, patient_id, value, received_at FROM readings_staging
-      ON CONFLICT (device_id, metric, time) DO NOTHING
+      ON CONFLICT DO NOTHING
       RETURNING patient_id, metric, time
     )
     INSERT INTO readings_rollup_pending (patient_id, metric, bucket)
@@ -56,7 +56,7 @@ async function copyBatch(client: pg.PoolClient, batch: Reading[]): Promise<void>
 const PLAIN_UNNEST = `
   INSERT INTO readings (device_id, metric, time, patient_id, value, received_at)
   SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::uuid[], $5::float8[], $6::timestamptz[])
-  ON CONFLICT (device_id, metric, time) DO NOTHING`;
+  ON CONFLICT DO NOTHING`;
 
 function columns(batch: Reading[]): unknown[] {
   return [

@@ -525,4 +525,28 @@ describe('FHIR R4 server', () => {
       expect(await as('inTeam', ids.clinicianA, '?_type=Encounter')).toBe(400);
     });
   });
+
+  // Last: it adds a device and readings the tests above count.
+  it('reads an Observation by id after an operator moved its device to another patient (device_patients)', async () => {
+    const device = await provision('pulse_oximeter');
+    const t = T0 + 400 * MINUTE;
+    const reading = (patientId: string, time: number): Reading => ({
+      deviceId: device,
+      patientId,
+      metric: 'heart_rate',
+      value: 64,
+      time,
+      receivedAt: time,
+    });
+    await api.app.get(ReadingRepository).insertBatch([reading(ids.patientP, t)]);
+    await api.db.query(`UPDATE devices SET patient_id = $2 WHERE id = $1`, [device, ids.patientQ]);
+    await api.app.get(ReadingRepository).insertBatch([reading(ids.patientQ, t + MINUTE)]);
+    const id = (time: number) => `hr-${device.replace(/-/g, '')}-${time.toString(36)}`;
+    const before = bodyOf<Observation>(await get('admin', `/fhir/R4/Observation/${id(t)}`).expect(200));
+    const after = bodyOf<Observation>(await get('admin', `/fhir/R4/Observation/${id(t + MINUTE)}`).expect(200));
+    expect([before.subject?.reference, after.subject?.reference]).toEqual([
+      `Patient/${ids.patientP}`,
+      `Patient/${ids.patientQ}`,
+    ]);
+  });
 });

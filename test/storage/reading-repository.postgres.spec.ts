@@ -11,6 +11,7 @@ import {
   partitionName,
   type BucketSize,
 } from '@lantern/storage';
+import { ReadingsOneIndex1766000002300 } from '../../libs/storage/src/migrations/1766000002300-readings-one-index.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import {
   ageRollupLog,
@@ -118,6 +119,39 @@ describe('ReadingRepository on PostgreSQL (daily partitions, application rollups
     const batch = series(p, 'heart_rate', from, from + 20_000 * 1000, 1000, (i) => 60 + (i % 40));
     expect(await readings.insertBatch(batch)).toBe(20_000);
     expect(await count(`SELECT count(*)::int AS n FROM readings WHERE patient_id = $1`, [p.patientId])).toBe(20_000);
+  });
+
+  it('keeps one index on readings, unique on (patient_id, metric, time, device_id) in every partition; the migration converts stored readings', async () => {
+    const indexes = async (q: { query: (sql: string) => Promise<unknown> }, table: string) =>
+      (
+        (await q.query(`SELECT indexdef FROM pg_indexes WHERE tablename = '${table}'`)) as {
+          indexdef: string;
+        }[]
+      )
+        .map((r) => r.indexdef.replace(/^.* USING btree /, ''))
+        .sort();
+    const p = newPatient();
+    const t = Date.UTC(2026, 10, 22, 10, 0, 0);
+    const day = partitionName(t);
+    await readings.insertBatch([{ ...p, metric: 'spo2', time: t, value: 97, receivedAt: t }]);
+    expect(await indexes(db.dataSource, 'readings')).toEqual(['(patient_id, metric, "time", device_id)']);
+    expect(await indexes(db.dataSource, day)).toEqual(['(patient_id, metric, "time", device_id)']);
+    const migration = new ReadingsOneIndex1766000002300();
+    const runner = db.dataSource.createQueryRunner();
+    try {
+      await runner.startTransaction();
+      await migration.down(runner);
+      expect(await indexes(runner, day)).toEqual(['(device_id, metric, "time")', '(patient_id, metric, "time")']);
+      await migration.up(runner);
+      expect(await indexes(runner, day)).toEqual(['(patient_id, metric, "time", device_id)']);
+      const [{ n }] = (await runner.query(`SELECT count(*)::int AS n FROM readings WHERE patient_id = $1`, [
+        p.patientId,
+      ])) as { n: number }[];
+      expect(n).toBe(1);
+    } finally {
+      await runner.rollbackTransaction();
+      await runner.release();
+    }
   });
 
   it('creates the partition of a back-filled day on demand', async () => {

@@ -14,6 +14,7 @@ import { NotificationThreads1766000001610 } from './migrations/1766000001610-not
 import { EscalationDeliveries1766000002000 } from './migrations/1766000002000-escalation-deliveries.js';
 import { PatientSettings1766000002100 } from './migrations/1766000002100-patient-settings.js';
 import { RollupLogTime1766000002200 } from './migrations/1766000002200-rollup-log-time.js';
+import { ReadingsOneIndex1766000002300 } from './migrations/1766000002300-readings-one-index.js';
 
 /** Every migration in order. An explicit list, not a glob: globs do not survive ESM and `nest build`. */
 export const MIGRATIONS = [
@@ -32,6 +33,7 @@ export const MIGRATIONS = [
   EscalationDeliveries1766000002000,
   PatientSettings1766000002100,
   RollupLogTime1766000002200,
+  ReadingsOneIndex1766000002300,
 ];
 
 export interface DataSourceOptions {

@@ -185,8 +185,10 @@ export class FhirRepository {
   async findObservation(kind: ObservationKind, deviceId: string, time: number): Promise<ObservationSource | undefined> {
     const metrics = BP_KINDS.includes(kind) ? BP_METRICS : OBSERVATION_KINDS[kind].metrics;
     const rows: { patient_id: string; metric: string; value: number }[] = await this.db.query(
+      // The patient leads PostgreSQL's index on readings: each patient the device has belonged to.
       `SELECT patient_id::text AS patient_id, metric, value FROM readings
-        WHERE device_id = $1 AND time = $2 AND metric = ANY($3::text[])`,
+        WHERE patient_id IN (SELECT patient_id FROM device_patients WHERE device_id = $1)
+          AND device_id = $1 AND time = $2 AND metric = ANY($3::text[])`,
       [deviceId, new Date(time), metrics],
     );
     if (rows.length === 0) return undefined;

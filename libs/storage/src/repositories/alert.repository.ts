@@ -23,6 +23,8 @@ const ts = (n: number | null): Date | null => (n === null ? null : new Date(n));
 
 /** One device and metric whose recent readings the streaming core reads back on start. */
 export interface RecentReadingsQuery {
+  /** The device's patient: PostgreSQL's index on readings leads with it (migration 1766000002300). */
+  readonly patientId: string;
   readonly deviceId: string;
   readonly metric: MetricKey;
   /** Event time read back behind the stream's newest reading, ms. */
@@ -70,7 +72,7 @@ export class AlertRepository {
   /**
    * The recent readings of many streams in one statement: per stream, its newest reading at or
    * after `horizon` − span, and the readings up to `spanMs` behind it (at most `maxPerStream`, the
-   * newest). Two index probes per stream and daily partition, on the primary key (device_id, metric, time).
+   * newest). Two index probes per stream and daily partition, on the unique key (with the patient on PostgreSQL).
    */
   async recentReadings(
     streams: readonly RecentReadingsQuery[],
@@ -80,15 +82,15 @@ export class AlertRepository {
     if (streams.length === 0) return [];
     const rows: { n: string; t: number; value: number }[] = await managerOf(this.db).query(
       `SELECT q.n::int4 AS n, (extract(epoch FROM r.time) * 1000)::float8 AS t, r.value
-         FROM unnest($1::uuid[], $2::text[], $3::float8[]) WITH ORDINALITY AS q(device_id, metric, span_ms, n)
+         FROM unnest($1::uuid[], $2::text[], $3::float8[], $6::uuid[]) WITH ORDINALITY AS q(device_id, metric, span_ms, patient_id, n)
         CROSS JOIN LATERAL (
               SELECT time AS newest FROM readings
-               WHERE device_id = q.device_id AND metric = q.metric
+               WHERE patient_id = q.patient_id AND metric = q.metric AND device_id = q.device_id
                  AND time >= $4::timestamptz - make_interval(secs => q.span_ms / 1000)
                ORDER BY time DESC LIMIT 1) l
         CROSS JOIN LATERAL (
               SELECT time, value FROM readings
-               WHERE device_id = q.device_id AND metric = q.metric
+               WHERE patient_id = q.patient_id AND metric = q.metric AND device_id = q.device_id
                  AND time >= l.newest - make_interval(secs => q.span_ms / 1000) AND time <= l.newest
                ORDER BY time DESC LIMIT $5) r`,
       [
@@ -97,6 +99,7 @@ export class AlertRepository {
         streams.map((s) => s.spanMs),
         new Date(horizon),
         maxPerStream,
+        streams.map((s) => s.patientId),
       ],
     );
     const found: RecentReadings[] = streams.map((s) => ({

@@ -22,7 +22,10 @@ export class ReadingRepository {
 
   /**
    * Stores a batch idempotently on (device_id, metric, time): a reading already stored — or repeated
-   * within the batch — is skipped, so the first value wins. Returns how many rows were new.
+   * within the batch — is skipped, so the first value wins. Returns how many rows were new. The
+   * unique key is that one on TimescaleDB and (patient_id, metric, time, device_id) on PostgreSQL
+   * (migration 1766000002300), the same unless an operator moves the device to another patient
+   * (docs/storage.md); hence no conflict target.
    */
   async insertBatch(readings: readonly Reading[]): Promise<number> {
     if (readings.length === 0) return 0;
@@ -72,7 +75,7 @@ export class ReadingRepository {
 const INSERT_SQL = `
   INSERT INTO readings (device_id, metric, time, patient_id, value, received_at)
   SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::uuid[], $5::float8[], $6::timestamptz[])
-  ON CONFLICT (device_id, metric, time) DO NOTHING`;
+  ON CONFLICT DO NOTHING`;
 
 /** The six columns as binary array parameters (binary-arrays.ts: no per-reading strings on either side). */
 function toColumns(readings: readonly Reading[]): Buffer[] {
