@@ -6,20 +6,30 @@ import { DeviceStatusRepository, type DeviceSeen, type IngestDevice } from '@lan
 import { IngestMqttConnection } from '../consumer/ingest-mqtt.connection.js';
 import { DeviceRegistryService } from './device-registry.service.js';
 
-/** How often last_seen_at is written: one UPDATE for all devices heard from since, not one per message. */
+/** How often last_seen_at is written: one UPDATE for all devices due, not one per message. */
 const LAST_SEEN_FLUSH_MS = 2000;
+/**
+ * A device's last_seen_at is written again only once it has moved this far (or its online flag
+ * changed): a 1 Hz device is written every 10 s instead of every flush, five times fewer row
+ * versions for the database to write, log and vacuum at 10,000 devices (docs/ingest.md).
+ */
+export const LAST_SEEN_RESOLUTION_MS = 10_000;
 
 /**
  * Online/battery/last-seen of devices as the ingest hears them: keeps the registry's view current,
  * publishes a `devices` patient event when online or battery changes, and folds last-seen times
- * into a periodic batched write (last_seen_at is informational: at most a flush interval is lost
- * on a crash, and the next message restores it).
+ * into a periodic batched write. last_seen_at is informational and restores the streaming core's
+ * "last heard" after a restart: after a crash it lags by at most LAST_SEEN_RESOLUTION_MS plus a
+ * flush interval (the next message restores it); a graceful stop writes every device exactly.
  */
 @Injectable()
 export class DevicePresenceService implements OnApplicationShutdown {
   private readonly logger = new Logger('DevicePresence');
   private readonly events: PatientEventPublisher;
+  /** The newest last-seen of each device heard from since its last write. */
   private dirty = new Map<string, DeviceSeen>();
+  /** The last_seen_at last written per device. */
+  private readonly written = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private flushing = false;
 
@@ -39,7 +49,7 @@ export class DevicePresenceService implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    await this.flush();
+    await this.flush(true);
   }
 
   /** A telemetry message arrived from the device: it is online and was seen now. */
@@ -80,14 +90,28 @@ export class DevicePresenceService implements OnApplicationShutdown {
     if (changed) this.publish(updated);
   }
 
-  /** Writes pending last-seen times; on failure they are kept for the next flush. */
-  async flush(): Promise<void> {
+  /**
+   * Writes the last-seen times that are due — an online flag to store, or moved by
+   * LAST_SEEN_RESOLUTION_MS since written — or with `all` every pending one; on failure they are
+   * kept for the next flush.
+   */
+  async flush(all = false): Promise<void> {
     if (this.flushing || this.dirty.size === 0) return;
+    const batch = new Map<string, DeviceSeen>();
+    for (const [id, seen] of this.dirty)
+      if (
+        all ||
+        seen.online !== undefined ||
+        seen.lastSeenAt - (this.written.get(id) ?? -Infinity) >= LAST_SEEN_RESOLUTION_MS
+      ) {
+        batch.set(id, seen);
+        this.dirty.delete(id);
+      }
+    if (batch.size === 0) return;
     this.flushing = true;
-    const batch = this.dirty;
-    this.dirty = new Map();
     try {
       await this.repository.touchLastSeen([...batch.values()]);
+      for (const [id, seen] of batch) this.written.set(id, seen.lastSeenAt);
     } catch (error) {
       for (const [id, seen] of batch) if (!this.dirty.has(id)) this.dirty.set(id, seen);
       this.logger.warn(`last_seen_at update failed (kept for the next flush): ${(error as Error).message}`);

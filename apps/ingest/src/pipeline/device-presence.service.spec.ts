@@ -1,0 +1,61 @@
+import { describe, expect, it } from '@jest/globals';
+import type { LanternConfig } from '@lantern/config';
+import type { DeviceSeen, DeviceStatusRepository, IngestDevice } from '@lantern/storage';
+import type { IngestMqttConnection } from '../consumer/ingest-mqtt.connection.js';
+import { DevicePresenceService, LAST_SEEN_RESOLUTION_MS } from './device-presence.service.js';
+import type { DeviceRegistryService } from './device-registry.service.js';
+
+function presence() {
+  const writes: DeviceSeen[][] = [];
+  const repository = { touchLastSeen: (seen: readonly DeviceSeen[]) => (writes.push([...seen]), Promise.resolve()) };
+  const registry = { update: () => undefined };
+  const connection = { publish: () => undefined };
+  const service = new DevicePresenceService(
+    { mqttTopicRoot: 'lantern' } as LanternConfig,
+    registry as unknown as DeviceRegistryService,
+    repository as unknown as DeviceStatusRepository,
+    connection as unknown as IngestMqttConnection,
+  );
+  return { service, writes };
+}
+
+const device = (id: string, online = true): IngestDevice => ({
+  id,
+  patientId: 'p',
+  type: 'pulse_oximeter',
+  decommissioned: false,
+  online,
+});
+
+describe('DevicePresenceService: last_seen_at writes', () => {
+  it('writes a device again only once its last-seen moved by LAST_SEEN_RESOLUTION_MS, and everything on a final flush', async () => {
+    const { service, writes } = presence();
+    const t = 1_000_000;
+    service.heardFrom(device('a'), t);
+    await service.flush();
+    service.heardFrom(device('a'), t + 1000);
+    await service.flush();
+    service.heardFrom(device('a'), t + LAST_SEEN_RESOLUTION_MS);
+    await service.flush();
+    service.heardFrom(device('a'), t + LAST_SEEN_RESOLUTION_MS + 500);
+    await service.flush(true);
+    expect(writes.map((w) => w.map((s) => s.lastSeenAt - t))).toEqual([
+      [0],
+      [LAST_SEEN_RESOLUTION_MS],
+      [LAST_SEEN_RESOLUTION_MS + 500],
+    ]);
+  });
+
+  it('writes an online flag at the next flush, however recent the last write', async () => {
+    const { service, writes } = presence();
+    const t = 1_000_000;
+    service.heardFrom(device('b'), t);
+    await service.flush();
+    service.heardFrom(device('b', false), t + 100);
+    await service.flush();
+    expect(writes).toEqual([
+      [{ deviceId: 'b', lastSeenAt: t }],
+      [{ deviceId: 'b', lastSeenAt: t + 100, online: true }],
+    ]);
+  });
+});
