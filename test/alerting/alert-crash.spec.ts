@@ -155,8 +155,13 @@ describe('alerts after a kill -9 of the ingest: at least once, notified once', (
   it('an alert stored and resolved before the readings were: redelivered, neither re-opened nor re-notified', async () => {
     const cuff: SeededDevice = await rig.data.patientWithDevice('bp_monitor');
     const first = await start();
-    const readings = await lockTable('readings');
     const t = Date.now() - 30 * MIN;
+    // Shortly after midnight UTC, t falls on yesterday, whose partition the ingest would create
+    // behind the lock below, and the test's own reads would queue behind that DDL.
+    await db.dataSource.query(`SELECT lantern_ensure_reading_partition($1::date)`, [
+      new Date(t).toISOString().slice(0, 10),
+    ]);
+    const readings = await lockTable('readings');
     await publish(cuff.id, 'systolic_bp', 85, t);
     await publish(cuff.id, 'systolic_bp', 120, t + 10 * MIN);
     await waitFor(
