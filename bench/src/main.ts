@@ -17,7 +17,7 @@ import { LoadProcess } from './load-process.js';
 import { login, measureAlertLatency } from './phases/alert-latency.phase.js';
 import { measureQueries } from './phases/query.phase.js';
 import { measureSustained } from './phases/sustained-ingest.phase.js';
-import { measureScaling } from './phases/scaling.phase.js';
+import { measureScaling, SCALING_MAX_STEP_SEC } from './phases/scaling.phase.js';
 import { sampleCpu } from './infra/cpu-time.js';
 import { checkTargets, type BenchReport, type PhaseOutcome } from './report.js';
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../../..');
@@ -311,7 +311,8 @@ async function main(): Promise<number> {
               configs: opts.scaling,
               seed: (n) => seedDevices(pool, n, 'pulse_oximeter', 'Scale'),
               startLoad,
-              sustained: (l) => measureSustained(pool, l, { ...lanternSteps, stepSec: Math.min(opts.stepSec, 20) }),
+              sustained: (l) =>
+                measureSustained(pool, l, { ...lanternSteps, stepSec: Math.min(opts.stepSec, SCALING_MAX_STEP_SEC) }),
               log,
             }),
           ));

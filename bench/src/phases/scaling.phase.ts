@@ -1,6 +1,10 @@
 import type { SeededDevice } from '../infra/bench-database.js';
 import type { LoadProcess } from '../load-process.js';
+import type { PhaseOutcome } from '../report.js';
 import type { SustainedResult } from './sustained-ingest.phase.js';
+
+/** Each shape's ladder steps last at most this long (the run's --step-sec when shorter). */
+export const SCALING_MAX_STEP_SEC = 20;
 
 /** One load shape of the scaling table: how many device connections, how many readings per message. */
 export interface ScalingConfig {
@@ -76,17 +80,11 @@ export async function measureScaling(options: {
 }
 
 /** The report's section for the scaling table (benchmarks.md). */
-export function scalingSection(
-  outcome:
-    | { status: 'ok'; result: readonly ScalingRow[] }
-    | { status: 'failed'; error: string }
-    | { status: 'skipped'; reason: string },
-  runStepSec: unknown,
-): string[] {
+export function scalingSection(outcome: PhaseOutcome<readonly ScalingRow[]>, runStepSec: unknown): string[] {
   if (outcome.status === 'failed') return [`**Failed**: ${outcome.error.split('\n')[0]}`];
   if (outcome.status === 'skipped') return [`Skipped: ${outcome.reason}`];
   const rows = outcome.result;
-  const stepSec = Math.min(Number(runStepSec), 20);
+  const stepSec = Math.min(Number(runStepSec), SCALING_MAX_STEP_SEC);
   const lines = [
     `The sustained-ingest ladder (steps of ${stepSec} s) against the same ingest for each load shape; CPU per reading of the ingest and of its PostgreSQL backends at the highest step held, and what one fully used core buys at that cost (1 s over their sum; Mosquitto and the simulator not counted).`,
     '',

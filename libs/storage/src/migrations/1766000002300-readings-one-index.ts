@@ -1,4 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { detectStorageMode } from '../storage-mode.js';
 
 /**
  * PostgreSQL mode: one index on `readings` instead of two. The primary key (device_id, metric, time)
@@ -41,7 +42,7 @@ export class ReadingsOneIndex1766000002300 implements MigrationInterface {
     await q.query(`
       CREATE TRIGGER devices_patient_history AFTER INSERT OR UPDATE OF patient_id ON devices
         FOR EACH ROW EXECUTE FUNCTION device_patients_record()`);
-    if (!(await partitioned(q))) return;
+    if ((await detectStorageMode(q)) !== 'postgres') return;
     await q.query(
       `CREATE UNIQUE INDEX readings_patient_metric_time_device_key ON readings (patient_id, metric, time, device_id)`,
     );
@@ -50,7 +51,7 @@ export class ReadingsOneIndex1766000002300 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
-    if (await partitioned(q)) {
+    if ((await detectStorageMode(q)) === 'postgres') {
       await q.query(`ALTER TABLE readings ADD PRIMARY KEY (device_id, metric, time)`);
       await q.query(`CREATE INDEX readings_patient_metric_time_idx ON readings (patient_id, metric, time)`);
       await q.query(`DROP INDEX readings_patient_metric_time_device_key`);
@@ -59,12 +60,4 @@ export class ReadingsOneIndex1766000002300 implements MigrationInterface {
     await q.query(`DROP FUNCTION device_patients_record()`);
     await q.query(`DROP TABLE device_patients`);
   }
-}
-
-/** True in PostgreSQL mode, where `readings` is a table partitioned by day (a hypertable otherwise). */
-async function partitioned(q: QueryRunner): Promise<boolean> {
-  const rows = (await q.query(
-    `SELECT EXISTS (SELECT 1 FROM pg_partitioned_table WHERE partrelid = 'readings'::regclass) AS yes`,
-  )) as { yes: boolean }[];
-  return rows[0].yes;
 }
