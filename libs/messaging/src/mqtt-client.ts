@@ -19,6 +19,32 @@ export interface ServiceMqttClientOptions {
 
 export type MqttMessageHandler = (topic: string, payload: Buffer) => void;
 
+/**
+ * Counts every packet read from the broker as a sign that it is alive.
+ *
+ * mqtt.js (5.x) resets its keepalive only when the broker answers one of our own packets (an ack or
+ * a PINGRESP). A connection that mostly receives PUBLISHes — the ingest's — therefore sends a PINGREQ
+ * after one keepalive and drops the connection ("Keepalive timeout") half a keepalive later if the
+ * PINGRESP has not been read by then. The broker queues that PINGRESP behind every message it has
+ * already sent us, so whenever we read behind a backlog that takes longer than that to drain (an
+ * overload, a restart with messages waiting), mqtt.js dropped a healthy connection in the middle of
+ * the backlog: reconnect, resubscribe, redelivery of what was unacknowledged, and patient events
+ * published meanwhile held back (seen in the bench after its overload step, docs/performance.md).
+ *
+ * Any packet read proves the broker alive, so the ping is rescheduled on each one, at most four times
+ * per keepalive interval. A broker that sends nothing is still pinged and, when silent, dropped.
+ */
+export function keepAliveWhileReceiving(client: MqttClient): void {
+  const everyMs = ((client.options.keepalive ?? 60) * 1000) / 4;
+  let last = 0;
+  client.on('packetreceive', () => {
+    const now = Date.now();
+    if (now - last < everyMs) return;
+    last = now;
+    client.reschedulePing();
+  });
+}
+
 /** The broker Lantern's roles talk to: MQTT_URL, or (without it) the supervisor's embedded broker on this machine. */
 export function brokerUrl(config: LanternConfig): string {
   return config.mqttUrl ?? `mqtt://127.0.0.1:${config.embeddedMqttPort}`;
@@ -71,6 +97,7 @@ export class ServiceMqttClient {
       ...(options.ca && { ca: options.ca }),
     });
     client.on('error', onError);
+    keepAliveWhileReceiving(client);
     return new ServiceMqttClient(client);
   }
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
-import { brokerTrust, topicsFor, type BrokerPublisher } from '@lantern/messaging';
+import { brokerTrust, keepAliveWhileReceiving, topicsFor, type BrokerPublisher } from '@lantern/messaging';
 import { IngestMetrics } from '../metrics/ingest-metrics.js';
 import { detectBrokerProtocol } from './broker-protocol.js';
 import { ControlTopics } from './control-topics.js';
@@ -168,6 +168,8 @@ export class IngestMqttConnection implements BrokerPublisher {
     };
     const client = mqtt.connect(url, options);
     this.client = client;
+    // Read behind a backlog, the broker's PINGRESP comes late: without this, mqtt.js dropped the connection.
+    keepAliveWhileReceiving(client);
     this.inflight.attach(
       interceptPubacks(client, {
         mode: this.mode,
