@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { withHeapLimit } from '@lantern/config';
 import { benchOptions } from './bench-options.js';
 import { writeBenchReport } from './bench-report-writer.js';
 import { benchmarkEvaluation } from './evaluation.bench.js';
@@ -155,6 +156,8 @@ async function main(): Promise<number> {
         ACCESS_TOKEN_TTL: '12h',
         LOG_LEVEL: 'warn',
         DATA_DIR: join(work, 'data'),
+        // The ingest and the api run as `npm start` runs them (libs/config/src/heap-limit.ts).
+        NODE_OPTIONS: withHeapLimit(process.env.NODE_OPTIONS),
       };
       const apiUrl = `http://127.0.0.1:${apiPort}`;
       const metrics = IngestMetrics.onPort(metricsPort);

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { generateDeviceSecret, hashDeviceSecret } from '@lantern/auth';
+import { HEAP_LIMIT_MB } from '@lantern/config';
 import pg from 'pg';
 import { findFreePort, isPortFree } from '@lantern/embedded';
 import { topicsFor } from '@lantern/messaging';
@@ -119,6 +120,11 @@ describe('lantern supervisor (npm start)', () => {
     expect(run.stdout).toMatch(/\[(api|ingest)\] /);
     const pids = childPids(run.stdout);
     expect(pids).toHaveLength(2);
+    // Both roles run with Lantern's heap limit (libs/config/src/heap-limit.ts).
+    for (const pid of pids) {
+      const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      expect(environ.find((v) => v.startsWith('NODE_OPTIONS='))).toContain(`--max-old-space-size=${HEAP_LIMIT_MB}`);
+    }
     expect(await isPortFree(Number(env.EMBEDDED_MQTT_PORT))).toBe(false);
     // JWT_SECRET unset: generated once into DATA_DIR, owner-only.
     expect(statSync(join(dataDir, 'jwt-secret')).mode & 0o777).toBe(0o600);

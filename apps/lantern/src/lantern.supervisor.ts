@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { resolveJwtSecret } from '@lantern/auth';
-import type { LanternConfig } from '@lantern/config';
+import { withHeapLimit, type LanternConfig } from '@lantern/config';
 import {
   AedesPostgresPersistence,
   ensureEmbeddedAppLogin,
@@ -156,6 +156,8 @@ export class LanternSupervisor {
       JWT_SECRET: resolveJwtSecret({ jwtSecret: config.jwtSecret, dataDir }),
       DATA_DIR: dataDir,
       ...(mqttPassword !== undefined && { MQTT_PASSWORD: mqttPassword }),
+      // Bounds how far V8 lets each role's heap grow between full collections (libs/config/src/heap-limit.ts).
+      NODE_OPTIONS: withHeapLimit(process.env.NODE_OPTIONS),
       // The children's output is piped through here: no colour codes unless ours is a terminal.
       ...(!process.stdout.isTTY && process.env.NO_COLOR === undefined && { NO_COLOR: '1' }),
     };

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { withHeapLimit } from '@lantern/config';
 import { topicsFor } from '@lantern/messaging/contract';
 import mqtt, { type MqttClient } from 'mqtt';
 import { benchDatabaseServer, createBenchDatabase, seedDevices, type SeededDevice } from '../infra/bench-database.js';
@@ -119,6 +120,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       PORT: String(apiPort),
       HOST: '127.0.0.1',
       DATA_DIR: join(scope.work, 'data'),
+      // The ingest and the api run as `npm start` runs them (libs/config/src/heap-limit.ts).
+      NODE_OPTIONS: withHeapLimit(process.env.NODE_OPTIONS),
       NO_COLOR: '1',
     };
     lantern = new ChaosLantern(
