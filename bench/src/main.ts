@@ -15,7 +15,7 @@ import { describeMachine, toolVersion } from './infra/machine.js';
 import { cpuProfileArgs, summarizeProfileDir, type ProfileSummary } from './infra/cpu-profile.js';
 import { freePort, peakRss, resetPeakRss, startProcess, waitUntil, type BenchProcess } from './infra/processes.js';
 import { LoadProcess } from './load-process.js';
-import { login, measureAlertLatency } from './phases/alert-latency.phase.js';
+import { login, measureAlertLatency, untilCaughtUp } from './phases/alert-latency.phase.js';
 import { measureQueries } from './phases/query.phase.js';
 import { measureSustained } from './phases/sustained-ingest.phase.js';
 import { measureScaling, SCALING_MAX_STEP_SEC } from './phases/scaling.phase.js';
@@ -260,7 +260,11 @@ async function main(): Promise<number> {
             : await guard(`alert latency at ${rate} readings/s`, async () => {
                 load!.setRate(rate);
                 try {
-                  return await measureAlertLatency({
+                  const caughtUpAfterSec = Math.round(await untilCaughtUp(metricsText));
+                  log(
+                    `    the ingest kept up with the load after ${caughtUpAfterSec} s (its canary back through the broker)`,
+                  );
+                  const result = await measureAlertLatency({
                     apiUrl,
                     token,
                     // The probes are devices: over TLS with --tls, like the load.
@@ -273,6 +277,7 @@ async function main(): Promise<number> {
                     loadReadingsPerSec: rate,
                     log,
                   });
+                  return { ...result, caughtUpAfterSec };
                 } finally {
                   load!.setRate(0);
                 }
