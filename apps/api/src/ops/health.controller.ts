@@ -41,6 +41,14 @@ export class IngestInstanceHealthDto implements IngestInstanceReport {
   @ApiProperty({ type: Number, nullable: true, description: 'Since its canary last came back through the broker, ms' })
   canaryAgeMs!: number | null;
 
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    description:
+      'How long its last canary took through the broker and back, ms: how long device messages wait in the broker',
+  })
+  canaryRoundTripMs!: number | null;
+
   @ApiProperty({ description: 'Age of its oldest unacknowledged message, ms (0: none)' })
   oldestUnackedMs!: number;
 

@@ -77,6 +77,20 @@ describe('judgeIngest', () => {
     });
   });
 
+  it('is stalled by a canary that comes back only after longer than the stall time (the broker queue in front of it)', () => {
+    expect(judgeIngest(NOW, [instance({ canaryAgeMs: 2_000, canaryRoundTripMs: 34_000 })], STALL)).toMatchObject({
+      status: 'stalled',
+      problems: [
+        'ingest lantern-ingest is 34 s behind the broker: its canary took that long to come back, and device messages wait as long',
+      ],
+    });
+    expect(judgeIngest(NOW, [instance({ canaryRoundTripMs: 8_000 })], STALL).status).toBe('up');
+    // A canary that has not come back at all says more than the last one that did.
+    expect(judgeIngest(NOW, [instance({ canaryAgeMs: 40_000, canaryRoundTripMs: 34_000 })], STALL).problems).toEqual([
+      'ingest lantern-ingest: its canary has not come back through the broker for 41 s',
+    ]);
+  });
+
   it('is stalled by a lost connection, no subscription, a stuck message or a failing writer', () => {
     const problems = (state: Partial<IngestInstanceState>): readonly string[] =>
       judgeIngest(NOW, [instance(state)], STALL).problems;

@@ -20,6 +20,8 @@ export interface IngestInstanceReport {
   readonly notConsumingForMs: number;
   readonly lastMessageAgeMs: number | null;
   readonly canaryAgeMs: number | null;
+  /** How long its last canary took through the broker and back (null before the first). */
+  readonly canaryRoundTripMs: number | null;
   readonly oldestUnackedMs: number;
   readonly pendingMessages: number;
   readonly paused: boolean;
@@ -32,8 +34,8 @@ const seconds = (ms: number): string => `${Math.round(ms / 1000)} s`;
  * Judges the ingest instances' heartbeats (ages on each ingest's clock, plus the time since the
  * heartbeat on the database's clock). Per client id (one MQTT session) the newest leader counts:
  * it is down when its heartbeat is older than `stallAfterMs`; stalled when it has not been
- * connected and subscribed, its canary has not come back, a message has waited unacknowledged, or a writer
- * has kept failing for longer than that. Older leaders of the same client id (a crashed process
+ * connected and subscribed, its canary has not come back or took longer than that through the broker,
+ * a message has waited unacknowledged, or a writer has kept failing for longer than that. Older leaders of the same client id (a crashed process
  * since replaced) and standbys are listed, not judged. No leader at all is down. Pure: `now` is the
  * database's clock.
  */
@@ -64,6 +66,11 @@ export function judgeIngest(
       );
     if (i.canaryAgeMs !== null && i.canaryAgeMs > stallAfterMs)
       problems.push(`${name}: its canary has not come back through the broker for ${seconds(i.canaryAgeMs)}`);
+    // Its own figures start at its socket: only the canary sees the broker's queue in front of it.
+    else if (i.canaryRoundTripMs !== null && i.canaryRoundTripMs > stallAfterMs)
+      problems.push(
+        `${name} is ${seconds(i.canaryRoundTripMs)} behind the broker: its canary took that long to come back, and device messages wait as long`,
+      );
     if (i.oldestUnackedMs > stallAfterMs)
       problems.push(`${name}: a message has waited ${seconds(i.oldestUnackedMs)} to be stored`);
     for (const w of i.retryingWriters)
@@ -96,6 +103,7 @@ function report(now: number, r: IngestInstanceRecord): IngestInstanceReport {
     notConsumingForMs: s.notConsumingForMs ? s.notConsumingForMs + since : 0,
     lastMessageAgeMs: age(s.lastMessageAgeMs),
     canaryAgeMs: age(s.canaryAgeMs),
+    canaryRoundTripMs: s.canaryRoundTripMs ?? null,
     oldestUnackedMs: s.oldestUnackedMs ? s.oldestUnackedMs + since : 0,
     pendingMessages: s.pendingMessages ?? 0,
     paused: s.paused ?? false,

@@ -114,6 +114,11 @@ export class IngestMetrics {
     help: 'Since the last canary came back through the broker (or since it started): grows when the subscription stops delivering',
     registers: [this.registry],
   });
+  readonly canaryRoundTripSeconds = new Gauge({
+    name: 'lantern_ingest_canary_round_trip_seconds',
+    help: 'How long the last canary took through the broker and back: how long a device message waits in the broker before the ingest sees it (unset until one came back)',
+    registers: [this.registry],
+  });
   readonly lastMessageAgeSeconds = new Gauge({
     name: 'lantern_ingest_last_message_age_seconds',
     help: 'Since the last message consumed from the broker (devices or canary); +Inf before the first',
