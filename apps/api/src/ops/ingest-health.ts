@@ -34,10 +34,10 @@ const seconds = (ms: number): string => `${Math.round(ms / 1000)} s`;
  * Judges the ingest instances' heartbeats (ages on each ingest's clock, plus the time since the
  * heartbeat on the database's clock). Per client id (one MQTT session) the newest leader counts:
  * it is down when its heartbeat is older than `stallAfterMs`; stalled when it has not been
- * connected and subscribed, its canary has not come back or took longer than that through the broker,
- * a message has waited unacknowledged, or a writer has kept failing for longer than that. Older leaders of the same client id (a crashed process
- * since replaced) and standbys are listed, not judged. No leader at all is down. Pure: `now` is the
- * database's clock.
+ * connected and subscribed, its canary has not come back or took longer than that through the
+ * broker, a message has waited unacknowledged, or a writer has kept failing for longer than that.
+ * Older leaders of the same client id (a crashed process since replaced) and standbys are listed,
+ * not judged. No leader at all is down. Pure: `now` is the database's clock.
  */
 export function judgeIngest(
   now: number,
