@@ -111,7 +111,9 @@ export class IngestHeartbeatService {
 
   private sampleGauges(state: IngestInstanceState): void {
     this.metrics.canaryAgeSeconds.set(state.canaryAgeMs / 1000);
-    if (state.canaryRoundTripMs !== null) this.metrics.canaryRoundTripSeconds.set(state.canaryRoundTripMs / 1000);
+    this.metrics.canaryRoundTripSeconds.set(
+      state.canaryRoundTripMs === null ? Infinity : state.canaryRoundTripMs / 1000,
+    );
     this.metrics.lastMessageAgeSeconds.set(state.lastMessageAgeMs === null ? Infinity : state.lastMessageAgeMs / 1000);
     this.metrics.subscribedFilters.set(state.subscribed.length);
     this.metrics.writerFailingSeconds.reset();

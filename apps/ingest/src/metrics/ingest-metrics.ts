@@ -116,7 +116,7 @@ export class IngestMetrics {
   });
   readonly canaryRoundTripSeconds = new Gauge({
     name: 'lantern_ingest_canary_round_trip_seconds',
-    help: 'How long the last canary took through the broker and back: how long a device message waits in the broker before the ingest sees it (unset until one came back)',
+    help: 'How long the last canary took through the broker and back: how long a device message waits in the broker before the ingest sees it; +Inf before the first came back',
     registers: [this.registry],
   });
   readonly lastMessageAgeSeconds = new Gauge({
