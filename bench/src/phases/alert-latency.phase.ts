@@ -9,6 +9,7 @@ import {
 import mqtt from 'mqtt';
 import { io, type Socket } from 'socket.io-client';
 import { topicsFor } from '@lantern/messaging/contract';
+import { metricValue } from '../infra/ingest-metrics.js';
 import { percentile, sleep } from '../infra/processes.js';
 
 type LiveSocket = Socket<LiveServerToClientEvents, LiveClientToServerEvents>;
@@ -217,16 +218,15 @@ export async function measureAlertLatency(options: AlertLatencyOptions): Promise
 export async function untilCaughtUp(metricsText: () => Promise<string>): Promise<number> {
   const started = Date.now();
   await sleep(WARM_UP_MS);
-  const gauge = (text: string, name: string) =>
-    Number(new RegExp(`^lantern_ingest_${name} ([\\d.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN);
   let healthy = 0;
   while (healthy < CAUGHT_UP_CHECKS) {
     if (Date.now() - started > CAUGHT_UP_WITHIN_MS)
       throw new Error(`the ingest did not catch up with the load within ${CAUGHT_UP_WITHIN_MS / 1000} s`);
     const text = await metricsText();
+    // Before any canary came back the round trip reads +Inf (metricValue: 0), but the age is then past 6 s.
     const keepsUp =
-      gauge(text, 'canary_round_trip_seconds') <= CAUGHT_UP_ROUND_TRIP_SEC &&
-      gauge(text, 'canary_age_seconds') <= CAUGHT_UP_CANARY_AGE_SEC;
+      metricValue(text, 'lantern_ingest_canary_round_trip_seconds') <= CAUGHT_UP_ROUND_TRIP_SEC &&
+      metricValue(text, 'lantern_ingest_canary_age_seconds') <= CAUGHT_UP_CANARY_AGE_SEC;
     healthy = keepsUp ? healthy + 1 : 0;
     await sleep(1000);
   }
