@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { LanternConfig } from '@lantern/config';
 import { brokerTrust } from './broker-trust.js';
 
@@ -44,6 +44,14 @@ export function keepAliveWhileReceiving(client: MqttClient): void {
     client.reschedulePing();
   });
 }
+
+/**
+ * mqtt.js's `log` option for Lantern's connections: nothing, unless DEBUG is set (DEBUG=mqttjs*
+ * turns mqtt.js's own logging on). mqtt.js logs every packet it handles through `debug`, and a
+ * disabled `debug` call still gathers its arguments into an array: 5 % of all the ingest allocated
+ * under the bench's load (docs/performance.md).
+ */
+export const quietMqttLog: Pick<IClientOptions, 'log'> = process.env.DEBUG ? {} : { log: () => undefined };
 
 /** The broker Lantern's roles talk to: MQTT_URL, or (without it) the supervisor's embedded broker on this machine. */
 export function brokerUrl(config: LanternConfig): string {
@@ -94,6 +102,7 @@ export class ServiceMqttClient {
       reconnectPeriod: 1000,
       connectTimeout: options.connectTimeoutMs ?? 10_000,
       resubscribe: true,
+      ...quietMqttLog,
       ...(options.ca && { ca: options.ca }),
     });
     client.on('error', onError);

@@ -2,7 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { LANTERN_CONFIG, type LanternConfig } from '@lantern/config';
-import { brokerTrust, keepAliveWhileReceiving, topicsFor, type BrokerPublisher } from '@lantern/messaging';
+import {
+  brokerTrust,
+  keepAliveWhileReceiving,
+  quietMqttLog,
+  topicsFor,
+  type BrokerPublisher,
+} from '@lantern/messaging';
 import { IngestMetrics } from '../metrics/ingest-metrics.js';
 import { detectBrokerProtocol } from './broker-protocol.js';
 import { ControlTopics } from './control-topics.js';
@@ -164,6 +170,7 @@ export class IngestMqttConnection implements BrokerPublisher {
       connectTimeout: 10_000,
       resubscribe: false,
       manualConnect: true,
+      ...quietMqttLog,
       ...brokerTrust(this.config.mqttCaFile),
     };
     const client = mqtt.connect(url, options);
@@ -239,7 +246,7 @@ export class IngestMqttConnection implements BrokerPublisher {
       // Nothing to store: acknowledged in its turn, after the messages that came before it.
       pending.seal();
     } else {
-      this.metrics.messages.inc({ kind: packet.topic.endsWith('/status') ? 'status' : 'telemetry', qos: String(qos) });
+      this.metrics.messageReceived(packet.topic.endsWith('/status') ? 'status' : 'telemetry', qos);
       try {
         if (!this.handler) throw new Error('no pipeline registered');
         this.handler({ topic: packet.topic, payload, qos, receivedAt, pending });

@@ -4,7 +4,7 @@ import type { AckMode, PubackChannel } from './inflight-messages.js';
 export interface InboundPublish {
   readonly topic: string;
   readonly payload: Buffer | string;
-  readonly qos?: number;
+  readonly qos?: 0 | 1 | 2;
   readonly messageId?: number;
 }
 

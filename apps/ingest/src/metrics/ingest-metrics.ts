@@ -165,7 +165,34 @@ export class IngestMetrics {
     registers: [this.registry],
   });
 
-  private readonly samplers: (() => void)[] = [];
+  private readonly samplers: (() => void)[] = [() => this.flushTallies()];
+  // Per-message counts as plain numbers, added to their counters on scrape: a prom-client `inc`
+  // builds and hashes its labels on every call, which these would make 10,000+ times a second.
+  private readonly received = { telemetry: [0, 0, 0], status: [0, 0, 0] };
+  private accepted = 0;
+
+  /** Counts one MQTT message for `lantern_ingest_messages_total`. */
+  messageReceived(kind: 'telemetry' | 'status', qos: 0 | 1 | 2): void {
+    this.received[kind][qos] += 1;
+  }
+
+  /** Counts readings for `lantern_ingest_readings_accepted_total`. */
+  readingsAcceptedBy(count: number): void {
+    this.accepted += count;
+  }
+
+  private flushTallies(): void {
+    for (const kind of ['telemetry', 'status'] as const) {
+      const counts = this.received[kind];
+      for (let qos = 0; qos < counts.length; qos++) {
+        if (counts[qos] === 0) continue;
+        this.messages.inc({ kind, qos: String(qos) }, counts[qos]);
+        counts[qos] = 0;
+      }
+    }
+    if (this.accepted > 0) this.readingsAccepted.inc(this.accepted);
+    this.accepted = 0;
+  }
 
   /** Registers a function that refreshes gauges just before each scrape. */
   onScrape(sample: () => void): void {

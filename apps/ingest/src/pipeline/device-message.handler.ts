@@ -86,7 +86,7 @@ export class DeviceMessageHandler {
           this.stream.emitReading(reading, message.pending);
           this.readings.add(reading, message.pending);
         }
-        this.metrics.readingsAccepted.inc(admitted.readings.length);
+        this.metrics.readingsAcceptedBy(admitted.readings.length);
         if (admitted.rejections.length > 0) this.deadLetters.add(message, deviceId, decoded.seq, admitted.rejections);
         this.presence.heardFrom(device, message.receivedAt);
       } else {
