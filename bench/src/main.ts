@@ -350,6 +350,8 @@ async function main(): Promise<number> {
           patients: r.patients,
           readings: r.readings,
           nsPerReading: r.nsPerReading,
+          nsPerReadingRange: r.nsPerReadingRange,
+          rounds: r.rounds,
           readingsPerSecond: r.readingsPerSecond,
         };
       });

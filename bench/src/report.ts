@@ -37,7 +37,15 @@ export interface BenchReport {
   profiles?: Record<string, ProfileSummary>;
 }
 
-type CoreResult = { patients: number; readings: number; nsPerReading: number; readingsPerSecond: number };
+type CoreResult = {
+  patients: number;
+  readings: number;
+  nsPerReading: number;
+  /** Cheapest and dearest of the timed rounds (absent from reports made before rounds). */
+  nsPerReadingRange?: readonly [number, number];
+  rounds?: number;
+  readingsPerSecond: number;
+};
 
 export interface TargetCheck {
   name: string;
@@ -272,7 +280,7 @@ export function renderMarkdown(report: BenchReport): string {
   if (p.streamingCore.status === 'ok') {
     const r = p.streamingCore.result;
     lines.push(
-      `Full default rule set, ${r.patients} patients, ${r.readings} readings (bench \`benchmarkEvaluation\`): **${r.nsPerReading.toFixed(0)} ns per reading** (${Math.round(r.readingsPerSecond)} readings/s on one core).`,
+      `Full default rule set, ${r.patients} patients, ${r.readings} readings (bench \`benchmarkEvaluation\`): **${r.nsPerReading.toFixed(0)} ns per reading** (${Math.round(r.readingsPerSecond)} readings/s on one core)${r.nsPerReadingRange ? `, the median of ${r.rounds} timed rounds (${r.nsPerReadingRange[0].toFixed(0)}–${r.nsPerReadingRange[1].toFixed(0)} ns)` : ''}.`,
     );
   } else
     lines.push(
