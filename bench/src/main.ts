@@ -11,7 +11,7 @@ import { startBroker, type BenchBroker } from './infra/broker.js';
 import { API_ENTRY, INGEST_ENTRY } from './infra/built-apps.js';
 import { runMain } from './infra/harness.js';
 import { IngestMetrics } from './infra/ingest-metrics.js';
-import { describeMachine, toolVersion } from './infra/machine.js';
+import { describeMachine, openFileLimit, toolVersion } from './infra/machine.js';
 import { cpuProfileArgs, summarizeProfileDir, type ProfileSummary } from './infra/cpu-profile.js';
 import { freePort, peakRss, resetPeakRss, startProcess, waitUntil, type BenchProcess } from './infra/processes.js';
 import { LoadProcess } from './load-process.js';
@@ -321,6 +321,7 @@ async function main(): Promise<number> {
               startLoad,
               sustained: (l) =>
                 measureSustained(pool, l, { ...lanternSteps, stepSec: Math.min(opts.stepSec, SCALING_MAX_STEP_SEC) }),
+              fileLimit: openFileLimit(),
               log,
             }),
           ));

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 
 /**
@@ -23,5 +24,19 @@ export function toolVersion(cmd: string, args: string[]): string | undefined {
   } catch (error) {
     const out = (error as { stdout?: string }).stdout;
     return out ? out.trim() : undefined;
+  }
+}
+
+/**
+ * The open-file limit the harness and the processes it starts run under (`ulimit -n`, read from
+ * /proc/self/limits), or undefined where that cannot be read. Each simulated device is a socket in the
+ * simulator and one in the broker, so it bounds how many devices a run can connect.
+ */
+export function openFileLimit(): number | undefined {
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -3,6 +3,9 @@ import type { LoadProcess } from '../load-process.js';
 import type { PhaseOutcome } from '../report.js';
 import type { SustainedResult } from './sustained-ingest.phase.js';
 
+/** Open files a simulator or broker needs besides its device connections (listeners, files, its own clients). */
+const FILES_BESIDES_CONNECTIONS = 256;
+
 /** Each shape's ladder steps last at most this long (the run's --step-sec when shorter). */
 export const SCALING_MAX_STEP_SEC = 20;
 
@@ -51,11 +54,20 @@ export async function measureScaling(options: {
   seed: (n: number) => Promise<SeededDevice[]>;
   startLoad: (devices: SeededDevice[], readingsPerMessage: number) => Promise<LoadProcess>;
   sustained: (load: LoadProcess) => Promise<SustainedResult>;
+  /** Open files per process here (`openFileLimit`): a shape with more connections is not tried. */
+  fileLimit?: number;
   log: (line: string) => void;
 }): Promise<ScalingRow[]> {
   const rows: ScalingRow[] = [];
   for (const config of options.configs) {
     options.log(`  ${config.devices} devices, ${config.readingsPerMessage} readings per message`);
+    if (options.fileLimit !== undefined && config.devices + FILES_BESIDES_CONNECTIONS > options.fileLimit) {
+      // Tried, it failed as a simulator "exited (1)" with the reason cut from the report's row.
+      const error = `${config.devices} connections need as many sockets in the simulator and in the broker, and processes here may open ${options.fileLimit} files (ulimit -n)`;
+      options.log(`    not run: ${error}`);
+      rows.push({ ...config, error });
+      continue;
+    }
     let load: LoadProcess | undefined;
     try {
       load = await options.startLoad(await options.seed(config.devices), config.readingsPerMessage);
