@@ -161,7 +161,9 @@ describe('EmailChannel', () => {
     await flaky.kill();
     const error = await failureOf(channel.send(delivery('second@care.test')));
     expect(error).not.toBeInstanceOf(PermanentDeliveryError);
-    expect(error.message).toMatch(/ECONNREFUSED|ECONNRESET|closed|ESOCKET/);
+    // Which one depends on where the pooled socket was when the server went: refused, reset, or
+    // nodemailer's ECONNECTION ("socket is already destroyed", seen once in CI).
+    expect(error.message).toMatch(/ECONNREFUSED|ECONNRESET|ECONNECTION|closed|ESOCKET/);
 
     flaky = await startSmtpServer({ port });
     servers.push(flaky);
