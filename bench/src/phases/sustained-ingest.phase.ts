@@ -68,8 +68,9 @@ async function settledAckedReadings(load: LoadProcess, withinMs = 15_000): Promi
 
 /**
  * Steps the simulator's rate up; each step runs `stepSec`, then the load pauses and the step passes
- * when every reading the broker acknowledged is in the database within `maxDrainSec` and the
- * simulator actually achieved ≥ 95 % of the target. Stops at the first failed step.
+ * when every reading the broker acknowledged is in the database within `maxDrainSec` (counted from
+ * when the simulator's count is final, {@link settledAckedReadings}) and the simulator actually
+ * achieved ≥ 95 % of the target. Stops at the first failed step.
  */
 export async function measureSustained(
   pool: pg.Pool,
