@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { signalGroupPairs, type AlertDeliveryResource, type DeliveryChannel } from '@lantern/domain';
 import { managerOf } from '../transactions.js';
+import { prepared, queryPrepared } from '../prepared-statements.js';
 import { alertColumnsOf, toStoredAlert, type AlertRow, type StoredAlert } from './alert-row.js';
 import { returnedRows } from './sql-helpers.js';
 
@@ -99,6 +100,51 @@ const STILL_ENTITLED = `(
 const ALERT_OVER = `EXISTS (SELECT 1 FROM alerts a LEFT JOIN alert_chains c ON c.alert_id = a.id
   WHERE a.id = d.alert_id AND (a.state <> 'open' OR c.confirmed_at IS NOT NULL))`;
 
+// The statements the escalation chain runs every pass (each second and on every alert event), prepared:
+// their planning cost several times their execution (prepared-statements.ts).
+const CLAIM_OUTBOUND = prepared(
+  'claim_outbound_deliveries',
+  `WITH due AS (
+         SELECT d.id FROM alert_deliveries d
+          WHERE d.channel = ANY($1) AND d.delivered_at IS NULL AND d.failed_at IS NULL AND d.next_attempt_at <= now()
+            AND (d.claimed_until IS NULL OR d.claimed_until < now()) AND ${STILL_ENTITLED}
+          ORDER BY d.next_attempt_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED),
+       claimed AS (
+         UPDATE alert_deliveries d SET claimed_until = now() + make_interval(secs => $3 / 1000.0)
+           FROM due WHERE d.id = due.id
+         RETURNING d.*)
+       SELECT c.id::text AS delivery_id, p.display_name AS patient_name, c.tier, c.recipient_id::text, c.recipient_role,
+              c.recipient_name, c.channel, c.target, c.attempts, ${alertColumnsOf('a')}
+         FROM claimed c JOIN alerts a ON a.id = c.alert_id JOIN patients p ON p.id = c.patient_id`,
+);
+
+const CLAIM_SOCKET = prepared(
+  'claim_socket_deliveries',
+  `WITH due AS (
+         UPDATE alert_deliveries d SET attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => $2 / 1000.0)
+          WHERE d.channel = 'socket' AND d.delivered_at IS NULL AND d.failed_at IS NULL AND d.next_attempt_at <= now()
+            AND d.recipient_id = ANY($1::uuid[]) AND ${STILL_ENTITLED}
+         RETURNING d.id, d.recipient_id, d.alert_id)
+       SELECT due.id::text AS delivery_id, due.recipient_id::text AS recipient, ${alertColumnsOf('a')}
+         FROM due JOIN alerts a ON a.id = due.alert_id`,
+);
+
+const EXPIRE = prepared(
+  'expire_deliveries',
+  `UPDATE alert_deliveries d SET failed_at = now(), claimed_until = NULL,
+              error = CASE
+                WHEN NOT ${STILL_ENTITLED} THEN 'cancelled: the recipient no longer has access to this patient'
+                WHEN ${ALERT_OVER} THEN 'cancelled: the alert was taken care of before this was delivered'
+                WHEN d.channel = 'socket' THEN 'no client of this person acknowledged it in time'
+                ELSE 'handed to the push service; no receipt from the device in time' END
+        WHERE d.delivered_at IS NULL AND d.failed_at IS NULL AND (
+              (d.channel = 'socket' AND d.sent_at < now() - make_interval(secs => $1 / 1000.0))
+           OR (d.channel = 'push' AND d.next_attempt_at = 'infinity' AND d.sent_at < now() - make_interval(secs => $2 / 1000.0))
+           OR NOT ${STILL_ENTITLED}
+           OR ${ALERT_OVER})
+        RETURNING d.id`,
+);
+
 /**
  * The deliveries of alerts' escalation chains (contract §4.3), once a tier has stored them: sent by
  * the dispatcher (claimed one dispatcher at a time), recorded with receipts from the recipient's
@@ -138,21 +184,7 @@ export class AlertDeliveryRepository {
       channel: DeliveryChannel;
       target: string | null;
       attempts: number;
-    })[] = await managerOf(this.db).query(
-      `WITH due AS (
-         SELECT d.id FROM alert_deliveries d
-          WHERE d.channel = ANY($1) AND d.delivered_at IS NULL AND d.failed_at IS NULL AND d.next_attempt_at <= now()
-            AND (d.claimed_until IS NULL OR d.claimed_until < now()) AND ${STILL_ENTITLED}
-          ORDER BY d.next_attempt_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED),
-       claimed AS (
-         UPDATE alert_deliveries d SET claimed_until = now() + make_interval(secs => $3 / 1000.0)
-           FROM due WHERE d.id = due.id
-         RETURNING d.*)
-       SELECT c.id::text AS delivery_id, p.display_name AS patient_name, c.tier, c.recipient_id::text, c.recipient_role,
-              c.recipient_name, c.channel, c.target, c.attempts, ${alertColumnsOf('a')}
-         FROM claimed c JOIN alerts a ON a.id = c.alert_id JOIN patients p ON p.id = c.patient_id`,
-      [channels, limit, leaseMs],
-    );
+    })[] = await queryPrepared(this.db, CLAIM_OUTBOUND, [channels, limit, leaseMs]);
     return rows.map((row) => ({
       id: row.delivery_id,
       alert: toStoredAlert(row),
@@ -215,16 +247,10 @@ export class AlertDeliveryRepository {
     retryMs: number,
   ): Promise<{ id: string; recipientId: string; alert: StoredAlert }[]> {
     if (recipientIds.length === 0) return [];
-    const rows: (AlertRow & { delivery_id: string; recipient: string })[] = await managerOf(this.db).query(
-      `WITH due AS (
-         UPDATE alert_deliveries d SET attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => $2 / 1000.0)
-          WHERE d.channel = 'socket' AND d.delivered_at IS NULL AND d.failed_at IS NULL AND d.next_attempt_at <= now()
-            AND d.recipient_id = ANY($1::uuid[]) AND ${STILL_ENTITLED}
-         RETURNING d.id, d.recipient_id, d.alert_id)
-       SELECT due.id::text AS delivery_id, due.recipient_id::text AS recipient, ${alertColumnsOf('a')}
-         FROM due JOIN alerts a ON a.id = due.alert_id`,
-      [recipientIds, retryMs],
-    );
+    const rows: (AlertRow & { delivery_id: string; recipient: string })[] = await queryPrepared(this.db, CLAIM_SOCKET, [
+      recipientIds,
+      retryMs,
+    ]);
     return rows.map((row) => ({ id: row.delivery_id, recipientId: row.recipient, alert: toStoredAlert(row) }));
   }
 
@@ -234,22 +260,7 @@ export class AlertDeliveryRepository {
    * pending deliveries of alerts that are over (acknowledged, resolved, confirmed).
    */
   async expire(socketMs: number, pushMs: number): Promise<number> {
-    const result: unknown = await managerOf(this.db).query(
-      `UPDATE alert_deliveries d SET failed_at = now(), claimed_until = NULL,
-              error = CASE
-                WHEN NOT ${STILL_ENTITLED} THEN 'cancelled: the recipient no longer has access to this patient'
-                WHEN ${ALERT_OVER} THEN 'cancelled: the alert was taken care of before this was delivered'
-                WHEN d.channel = 'socket' THEN 'no client of this person acknowledged it in time'
-                ELSE 'handed to the push service; no receipt from the device in time' END
-        WHERE d.delivered_at IS NULL AND d.failed_at IS NULL AND (
-              (d.channel = 'socket' AND d.sent_at < now() - make_interval(secs => $1 / 1000.0))
-           OR (d.channel = 'push' AND d.next_attempt_at = 'infinity' AND d.sent_at < now() - make_interval(secs => $2 / 1000.0))
-           OR NOT ${STILL_ENTITLED}
-           OR ${ALERT_OVER})
-        RETURNING d.id`,
-      [socketMs, pushMs],
-    );
-    return returnedRows(result).length;
+    return (await queryPrepared(this.db, EXPIRE, [socketMs, pushMs])).length;
   }
 
   /**

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { managerOf } from '../transactions.js';
+import { prepared, queryPrepared } from '../prepared-statements.js';
 import { alertColumnsOf, toStoredAlert, type AlertRow, type StoredAlert } from './alert-row.js';
 import {
   insertNotificationsSql,
@@ -46,37 +47,12 @@ const ALERT_INPUT_COLUMNS = `id, patient_id, device_id, rule, metric, priority, 
   resolve_note, escalation_level, escalated_at, late, raised_at, measured_at, received_at, evaluated_at`;
 
 /**
- * The streaming core's writes to `alerts` (the ingest): its transitions as libs/alerting decided
- * them, stored idempotently with their notifications and webhook outbox rows, and the rows read
- * back when a write did not apply, for the core to reconcile with. The partial unique index keeps
- * at most one active alert per (patient, rule, device).
+ * The streaming core's alert write (saveTransitions), prepared: it is on the alert path, and
+ * planning this statement cost more than running it (prepared-statements.ts).
  */
-@Injectable()
-export class AlertTransitionRepository {
-  constructor(private readonly db: DataSource) {}
-
-  /**
-   * Stores the streaming core's transitions and notifications in one statement (one round trip,
-   * atomic without a transaction), idempotently: an opened alert is inserted unless its id — its
-   * cause — or another active alert of its (patient, rule, device) is already stored; an update
-   * applies only while the row is active and not acknowledged meanwhile (see AlertWrite); a
-   * notification is stored once (its id is its cause), and one that waits for its alert's insert
-   * only with it. Returns the alert ids written and the notification ids stored now (with the
-   * patient thread each was filed in): only those are emitted; the caller reconciles the others with the rows as stored (findForReconcile).
-   * A notification held for the patient's quiet hours (insertNotificationsSql) is stored but
-   * reported in `held`, not `notified`: the ingest publishes it when its window is over.
-   */
-  async saveTransitions(
-    alerts: readonly AlertWrite[],
-    notifications: readonly NewNotification[] = [],
-    deliveries: readonly AlertWebhookDelivery[] = [],
-  ): Promise<{ applied: Set<string>; notified: Set<string>; held: Set<string>; threads: Map<string, string> }> {
-    if (alerts.length === 0 && notifications.length === 0)
-      return { applied: new Set(), notified: new Set(), held: new Set(), threads: new Map() };
-    const col = <T>(pick: (a: StoredAlert) => T): T[] => alerts.map((w) => pick(w.alert));
-    type Saved = { kind: 'alert' | 'notification'; id: string; thread: string | null; held: boolean };
-    const rows: Saved[] = await managerOf(this.db).query(
-      `WITH input AS (
+const SAVE_TRANSITIONS = prepared(
+  'save_alert_transitions',
+  `WITH input AS (
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
                 $9::float8[], $10::float8[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[], $14::timestamptz[],
                 $15::uuid[], $16::text[], $17::timestamptz[], $18::uuid[], $19::text[], $20::int[], $21::timestamptz[], $22::bool[],
@@ -115,42 +91,73 @@ export class AlertTransitionRepository {
        SELECT 'alert' AS kind, id::text, NULL::text AS thread, false AS held FROM inserted
        UNION ALL SELECT 'alert', id::text, NULL, false FROM updated
        UNION ALL SELECT 'notification', id, thread, held FROM notified`,
-      [
-        col((a) => a.id),
-        col((a) => a.patientId),
-        col((a) => a.deviceId),
-        col((a) => a.rule),
-        col((a) => a.metric),
-        col((a) => a.priority),
-        col((a) => a.state),
-        col((a) => a.message),
-        col((a) => a.value),
-        col((a) => a.peakValue),
-        col((a) => iso(a.openedAt)),
-        col((a) => iso(a.lastTriggeredAt)),
-        col((a) => iso(a.clearedAt)),
-        col((a) => iso(a.acknowledgedAt)),
-        col((a) => a.acknowledgedBy),
-        col((a) => a.acknowledgeNote),
-        col((a) => iso(a.resolvedAt)),
-        col((a) => a.resolvedBy),
-        col((a) => a.resolveNote),
-        col((a) => a.escalationLevel),
-        col((a) => iso(a.escalatedAt)),
-        col((a) => a.late),
-        col((a) => iso(a.raisedAt)),
-        col((a) => iso(a.measuredAt)),
-        col((a) => iso(a.receivedAt)),
-        col((a) => iso(a.evaluatedAt)),
-        alerts.map((w) => w.opened),
-        alerts.map((w) => iso(w.expectedAcknowledgedAt)),
-        ...notificationParams(notifications),
-        deliveries.map((d) => d.id),
-        deliveries.map((d) => d.event),
-        deliveries.map((d) => d.body),
-        deliveries.map((d) => d.alertId),
-      ],
-    );
+);
+
+/**
+ * The streaming core's writes to `alerts` (the ingest): its transitions as libs/alerting decided
+ * them, stored idempotently with their notifications and webhook outbox rows, and the rows read
+ * back when a write did not apply, for the core to reconcile with. The partial unique index keeps
+ * at most one active alert per (patient, rule, device).
+ */
+@Injectable()
+export class AlertTransitionRepository {
+  constructor(private readonly db: DataSource) {}
+
+  /**
+   * Stores the streaming core's transitions and notifications in one statement (one round trip,
+   * atomic without a transaction), idempotently: an opened alert is inserted unless its id — its
+   * cause — or another active alert of its (patient, rule, device) is already stored; an update
+   * applies only while the row is active and not acknowledged meanwhile (see AlertWrite); a
+   * notification is stored once (its id is its cause), and one that waits for its alert's insert
+   * only with it. Returns the alert ids written and the notification ids stored now (with the
+   * patient thread each was filed in): only those are emitted; the caller reconciles the others with the rows as stored (findForReconcile).
+   * A notification held for the patient's quiet hours (insertNotificationsSql) is stored but
+   * reported in `held`, not `notified`: the ingest publishes it when its window is over.
+   */
+  async saveTransitions(
+    alerts: readonly AlertWrite[],
+    notifications: readonly NewNotification[] = [],
+    deliveries: readonly AlertWebhookDelivery[] = [],
+  ): Promise<{ applied: Set<string>; notified: Set<string>; held: Set<string>; threads: Map<string, string> }> {
+    if (alerts.length === 0 && notifications.length === 0)
+      return { applied: new Set(), notified: new Set(), held: new Set(), threads: new Map() };
+    const col = <T>(pick: (a: StoredAlert) => T): T[] => alerts.map((w) => pick(w.alert));
+    type Saved = { kind: 'alert' | 'notification'; id: string; thread: string | null; held: boolean };
+    const rows: Saved[] = await queryPrepared(this.db, SAVE_TRANSITIONS, [
+      col((a) => a.id),
+      col((a) => a.patientId),
+      col((a) => a.deviceId),
+      col((a) => a.rule),
+      col((a) => a.metric),
+      col((a) => a.priority),
+      col((a) => a.state),
+      col((a) => a.message),
+      col((a) => a.value),
+      col((a) => a.peakValue),
+      col((a) => iso(a.openedAt)),
+      col((a) => iso(a.lastTriggeredAt)),
+      col((a) => iso(a.clearedAt)),
+      col((a) => iso(a.acknowledgedAt)),
+      col((a) => a.acknowledgedBy),
+      col((a) => a.acknowledgeNote),
+      col((a) => iso(a.resolvedAt)),
+      col((a) => a.resolvedBy),
+      col((a) => a.resolveNote),
+      col((a) => a.escalationLevel),
+      col((a) => iso(a.escalatedAt)),
+      col((a) => a.late),
+      col((a) => iso(a.raisedAt)),
+      col((a) => iso(a.measuredAt)),
+      col((a) => iso(a.receivedAt)),
+      col((a) => iso(a.evaluatedAt)),
+      alerts.map((w) => w.opened),
+      alerts.map((w) => iso(w.expectedAcknowledgedAt)),
+      ...notificationParams(notifications),
+      deliveries.map((d) => d.id),
+      deliveries.map((d) => d.event),
+      deliveries.map((d) => d.body),
+      deliveries.map((d) => d.alertId),
+    ]);
     const applied = new Set<string>();
     const notified = new Set<string>();
     const held = new Set<string>();

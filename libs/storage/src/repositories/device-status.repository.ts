@@ -1,6 +1,17 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { UUID_PATTERN, type DeviceTypeKey } from '@lantern/domain';
+import { prepared, queryPrepared } from '../prepared-statements.js';
+
+/** The ingest's presence write, once per batch of messages: prepared (prepared-statements.ts). */
+const TOUCH_LAST_SEEN = prepared(
+  'touch_last_seen',
+  `UPDATE devices d
+      SET last_seen_at = GREATEST(d.last_seen_at, s.seen_at),
+          online = COALESCE(s.online, d.online)
+     FROM unnest($1::uuid[], $2::timestamptz[], $3::boolean[]) AS s(id, seen_at, online)
+    WHERE d.id = s.id`,
+);
 
 /** What the ingest needs to know about a device to accept its messages and report its status. */
 export interface IngestDevice {
@@ -110,18 +121,11 @@ export class DeviceStatusRepository {
   /** Moves last_seen_at forward (never back) for many devices in one statement. */
   async touchLastSeen(seen: readonly DeviceSeen[]): Promise<void> {
     if (seen.length === 0) return;
-    await this.dataSource.query(
-      `UPDATE devices d
-          SET last_seen_at = GREATEST(d.last_seen_at, s.seen_at),
-              online = COALESCE(s.online, d.online)
-         FROM unnest($1::uuid[], $2::timestamptz[], $3::boolean[]) AS s(id, seen_at, online)
-        WHERE d.id = s.id`,
-      [
-        seen.map((s) => s.deviceId),
-        seen.map((s) => new Date(s.lastSeenAt).toISOString()),
-        seen.map((s) => s.online ?? null),
-      ],
-    );
+    await queryPrepared(this.dataSource, TOUCH_LAST_SEEN, [
+      seen.map((s) => s.deviceId),
+      seen.map((s) => new Date(s.lastSeenAt).toISOString()),
+      seen.map((s) => s.online ?? null),
+    ]);
   }
 }
 

@@ -7,6 +7,7 @@ import type {
   EscalationPolicy,
   SharingScope,
 } from '@lantern/domain';
+import { prepared, queryPrepared } from '../prepared-statements.js';
 import { inTransaction, managerOf } from '../transactions.js';
 import { alertColumnsOf, toStoredAlert, type AlertRow, type StoredAlert } from './alert-row.js';
 import { returnedRows } from './sql-helpers.js';
@@ -57,6 +58,56 @@ export interface NewDelivery {
 /** `tier_done` of a chain that is over (every tier out, or alerts active when the chain was introduced). */
 export const CHAIN_DONE = 1000;
 
+// What every escalation pass runs (each second and on every alert event), prepared: planning these
+// cost more than running them (prepared-statements.ts).
+const OPEN_CHAINS = prepared(
+  'open_chains',
+  `SELECT ${alertColumnsOf('a')}, coalesce(c.tier_done, -1) AS tier_done, c.updated_at AS chain_at,
+              p.policy, d.total, d.live, d.last_failed
+         FROM alerts a
+         LEFT JOIN alert_chains c ON c.alert_id = a.id
+         LEFT JOIN patient_escalation_policies p ON p.patient_id = a.patient_id
+         LEFT JOIN LATERAL (
+           SELECT count(*) AS total, count(*) FILTER (WHERE failed_at IS NULL) AS live, max(failed_at) AS last_failed
+             FROM alert_deliveries WHERE alert_id = a.id AND tier = c.tier_done) d ON c.alert_id IS NOT NULL
+        WHERE a.state = 'open' AND c.confirmed_at IS NULL AND coalesce(c.tier_done, -1) < ${CHAIN_DONE}
+        ORDER BY a.raised_at
+        LIMIT $1`,
+);
+
+const RECIPIENTS = prepared(
+  'chain_recipients',
+  `WITH people AS (
+         SELECT 'patient' AS kind, u.id, NULL::text[] AS scopes FROM users u
+          WHERE u.patient_id = $1 AND u.role = 'patient' AND u.disabled_at IS NULL
+         UNION ALL
+         SELECT 'caregiver', s.caregiver_id, s.scopes FROM caregiver_shares s JOIN users u ON u.id = s.caregiver_id
+          WHERE s.patient_id = $1 AND s.revoked_at IS NULL AND s.accepted_at IS NOT NULL AND u.disabled_at IS NULL
+         UNION ALL
+         SELECT 'care_team', m.clinician_id, NULL FROM care_team_members m JOIN users u ON u.id = m.clinician_id
+          WHERE m.patient_id = $1 AND u.disabled_at IS NULL)
+       SELECT p.kind, p.id::text, u.role, u.display_name AS name, u.email, p.scopes,
+              (SELECT array_agg(ps.id::text ORDER BY ps.created_at) FROM push_subscriptions ps
+                WHERE ps.user_id = p.id AND ps.failed_at IS NULL) AS subs
+         FROM people p JOIN users u ON u.id = p.id
+        ORDER BY p.kind, u.display_name, p.id`,
+);
+
+const CLAIM_TIER = prepared(
+  'claim_chain_tier',
+  `INSERT INTO alert_chains (alert_id, patient_id, tier_done, tier_times) VALUES ($1, $2, $3, jsonb_build_array(now()))
+       ON CONFLICT (alert_id) DO UPDATE
+         SET tier_done = EXCLUDED.tier_done, updated_at = now(), tier_times = alert_chains.tier_times || to_jsonb(now())
+         WHERE alert_chains.tier_done = $4 AND alert_chains.confirmed_at IS NULL
+       RETURNING alert_id`,
+);
+
+const FINISH_CHAIN = prepared(
+  'finish_chain',
+  `INSERT INTO alert_chains (alert_id, patient_id, tier_done) VALUES ($1, $2, ${CHAIN_DONE})
+       ON CONFLICT (alert_id) DO UPDATE SET tier_done = ${CHAIN_DONE}, updated_at = now() WHERE alert_chains.tier_done = $3`,
+);
+
 /**
  * The escalation chain's storage (contract §4.3): policies, how far each alert's chain has gone and
  * who confirmed it; a tier's deliveries are stored with it ({@link fanOut}) and then sent and
@@ -103,20 +154,7 @@ export class EscalationRepository {
       total: string | null;
       live: string | null;
       last_failed: Date | null;
-    })[] = await managerOf(this.db).query(
-      `SELECT ${alertColumnsOf('a')}, coalesce(c.tier_done, -1) AS tier_done, c.updated_at AS chain_at,
-              p.policy, d.total, d.live, d.last_failed
-         FROM alerts a
-         LEFT JOIN alert_chains c ON c.alert_id = a.id
-         LEFT JOIN patient_escalation_policies p ON p.patient_id = a.patient_id
-         LEFT JOIN LATERAL (
-           SELECT count(*) AS total, count(*) FILTER (WHERE failed_at IS NULL) AS live, max(failed_at) AS last_failed
-             FROM alert_deliveries WHERE alert_id = a.id AND tier = c.tier_done) d ON c.alert_id IS NOT NULL
-        WHERE a.state = 'open' AND c.confirmed_at IS NULL AND coalesce(c.tier_done, -1) < ${CHAIN_DONE}
-        ORDER BY a.raised_at
-        LIMIT $1`,
-      [limit],
-    );
+    })[] = await queryPrepared(this.db, OPEN_CHAINS, [limit]);
     return rows.map((row) => {
       let unreachableSince: number | null = null;
       if (row.chain_at !== null && Number(row.live ?? 0) === 0)
@@ -140,23 +178,7 @@ export class EscalationRepository {
       email: string;
       scopes: SharingScope[] | null;
       subs: string[] | null;
-    }[] = await managerOf(this.db).query(
-      `WITH people AS (
-         SELECT 'patient' AS kind, u.id, NULL::text[] AS scopes FROM users u
-          WHERE u.patient_id = $1 AND u.role = 'patient' AND u.disabled_at IS NULL
-         UNION ALL
-         SELECT 'caregiver', s.caregiver_id, s.scopes FROM caregiver_shares s JOIN users u ON u.id = s.caregiver_id
-          WHERE s.patient_id = $1 AND s.revoked_at IS NULL AND s.accepted_at IS NOT NULL AND u.disabled_at IS NULL
-         UNION ALL
-         SELECT 'care_team', m.clinician_id, NULL FROM care_team_members m JOIN users u ON u.id = m.clinician_id
-          WHERE m.patient_id = $1 AND u.disabled_at IS NULL)
-       SELECT p.kind, p.id::text, u.role, u.display_name AS name, u.email, p.scopes,
-              (SELECT array_agg(ps.id::text ORDER BY ps.created_at) FROM push_subscriptions ps
-                WHERE ps.user_id = p.id AND ps.failed_at IS NULL) AS subs
-         FROM people p JOIN users u ON u.id = p.id
-        ORDER BY p.kind, u.display_name, p.id`,
-      [patientId],
-    );
+    }[] = await queryPrepared(this.db, RECIPIENTS, [patientId]);
     const of = (kind: string): ChainPerson[] =>
       rows
         .filter((r) => r.kind === kind)
@@ -183,16 +205,9 @@ export class EscalationRepository {
     deliveries: readonly NewDelivery[],
   ): Promise<boolean> {
     return inTransaction(this.db, async (tx) => {
-      const claimed: unknown = await tx.query(
-        `INSERT INTO alert_chains (alert_id, patient_id, tier_done, tier_times) VALUES ($1, $2, $3, jsonb_build_array(now()))
-         ON CONFLICT (alert_id) DO UPDATE
-           SET tier_done = EXCLUDED.tier_done, updated_at = now(), tier_times = alert_chains.tier_times || to_jsonb(now())
-           WHERE alert_chains.tier_done = $4 AND alert_chains.confirmed_at IS NULL
-         RETURNING alert_id`,
-        [alert.id, alert.patientId, tier, previous],
-      );
+      const claimed = await queryPrepared(this.db, CLAIM_TIER, [alert.id, alert.patientId, tier, previous]);
       // A first tier inserts; otherwise (or racing another instance's insert) the update must find `previous`.
-      if (returnedRows(claimed).length === 0) return false;
+      if (claimed.length === 0) return false;
       if (deliveries.length > 0)
         await tx.query(
           `INSERT INTO alert_deliveries (alert_id, patient_id, tier, recipient_id, recipient_role, recipient_name, channel, target)
@@ -219,11 +234,7 @@ export class EscalationRepository {
 
   /** Marks a chain over (every tier out, or none): it is no longer read by {@link openChains}. */
   async finish(alert: { readonly id: string; readonly patientId: string }, tierDone: number): Promise<void> {
-    await managerOf(this.db).query(
-      `INSERT INTO alert_chains (alert_id, patient_id, tier_done) VALUES ($1, $2, ${CHAIN_DONE})
-       ON CONFLICT (alert_id) DO UPDATE SET tier_done = ${CHAIN_DONE}, updated_at = now() WHERE alert_chains.tier_done = $3`,
-      [alert.id, alert.patientId, tierDone],
-    );
+    await queryPrepared(this.db, FINISH_CHAIN, [alert.id, alert.patientId, tierDone]);
   }
 
   /**

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { Reading } from '@lantern/domain';
+import { prepared, queryPrepared } from '../prepared-statements.js';
 import { STORAGE_MODE, type StorageMode } from '../storage-mode.js';
 import { ReadingPartitions, isMissingPartition } from '../maintenance/reading-partitions.js';
 import { float8Array, textArray, timestamptzArray, uuidArray } from './binary-arrays.js';
@@ -31,10 +32,7 @@ export class ReadingRepository {
     if (readings.length === 0) return 0;
     const params = toColumns(readings);
     if (this.mode === 'timescaledb') {
-      const rows: { n: number }[] = await this.dataSource.query(
-        `WITH ins AS (${INSERT_SQL} RETURNING 1) SELECT count(*)::int AS n FROM ins`,
-        params,
-      );
+      const rows = await queryPrepared<{ n: number }>(this.dataSource, INSERT_HYPERTABLE, params);
       return rows[0].n;
     }
     await this.partitions.ensureFor(readings.map((r) => r.time));
@@ -53,8 +51,25 @@ export class ReadingRepository {
     // The minutes touched by new rows go to the rollup invalidation log in the same statement; a
     // minute logged within LOG_ONCE_WITHIN is not logged again (reading-rollup.sql.ts says why that is safe).
     // The log's insert is the statement's last step: unread by the main query, it runs at the end.
-    const rows: { n: number }[] = await this.dataSource.query(
-      `WITH ins AS (${INSERT_SQL} RETURNING patient_id, metric, time),
+    const rows = await queryPrepared<{ n: number }>(this.dataSource, INSERT_PARTITIONED, params);
+    return rows[0].n;
+  }
+}
+
+const INSERT_SQL = `
+  INSERT INTO readings (device_id, metric, time, patient_id, value, received_at)
+  SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::uuid[], $5::float8[], $6::timestamptz[])
+  ON CONFLICT DO NOTHING`;
+
+// The hot insert of each mode, prepared (prepared-statements.ts): planned once per connection, not per batch.
+const INSERT_HYPERTABLE = prepared(
+  'insert_readings',
+  `WITH ins AS (${INSERT_SQL} RETURNING 1) SELECT count(*)::int AS n FROM ins`,
+);
+
+const INSERT_PARTITIONED = prepared(
+  'insert_readings_logged',
+  `WITH ins AS (${INSERT_SQL} RETURNING patient_id, metric, time),
             touched AS (
               SELECT DISTINCT patient_id, metric, date_bin(INTERVAL '1 minute', time, ${ORIGIN}) AS bucket FROM ins
             ),
@@ -66,16 +81,7 @@ export class ReadingRepository {
                                     AND p.logged_at >= clock_timestamp() - ${LOG_ONCE_WITHIN})
             )
        SELECT count(*)::int AS n FROM ins`,
-      params,
-    );
-    return rows[0].n;
-  }
-}
-
-const INSERT_SQL = `
-  INSERT INTO readings (device_id, metric, time, patient_id, value, received_at)
-  SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::uuid[], $5::float8[], $6::timestamptz[])
-  ON CONFLICT DO NOTHING`;
+);
 
 /** The six columns as binary array parameters (binary-arrays.ts: no per-reading strings on either side). */
 function toColumns(readings: readonly Reading[]): Buffer[] {

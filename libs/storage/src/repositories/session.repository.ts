@@ -1,9 +1,17 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { UUID_PATTERN, type Role } from '@lantern/domain';
+import { prepared, queryPrepared } from '../prepared-statements.js';
 import { inTransaction, managerOf } from '../transactions.js';
 import { returnedRows } from './sql-helpers.js';
 import { USER_COLUMNS, userRecordOf, type SessionEndReason, type UserRecord, type UserRow } from './user.repository.js';
+
+/** The per-request (and per-socket sweep) session check: prepared (prepared-statements.ts). */
+const LIVE_ROLES = prepared(
+  'live_session_roles',
+  `SELECT s.id, s.user_id, u.role FROM sessions s JOIN users u ON u.id = s.user_id
+    WHERE s.id = ANY($1::uuid[]) AND s.revoked_at IS NULL AND s.expires_at > now() AND u.disabled_at IS NULL`,
+);
 
 /** One login: a refresh-token family. */
 export interface SessionRecord {
@@ -179,11 +187,7 @@ export class SessionRepository {
   async liveRoles(sessionIds: readonly string[]): Promise<Map<string, { userId: string; role: Role }>> {
     const ids = [...new Set(sessionIds.filter((id) => UUID_PATTERN.test(id)))];
     if (ids.length === 0) return new Map();
-    const rows: { id: string; user_id: string; role: Role }[] = await managerOf(this.db).query(
-      `SELECT s.id, s.user_id, u.role FROM sessions s JOIN users u ON u.id = s.user_id
-       WHERE s.id = ANY($1::uuid[]) AND s.revoked_at IS NULL AND s.expires_at > now() AND u.disabled_at IS NULL`,
-      [ids],
-    );
+    const rows = await queryPrepared<{ id: string; user_id: string; role: Role }>(this.db, LIVE_ROLES, [ids]);
     return new Map(rows.map((row) => [row.id, { userId: row.user_id, role: row.role }]));
   }
 
