@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { JwtService } from '@nestjs/jwt';
 import type { MqttClient } from 'mqtt';
 import type { Principal } from '@lantern/auth';
 import type { AlertResource, LiveDeviceEvent, LiveReadingEvent, PatientNotificationResource } from '@lantern/domain';
 import type { Topics } from '@lantern/messaging';
+import { DeviceRepository } from '@lantern/storage';
 import { LiveSubscriptionsService } from '../../apps/api/src/live/live-subscriptions.service.js';
 import { TestData } from '../support/builders.js';
 import { startApi, type ApiFixture } from '../support/boot.js';
@@ -328,6 +329,34 @@ describe('Socket.IO /live', () => {
       expect(seenMarker.alert).toHaveLength(1);
     });
 
+    it("the periodic refresh follows every watched patient's devices in one query and one subscribe each way", async () => {
+      const [p1, p2] = [await people.patient('Hal'), await people.patient('Ivy')];
+      for (const p of [p1, p2]) await people.careTeam(p, clinician.userId);
+      const kept = await people.device(p1, 'pulse_oximeter');
+      const gone = await people.device(p2, 'wearable_patch');
+      const socket = await live(clinician);
+      for (const p of [p1, p2]) expect(await ask(socket, 'subscribe', { patientId: p })).toEqual({ ok: true });
+      // Changed behind the api's back (no device event): only the refresh can see it.
+      const added = await people.device(p2, 'pulse_oximeter');
+      await db.dataSource.query(`UPDATE devices SET decommissioned_at = now() WHERE id = $1`, [gone]);
+      const telemetry = () =>
+        api.mqtt
+          .activeFilters()
+          .filter((f) => [kept, gone, added].some((d) => f === topics.telemetry(d)))
+          .sort();
+      expect(telemetry()).toEqual([topics.telemetry(kept), topics.telemetry(gone)].sort());
+      const read = jest.spyOn(api.app.get(DeviceRepository), 'activeIdsByPatient');
+      try {
+        await api.routing.refreshAll();
+        expect(telemetry()).toEqual([topics.telemetry(kept), topics.telemetry(added)].sort());
+        // One device query for all the patients watched, however many there are.
+        expect(read).toHaveBeenCalledTimes(1);
+        expect(read.mock.calls[0][0]).toEqual(expect.arrayContaining([p1, p2]));
+      } finally {
+        read.mockRestore();
+      }
+    });
+
     it('an unsubscribe sent right after a subscribe leaves nothing subscribed', async () => {
       const patient = await people.patient('Flo');
       await people.careTeam(patient, clinician.userId);
@@ -388,12 +417,20 @@ describe('Socket.IO /live', () => {
       const socket = await live(clinician);
       const seen = record(socket);
       expect(await ask(socket, 'subscribe', { patientId: patient })).toEqual({ ok: true });
+      // A second socket of the same clinician, watching that patient (upper-case id) and one still on the team.
+      const other = await live(clinician);
+      expect(await ask(other, 'subscribe', { patientId: patient.toUpperCase() })).toEqual({ ok: true });
+      expect(await ask(other, 'subscribe', { patientId: patientA })).toEqual({ ok: true });
       await db.dataSource.query(`DELETE FROM care_team_members WHERE patient_id = $1 AND clinician_id = $2`, [
         patient,
         clinician.userId,
       ]);
+      const watchingA = api.routing.watched().get(patientA);
       await api.app.get(LiveSubscriptionsService).revalidate();
       expect(api.routing.watched().has(patient)).toBe(false);
+      expect(api.routing.watched().has(patient.toUpperCase())).toBe(false);
+      expect(api.routing.watched().get(patientA)).toBe(watchingA);
+      other.disconnect();
       await publish(topics.patientAlerts(patient), alertFor(patient));
       // Still connected and served for the patients it may see.
       await ask(socket, 'subscribe', { patientId: patientA });

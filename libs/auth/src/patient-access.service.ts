@@ -101,6 +101,29 @@ export class PatientAccessService implements PatientVisibility {
     return (await this.grantOf(principal, patientId)) !== undefined;
   }
 
+  /**
+   * Of `patientIds`, those `principal` may see ({@link canSeePatient} for each), lower-case, in one
+   * query at most: for re-checking many subscriptions at once.
+   */
+  async visibleAmong(principal: Principal, patientIds: readonly string[]): Promise<Set<string>> {
+    const ids = [...new Set(patientIds.filter((id) => UUID_PATTERN.test(id)).map((id) => id.toLowerCase()))];
+    if (ids.length === 0) return new Set();
+    switch (principal.role) {
+      case 'admin':
+        return new Set(await this.patients.existingAmong(ids));
+      case 'clinician':
+        return new Set(await this.careTeams.patientsAmong(principal.userId, ids));
+      case 'patient':
+        return new Set(ids.filter((id) => id === principal.patientId));
+      case 'caregiver': {
+        const shares = await this.careCircle.scopesOfMany(
+          ids.map((patientId) => ({ caregiverId: principal.userId, patientId })),
+        );
+        return new Set(ids.filter((id) => shares.has(`${principal.userId.toLowerCase()}:${id}`)));
+      }
+    }
+  }
+
   /** Throws NotFoundError (404) unless `principal` may see the patient: another team's patient looks unknown. */
   async assertCanSeePatient(principal: Principal, patientId: string): Promise<void> {
     await this.assertGrant(principal, patientId);

@@ -56,7 +56,7 @@ export class LiveRoutingService implements OnModuleDestroy {
       this.broadcaster?.toWatchers(event.patientId, 'reading', event),
     );
     this.stopListening = this.mqtt.onMessage((topic, payload) => this.route(topic, payload));
-    this.refreshTimer = setInterval(() => this.refreshAll(), DEVICE_REFRESH_MS);
+    this.refreshTimer = setInterval(() => void this.refreshAll(), DEVICE_REFRESH_MS);
     this.refreshTimer.unref();
   }
 
@@ -128,17 +128,33 @@ export class LiveRoutingService implements OnModuleDestroy {
 
   /** Subscribes to telemetry of devices new to the patient, unsubscribes from decommissioned ones. */
   private async syncDevices(patientId: string, watch: Watch): Promise<void> {
-    const current = new Set(await this.devices.activeDeviceIds(patientId));
-    if (this.watches.get(patientId) !== watch) return;
-    const added = [...current].filter((id) => !watch.devices.has(id));
-    const removed = [...watch.devices].filter((id) => !current.has(id));
-    for (const id of added) {
-      watch.devices.add(id);
-      this.deviceOwners.set(id, patientId);
-    }
-    for (const id of removed) {
-      watch.devices.delete(id);
-      this.deviceOwners.delete(id);
+    const current = await this.devices.activeDeviceIds([patientId]);
+    await this.applyDevices([[patientId, watch]], current);
+  }
+
+  /**
+   * Brings the telemetry subscriptions of these watches in line with their patients' active devices
+   * (as read by PatientDevices): one unsubscribe and one subscribe for all of them, of what changed only.
+   */
+  private async applyDevices(watches: readonly (readonly [string, Watch])[], current: Map<string, string[]>) {
+    const added: string[] = [];
+    const removed: string[] = [];
+    for (const [patientId, watch] of watches) {
+      // Unwatched (or watched anew) while the devices were read.
+      if (this.watches.get(patientId) !== watch) continue;
+      const now = new Set(current.get(patientId.toLowerCase()) ?? []);
+      for (const id of now)
+        if (!watch.devices.has(id)) {
+          watch.devices.add(id);
+          this.deviceOwners.set(id, patientId);
+          added.push(id);
+        }
+      for (const id of watch.devices)
+        if (!now.has(id)) {
+          watch.devices.delete(id);
+          this.deviceOwners.delete(id);
+          removed.push(id);
+        }
     }
     if (removed.length > 0) await this.mqtt.unsubscribe(removed.map((id) => this.topics.telemetry(id)));
     // QoS 1 although a lost live value is harmless: at QoS 0 Mosquitto (no TCP_NODELAY by default) holds small
@@ -159,8 +175,24 @@ export class LiveRoutingService implements OnModuleDestroy {
       .catch((error: unknown) => this.logger.warn(`device refresh for patient ${patientId} failed: ${String(error)}`));
   }
 
-  private refreshAll(): void {
-    for (const patientId of this.watches.keys()) this.refresh(patientId);
+  /**
+   * Every DEVICE_REFRESH_MS, for every watched patient at once: the event subscriptions renewed (a
+   * failed one heals here) and the devices read again, in one subscribe and one query — not one of
+   * each per patient, a burst that delayed the alerts of that moment. Its timer calls it (and tests).
+   */
+  async refreshAll(): Promise<void> {
+    const watched = [...this.watches];
+    if (watched.length === 0) return;
+    await Promise.all(watched.map(([, watch]) => watch.ready));
+    try {
+      await this.mqtt.subscribe(
+        watched.map(([patientId]) => this.eventFilter(patientId)),
+        1,
+      );
+      await this.applyDevices(watched, await this.devices.activeDeviceIds(watched.map(([patientId]) => patientId)));
+    } catch (error) {
+      this.logger.warn(`device refresh of ${watched.length} watched patients failed: ${String(error)}`);
+    }
   }
 
   /** One broker message; anything malformed is logged and dropped, never thrown into the client. */

@@ -114,33 +114,43 @@ export class LiveSubscriptionsService implements OnModuleDestroy {
 
   /**
    * Checks every subscription on this instance against the visibility rule again and drops those no
-   * longer allowed (a clinician taken off a care team), so access ends within ACCESS_RECHECK_MS.
+   * longer allowed (a clinician taken off a care team), so access ends within ACCESS_RECHECK_MS. One
+   * query per person watching, whatever the number of their sockets and patients.
    */
   async revalidate(): Promise<void> {
-    const verdicts = new Map<string, Promise<boolean>>();
-    const work: Promise<void>[] = [];
+    const watching = new Map<string, { principal: SessionPrincipal; sockets: LiveSocket[]; patients: Set<string> }>();
+    const keyOf = (principal: SessionPrincipal) => `${principal.role}:${principal.userId}`;
     for (const socket of this.sockets.all()) {
       const { principal, patients } = socket.data;
-      for (const patientId of patients ?? []) {
-        const key = `${principal.userId}:${patientId}`;
-        if (!verdicts.has(key)) {
-          // A database hiccup keeps the subscription (it was granted; dropping every watcher's alerts would be worse) until the next check.
-          const verdict = this.live.canWatch(principal, patientId).catch((error: unknown) => {
-            this.logger.warn(`live access re-check failed: ${String(error)}`);
-            return true;
-          });
-          verdicts.set(key, verdict);
+      if (!principal || !patients || patients.size === 0) continue;
+      const key = keyOf(principal);
+      const entry = watching.get(key) ?? { principal, sockets: [], patients: new Set<string>() };
+      entry.sockets.push(socket);
+      for (const patientId of patients) entry.patients.add(patientId);
+      watching.set(key, entry);
+    }
+    await Promise.all(
+      [...watching.values()].map(async ({ principal, sockets, patients }) => {
+        let visible: Set<string>;
+        try {
+          visible = await this.live.stillWatchable(principal, [...patients]);
+        } catch (error) {
+          // A database hiccup keeps the subscriptions (they were granted; dropping every watcher's alerts would be worse) until the next check.
+          this.logger.warn(`live access re-check failed: ${String(error)}`);
+          return;
         }
-        work.push(
-          verdicts.get(key)!.then(async (allowed) => {
-            if (allowed || !socket.data.patients.delete(patientId)) return;
+        for (const socket of sockets) {
+          // Re-authenticated as someone else while we asked: that person's subscriptions are not these.
+          if (keyOf(socket.data.principal) !== keyOf(principal)) continue;
+          // Only what was checked: a subscription granted while we asked is not in `visible`.
+          for (const patientId of patients) {
+            if (visible.has(patientId.toLowerCase()) || !socket.data.patients.delete(patientId)) continue;
             await this.sockets.leaveRooms(socket, patientId);
             await this.live.unsubscribe(patientId);
-          }),
-        );
-      }
-    }
-    await Promise.all(work);
+          }
+        }
+      }),
+    );
   }
 
   private async grant(socket: LiveSocket, patientId: string): Promise<SubscribeAck> {

@@ -19,10 +19,7 @@ import { SocketBroadcaster } from './socket-broadcaster.js';
       provide: PATIENT_DEVICES,
       inject: [DeviceRepository],
       useFactory: (devices: DeviceRepository): PatientDevices => ({
-        activeDeviceIds: async (patientId) =>
-          (await devices.list({ kind: 'all' }, patientId))
-            .filter((d) => d.decommissionedAt === undefined)
-            .map((d) => d.id),
+        activeDeviceIds: (patientIds) => devices.activeIdsByPatient(patientIds),
       }),
     },
     LiveRoutingService,

@@ -69,9 +69,9 @@ export class LiveService implements OnModuleDestroy {
     return this.careCircle.scopesOfMany(pairs);
   }
 
-  /** The visibility rule again, for subscriptions already granted. */
-  canWatch(principal: Principal, patientId: string): Promise<boolean> {
-    return this.access.canSeePatient(principal, patientId);
+  /** The visibility rule again, for subscriptions already granted: which of these patients `principal` may still watch. */
+  stillWatchable(principal: Principal, patientIds: readonly string[]): Promise<Set<string>> {
+    return this.access.visibleAmong(principal, patientIds);
   }
 
   async unsubscribe(patientId: string): Promise<void> {

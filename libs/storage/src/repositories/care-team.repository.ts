@@ -30,6 +30,16 @@ export class CareTeamRepository {
     return rows.length > 0;
   }
 
+  /** Of these patient ids (UUIDs), those on the clinician's care team, lower-case. */
+  async patientsAmong(clinicianId: string, patientIds: readonly string[]): Promise<string[]> {
+    if (patientIds.length === 0) return [];
+    const rows: { patient_id: string }[] = await managerOf(this.db).query(
+      `SELECT patient_id::text FROM care_team_members WHERE clinician_id = $1 AND patient_id = ANY($2::uuid[])`,
+      [clinicianId, patientIds],
+    );
+    return rows.map((r) => r.patient_id);
+  }
+
   async members(patientId: string): Promise<CareTeamMember[]> {
     const rows: MemberRow[] = await managerOf(this.db).query(
       `SELECT m.clinician_id, u.email, u.display_name, m.added_at

@@ -110,6 +110,20 @@ export class DeviceRepository {
     return rows.map((r) => r.patient_id);
   }
 
+  /** The ids of these patients' devices that are not decommissioned, by patient (lower-case ids); one query. */
+  async activeIdsByPatient(patientIds: readonly string[]): Promise<Map<string, string[]>> {
+    const ids = [...new Set(patientIds.filter((id) => UUID_PATTERN.test(id)).map((id) => id.toLowerCase()))];
+    const byPatient = new Map<string, string[]>();
+    if (ids.length === 0) return byPatient;
+    const rows: { id: string; patient_id: string }[] = await managerOf(this.db).query(
+      `SELECT id::text, patient_id::text FROM devices
+        WHERE patient_id = ANY($1::uuid[]) AND decommissioned_at IS NULL ORDER BY created_at DESC, id`,
+      [ids],
+    );
+    for (const row of rows) byPatient.set(row.patient_id, [...(byPatient.get(row.patient_id) ?? []), row.id]);
+    return byPatient;
+  }
+
   /** Devices of the patients within `scope` (optionally one patient), decommissioned ones included, newest first. */
   async list(scope: PatientScope, patientId?: string): Promise<DeviceRecord[]> {
     const where = patientScopeCondition(scope, 'patient_id', 2);

@@ -108,6 +108,16 @@ export class PatientRepository {
     return rows.length > 0;
   }
 
+  /** Of these ids (UUIDs), those of existing patients, lower-case. */
+  async existingAmong(ids: readonly string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const rows: { id: string }[] = await managerOf(this.db).query(
+      `SELECT id::text FROM patients WHERE id = ANY($1::uuid[])`,
+      [ids],
+    );
+    return rows.map((r) => r.id);
+  }
+
   /** Patients within `scope`, by name. */
   async list(scope: PatientScope): Promise<PatientRecord[]> {
     const where = patientScopeCondition(scope, 'p.id', 1);
