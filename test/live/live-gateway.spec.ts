@@ -334,27 +334,34 @@ describe('Socket.IO /live', () => {
       for (const p of [p1, p2]) await people.careTeam(p, clinician.userId);
       const kept = await people.device(p1, 'pulse_oximeter');
       const gone = await people.device(p2, 'wearable_patch');
+      const moved = await people.device(p2, 'pulse_oximeter');
       const socket = await live(clinician);
+      const seen = record(socket);
       for (const p of [p1, p2]) expect(await ask(socket, 'subscribe', { patientId: p })).toEqual({ ok: true });
-      // Changed behind the api's back (no device event): only the refresh can see it.
+      // Changed behind the api's back (no device event): only the refresh can see it. The moved device
+      // leaves the later-watched patient for the earlier one: its new owner must survive its removal.
       const added = await people.device(p2, 'pulse_oximeter');
       await db.dataSource.query(`UPDATE devices SET decommissioned_at = now() WHERE id = $1`, [gone]);
+      await db.dataSource.query(`UPDATE devices SET patient_id = $1 WHERE id = $2`, [p1, moved]);
       const telemetry = () =>
         api.mqtt
           .activeFilters()
-          .filter((f) => [kept, gone, added].some((d) => f === topics.telemetry(d)))
+          .filter((f) => [kept, gone, added, moved].some((d) => f === topics.telemetry(d)))
           .sort();
-      expect(telemetry()).toEqual([topics.telemetry(kept), topics.telemetry(gone)].sort());
+      expect(telemetry()).toEqual([kept, gone, moved].map((d) => topics.telemetry(d)).sort());
       const read = jest.spyOn(api.app.get(DeviceRepository), 'activeIdsByPatient');
       try {
         await api.routing.refreshAll();
-        expect(telemetry()).toEqual([topics.telemetry(kept), topics.telemetry(added)].sort());
+        expect(telemetry()).toEqual([kept, added, moved].map((d) => topics.telemetry(d)).sort());
         // One device query for all the patients watched, however many there are.
         expect(read).toHaveBeenCalledTimes(1);
         expect(read.mock.calls[0][0]).toEqual(expect.arrayContaining([p1, p2]));
       } finally {
         read.mockRestore();
       }
+      await publish(topics.telemetry(moved), { readings: [{ metric: 'heart_rate', value: 77 }] });
+      await waitFor(() => seen.reading.length === 1, "the moved device's reading", 5000);
+      expect(seen.reading[0]).toMatchObject({ patientId: p1, deviceId: moved, value: 77 });
     });
 
     it('an unsubscribe sent right after a subscribe leaves nothing subscribed', async () => {

@@ -137,18 +137,12 @@ export class LiveRoutingService implements OnModuleDestroy {
    * (as read by PatientDevices): one unsubscribe and one subscribe for all of them, of what changed only.
    */
   private async applyDevices(watches: readonly (readonly [string, Watch])[], current: Map<string, string[]>) {
-    const added: string[] = [];
+    // Unwatched (or watched anew) while the devices were read: left alone.
+    const live = watches.filter(([patientId, watch]) => this.watches.get(patientId) === watch);
+    const devicesOf = (patientId: string) => new Set(current.get(patientId.toLowerCase()) ?? []);
     const removed: string[] = [];
-    for (const [patientId, watch] of watches) {
-      // Unwatched (or watched anew) while the devices were read.
-      if (this.watches.get(patientId) !== watch) continue;
-      const now = new Set(current.get(patientId.toLowerCase()) ?? []);
-      for (const id of now)
-        if (!watch.devices.has(id)) {
-          watch.devices.add(id);
-          this.deviceOwners.set(id, patientId);
-          added.push(id);
-        }
+    for (const [patientId, watch] of live) {
+      const now = devicesOf(patientId);
       for (const id of watch.devices)
         if (!now.has(id)) {
           watch.devices.delete(id);
@@ -156,6 +150,15 @@ export class LiveRoutingService implements OnModuleDestroy {
           removed.push(id);
         }
     }
+    // After every removal: a device moved from one watched patient to another keeps its new owner.
+    const added: string[] = [];
+    for (const [patientId, watch] of live)
+      for (const id of devicesOf(patientId))
+        if (!watch.devices.has(id)) {
+          watch.devices.add(id);
+          this.deviceOwners.set(id, patientId);
+          added.push(id);
+        }
     if (removed.length > 0) await this.mqtt.unsubscribe(removed.map((id) => this.topics.telemetry(id)));
     // QoS 1 although a lost live value is harmless: at QoS 0 Mosquitto (no TCP_NODELAY by default) holds small
     // packets for our delayed TCP ACK, ~20 ms median; our PUBACKs keep that connection flowing (bench/src/live-latency.ts).
