@@ -120,7 +120,11 @@ export class DeviceRepository {
         WHERE patient_id = ANY($1::uuid[]) AND decommissioned_at IS NULL ORDER BY created_at DESC, id`,
       [ids],
     );
-    for (const row of rows) byPatient.set(row.patient_id, [...(byPatient.get(row.patient_id) ?? []), row.id]);
+    for (const row of rows) {
+      const devices = byPatient.get(row.patient_id);
+      if (devices) devices.push(row.id);
+      else byPatient.set(row.patient_id, [row.id]);
+    }
     return byPatient;
   }
 
