@@ -17,6 +17,12 @@ export interface LoadSnapshot {
 }
 
 /**
+ * The share of a target rate the load generator must achieve for a measurement under that load to
+ * count: a sustained step in which it published less fails, as does the alert phase.
+ */
+export const LOAD_ACHIEVED_MIN = 0.95;
+
+/**
  * The simulator's load mode as a separate process (so its memory is measured apart from the
  * harness), driven over stdin: "rate N" changes the rate without reconnecting the devices.
  */

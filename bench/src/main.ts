@@ -14,14 +14,8 @@ import { IngestMetrics } from './infra/ingest-metrics.js';
 import { describeMachine, openFileLimit, toolVersion } from './infra/machine.js';
 import { cpuProfileArgs, summarizeProfileDir, type ProfileSummary } from './infra/cpu-profile.js';
 import { freePort, peakRss, resetPeakRss, startProcess, waitUntil, type BenchProcess } from './infra/processes.js';
-import { LoadProcess } from './load-process.js';
-import {
-  LOAD_ACHIEVED_MIN,
-  LOAD_GENERATOR_NICE,
-  login,
-  measureAlertLatency,
-  untilCaughtUp,
-} from './phases/alert-latency.phase.js';
+import { LOAD_ACHIEVED_MIN, LoadProcess } from './load-process.js';
+import { LOAD_GENERATOR_NICE, login, measureAlertLatency, untilCaughtUp } from './phases/alert-latency.phase.js';
 import { measureQueries } from './phases/query.phase.js';
 import { measureSustained } from './phases/sustained-ingest.phase.js';
 import { measureScaling, SCALING_MAX_STEP_SEC } from './phases/scaling.phase.js';

@@ -1,3 +1,4 @@
+import { LOAD_ACHIEVED_MIN } from './load-process.js';
 import type { AlertLatencyResult } from './phases/alert-latency.phase.js';
 import type { QueryResult } from './phases/query.phase.js';
 import type { ProfileSummary } from './infra/cpu-profile.js';
@@ -245,7 +246,7 @@ export function renderMarkdown(report: BenchReport): string {
   lines.push(
     `QoS 1, ${Number(report.settings.readingsPerMessage ?? 2)} readings per message, ${String(report.settings.devices)} simulated devices each on its own MQTT connection${report.settings.tls === true ? ' over TLS (mqtts, `--tls`)' : ''} (the simulator's load mode, one process). ` +
       `Each step runs ${String(report.settings.stepSec)} s at a target rate, then the load pauses; a step passes when every reading the broker acknowledged to the devices is in the database within ${String(report.settings.maxDrainSec)} s ` +
-      '(no loss, bounded lag) and the simulator achieved ≥ 95 % of the target. The rate steps up until a step fails.',
+      `(no loss, bounded lag) and the simulator achieved ≥ ${LOAD_ACHIEVED_MIN * 100} % of the target. The rate steps up until a step fails.`,
   );
   ingestTable('Reference pipeline (bench/src/reference-pipeline.ts)', p.reference);
   ingestTable('Lantern (apps/ingest)', p.lantern);
@@ -265,7 +266,7 @@ export function renderMarkdown(report: BenchReport): string {
           : ` The probes began once the ingest kept up with that load (its canary through the broker and back within 1 s, ten checks a second apart): ${r.caughtUpAfterSec} s after the load was set.`) +
         (r.loadAchievedReadingsPerSec === undefined
           ? ''
-          : ` The simulator, which stands in for devices that are elsewhere, ran at nice ${r.loadGeneratorNice ?? 0} while the probes ran and achieved ${r.loadAchievedReadingsPerSec} readings/s meanwhile (the phase fails below 95 % of the rate).`),
+          : ` The simulator, which stands in for devices that are elsewhere, ran at nice ${r.loadGeneratorNice ?? 0} while the probes ran and achieved ${r.loadAchievedReadingsPerSec} readings/s meanwhile (the phase fails below ${LOAD_ACHIEVED_MIN * 100} % of the rate).`),
       '',
     );
     lines.push(

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { LoadProcess } from '../load-process.js';
+import { LOAD_ACHIEVED_MIN, type LoadProcess } from '../load-process.js';
 import { cpuBetween, type CpuSample } from '../infra/cpu-time.js';
 import { sleep } from '../infra/processes.js';
 
@@ -118,7 +118,7 @@ export async function measureSustained(
     const publishedRate = published / stepSec;
     const lost = Math.max(0, published - stored);
     const reasons: string[] = [];
-    if (publishedRate < rate * 0.95)
+    if (publishedRate < rate * LOAD_ACHIEVED_MIN)
       reasons.push(`simulator reached only ${Math.round(publishedRate)} of ${rate} readings/s`);
     if (drainSec === null) reasons.push(`${lost} readings not in the database ${options.maxDrainSec} s after the step`);
     else if (drainSec > options.maxDrainSec)
