@@ -7,6 +7,7 @@ import {
   METRIC_KEYS,
   type MetricKey,
   type SharingScope,
+  distinctUuids,
   UUID_PATTERN,
 } from '@lantern/domain';
 import {
@@ -106,7 +107,7 @@ export class PatientAccessService implements PatientVisibility {
    * query at most: for re-checking many subscriptions at once.
    */
   async visibleAmong(principal: Principal, patientIds: readonly string[]): Promise<Set<string>> {
-    const ids = [...new Set(patientIds.filter((id) => UUID_PATTERN.test(id)).map((id) => id.toLowerCase()))];
+    const ids = distinctUuids(patientIds);
     if (ids.length === 0) return new Set();
     switch (principal.role) {
       case 'admin':

@@ -13,3 +13,8 @@ export const CANONICAL_UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9
 export function isUuid(value: unknown): value is string {
   return typeof value === 'string' && UUID_PATTERN.test(value);
 }
+
+/** The UUIDs among `values`, lower case (as PostgreSQL prints them), each once: the ids a many-id query asks for. */
+export function distinctUuids(values: readonly string[]): string[] {
+  return [...new Set(values.filter((v) => UUID_PATTERN.test(v)).map((v) => v.toLowerCase()))];
+}

@@ -138,11 +138,11 @@ export class LiveRoutingService implements OnModuleDestroy {
    */
   private async applyDevices(watches: readonly (readonly [string, Watch])[], current: Map<string, string[]>) {
     // Unwatched (or watched anew) while the devices were read: left alone.
-    const live = watches.filter(([patientId, watch]) => this.watches.get(patientId) === watch);
-    const devicesOf = (patientId: string) => new Set(current.get(patientId.toLowerCase()) ?? []);
+    const live = watches
+      .filter(([patientId, watch]) => this.watches.get(patientId) === watch)
+      .map(([patientId, watch]) => ({ patientId, watch, now: new Set(current.get(patientId.toLowerCase()) ?? []) }));
     const removed: string[] = [];
-    for (const [patientId, watch] of live) {
-      const now = devicesOf(patientId);
+    for (const { watch, now } of live) {
       for (const id of watch.devices)
         if (!now.has(id)) {
           watch.devices.delete(id);
@@ -152,8 +152,8 @@ export class LiveRoutingService implements OnModuleDestroy {
     }
     // After every removal: a device moved from one watched patient to another keeps its new owner.
     const added: string[] = [];
-    for (const [patientId, watch] of live)
-      for (const id of devicesOf(patientId))
+    for (const { patientId, watch, now } of live)
+      for (const id of now)
         if (!watch.devices.has(id)) {
           watch.devices.add(id);
           this.deviceOwners.set(id, patientId);

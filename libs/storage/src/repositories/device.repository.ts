@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { UUID_PATTERN, type DeviceTypeKey } from '@lantern/domain';
+import { distinctUuids, UUID_PATTERN, type DeviceTypeKey } from '@lantern/domain';
 import { managerOf } from '../transactions.js';
 import { patientScopeCondition, type PatientScope } from './patient.repository.js';
 import { returnedRows } from './sql-helpers.js';
@@ -101,7 +101,7 @@ export class DeviceRepository {
 
   /** The patients of these device ids (decommissioned devices included); ids that are not devices are skipped. */
   async patientIdsOf(deviceIds: readonly string[]): Promise<string[]> {
-    const ids = [...new Set(deviceIds.filter((id) => UUID_PATTERN.test(id)).map((id) => id.toLowerCase()))];
+    const ids = distinctUuids(deviceIds);
     if (ids.length === 0) return [];
     const rows: { patient_id: string }[] = await managerOf(this.db).query(
       `SELECT DISTINCT patient_id::text AS patient_id FROM devices WHERE id = ANY($1::uuid[]) ORDER BY 1`,
@@ -112,7 +112,7 @@ export class DeviceRepository {
 
   /** The ids of these patients' devices that are not decommissioned, by patient (lower-case ids); one query. */
   async activeIdsByPatient(patientIds: readonly string[]): Promise<Map<string, string[]>> {
-    const ids = [...new Set(patientIds.filter((id) => UUID_PATTERN.test(id)).map((id) => id.toLowerCase()))];
+    const ids = distinctUuids(patientIds);
     const byPatient = new Map<string, string[]>();
     if (ids.length === 0) return byPatient;
     const rows: { id: string; patient_id: string }[] = await managerOf(this.db).query(
