@@ -14,6 +14,8 @@ export interface LoadSnapshot {
   readingsPerSec: number;
   rssBytes: number;
   phase: string;
+  /** Seconds since the simulator started, on its own clock, when it took this report. */
+  elapsedSec: number;
 }
 
 /**
@@ -28,6 +30,7 @@ export const LOAD_ACHIEVED_MIN = 0.95;
  */
 export class LoadProcess {
   latest: LoadSnapshot | undefined;
+  private readonly waiting = new Set<(report: LoadSnapshot) => void>();
   private constructor(readonly process: BenchProcess) {}
 
   static async start(
@@ -71,6 +74,8 @@ export class LoadProcess {
           if (!line.startsWith('{')) return;
           try {
             self.latest = JSON.parse(line) as LoadSnapshot;
+            for (const resolve of self.waiting) resolve(self.latest);
+            self.waiting.clear();
           } catch {
             // a partial line; the next one will do
           }
@@ -91,6 +96,31 @@ export class LoadProcess {
       throw error;
     }
     return self;
+  }
+
+  /** The next report the simulator sends (about one a second), or an error after `timeoutMs`. */
+  nextReport(timeoutMs = 10_000): Promise<LoadSnapshot> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(arrived);
+        reject(new Error(`no report from the simulator within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const arrived = (report: LoadSnapshot) => {
+        clearTimeout(timer);
+        resolve(report);
+      };
+      this.waiting.add(arrived);
+    });
+  }
+
+  /**
+   * Readings per second the devices had acknowledged between two of the simulator's reports, on its
+   * own clock: `from` and a report taken after it (a window shorter than its report interval would
+   * otherwise read as nothing published).
+   */
+  static achievedBetween(from: LoadSnapshot, to: LoadSnapshot): number {
+    const sec = to.elapsedSec - from.elapsedSec;
+    return sec > 0 ? Math.round((to.ackedReadings - from.ackedReadings) / sec) : 0;
   }
 
   setRate(readingsPerSec: number): void {

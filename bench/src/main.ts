@@ -267,8 +267,7 @@ async function main(): Promise<number> {
                   // The load generator stands in for remote devices: lower priority while the probes run
                   // (LOAD_GENERATOR_NICE; back to normal only with a new process: raising it needs privileges).
                   setPriority(load!.process.pid, LOAD_GENERATOR_NICE);
-                  const ackedBefore = load!.latest?.ackedReadings ?? 0;
-                  const probesStarted = Date.now();
+                  const loadBefore = await load!.nextReport();
                   const result = await measureAlertLatency({
                     apiUrl,
                     token,
@@ -282,9 +281,7 @@ async function main(): Promise<number> {
                     loadReadingsPerSec: rate,
                     log,
                   });
-                  const achieved = Math.round(
-                    ((load!.latest?.ackedReadings ?? 0) - ackedBefore) / ((Date.now() - probesStarted) / 1000),
-                  );
+                  const achieved = LoadProcess.achievedBetween(loadBefore, await load!.nextReport());
                   if (achieved < rate * LOAD_ACHIEVED_MIN)
                     throw new Error(
                       `the load generator (nice ${LOAD_GENERATOR_NICE}) achieved ${achieved} of ${rate} readings/s while the probes ran: the latency was not measured under the load asked for`,
