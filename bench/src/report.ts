@@ -274,6 +274,17 @@ export function renderMarkdown(report: BenchReport): string {
       '|---|---|---|---|---|---|',
       `| ${r.samples} | ${r.p50Ms} | ${r.p95Ms} | ${r.p99Ms} | ${r.maxMs} | ${r.timeouts} |`,
     );
+    if (r.stages?.length)
+      lines.push(
+        '',
+        "Where the time went, from each opened alert's provenance (`receivedAt`, `raisedAt`; wall clock, ms): inbound is the publish until the ingest has the message (the broker hop and the ingest's event loop), evaluation until the core raised the alert, outbound until the socket has it (the alert write and commit, the event through the broker, the api).",
+        '',
+        '| stage | p50 ms | p99 ms | max ms | share of the slowest 1 % |',
+        '|---|---|---|---|---|',
+        ...r.stages.map(
+          (s) => `| ${s.name} | ${s.p50Ms} | ${s.p99Ms} | ${s.maxMs} | ${Math.round(s.shareOfSlowest * 100)} % |`,
+        ),
+      );
   } else
     lines.push(
       p.alertLatency.status === 'failed'

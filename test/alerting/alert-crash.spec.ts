@@ -83,7 +83,7 @@ describe('alerts after a kill -9 of the ingest: at least once, notified once', (
     (
       await db.dataSource.query<{ n: number }[]>(
         `SELECT count(*)::int AS n FROM pg_stat_activity
-          WHERE datname = current_database() AND application_name = 'lantern-ingest' AND wait_event_type = 'Lock'`,
+          WHERE datname = current_database() AND application_name LIKE 'lantern-ingest%' AND wait_event_type = 'Lock'`,
       )
     )[0].n;
 

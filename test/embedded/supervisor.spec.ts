@@ -338,7 +338,7 @@ describe('lantern supervisor (npm start)', () => {
     );
     // The apps work as the login `lantern` in lantern_app (no DDL rights); only the supervisor is the owner.
     const logins = await db.query<{ login: string }>(
-      `SELECT DISTINCT usename::text AS login FROM pg_stat_activity WHERE application_name IN ('lantern-api', 'lantern-ingest')`,
+      `SELECT DISTINCT usename::text AS login FROM pg_stat_activity WHERE application_name IN ('lantern-api', 'lantern-ingest', 'lantern-ingest-alerts')`,
     );
     expect(logins.rows).toEqual([{ login: 'lantern' }]);
     expect(statSync(join(ownDataDir, 'postgres-app-password')).mode & 0o777).toBe(0o600);

@@ -18,7 +18,10 @@ import { IngestPipeline } from './pipeline/ingest.pipeline.js';
 import { ReadingStream } from './pipeline/reading.stream.js';
 
 @Module({
-  imports: [ConfigModule, StorageModule.forRoot({ applicationName: 'lantern-ingest', maintenance: true })],
+  imports: [
+    ConfigModule,
+    StorageModule.forRoot({ applicationName: 'lantern-ingest', maintenance: true, alertLane: true }),
+  ],
   providers: [
     { provide: INGEST_ACK_MODE, useValue: 'held' },
     IngestMetrics,

@@ -58,6 +58,54 @@ export interface AlertLatencyResult {
   loadGeneratorNice?: number;
   /** Seconds from setting the load until the ingest kept up with it and the probes began ({@link untilCaughtUp}). */
   caughtUpAfterSec?: number;
+  /** Where the time went, from the alert's own provenance (absent from results stored before it). */
+  stages?: AlertLatencyStage[];
+}
+
+/**
+ * One stage of the path, from the opened alert's provenance (contract §4.4): wall-clock times in ms
+ * (one machine, one clock). `inbound`: publish → the ingest has the message (the device's broker
+ * hop and the ingest's event loop); `evaluation`: → the core raised the alert; `outbound`: → the
+ * socket has it (the alert write and its commit, the event through the broker, the api).
+ */
+export interface AlertLatencyStage {
+  name: 'inbound' | 'evaluation' | 'outbound';
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** The stage's share of the slowest 1 % of probes' total (at least one probe). */
+  shareOfSlowest: number;
+}
+
+/** Wall-clock times of one probe: publish, the alert's receivedAt and raisedAt, the socket's event. */
+interface ProbeTimes {
+  published: number;
+  received: number;
+  raised: number;
+  delivered: number;
+}
+
+/** The stage table of {@link AlertLatencyResult.stages}; empty when no alert carried its provenance. */
+export function alertStages(probes: readonly ProbeTimes[]): AlertLatencyStage[] {
+  if (probes.length === 0) return [];
+  const spans: Record<AlertLatencyStage['name'], (p: ProbeTimes) => number> = {
+    inbound: (p) => p.received - p.published,
+    evaluation: (p) => p.raised - p.received,
+    outbound: (p) => p.delivered - p.raised,
+  };
+  const total = (p: ProbeTimes) => p.delivered - p.published;
+  const slowest = [...probes].sort((a, b) => total(b) - total(a)).slice(0, Math.max(1, Math.ceil(probes.length / 100)));
+  const slowestTotal = slowest.reduce((sum, p) => sum + total(p), 0);
+  return (Object.keys(spans) as AlertLatencyStage['name'][]).map((name) => {
+    const values = probes.map(spans[name]);
+    return {
+      name,
+      p50Ms: round(percentile(values, 50)),
+      p99Ms: round(percentile(values, 99)),
+      maxMs: round(Math.max(...values)),
+      shareOfSlowest: slowestTotal > 0 ? slowest.reduce((sum, p) => sum + spans[name](p), 0) / slowestTotal : 0,
+    };
+  });
 }
 
 export interface AlertLatencyOptions {
@@ -124,10 +172,14 @@ export async function measureAlertLatency(options: AlertLatencyOptions): Promise
     }
     for (const probe of options.probes) await subscribe(probeSocket, probe.patientId);
     const waiting = new Map<string, { state: AlertResource['state']; resolve: (at: number) => void }>();
+    /** The last opened alert's provenance and its arrival (wall clock), for the stage table. */
+    type Opened = { alert: AlertResource; deliveredAt: number };
+    const last: { opened?: Opened } = {};
     probeSocket.on('alert', (alert) => {
       const w = waiting.get(alert.patientId);
       if (w && alert.rule === 'body_temperature.fever' && alert.state === w.state) {
         waiting.delete(alert.patientId);
+        if (alert.state === 'open') last.opened = { alert, deliveredAt: Date.now() };
         w.resolve(performance.now());
       }
     });
@@ -166,6 +218,7 @@ export async function measureAlertLatency(options: AlertLatencyOptions): Promise
       return new Date(ts).toISOString();
     };
     const latencies: number[] = [];
+    const stageTimes: ProbeTimes[] = [];
     let timeouts = 0;
     for (let i = 0; i < options.samples; i++) {
       const k = i % options.probes.length;
@@ -174,6 +227,8 @@ export async function measureAlertLatency(options: AlertLatencyOptions): Promise
       const ahead = clocks[k] + PROBE_STEP_MS - (Date.now() + PROBE_MAX_LEAD_MS);
       if (ahead > 0) await sleep(ahead);
       const opened = wait(probe.patientId, 'open', 5000);
+      last.opened = undefined;
+      const publishedAt = Date.now();
       const t0 = performance.now();
       await clients[k].publishAsync(
         topic,
@@ -183,10 +238,26 @@ export async function measureAlertLatency(options: AlertLatencyOptions): Promise
       const at = await opened;
       if (at < 0) timeouts++;
       else latencies.push(at - t0);
-      // The tail is what the targets are about: when it happened, to lay beside other measurements.
+      // (set by the socket's handler meanwhile: the assertion undoes the narrowing to undefined above)
+      const seen = last.opened as Opened | undefined;
+      const { receivedAt, raisedAt } = seen?.alert ?? {};
+      const times =
+        seen && receivedAt && raisedAt
+          ? {
+              published: publishedAt,
+              received: Date.parse(receivedAt),
+              raised: Date.parse(raisedAt),
+              delivered: seen.deliveredAt,
+            }
+          : undefined;
+      if (times) stageTimes.push(times);
+      // The tail is what the targets are about: when it happened and in which stage, to lay beside other measurements.
       if (at < 0 || at - t0 > SLOW_PROBE_MS)
         options.log(
-          `    probe ${i}: ${at < 0 ? 'timed out' : `${Math.round(at - t0)} ms`} (${new Date().toISOString()})`,
+          `    probe ${i}: ${at < 0 ? 'timed out' : `${Math.round(at - t0)} ms`} (${new Date().toISOString()})` +
+            (times
+              ? ` inbound ${times.received - times.published}, evaluation ${times.raised - times.received}, outbound ${times.delivered - times.raised} ms`
+              : ''),
         );
       const resolved = wait(probe.patientId, 'resolved', 5000);
       await sleep(5);
@@ -211,6 +282,7 @@ export async function measureAlertLatency(options: AlertLatencyOptions): Promise
       maxMs: round(Math.max(...latencies)),
       watchers: watchers.length,
       loadReadingsPerSec: options.loadReadingsPerSec,
+      stages: alertStages(stageTimes),
     };
   } finally {
     probeSocket.disconnect();

@@ -41,15 +41,26 @@ export interface DataSourceOptions {
   /** Connections in the pg pool; 1 for PGlite over pglite-socket, which serves one connection at a time. */
   readonly poolSize: number;
   readonly applicationName?: string;
+  /** Settings every connection of the pool starts with (`-c name=value` at connect), e.g. plan_cache_mode. */
+  readonly sessionSettings?: Readonly<Record<string, string>>;
 }
 
 /** Builds (does not initialize) Lantern's TypeORM data source: PostgreSQL, no synchronize, explicit migrations. */
-export function createDataSource({ url, poolSize, applicationName = 'lantern' }: DataSourceOptions): DataSource {
+export function createDataSource({
+  url,
+  poolSize,
+  applicationName = 'lantern',
+  sessionSettings = {},
+}: DataSourceOptions): DataSource {
+  const options = Object.entries(sessionSettings)
+    .map(([name, value]) => `-c ${name}=${value}`)
+    .join(' ');
   return new DataSource({
     type: 'postgres',
     url,
     poolSize,
     applicationName,
+    ...(options && { extra: { options } }),
     synchronize: false,
     migrationsRun: false,
     // Each migration in its own transaction; one that cannot run inside a transaction sets `transaction = false`.

@@ -32,9 +32,22 @@ export interface StorageModuleOptions {
   readonly maintenance?: boolean;
   /** Name the process shows in pg_stat_activity. */
   readonly applicationName?: string;
+  /** Open the {@link ALERT_LANE} connection (the ingest, whose streaming core writes alerts). Default false. */
+  readonly alertLane?: boolean;
 }
 
 const STORAGE_OPTIONS = Symbol('STORAGE_OPTIONS');
+
+/**
+ * The streaming core's own database connection (a DataSource of one), for the alert write and
+ * what it reads back: never behind the readings writers in the pool, and with
+ * `plan_cache_mode = force_generic_plan`, so its prepared alert write is planned once per
+ * connection instead of on every call — PostgreSQL otherwise keeps a custom plan for statements
+ * over unnested parameter arrays, and planning cost more than running it (docs/performance.md,
+ * "The alert's way back"). Setting that for the whole pool would give the history queries generic
+ * plans too. The main DataSource where there is one connection only (PGlite) or no lane was asked for.
+ */
+export const ALERT_LANE = Symbol('ALERT_LANE');
 
 /**
  * The database for the whole application: a migrated DataSource, the detected StorageMode, the
@@ -48,6 +61,7 @@ export class StorageModule implements OnApplicationBootstrap, OnApplicationShutd
 
   constructor(
     private readonly dataSource: DataSource,
+    @Inject(ALERT_LANE) private readonly alertLane: DataSource,
     @Inject(STORAGE_MODE) private readonly mode: StorageMode,
     @Inject(STORAGE_OPTIONS) private readonly options: StorageModuleOptions,
     private readonly maintenance: StorageMaintenanceService,
@@ -79,6 +93,21 @@ export class StorageModule implements OnApplicationBootstrap, OnApplicationShutd
             return dataSource;
           },
         },
+        {
+          provide: ALERT_LANE,
+          inject: [LANTERN_CONFIG, DataSource],
+          useFactory: async (config: LanternConfig, main: DataSource): Promise<DataSource> => {
+            if (!options.alertLane || config.databasePoolSize < 2) return main;
+            const lane = createDataSource({
+              url: config.databaseUrl!,
+              poolSize: 1,
+              applicationName: `${options.applicationName ?? 'lantern'}-alerts`,
+              sessionSettings: { plan_cache_mode: 'force_generic_plan' },
+            });
+            await lane.initialize();
+            return lane;
+          },
+        },
         { provide: STORAGE_MODE, inject: [DataSource], useFactory: detectStorageMode },
         {
           provide: MAINTENANCE_SETTINGS,
@@ -94,6 +123,7 @@ export class StorageModule implements OnApplicationBootstrap, OnApplicationShutd
       ],
       exports: [
         DataSource,
+        ALERT_LANE,
         STORAGE_MODE,
         ReadingRepository,
         ReadingHistoryRepository,
@@ -114,6 +144,7 @@ export class StorageModule implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   async onApplicationShutdown(): Promise<void> {
+    if (this.alertLane !== this.dataSource && this.alertLane.isInitialized) await this.alertLane.destroy();
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
   }
 }

@@ -26,8 +26,14 @@ export class IngestInstanceHealthDto implements IngestInstanceReport {
   @ApiProperty({ description: 'Since its last heartbeat, ms' })
   heartbeatAgeMs!: number;
 
-  @ApiProperty()
+  @ApiProperty({ description: 'Whether its consuming connection (the persistent session) is up' })
   connected!: boolean;
+
+  @ApiProperty({
+    description:
+      'How long the connection it publishes alert, notification and device events on has been down, ms (0 while it is up)',
+  })
+  notPublishingForMs!: number;
 
   @ApiProperty({ type: [String], description: 'Filters the broker granted it' })
   subscribed!: string[];

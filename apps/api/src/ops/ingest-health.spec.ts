@@ -7,6 +7,7 @@ const STALL = 30_000;
 
 const healthy: IngestInstanceState = {
   connected: true,
+  notPublishingForMs: 0,
   subscribed: ['$share/ingest/r/devices/+/telemetry', '$share/ingest/r/devices/+/status', 'r/internal/ingest-canary/i'],
   notConsumingForMs: 0,
   lastMessageAgeMs: 400,
@@ -91,7 +92,7 @@ describe('judgeIngest', () => {
     ]);
   });
 
-  it('is stalled by a lost connection, no subscription, a stuck message or a failing writer', () => {
+  it('is stalled by a lost connection (consuming or publishing), no subscription, a stuck message or a failing writer', () => {
     const problems = (state: Partial<IngestInstanceState>): readonly string[] =>
       judgeIngest(NOW, [instance(state)], STALL).problems;
     expect(problems({ connected: false, subscribed: [], notConsumingForMs: 40_000 })).toEqual([
@@ -102,6 +103,11 @@ describe('judgeIngest', () => {
     ]);
     // A reconnect in progress is not yet a stall.
     expect(problems({ connected: false, subscribed: [], notConsumingForMs: 3_000 })).toEqual([]);
+    // Its events connection: readings are still stored, but alerts no longer reach the dashboards.
+    expect(problems({ notPublishingForMs: 35_000 })).toEqual([
+      'ingest lantern-ingest has not been able to publish to the broker for 36 s: alerts are stored but not pushed to dashboards',
+    ]);
+    expect(problems({ notPublishingForMs: 2_000 })).toEqual([]);
     expect(problems({ oldestUnackedMs: 45_000 })).toEqual([
       'ingest lantern-ingest: a message has waited 46 s to be stored',
     ]);

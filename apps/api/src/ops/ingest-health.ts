@@ -15,6 +15,8 @@ export interface IngestInstanceReport {
   readonly role: 'leader' | 'standby';
   readonly heartbeatAgeMs: number;
   readonly connected: boolean;
+  /** How long the connection it publishes alert and other events on has been down (0 while it is up). */
+  readonly notPublishingForMs: number;
   readonly subscribed: readonly string[];
   /** How long it has not been connected and subscribed (0 while it is). */
   readonly notConsumingForMs: number;
@@ -34,7 +36,7 @@ const seconds = (ms: number): string => `${Math.round(ms / 1000)} s`;
  * Judges the ingest instances' heartbeats (ages on each ingest's clock, plus the time since the
  * heartbeat on the database's clock). Per client id (one MQTT session) the newest leader counts:
  * it is down when its heartbeat is older than `stallAfterMs`; stalled when it has not been
- * connected and subscribed, its canary has not come back or took longer than that through the
+ * connected and subscribed, has not been able to publish (its events connection), its canary has not come back or took longer than that through the
  * broker, a message has waited unacknowledged, or a writer has kept failing for longer than that.
  * Older leaders of the same client id (a crashed process since replaced) and standbys are listed,
  * not judged. No leader at all is down. Pure: `now` is the database's clock.
@@ -63,6 +65,10 @@ export function judgeIngest(
         i.connected
           ? `${name} has been connected but not subscribed for ${seconds(i.notConsumingForMs)}`
           : `${name} has not been connected to the broker for ${seconds(i.notConsumingForMs)}`,
+      );
+    if (i.notPublishingForMs > stallAfterMs)
+      problems.push(
+        `${name} has not been able to publish to the broker for ${seconds(i.notPublishingForMs)}: alerts are stored but not pushed to dashboards`,
       );
     if (i.canaryAgeMs !== null && i.canaryAgeMs > stallAfterMs)
       problems.push(`${name}: its canary has not come back through the broker for ${seconds(i.canaryAgeMs)}`);
@@ -99,6 +105,7 @@ function report(now: number, r: IngestInstanceRecord): IngestInstanceReport {
     role: r.role,
     heartbeatAgeMs: since,
     connected: s.connected ?? false,
+    notPublishingForMs: s.notPublishingForMs ? s.notPublishingForMs + since : 0,
     subscribed: s.subscribed ?? [],
     notConsumingForMs: s.notConsumingForMs ? s.notConsumingForMs + since : 0,
     lastMessageAgeMs: age(s.lastMessageAgeMs),

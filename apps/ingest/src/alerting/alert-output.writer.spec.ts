@@ -41,7 +41,7 @@ function writerWithFakes() {
       }),
   } as unknown as AlertTransitionRepository;
   const connection = {
-    connected: true,
+    publishing: true,
     publish: (topic: string) => published.push(topic),
   } as unknown as IngestMqttConnection;
   const webhook = { delivery: () => undefined, nudge: () => undefined } as unknown as AlertWebhookService;

@@ -115,7 +115,7 @@ export class AlertOutputWriter {
     this.running = true;
     // What the start-up rebuild made good is queued before the broker connection exists: its events
     // would be dropped. Later outages need no wait: the client queues what is published meanwhile.
-    while (!this.wasConnected && !this.connection.connected && !this.closing)
+    while (!this.wasConnected && !this.connection.publishing && !this.closing)
       await new Promise((resolve) => setTimeout(resolve, 50));
     this.wasConnected = true;
     while (this.queue.length > 0) {

@@ -1,6 +1,8 @@
 import type { Provider } from '@nestjs/common';
+import type { DataSource } from 'typeorm';
 import { WebhookOutboxService } from '@lantern/messaging';
 import {
+  ALERT_LANE,
   AlertRepository,
   AlertRuleOverrideRepository,
   AlertTransitionRepository,
@@ -23,7 +25,12 @@ import { StreamingCore } from './streaming-core.js';
 export const ALERTING_PROVIDERS: Provider[] = [
   AlertRepository,
   AlertRuleOverrideRepository,
-  AlertTransitionRepository,
+  // The streaming core's writes go over its own connection (ALERT_LANE).
+  {
+    provide: AlertTransitionRepository,
+    inject: [ALERT_LANE],
+    useFactory: (lane: DataSource) => new AlertTransitionRepository(lane),
+  },
   LeaseRepository,
   WebhookDeliveryRepository,
   WebhookOutboxService,

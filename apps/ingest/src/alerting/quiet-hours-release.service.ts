@@ -55,7 +55,7 @@ export class QuietHoursReleaseService implements OnApplicationBootstrap, OnAppli
 
   /** Claims and publishes what is due; never throws. Public for tests. */
   async tick(): Promise<void> {
-    if (!this.connection.connected) return;
+    if (!this.connection.publishing) return;
     try {
       for (;;) {
         const due = await this.notifications.releaseDue(CLAIM_BATCH);

@@ -25,6 +25,10 @@ export { INGEST_ACK_MODE, type AckMode } from './inflight-messages.js';
 /** What the connection knows of its own health (see IngestHeartbeatService). */
 export interface ConnectionHealth {
   readonly connected: boolean;
+  /** Whether the connection it publishes on (events, error replies, the canary) is up. */
+  readonly publisherConnected: boolean;
+  /** Since when that connection has been down; null while it is up. */
+  readonly notPublishingSince: number | null;
   readonly subscribed: readonly string[];
   /** Since when it has not been connected with every filter granted; null while it is. */
   readonly notConsumingSince: number | null;
@@ -47,11 +51,20 @@ export interface ConnectionHealth {
  * commit (InflightMessages). When INGEST_MAX_PENDING_MESSAGES are unacknowledged it stops reading
  * the socket (backpressure, ReadGate) until acknowledgements catch up. Each message goes to the
  * canary (IngestCanary), a control topic's handler (ControlTopics) or the pipeline.
+ *
+ * What the ingest publishes — patient events, error replies, the canary — goes out on a second,
+ * clean-session connection of its own (`{client id}-events-{random}`), never on the consuming one:
+ * Mosquitto reads one packet per connection per turn of its loop, so an alert event written behind
+ * the thousands of PUBACKs a batch commit releases waited for all of them to be read first
+ * (docs/performance.md, "The alert's way back").
  */
 @Injectable()
 export class IngestMqttConnection implements BrokerPublisher {
   private readonly logger = new Logger('IngestMqtt');
   private client: MqttClient | undefined;
+  /** The connection everything the ingest publishes goes out on (see the class comment). */
+  private publisher: MqttClient | undefined;
+  private notPublishingSince: number | null = Date.now();
   private readonly inflight: InflightMessages;
   private readonly gate: ReadGate;
   private readonly subscription = new IngestSubscription(this.logger);
@@ -90,8 +103,14 @@ export class IngestMqttConnection implements BrokerPublisher {
     return this.inflight.pendingBytes;
   }
 
+  /** Whether the consuming connection is up. */
   get connected(): boolean {
     return this.client?.connected ?? false;
+  }
+
+  /** Whether the connection the ingest publishes on is up (what is published meanwhile waits in mqtt.js). */
+  get publishing(): boolean {
+    return this.publisher?.connected ?? false;
   }
 
   /** Registers the pipeline; must be called before `start` so redelivered messages find it. */
@@ -138,6 +157,8 @@ export class IngestMqttConnection implements BrokerPublisher {
   health(): ConnectionHealth {
     return {
       connected: this.connected,
+      publisherConnected: this.publishing,
+      notPublishingSince: this.notPublishingSince,
       ...this.subscription.state,
       lastMessageAt: this.lastMessageAt,
       ...this.canary.state,
@@ -173,6 +194,7 @@ export class IngestMqttConnection implements BrokerPublisher {
       ...quietMqttLog,
       ...brokerTrust(this.config.mqttCaFile),
     };
+    const publishing = this.startPublisher(url);
     const client = mqtt.connect(url, options);
     this.client = client;
     // Read behind a backlog, the broker's PINGRESP comes late: without this, mqtt.js dropped the connection.
@@ -206,24 +228,59 @@ export class IngestMqttConnection implements BrokerPublisher {
       client.once('connect', () => resolve());
       client.connect();
     });
+    await publishing;
+    // Out on the publisher, back on the consumer: a canary that returns proves both connections.
     this.canary.start(
-      () => this.client?.connected ?? false,
-      (topic, payload, callback) => this.client?.publish(topic, payload, { qos: 1 }, callback),
+      () => this.connected && this.publishing,
+      (topic, payload, callback) => this.publisher?.publish(topic, payload, { qos: 1 }, callback),
     );
   }
 
-  /** Publishes (error replies, patient events) on the ingest's connection. */
+  /**
+   * Opens the publishing connection (clean session: nothing of it outlives the process; mqtt.js
+   * keeps what is published while it is down and sends it on reconnect). The random suffix keeps
+   * two processes of one INGEST_MQTT_CLIENT_ID (a leader and its fenced predecessor) from taking
+   * the id from each other. Resolves on its first CONNACK.
+   */
+  private startPublisher(url: string): Promise<void> {
+    const clientId = `${this.config.ingestMqttClientId}-events-${randomUUID().slice(0, 8)}`;
+    const publisher = mqtt.connect(url, {
+      clientId,
+      username: this.config.mqttUsername,
+      password: this.config.mqttPassword,
+      protocolVersion: this.version,
+      clean: true,
+      keepalive: 30,
+      reconnectPeriod: 1000,
+      connectTimeout: 10_000,
+      ...quietMqttLog,
+      ...brokerTrust(this.config.mqttCaFile),
+    });
+    this.publisher = publisher;
+    publisher.on('connect', () => {
+      this.notPublishingSince = null;
+      this.metrics.publisherConnected.set(1);
+    });
+    publisher.on('close', () => {
+      this.notPublishingSince ??= Date.now();
+      this.metrics.publisherConnected.set(0);
+    });
+    publisher.on('error', (error) => this.logger.warn(`MQTT (publishing, ${clientId}): ${error.message}`));
+    return new Promise((resolve) => publisher.once('connect', () => resolve()));
+  }
+
+  /** Publishes (error replies, patient events) on the ingest's publishing connection. */
   publish(
     topic: string,
     payload: string | Buffer,
     options: { qos: 0 | 1; retain?: boolean },
     callback?: (error?: Error) => void,
   ): void {
-    if (!this.client) {
+    if (!this.publisher) {
       callback?.(new Error('not connected'));
       return;
     }
-    this.client.publish(topic, payload, { qos: options.qos, retain: options.retain ?? false }, (error) =>
+    this.publisher.publish(topic, payload, { qos: options.qos, retain: options.retain ?? false }, (error) =>
       callback?.(error ?? undefined),
     );
   }
@@ -231,9 +288,10 @@ export class IngestMqttConnection implements BrokerPublisher {
   /** Disconnects. Unacknowledged messages stay in the broker session and are redelivered on the next start. */
   async stop(): Promise<void> {
     this.canary.stop();
-    const client = this.client;
+    const [client, publisher] = [this.client, this.publisher];
     this.client = undefined;
-    if (client) await client.endAsync(true);
+    this.publisher = undefined;
+    await Promise.all([client?.endAsync(true), publisher?.endAsync(true)]);
   }
 
   private onPublish(packet: InboundPublish, callback: (error?: Error) => void): void {

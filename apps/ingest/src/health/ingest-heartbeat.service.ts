@@ -71,6 +71,7 @@ export class IngestHeartbeatService {
     const c = this.connection.health();
     return {
       connected: c.connected,
+      notPublishingForMs: c.notPublishingSince === null ? 0 : now - c.notPublishingSince,
       subscribed: c.subscribed,
       notConsumingForMs: c.notConsumingSince === null ? 0 : now - c.notConsumingSince,
       lastMessageAgeMs: c.lastMessageAt === null ? null : now - c.lastMessageAt,

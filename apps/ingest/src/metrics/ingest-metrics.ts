@@ -140,6 +140,11 @@ export class IngestMetrics {
     help: '1 while connected to the broker',
     registers: [this.registry],
   });
+  readonly publisherConnected = new Gauge({
+    name: 'lantern_ingest_publisher_connected',
+    help: '1 while the connection the ingest publishes events on (alerts, notifications, device events, error replies) is up',
+    registers: [this.registry],
+  });
   readonly redeliveryDrops = new Counter({
     name: 'lantern_ingest_abandoned_messages_total',
     help: 'Unacknowledged messages dropped from memory on a lost connection (the broker redelivers them)',

@@ -16,6 +16,8 @@ export interface RetryingWriterState {
  */
 export interface IngestInstanceState {
   readonly connected: boolean;
+  /** How long the connection it publishes events on has been down (0 while it is up). */
+  readonly notPublishingForMs: number;
   /** Filters its MQTT session is subscribed to, as granted by the broker. */
   readonly subscribed: readonly string[];
   /** How long it has not been connected with every filter granted (0 while it is). */
