@@ -274,6 +274,11 @@ export function renderMarkdown(report: BenchReport): string {
       '|---|---|---|---|---|---|',
       `| ${r.samples} | ${r.p50Ms} | ${r.p95Ms} | ${r.p99Ms} | ${r.maxMs} | ${r.timeouts} |`,
     );
+    if (r.warmUp)
+      lines.push(
+        '',
+        `Before them, ${r.warmUp.probes} warm-up probes, not counted: the first alerts of the freshly started ingest and api (statements prepared, code compiled, the watchers' subscriptions settling). The slowest answered in ${r.warmUp.maxMs} ms (a timeout among them counts in the table's).`,
+      );
     if (r.stages?.length)
       lines.push(
         '',
@@ -392,7 +397,7 @@ function explainMisses(report: BenchReport): string[] {
       out.push(
         `Alert latency: the median is ${r.p50Ms} ms and p95 ${r.p95Ms} ms, so the path itself is fast; the tail (p99 ${r.p99Ms} ms, max ${r.maxMs} ms, ${r.timeouts} probes over 5 s) ` +
           `appears under ${r.loadReadingsPerSec} readings/s with ${r.watchers} watching sockets, while PostgreSQL, Mosquitto, both Lantern processes and ${String(report.settings.devices)} simulated connections share ${report.machine.cpus} cores. ` +
-          'Traced stage by stage (docs/performance.md, "Alert latency"): no stage waits behind telemetry inside Lantern (evaluation and the alert writer have their own lane); the tail is spread over the broker hops, the database round trip and the event loops, each delayed by CPU contention.',
+          'The stage table (Alert latency, below) says where the slowest probes spent their time. Inside Lantern no stage waits behind telemetry: evaluation and the alert write have their own lane and database connection, and the events their own broker connection (docs/performance.md, "The alert\'s way back"); what is left is the broker\'s queue in front of the ingest and CPU contention on every hop.',
       );
     }
     if (t.name === 'Peak RSS simulator' && p.rss.status === 'ok') {

@@ -16,7 +16,8 @@ export const DATABASE_SETTINGS = {
   },
   databasePoolSize: {
     env: 'DATABASE_POOL_SIZE',
-    description: 'Connections per process (1 for PGlite over pglite-socket).',
+    description:
+      'Connections per process (1 for PGlite over pglite-socket). With 2 or more the ingest opens one more, its alert lane.',
     default: '10',
     parse: int(1, 200),
   },
