@@ -34,8 +34,8 @@ const PROBE_MAX_LEAD_MS = 4 * 60_000;
 export const LOAD_GENERATOR_NICE = 10;
 /**
  * Probes sent before the measured ones and not counted: the first alerts of freshly started
- * processes (statements prepared, code compiled, the watchers' subscriptions settling). In every
- * run of 2026-12-07 the slowest probes were among the first ten; the report gives their maximum.
+ * processes (statements prepared, code compiled, the watchers' subscriptions settling). In most
+ * runs of 2026-12-07 the slowest probes were among the first ten; the report gives their maximum.
  */
 export const WARM_UP_PROBES = 10;
 /** A probe slower than this is logged with its time of day. */
