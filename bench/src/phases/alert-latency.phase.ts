@@ -179,16 +179,14 @@ export async function measureAlertLatency(options: AlertLatencyOptions): Promise
       watchers.push(socket);
     }
     for (const probe of options.probes) await subscribe(probeSocket, probe.patientId);
-    const waiting = new Map<string, { state: AlertResource['state']; resolve: (at: number) => void }>();
-    /** The last opened alert's provenance and its arrival (wall clock), for the stage table. */
-    type Opened = { alert: AlertResource; deliveredAt: number };
-    const last: { opened?: Opened } = {};
+    /** The event that answered a probe: when (monotonic, and wall clock for the stage table) and the alert itself. */
+    type Answer = { at: number; deliveredAt: number; alert: AlertResource };
+    const waiting = new Map<string, { state: AlertResource['state']; resolve: (answer: Answer) => void }>();
     probeSocket.on('alert', (alert) => {
       const w = waiting.get(alert.patientId);
       if (w && alert.rule === 'body_temperature.fever' && alert.state === w.state) {
         waiting.delete(alert.patientId);
-        if (alert.state === 'open') last.opened = { alert, deliveredAt: Date.now() };
-        w.resolve(performance.now());
+        w.resolve({ at: performance.now(), deliveredAt: Date.now(), alert });
       }
     });
     for (const probe of options.probes) {
@@ -204,18 +202,18 @@ export async function measureAlertLatency(options: AlertLatencyOptions): Promise
     // A wait's timeout removes only its own waiter: an earlier probe's timer must not drop a later
     // probe's (that made probes answered in time count as timeouts).
     const wait = (patientId: string, state: AlertResource['state'], ms: number) =>
-      new Promise<number>((resolve) => {
+      new Promise<Answer | undefined>((resolve) => {
         let timer: NodeJS.Timeout | undefined = undefined;
         const entry = {
           state,
-          resolve: (at: number) => {
+          resolve: (answer: Answer) => {
             clearTimeout(timer);
-            resolve(at);
+            resolve(answer);
           },
         };
         timer = setTimeout(() => {
           if (waiting.get(patientId) === entry) waiting.delete(patientId);
-          resolve(-1);
+          resolve(undefined);
         }, ms);
         waiting.set(patientId, entry);
       });
@@ -237,7 +235,6 @@ export async function measureAlertLatency(options: AlertLatencyOptions): Promise
       const ahead = clocks[k] + PROBE_STEP_MS - (Date.now() + PROBE_MAX_LEAD_MS);
       if (ahead > 0) await sleep(ahead);
       const opened = wait(probe.patientId, 'open', 5000);
-      last.opened = undefined;
       const publishedAt = Date.now();
       const t0 = performance.now();
       await clients[k].publishAsync(
@@ -245,27 +242,25 @@ export async function measureAlertLatency(options: AlertLatencyOptions): Promise
         JSON.stringify({ ts: stamp(k), readings: [{ metric: 'body_temperature', value: 39.4 }] }),
         { qos: 1 },
       );
-      const at = await opened;
+      const answer = await opened;
       // An alert that never came is a failure whenever it happens, warm-up or not.
-      if (at < 0) timeouts++;
-      else (warming ? warmUp : latencies).push(at - t0);
-      // (set by the socket's handler meanwhile: the assertion undoes the narrowing to undefined above)
-      const seen = last.opened as Opened | undefined;
-      const { receivedAt, raisedAt } = seen?.alert ?? {};
+      if (!answer) timeouts++;
+      else (warming ? warmUp : latencies).push(answer.at - t0);
+      const { receivedAt, raisedAt } = answer?.alert ?? {};
       const times =
-        seen && receivedAt && raisedAt
+        answer && receivedAt && raisedAt
           ? {
               published: publishedAt,
               received: Date.parse(receivedAt),
               raised: Date.parse(raisedAt),
-              delivered: seen.deliveredAt,
+              delivered: answer.deliveredAt,
             }
           : undefined;
       if (times && !warming) stageTimes.push(times);
       // The tail is what the targets are about: when it happened and in which stage, to lay beside other measurements.
-      if (at < 0 || at - t0 > SLOW_PROBE_MS)
+      if (!answer || answer.at - t0 > SLOW_PROBE_MS)
         options.log(
-          `    ${warming ? `warm-up probe ${i + WARM_UP_PROBES + 1}` : `probe ${i}`}: ${at < 0 ? 'timed out' : `${Math.round(at - t0)} ms`} (${new Date().toISOString()})` +
+          `    ${warming ? `warm-up probe ${i + WARM_UP_PROBES + 1}` : `probe ${i}`}: ${answer ? `${Math.round(answer.at - t0)} ms` : 'timed out'} (${new Date().toISOString()})` +
             (times
               ? ` inbound ${times.received - times.published}, evaluation ${times.raised - times.received}, outbound ${times.delivered - times.raised} ms`
               : ''),

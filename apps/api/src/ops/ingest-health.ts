@@ -36,8 +36,9 @@ const seconds = (ms: number): string => `${Math.round(ms / 1000)} s`;
  * Judges the ingest instances' heartbeats (ages on each ingest's clock, plus the time since the
  * heartbeat on the database's clock). Per client id (one MQTT session) the newest leader counts:
  * it is down when its heartbeat is older than `stallAfterMs`; stalled when it has not been
- * connected and subscribed, has not been able to publish (its events connection), its canary has not come back or took longer than that through the
- * broker, a message has waited unacknowledged, or a writer has kept failing for longer than that.
+ * connected and subscribed, has not been able to publish (its events connection), its canary has
+ * not come back or took longer than that through the broker, a message has waited unacknowledged,
+ * or a writer has kept failing for longer than that.
  * Older leaders of the same client id (a crashed process since replaced) and standbys are listed,
  * not judged. No leader at all is down. Pure: `now` is the database's clock.
  */

@@ -25,9 +25,7 @@ export { INGEST_ACK_MODE, type AckMode } from './inflight-messages.js';
 /** What the connection knows of its own health (see IngestHeartbeatService). */
 export interface ConnectionHealth {
   readonly connected: boolean;
-  /** Whether the connection it publishes on (events, error replies, the canary) is up. */
-  readonly publisherConnected: boolean;
-  /** Since when that connection has been down; null while it is up. */
+  /** Since when the connection it publishes on (events, error replies, the canary) has been down; null while it is up. */
   readonly notPublishingSince: number | null;
   readonly subscribed: readonly string[];
   /** Since when it has not been connected with every filter granted; null while it is. */
@@ -157,7 +155,6 @@ export class IngestMqttConnection implements BrokerPublisher {
   health(): ConnectionHealth {
     return {
       connected: this.connected,
-      publisherConnected: this.publishing,
       notPublishingSince: this.notPublishingSince,
       ...this.subscription.state,
       lastMessageAt: this.lastMessageAt,

@@ -137,7 +137,7 @@ export class IngestMetrics {
   });
   readonly connected = new Gauge({
     name: 'lantern_ingest_broker_connected',
-    help: '1 while connected to the broker',
+    help: '1 while the consuming connection (the persistent session) is connected to the broker',
     registers: [this.registry],
   });
   readonly publisherConnected = new Gauge({
