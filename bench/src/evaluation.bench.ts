@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import type { MetricKey, Reading } from '@lantern/domain';
 import { AlertEngine } from '@lantern/alerting';
 
@@ -22,6 +24,15 @@ export interface EvaluationBenchResult {
 
 /** Timed rounds, each over its own share of the readings. */
 const ROUNDS = 5;
+
+/** Fresh processes the full bench measures the core in, one after another (measureCoreInProcesses). */
+export const CORE_PROCESSES = 5;
+
+export interface CoreProcessesResult extends Omit<EvaluationBenchResult, 'transitions'> {
+  readonly processes: number;
+  /** Each process's median round, cheapest first. */
+  readonly perProcess: readonly number[];
+}
 
 const STREAMS: readonly {
   suffix: 'cgm' | 'ox' | 'patch';
@@ -110,5 +121,44 @@ export function benchmarkEvaluation(options: EvaluationBenchOptions = {}): Evalu
     rounds: ROUNDS,
     readingsPerSecond: Math.round(1e9 / median),
     transitions,
+  };
+}
+
+/**
+ * benchmarkEvaluation in `processes` fresh Node processes, one after another (`entry`: the built
+ * evaluation.process.js), and the median of their medians; the range spans every round of every
+ * process. Fresh processes, and before the other phases: at the end of a full run, in the harness's
+ * own process, the same code once measured 797 ns where fresh processes measured 220–365 (the heap,
+ * the compiled code and the machine's backlog of writes are then the run's, not the core's). Several,
+ * because fresh processes on this machine fall into two groups, about 250 and about 340 ns, which no
+ * number of rounds inside one process evens out (docs/performance.md, "Streaming core").
+ */
+export async function measureCoreInProcesses(
+  entry: string,
+  options: { patients: number; readings: number; processes: number },
+): Promise<CoreProcessesResult> {
+  const results: EvaluationBenchResult[] = [];
+  for (let i = 0; i < options.processes; i++) {
+    const { stdout } = await promisify(execFile)(process.execPath, [
+      entry,
+      String(options.patients),
+      String(options.readings),
+    ]);
+    results.push(JSON.parse(stdout) as EvaluationBenchResult);
+  }
+  results.sort((a, b) => a.nsPerReading - b.nsPerReading);
+  const median = results[Math.floor(results.length / 2)];
+  return {
+    patients: median.patients,
+    readings: median.readings,
+    nsPerReading: median.nsPerReading,
+    nsPerReadingRange: [
+      Math.min(...results.map((r) => r.nsPerReadingRange[0])),
+      Math.max(...results.map((r) => r.nsPerReadingRange[1])),
+    ],
+    rounds: median.rounds,
+    readingsPerSecond: median.readingsPerSecond,
+    processes: results.length,
+    perProcess: results.map((r) => r.nsPerReading),
   };
 }

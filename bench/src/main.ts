@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { withHeapLimit } from '@lantern/config';
 import { benchOptions } from './bench-options.js';
 import { writeBenchReport } from './bench-report-writer.js';
-import { benchmarkEvaluation } from './evaluation.bench.js';
+import { CORE_PROCESSES, measureCoreInProcesses } from './evaluation.bench.js';
 import { createBenchDatabase, seedDevices, type BenchDatabase, type SeededDevice } from './infra/bench-database.js';
 import { startBroker, type BenchBroker } from './infra/broker.js';
 import { API_ENTRY, INGEST_ENTRY } from './infra/built-apps.js';
@@ -88,6 +88,16 @@ async function main(): Promise<number> {
   };
 
   try {
+    // First, while nothing of the bench loads the machine yet, in fresh processes (measureCoreInProcesses).
+    if (opts.phases.has('core')) {
+      phases.streamingCore = await guard('streaming core micro-benchmark', () =>
+        measureCoreInProcesses(join(root, 'dist/bench/bench/src/evaluation.process.js'), {
+          patients: quick ? 100 : 1000,
+          readings: opts.coreReadings,
+          processes: quick ? 1 : CORE_PROCESSES,
+        }),
+      );
+    }
     broker = await startBroker(root, work, { tls: opts.tls });
     db = await createBenchDatabase(opts.databaseUrl);
     log(`bench database ${db.url}, broker ${broker.url}, ${opts.devices} devices on ${broker.devices.url}`);
@@ -356,20 +366,6 @@ async function main(): Promise<number> {
       }
       await api?.stop(stopGraceMs);
       await ingest?.stop(stopGraceMs);
-    }
-
-    if (opts.phases.has('core')) {
-      phases.streamingCore = await guard('streaming core micro-benchmark', () => {
-        const r = benchmarkEvaluation({ patients: quick ? 100 : 1000, readings: opts.coreReadings });
-        return {
-          patients: r.patients,
-          readings: r.readings,
-          nsPerReading: r.nsPerReading,
-          nsPerReadingRange: r.nsPerReadingRange,
-          rounds: r.rounds,
-          readingsPerSecond: r.readingsPerSecond,
-        };
-      });
     }
   } catch (error) {
     log(`bench setup failed: ${(error as Error).stack ?? String(error)}`);

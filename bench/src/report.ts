@@ -46,6 +46,9 @@ type CoreResult = {
   nsPerReadingRange?: readonly [number, number];
   rounds?: number;
   readingsPerSecond: number;
+  /** Fresh processes measured, and each one's median round (absent from reports made in the harness's own process). */
+  processes?: number;
+  perProcess?: readonly number[];
 };
 
 export interface TargetCheck {
@@ -300,7 +303,7 @@ export function renderMarkdown(report: BenchReport): string {
   if (p.streamingCore.status === 'ok') {
     const r = p.streamingCore.result;
     lines.push(
-      `Full default rule set, ${r.patients} patients, ${r.readings} readings (bench \`benchmarkEvaluation\`): **${r.nsPerReading.toFixed(0)} ns per reading** (${Math.round(r.readingsPerSecond)} readings/s on one core)${r.nsPerReadingRange ? `, the median of ${r.rounds} timed rounds (${r.nsPerReadingRange[0].toFixed(0)}–${r.nsPerReadingRange[1].toFixed(0)} ns)` : ''}.`,
+      `Full default rule set, ${r.patients} patients, ${r.readings} readings (bench \`benchmarkEvaluation\`): **${r.nsPerReading.toFixed(0)} ns per reading** (${Math.round(r.readingsPerSecond)} readings/s on one core)${coreSpread(r)}.`,
     );
   } else
     lines.push(
@@ -424,6 +427,15 @@ function explainMisses(report: BenchReport): string[] {
     }
   }
   return out;
+}
+
+/** How the streaming core's figure was taken: rounds, and the processes they ran in. */
+function coreSpread(r: CoreResult): string {
+  if (!r.nsPerReadingRange) return '';
+  const rounds = `${r.nsPerReadingRange[0].toFixed(0)}–${r.nsPerReadingRange[1].toFixed(0)} ns`;
+  if (!r.perProcess || r.perProcess.length < 2)
+    return `, the median of ${r.rounds} timed rounds (${rounds})${r.processes ? ', in a fresh process before the other phases' : ''}`;
+  return `, the median of ${r.perProcess.length} fresh processes run one after another before the other phases, each the median of its ${r.rounds} timed rounds (processes ${r.perProcess.map((ns) => ns.toFixed(0)).join(', ')} ns; rounds ${rounds})`;
 }
 
 function fence(text: string): string {
