@@ -25,12 +25,13 @@ export interface EvaluationBenchResult {
 /** Timed rounds, each over its own share of the readings. */
 const ROUNDS = 5;
 
+const execFileAsync = promisify(execFile);
+
 /** Fresh processes the full bench measures the core in, one after another (measureCoreInProcesses). */
 export const CORE_PROCESSES = 5;
 
 export interface CoreProcessesResult extends Omit<EvaluationBenchResult, 'transitions'> {
-  readonly processes: number;
-  /** Each process's median round, cheapest first. */
+  /** Each process's median round, cheapest first (one per process measured). */
   readonly perProcess: readonly number[];
 }
 
@@ -139,7 +140,7 @@ export async function measureCoreInProcesses(
 ): Promise<CoreProcessesResult> {
   const results: EvaluationBenchResult[] = [];
   for (let i = 0; i < options.processes; i++) {
-    const { stdout } = await promisify(execFile)(process.execPath, [
+    const { stdout } = await execFileAsync(process.execPath, [
       entry,
       String(options.patients),
       String(options.readings),
@@ -158,7 +159,6 @@ export async function measureCoreInProcesses(
     ],
     rounds: median.rounds,
     readingsPerSecond: median.readingsPerSecond,
-    processes: results.length,
     perProcess: results.map((r) => r.nsPerReading),
   };
 }

@@ -46,8 +46,7 @@ type CoreResult = {
   nsPerReadingRange?: readonly [number, number];
   rounds?: number;
   readingsPerSecond: number;
-  /** Fresh processes measured, and each one's median round (absent from reports made in the harness's own process). */
-  processes?: number;
+  /** Each fresh process's median round (absent from reports made in the harness's own process). */
   perProcess?: readonly number[];
 };
 
@@ -434,7 +433,7 @@ function coreSpread(r: CoreResult): string {
   if (!r.nsPerReadingRange) return '';
   const rounds = `${r.nsPerReadingRange[0].toFixed(0)}–${r.nsPerReadingRange[1].toFixed(0)} ns`;
   if (!r.perProcess || r.perProcess.length < 2)
-    return `, the median of ${r.rounds} timed rounds (${rounds})${r.processes ? ', in a fresh process before the other phases' : ''}`;
+    return `, the median of ${r.rounds} timed rounds (${rounds})${r.perProcess ? ', in a fresh process before the other phases' : ''}`;
   return `, the median of ${r.perProcess.length} fresh processes run one after another before the other phases, each the median of its ${r.rounds} timed rounds (processes ${r.perProcess.map((ns) => ns.toFixed(0)).join(', ')} ns; rounds ${rounds})`;
 }
 
