@@ -340,6 +340,25 @@ describe('AlertEngine — manual transitions, restore, external changes', () => 
     ]);
   });
 
+  it('never changes a record it handed out: the engine updates only its own copy while a condition holds', () => {
+    const opened = engine.onReading(glucose(0, 50)).transitions.find((t) => t.alert.rule === 'glucose.urgent_low')!;
+    const updated = engine
+      .onReading(glucose(5 * MIN, 45))
+      .transitions.find((t) => t.alert.rule === 'glucose.urgent_low')!;
+    expect(updated.kind).toBe('updated');
+    const handedOut = [structuredClone(opened.alert), structuredClone(updated.alert)];
+    // Still below, not worse: no transition, but the engine's copy moves lastTriggeredAt on.
+    expect(kinds(engine.onReading(glucose(10 * MIN, 48)))).toEqual([]);
+    expect(byRule('glucose.urgent_low')).toMatchObject({ lastTriggeredAt: T0 + 10 * MIN, peakValue: 45 });
+    // Worse again: a new snapshot, while the earlier ones stay as they were handed out.
+    const worse = engine
+      .onReading(glucose(15 * MIN, 40))
+      .transitions.find((t) => t.alert.rule === 'glucose.urgent_low')!;
+    expect(worse.alert).toMatchObject({ lastTriggeredAt: T0 + 15 * MIN, peakValue: 40 });
+    expect([opened.alert, updated.alert]).toEqual(handedOut);
+    expect(updated.alert).toMatchObject({ lastTriggeredAt: T0 + 5 * MIN, peakValue: 45 });
+  });
+
   it('adopts an acknowledgement or resolution made by the api', () => {
     const alert = engine.onReading(glucose(0, 65)).transitions[0].alert;
     engine.applyExternal({ ...alert, state: 'acknowledged', acknowledgedAt: T0 + MIN, acknowledgedBy: 'c1' });

@@ -69,8 +69,11 @@ export interface OpenAlertInput {
   late: boolean;
 }
 
-/** An alert record whose fields a lifecycle step is still setting, before it is handed out. */
-type AlertDraft = { -readonly [K in keyof AlertRecord]: AlertRecord[K] };
+/**
+ * An alert record whose fields a lifecycle step is still setting, before it is handed out; or the
+ * engine's own copy of an active alert, which it updates in place (see {@link retrigger}).
+ */
+export type AlertDraft = { -readonly [K in keyof AlertRecord]: AlertRecord[K] };
 
 /**
  * A copy of an alert, every field written out in {@link openAlert}'s order. Not a spread: V8 copies
@@ -161,13 +164,24 @@ export function retriggerAlert(
   worse: Worse,
 ): { alert: AlertRecord; transition?: AlertTransition } {
   if (!isActive(alert)) throw new AlertTransitionError(`alert ${alert.id} is resolved and cannot fire again`);
+  const next = copyAlert(alert);
+  return retrigger(next, value, time, worse)
+    ? { alert: next, transition: { kind: 'updated', alert: next } }
+    : { alert: next };
+}
+
+/**
+ * {@link retriggerAlert}'s change made in place on an active alert's draft; true when it is a
+ * transition (the peak or the cleared mark changed). The engine applies it to its own copy on every
+ * reading while a condition holds, and hands out a snapshot only for a transition.
+ */
+export function retrigger(alert: AlertDraft, value: number | null, time: number, worse: Worse): boolean {
   const newPeak = value !== null && isWorse(value, alert.peakValue, worse);
   const unclear = alert.clearedAt !== null;
-  const next = copyAlert(alert);
-  next.lastTriggeredAt = Math.max(alert.lastTriggeredAt, time);
-  if (newPeak) next.peakValue = value;
-  next.clearedAt = null;
-  return newPeak || unclear ? { alert: next, transition: { kind: 'updated', alert: next } } : { alert: next };
+  if (time > alert.lastTriggeredAt) alert.lastTriggeredAt = time;
+  if (newPeak) alert.peakValue = value;
+  if (unclear) alert.clearedAt = null;
+  return newPeak || unclear;
 }
 
 /**

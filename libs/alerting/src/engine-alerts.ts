@@ -2,9 +2,10 @@ import type { MetricKey } from '@lantern/domain';
 import {
   alertCause,
   clearAlert,
+  copyAlert,
   notificationCause,
   openAlert,
-  retriggerAlert,
+  retrigger,
   type AlertRecord,
   type Worse,
 } from './alert-lifecycle.js';
@@ -33,11 +34,6 @@ export interface OpenInput {
   receivedAt: number | null;
   late: boolean;
   facts: MessageFacts;
-}
-
-function isWorse(value: number | null, peak: number | null, worse: Worse): boolean {
-  if (value === null || worse === null) return false;
-  return peak === null || (worse === 'lower' ? value < peak : value > peak);
 }
 
 /** The device was heard from at `now`: ends a signal loss (and tells the patient it is back). */
@@ -94,25 +90,20 @@ export function cleared(
   engine.out().transitions.push(...step.transitions);
 }
 
-/** A rule fired again while its alert is active: a new peak, or a return after a clear, is a transition. */
+/**
+ * A rule fired again while its alert is active (the engine's own copy, see EngineState.store): a new
+ * peak, or a return after a clear, is a transition. While a condition holds — every reading of a
+ * 1 Hz oximeter — the copy changes in place: no record is allocated, none replaces the one the
+ * engine holds, and only a transition hands out a snapshot (records handed out never change).
+ */
 export function retriggered(
   engine: EngineState,
-  patient: PatientState,
-  key: string,
   alert: AlertRecord,
   value: number | null,
   time: number,
   worse: Worse,
 ): void {
-  // Hot path while a condition holds (every reading of a 1 Hz oximeter): nothing to emit, so move
-  // lastTriggeredAt on the engine's own copy (see store) instead of allocating a new record.
-  if (alert.clearedAt === null && !isWorse(value, alert.peakValue, worse)) {
-    if (time > alert.lastTriggeredAt) (alert as { lastTriggeredAt: number }).lastTriggeredAt = time;
-    return;
-  }
-  const step = retriggerAlert(alert, value, time, worse);
-  engine.store(patient, key, step.alert);
-  if (step.transition) engine.out().transitions.push(step.transition);
+  if (retrigger(alert, value, time, worse)) engine.out().transitions.push({ kind: 'updated', alert: copyAlert(alert) });
 }
 
 /** A rule fired with no active alert: opens one and tells the patient. */

@@ -110,7 +110,7 @@ export function evaluateReading(
     }
     const existing = patient.alerts.get(rule.key);
     if (existing !== undefined) {
-      retriggered(engine, patient, rule.key, existing, value, time, compiled.worse);
+      retriggered(engine, existing, value, time, compiled.worse);
     } else if (
       !state.suppressed &&
       rearmed(state, value, time, compiled.worse === 'lower') &&
@@ -163,7 +163,7 @@ export function evaluateBatteryLevel(
     if (condition === 'clear') cleared(engine, patient, state, key, time, now);
     else if (condition === 'fire') {
       const existing = patient.alerts.get(key);
-      if (existing !== undefined) retriggered(engine, patient, key, existing, battery, time, 'lower');
+      if (existing !== undefined) retriggered(engine, existing, battery, time, 'lower');
       else if (!state.suppressed) {
         opened(engine, patient, rule, key, {
           deviceId: device.deviceId,

@@ -20,7 +20,7 @@ export function sweepAll(engine: EngineState, now: number): void {
     const owner = engine.patient(device.patientId);
     const key = `${rule.key}|${device.deviceId}`;
     const existing = owner.alerts.get(key);
-    if (existing !== undefined) retriggered(engine, owner, key, existing, null, now, null);
+    if (existing !== undefined) retriggered(engine, existing, null, now, null);
     else if (!device.signal.suppressed) {
       const silentSec = Math.round((now - device.lastHeardAt) / 1000);
       opened(engine, owner, rule, key, {

@@ -83,8 +83,12 @@ export function evaluateThreshold(
     return 'clear';
   }
   if (!beyond) {
-    state.since = NaN;
-    state.streak = 0;
+    // Only a run in progress has anything to reset (since is NaN exactly when streak is 0): the hot
+    // path of a value in range then leaves \`since\`, a number V8 keeps in a box of its own, untouched.
+    if (state.streak !== 0) {
+      state.since = NaN;
+      state.streak = 0;
+    }
     return 'none';
   }
   if (Number.isNaN(state.since)) state.since = time;
