@@ -18,8 +18,9 @@ const HELP = `npm run bench -- [flags]     (docs/benchmarks.md)
   --alert-rate R          load during the alert phase (default: 50 % of Lantern's sustained rate)
   --query-patients N      (1000)  --query-days D (30)  --query-interval-sec S (300)  --query-samples N (200)
   --core-readings N       streaming-core micro-benchmark size (1000000)
-  --scaling LIST          load shapes of the scaling table, DEVICESxREADINGS_PER_MESSAGE
-                          (1000x2,10000x1,10000x2,10000x10,10000x100,50000x2); steps of at most 20 s
+  --scaling LIST          load shapes of the scaling table, DEVICESxREADINGS_PER_MESSAGE[/CONNECTIONS]
+                          (1000x2,10000x1,10000x2,10000x10,10000x100,50000x2); steps of at most 20 s;
+                          devices share connections when one each is more than ulimit -n allows
   --out-dir DIR           write benchmarks.md and latest.json there (default: docs/ and bench/reports/)
   --database-url URL      server to create the bench database on (DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres)
   --tls                   devices connect over TLS (mqtts, self-signed certificate) as in production; Lantern stays on plain loopback

@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import { startProcess, waitUntil, type BenchProcess } from './infra/processes.js';
 
 export interface LoadSnapshot {
+  /** Connections with a session, of `connections` (one per device unless the devices share them). */
   connected: number;
+  connections: number;
   devices: number;
   acked: number;
   ackedReadings: number;
@@ -40,8 +42,9 @@ export class LoadProcess {
     /** Where the devices connect; `caFile`: the certificate they trust for an mqtts:// URL. */
     broker: { url: string; caFile?: string },
     topicRoot: string,
-    readingsPerMessage = 2,
+    shape: { readingsPerMessage?: number; connections?: number } = {},
   ): Promise<LoadProcess> {
+    const { readingsPerMessage = 2, connections = devices.length } = shape;
     const entry = join(rootDir, 'dist/device-simulator/device-simulator/src/main.js');
     if (!existsSync(entry)) throw new Error(`${entry} is missing: build first (npm run build)`);
     const file = join(workDir, 'load-devices.json');
@@ -65,6 +68,8 @@ export class LoadProcess {
         '250',
         '--readings-per-message',
         String(readingsPerMessage),
+        '--connections',
+        String(connections),
         ...(broker.caFile !== undefined ? ['--ca', broker.caFile] : []),
       ],
       {},
@@ -86,8 +91,10 @@ export class LoadProcess {
     const timeoutMs = 30_000 + devices.length * 10;
     try {
       await waitUntil(
-        `${devices.length} simulated devices to connect`,
-        () => Promise.resolve((self.latest?.connected ?? 0) >= devices.length && self.latest?.phase === 'running'),
+        connections === devices.length
+          ? `${devices.length} simulated devices to connect`
+          : `${connections} connections of ${devices.length} simulated devices to connect`,
+        () => Promise.resolve((self.latest?.connected ?? 0) >= connections && self.latest?.phase === 'running'),
         timeoutMs,
         proc,
       );

@@ -105,8 +105,14 @@ async function main(): Promise<number> {
     const loadDevices = await seedDevices(pool, opts.devices, 'pulse_oximeter', 'Load');
     const probes = await seedDevices(pool, 5, 'wearable_patch', 'Probe');
     // The simulator's load mode with these devices; pushed to `running`, so that Ctrl-C stops it too.
-    const startLoad = async (devices: SeededDevice[], readingsPerMessage = opts.readingsPerMessage) => {
-      const started = await LoadProcess.start(root, work, devices, broker!.devices, TOPIC_ROOT, readingsPerMessage);
+    const startLoad = async (
+      devices: SeededDevice[],
+      shape: { readingsPerMessage?: number; connections?: number } = {},
+    ) => {
+      const started = await LoadProcess.start(root, work, devices, broker!.devices, TOPIC_ROOT, {
+        readingsPerMessage: opts.readingsPerMessage,
+        ...shape,
+      });
       running.push(started.process);
       return started;
     };

@@ -8,9 +8,8 @@ export interface LoadConnectionsOptions {
   mqttUrl: string;
   /** With mqtts://: the CA certificate(s) trusted instead of the system's (the broker's self-signed one, say). */
   ca?: Buffer;
+  /** Each connection's credentials (CONNECT's client id, username and password): one connection per entry. */
   devices: readonly DeviceCredentials[];
-  /** Each device's telemetry topic (what `publish` sends to). */
-  topics: readonly string[];
   /** A QoS 1 publish was settled: acknowledged by the broker (PUBACK), or given up at close. */
   onSettled: (acked: boolean) => void;
   /** A failed connection attempt, a refused CONNACK, a socket or protocol error, a keepalive timeout. */
@@ -22,7 +21,12 @@ export interface LoadConnectionsOptions {
 
 type ConnectionState = 'idle' | 'connecting' | 'connected' | 'ended';
 
-/** One device's MQTT session: a socket and a few numbers; everything else is shared by the pool. */
+interface InFlight {
+  readonly topic: string;
+  readonly payload: string;
+}
+
+/** One connection's MQTT session: a socket and a few numbers; everything else is shared by the pool. */
 interface DeviceConnection {
   readonly index: number;
   state: ConnectionState;
@@ -38,8 +42,8 @@ interface DeviceConnection {
   /** When the unanswered PINGREQ was sent (0: none outstanding). */
   pingSentAt: number;
   nextPacketId: number;
-  /** QoS 1 publishes awaiting PUBACK: packet id → payload (resent with DUP after a reconnect). */
-  inFlight: Map<number, string> | undefined;
+  /** QoS 1 publishes awaiting PUBACK: packet id → topic and payload (resent with DUP after a reconnect). */
+  inFlight: Map<number, InFlight> | undefined;
   /** Bytes of an incomplete packet left over from the last read. */
   partial: Buffer | undefined;
 }
@@ -51,8 +55,9 @@ const TICK_MS = 500;
 const RECONNECTS_PER_TICK = 250;
 
 /**
- * The load mode's device connections: one TCP socket per device speaking just the MQTT 3.1.1 it
- * needs (CONNECT with username = device id and password = secret, QoS 1 PUBLISH/PUBACK,
+ * The load mode's device connections: one TCP socket per connection (a device's own, unless the runner
+ * shares them) speaking just the MQTT 3.1.1 it needs (CONNECT with username = device id and password
+ * = secret, QoS 1 PUBLISH/PUBACK,
  * PINGREQ, DISCONNECT), packets built and parsed by mqtt-packet. A full mqtt.js client per device
  * costs ~70 KiB; this keeps a socket and a small record each, with one parser and one timer
  * (keepalive pings, connect timeouts, reconnects) shared by all of them.
@@ -128,20 +133,17 @@ export class LoadConnections {
     });
   }
 
-  /** Publishes `payload` on device `i`'s topic at QoS 1 (the device must be ready). */
-  publish(i: number, payload: string, now: number): void {
+  /** Publishes `payload` on `topic` at QoS 1 over connection `i` (which must be ready). */
+  publish(i: number, topic: string, payload: string, now: number): void {
     const c = this.connections[i]!;
     const inFlight = (c.inFlight ??= new Map());
     let id = c.nextPacketId;
     do id = (id % 65535) + 1;
     while (inFlight.has(id));
     c.nextPacketId = id;
-    inFlight.set(id, payload);
-    this.write(c, this.publishPacket(i, id, payload, false), now);
-  }
-
-  private publishPacket(i: number, messageId: number, payload: string, dup: boolean): Buffer {
-    return generate({ cmd: 'publish', topic: this.options.topics[i], payload, qos: 1, messageId, dup, retain: false });
+    const message = { topic, payload };
+    inFlight.set(id, message);
+    this.write(c, publishPacket(id, message, false), now);
   }
 
   /**
@@ -292,8 +294,8 @@ export class LoadConnections {
       if (c.firstAttempt) this.settleFirstAttempt(c, true);
       // QoS 1 still owed from the lost session goes again, flagged as a duplicate.
       if (c.inFlight)
-        for (const [messageId, payload] of c.inFlight)
-          this.write(c, this.publishPacket(c.index, messageId, payload, true), Date.now());
+        for (const [messageId, message] of c.inFlight)
+          this.write(c, publishPacket(messageId, message, true), Date.now());
     }
   }
 
@@ -335,6 +337,10 @@ export class LoadConnections {
       }
     }
   }
+}
+
+function publishPacket(messageId: number, { topic, payload }: InFlight, dup: boolean): Buffer {
+  return generate({ cmd: 'publish', topic, payload, qos: 1, messageId, dup, retain: false });
 }
 
 /**

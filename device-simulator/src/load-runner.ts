@@ -17,6 +17,13 @@ export interface LoadOptions {
   durationSec?: number;
   /** Concurrent connection attempts while ramping up. */
   connectConcurrency?: number;
+  /**
+   * MQTT connections to share the devices over (device i publishes on connection i mod this; each
+   * connects with the credentials of its first device). Default: one per device, as real devices do.
+   * Fewer lets more devices run than the process may open sockets, on a broker that does not confine
+   * a connection to its own device's topics (the bench's; Lantern's broker hooks refuse it).
+   */
+  connections?: number;
   /** Publishes awaiting their PUBACK before the generator holds back (protects the simulator's memory). */
   maxInFlight?: number;
   onProgress?: (progress: LoadProgress) => void;
@@ -44,7 +51,11 @@ export interface LoadProgress {
   phase: 'connecting' | 'running' | 'draining' | 'done';
   elapsedSec: number;
   devices: number;
+  /** MQTT connections the devices share: one each unless `LoadOptions.connections` says fewer. */
+  connections: number;
+  /** Connections with an accepted session right now. */
   connected: number;
+  /** Connections whose first attempt failed. */
   connectFailures: number;
   /** Messages and readings acknowledged by the broker (QoS 1). */
   acked: number;
@@ -66,7 +77,8 @@ export interface LoadProgress {
 }
 
 /**
- * Load mode: each device on its own MQTT connection (username = id, password = secret), all
+ * Load mode: each device on its own MQTT connection (username = id, password = secret; or the
+ * devices shared over `connections`), all
  * together publishing `ratePerSec` readings/s at QoS 1 with `readingsPerMessage` readings per
  * message, spread evenly over the devices in round-robin. Values are normal (no alert fires).
  * The rate can be changed while running (`setRate`), which is how the bench steps it up.
@@ -79,12 +91,16 @@ export interface LoadProgress {
  * device (R/2 pairs) the clock gains R/2 − 1 s per second: 3 h of back-dating lasts 3 h at 4
  * readings/s, 45 min at 10. A device whose clock has caught up is skipped (`clockLimited` counts
  * what no device could take).
- * Connections are `LoadConnections` (a socket per device, no mqtt.js client), so 10 000 devices
+ * Connections are `LoadConnections` (a socket each, no mqtt.js client), so 10 000 devices
  * fit in one process.
  */
 export class LoadRunner {
   private rate: number;
   private readonly connections: LoadConnections;
+  /** Per device: its telemetry topic. */
+  private readonly topics: string[];
+  /** Device i publishes on connection i mod this. */
+  private readonly connectionCount: number;
   /** Per device: the event time its next reading pair may take at the earliest. */
   private readonly clock: number[] = [];
   private readonly backdateMs: number;
@@ -99,12 +115,14 @@ export class LoadRunner {
     this.backdateMs = options.backdateMs ?? LOAD_BACKDATE_MS;
     this.prng = new Prng(options.seed ?? 1);
     const t = topicsFor(options.topicRoot ?? 'lantern/v1');
-    const topics = options.devices.map((d) => t.telemetry(d.deviceId));
+    this.topics = options.devices.map((d) => t.telemetry(d.deviceId));
+    this.connectionCount = Math.min(options.connections ?? options.devices.length, options.devices.length);
+    if (options.devices.length > 0 && !(Number.isInteger(this.connectionCount) && this.connectionCount >= 1))
+      throw new Error(`connections must be a whole number of at least 1 (got ${options.connections})`);
     this.connections = new LoadConnections({
       mqttUrl: options.mqttUrl,
       ca: options.ca,
-      devices: options.devices,
-      topics,
+      devices: options.devices.slice(0, this.connectionCount),
       keepaliveSec: 60,
       reconnectPeriodMs: 2000,
       connectTimeoutMs: 30_000,
@@ -121,6 +139,7 @@ export class LoadRunner {
       phase: 'connecting',
       elapsedSec: 0,
       devices: options.devices.length,
+      connections: this.connectionCount,
       connected: 0,
       connectFailures: 0,
       acked: 0,
@@ -184,18 +203,16 @@ export class LoadRunner {
   }
 
   private async connectAll(): Promise<void> {
-    const { devices } = this.options;
+    this.clock.push(...this.topics.map(() => -Infinity));
+    this.seq.push(...this.topics.map(() => 0));
     const concurrency = this.options.connectConcurrency ?? 200;
     let next = 0;
     const worker = async () => {
-      while (next < devices.length && !this.options.signal?.aborted) {
-        const i = next++;
-        this.clock[i] = -Infinity;
-        this.seq[i] = 0;
-        if (!(await this.connections.connect(i))) this.progress.connectFailures++;
+      while (next < this.connectionCount && !this.options.signal?.aborted) {
+        if (!(await this.connections.connect(next++))) this.progress.connectFailures++;
       }
     };
-    await Promise.all(Array.from({ length: Math.min(concurrency, devices.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(concurrency, this.connectionCount) }, worker));
   }
 
   private async publishLoop(): Promise<void> {
@@ -207,7 +224,7 @@ export class LoadRunner {
     let owed = 0;
     let last = start;
     let cursor = 0;
-    const n = this.connections.size;
+    const n = this.topics.length;
     if (n === 0) return;
     while (!this.options.signal?.aborted && (durationMs === 0 || Date.now() - start < durationMs)) {
       const now = Date.now();
@@ -226,7 +243,7 @@ export class LoadRunner {
         for (let tries = 0; tries < n && !published; tries++) {
           const i = cursor;
           cursor = (cursor + 1) % n;
-          if (!this.connections.isReady(i)) continue;
+          if (!this.connections.isReady(i % this.connectionCount)) continue;
           if (this.nextTs(i, now) + (pairs - 1) * LOAD_READING_STEP_MS > now + MAX_LEAD_MS) {
             clockBound = true;
             continue;
@@ -270,14 +287,17 @@ export class LoadRunner {
     const payload = `{"seq":${++this.seq[i]},"readings":[${readings.join(',')}]}`;
     this.progress.sent++;
     this.progress.inFlight++;
-    this.connections.publish(i, payload, now);
+    this.connections.publish(i % this.connectionCount, this.topics[i], payload, now);
   }
 }
 
 /** One human-readable progress line. */
 export function formatProgress(p: LoadProgress): string {
   return (
-    `[${p.elapsedSec.toFixed(0).padStart(4)} s] ${p.phase.padEnd(10)} devices ${p.connected}/${p.devices} connected` +
+    `[${p.elapsedSec.toFixed(0).padStart(4)} s] ${p.phase.padEnd(10)} ` +
+    (p.connections === p.devices
+      ? `devices ${p.connected}/${p.devices} connected`
+      : `${p.devices} devices on ${p.connected}/${p.connections} connections`) +
     ` · ${Math.round(p.msgsPerSec)} msg/s (${Math.round(p.readingsPerSec)} readings/s of ${p.targetReadingsPerSec})` +
     ` · in flight ${p.inFlight} · errors ${p.errors}${p.connectFailures ? ` (${p.connectFailures} refused)` : ''}${p.heldBack ? ` · held back ${p.heldBack}` : ''}` +
     (p.clockLimited ? ` · clock-limited ${p.clockLimited}` : '')

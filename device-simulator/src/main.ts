@@ -18,7 +18,7 @@ const USAGE = `Lantern device simulator — see docs/simulator.md
 
   npm run sim -- scenario <name> [--api URL --email E --password P | --device-id ID --secret S] [--speed N] [--seed S]
   npm run sim -- healthy --patients N [--api URL --email E --password P] [--duration SEC] [--signal-loss-per-day K]
-  npm run sim -- load --devices N --rate R [--duration SEC] [--backdate-hours H] [--devices-file F | --api URL --email E --password P] [--json]
+  npm run sim -- load --devices N --rate R [--connections C] [--duration SEC] [--backdate-hours H] [--devices-file F | --api URL --email E --password P] [--json]
   npm run sim -- list
 
 Common: --mqtt URL (MQTT_URL, default mqtt://127.0.0.1:1883; mqtts://host:8883 for TLS),
@@ -125,6 +125,7 @@ async function loadCommand(args: ParsedArgs, signal: AbortSignal): Promise<numbe
     readingsPerMessage: numberFlag(args, 'readings-per-message', 2),
     durationSec: numberFlag(args, 'duration', 0),
     connectConcurrency: numberFlag(args, 'connect-concurrency', 200),
+    connections: numberFlag(args, 'connections', devices.length),
     backdateMs: numberFlag(args, 'backdate-hours', LOAD_BACKDATE_MS / 3_600_000) * 3_600_000,
     signal,
     onProgress: (p) => {

@@ -240,6 +240,43 @@ describe('LoadRunner (load mode) against Mosquitto', () => {
     }
   });
 
+  it('shares the devices over fewer connections when asked: device i publishes on connection i mod C', async () => {
+    const clientIds = new Map<number, string>();
+    const topicsBy = new Map<string, Set<string>>();
+    const broker = await startFakeBroker((packet, socket, connection) => {
+      if (packet.cmd === 'connect') {
+        clientIds.set(connection, packet.clientId);
+        socket.write(generate({ cmd: 'connack', returnCode: 0, sessionPresent: false }));
+      }
+      if (packet.cmd !== 'publish') return;
+      const id = clientIds.get(connection)!;
+      topicsBy.set(id, (topicsBy.get(id) ?? new Set()).add(packet.topic));
+      socket.write(generate({ cmd: 'puback', messageId: packet.messageId }));
+    });
+    try {
+      const load = startLoad({
+        mqttUrl: broker.url,
+        devices: devices(12, 'load-shared'),
+        connections: 4,
+        ratePerSec: 480,
+      });
+      await waitFor(() => (load.latest()?.acked ?? 0) >= 120, '120 acknowledged messages', 15_000);
+      const final = await load.stop();
+
+      expect(final).toMatchObject({ devices: 12, connections: 4, connectFailures: 0, errors: 0, inFlight: 0 });
+      expect(Math.max(...load.progress.map((p) => p.connected))).toBe(4);
+      expect(final.acked).toBe(final.sent);
+      // Four sockets, each with its first device's credentials, each carrying three devices' topics.
+      expect([...clientIds.values()].sort()).toEqual([0, 1, 2, 3].map((i) => `load-shared-${i}`));
+      for (const c of [0, 1, 2, 3])
+        expect([...(topicsBy.get(`load-shared-${c}`) ?? [])].sort()).toEqual(
+          [c, c + 4, c + 8].map((i) => `lantern/v1/devices/load-shared-${i}/telemetry`).sort(),
+        );
+    } finally {
+      await broker.close();
+    }
+  });
+
   it('resends unacknowledged publishes with DUP after a reconnect, then counts their PUBACKs', async () => {
     // Session 1 takes three publishes without acknowledging them and drops; later sessions ack all.
     const publishes: { connection: number; packet: IPublishPacket }[] = [];

@@ -9,10 +9,14 @@ const FILES_BESIDES_CONNECTIONS = 256;
 /** Each shape's ladder steps last at most this long (the run's --step-sec when shorter). */
 export const SCALING_MAX_STEP_SEC = 20;
 
-/** One load shape of the scaling table: how many device connections, how many readings per message. */
+/**
+ * One load shape of the scaling table: how many devices, how many readings per message, and over how
+ * many connections (one per device when not given).
+ */
 export interface ScalingConfig {
   devices: number;
   readingsPerMessage: number;
+  connections?: number;
 }
 
 export interface ScalingRow extends ScalingConfig {
@@ -27,16 +31,35 @@ export interface ScalingRow extends ScalingConfig {
   error?: string;
 }
 
-/** Parses "1000x2,10000x10" (devices × readings per message). */
+/** Parses "1000x2,10000x10,50000x2/10000" (devices × readings per message, optionally / connections). */
 export function parseScaling(list: string): ScalingConfig[] {
   return list
     .split(',')
     .filter((item) => item.trim() !== '')
     .map((item) => {
-      const m = /^\s*(\d+)\s*x\s*(\d+)\s*$/.exec(item);
-      if (!m) throw new Error(`--scaling: "${item}" is not DEVICESxREADINGS (e.g. 10000x2)`);
-      return { devices: Number(m[1]), readingsPerMessage: Number(m[2]) };
+      const m = /^\s*(\d+)\s*x\s*(\d+)\s*(?:\/\s*(\d+)\s*)?$/.exec(item);
+      if (!m || (m[3] !== undefined && (Number(m[3]) < 1 || Number(m[3]) > Number(m[1]))))
+        throw new Error(
+          `--scaling: "${item}" is not DEVICESxREADINGS or DEVICESxREADINGS/CONNECTIONS with 1 ≤ CONNECTIONS ≤ DEVICES (e.g. 10000x2, 50000x2/10000)`,
+        );
+      return {
+        devices: Number(m[1]),
+        readingsPerMessage: Number(m[2]),
+        ...(m[3] !== undefined && { connections: Number(m[3]) }),
+      };
     });
+}
+
+/**
+ * The connections a shape runs on: its own count, or one per device; but when one per device is more
+ * than a process here may open (`fileLimit`), the devices share the most connections that fit, the
+ * same number of devices on each (the last one fewer). Undefined: an explicit count that does not fit.
+ */
+export function connectionsFor(config: ScalingConfig, fileLimit: number | undefined): number | undefined {
+  const room = fileLimit === undefined ? Infinity : fileLimit - FILES_BESIDES_CONNECTIONS;
+  if (config.connections !== undefined) return config.connections <= room ? config.connections : undefined;
+  if (config.devices <= room) return config.devices;
+  return Math.ceil(config.devices / Math.ceil(config.devices / room));
 }
 
 /**
@@ -52,38 +75,57 @@ export async function measureScaling(options: {
    * the same point, so devices reused from an earlier shape would send readings already stored.
    */
   seed: (n: number) => Promise<SeededDevice[]>;
-  startLoad: (devices: SeededDevice[], readingsPerMessage: number) => Promise<LoadProcess>;
+  startLoad: (
+    devices: SeededDevice[],
+    shape: { readingsPerMessage: number; connections: number },
+  ) => Promise<LoadProcess>;
   sustained: (load: LoadProcess) => Promise<SustainedResult>;
-  /** Open files per process here (`openFileLimit`): a shape with more connections is not tried. */
+  /**
+   * Open files per process here (`openFileLimit`): a shape's devices share fewer connections when one
+   * each would not fit; a shape whose explicit connection count does not fit is not tried.
+   */
   fileLimit?: number;
   log: (line: string) => void;
 }): Promise<ScalingRow[]> {
   const rows: ScalingRow[] = [];
   for (const config of options.configs) {
-    options.log(`  ${config.devices} devices, ${config.readingsPerMessage} readings per message`);
-    if (options.fileLimit !== undefined && config.devices + FILES_BESIDES_CONNECTIONS > options.fileLimit) {
+    const connections = connectionsFor(config, options.fileLimit);
+    options.log(
+      `  ${config.devices} devices, ${config.readingsPerMessage} readings per message` +
+        (connections !== undefined && connections !== config.devices
+          ? `, over ${connections} connections` +
+            (config.connections === undefined
+              ? ` (one each would need more than the ${options.fileLimit} files a process may open)`
+              : '')
+          : ''),
+    );
+    if (connections === undefined) {
       // Tried, it failed as a simulator "exited (1)" with the reason cut from the report's row.
-      const error = `${config.devices} connections need as many sockets in the simulator and in the broker, and processes here may open ${options.fileLimit} files (ulimit -n)`;
+      const error = `${config.connections} connections need as many sockets in the simulator and in the broker, and processes here may open ${options.fileLimit} files (ulimit -n)`;
       options.log(`    not run: ${error}`);
       rows.push({ ...config, error });
       continue;
     }
     let load: LoadProcess | undefined;
     try {
-      load = await options.startLoad(await options.seed(config.devices), config.readingsPerMessage);
+      load = await options.startLoad(await options.seed(config.devices), {
+        readingsPerMessage: config.readingsPerMessage,
+        connections,
+      });
       const result = await options.sustained(load);
       const held = result.steps.filter((s) => s.passed).at(-1);
       const cpu = held?.cpuMicrosPerReading;
       const perReading = (cpu?.process ?? 0) + (cpu?.database ?? 0);
       rows.push({
         ...config,
+        connections,
         sustainedReadingsPerSec: result.sustainedReadingsPerSec,
         firstFailure: result.steps.find((s) => !s.passed)?.why,
         cpuMicrosPerReading: cpu,
         readingsPerCore: perReading > 0 ? Math.round(1e6 / perReading) : undefined,
       });
     } catch (error) {
-      rows.push({ ...config, error: ((error as Error).message ?? String(error)).split('\n')[0] });
+      rows.push({ ...config, connections, error: ((error as Error).message ?? String(error)).split('\n')[0] });
     } finally {
       await load?.stop().catch(() => undefined);
     }
@@ -100,15 +142,16 @@ export function scalingSection(outcome: PhaseOutcome<readonly ScalingRow[]>, run
   const lines = [
     `The sustained-ingest ladder (steps of ${stepSec} s) against the same ingest for each load shape; CPU per reading of the ingest and of its PostgreSQL backends at the highest step held, and what one fully used core buys at that cost (1 s over their sum; Mosquitto and the simulator not counted).`,
     '',
-    '| devices (connections) | readings per message | sustained readings/s | CPU µs/reading: ingest + database | readings/s per core | stopped by |',
-    '|---|---|---|---|---|---|',
+    '| devices | connections | readings per message | sustained readings/s | CPU µs/reading: ingest + database | readings/s per core | stopped by |',
+    '|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
     const cpu = r.cpuMicrosPerReading;
+    const shape = `| ${r.devices} | ${r.connections ?? r.devices} | ${r.readingsPerMessage} |`;
     lines.push(
       r.error !== undefined
-        ? `| ${r.devices} | ${r.readingsPerMessage} | — | — | — | could not run: ${r.error.replaceAll('|', '/')} |`
-        : `| ${r.devices} | ${r.readingsPerMessage} | ${r.sustainedReadingsPerSec} | ${cpu?.process ?? '—'} + ${cpu?.database ?? '—'} | ${r.readingsPerCore ?? '—'} | ${r.firstFailure ?? 'the last step'} |`,
+        ? `${shape} — | — | — | could not run: ${r.error.replaceAll('|', '/')} |`
+        : `${shape} ${r.sustainedReadingsPerSec} | ${cpu?.process ?? '—'} + ${cpu?.database ?? '—'} | ${r.readingsPerCore ?? '—'} | ${r.firstFailure ?? 'the last step'} |`,
     );
   }
   return lines;
