@@ -352,6 +352,17 @@ async function main(): Promise<number> {
               sustained: (l) =>
                 measureSustained(pool, l, { ...lanternSteps, stepSec: Math.min(opts.stepSec, SCALING_MAX_STEP_SEC) }),
               fileLimit: openFileLimit(),
+              settle: async () => {
+                const started = Date.now();
+                await untilCaughtUp(metricsText);
+                await waitUntil(
+                  'the ingest to store its backlog',
+                  async () => /^lantern_ingest_pending_messages 0$/m.test(await metricsText()),
+                  120_000,
+                  ingest,
+                );
+                return (Date.now() - started) / 1000;
+              },
               log,
             }),
           ));

@@ -65,6 +65,41 @@ describe('measureScaling', () => {
     ]);
   });
 
+  it('lets the ingest store what the shape before left before starting the next, and records a shape it cannot start', async () => {
+    const calls: string[] = [];
+    let settles = 0;
+    const rows = await measureScaling({
+      configs: [
+        { devices: 10, readingsPerMessage: 2 },
+        { devices: 20, readingsPerMessage: 10 },
+      ],
+      seed: (n) =>
+        Promise.resolve(Array.from({ length: n }, (_, i) => ({ deviceId: `d${i}`, secret: 's', patientId: 'p' }))),
+      settle: () => {
+        calls.push('settle');
+        if (++settles === 2) return Promise.reject(new Error('the ingest did not catch up with the load within 180 s'));
+        return Promise.resolve(3);
+      },
+      startLoad: (devices) => {
+        calls.push(`start ${devices.length}`);
+        return Promise.resolve({ stop: () => Promise.resolve() } as unknown as LoadProcess);
+      },
+      sustained: () => {
+        calls.push('ladder');
+        return Promise.resolve({ sustainedReadingsPerSec: 1000, steps: [] } as unknown as SustainedResult);
+      },
+      fileLimit: 20_000,
+      log: () => undefined,
+    });
+    expect(calls).toEqual(['settle', 'start 10', 'ladder', 'settle']);
+    expect(rows[1]).toEqual({
+      devices: 20,
+      readingsPerMessage: 10,
+      connections: 20,
+      error: 'the ingest did not catch up with the load within 180 s',
+    });
+  });
+
   it('does not start a shape whose connections are more than processes may open files, and says why in its row', async () => {
     const seeded: number[] = [];
     const rows = await measureScaling({

@@ -81,6 +81,13 @@ export async function measureScaling(options: {
   ) => Promise<LoadProcess>;
   sustained: (load: LoadProcess) => Promise<SustainedResult>;
   /**
+   * Waits until the ingest has stored what earlier load left it (the broker's queue and its own),
+   * returning how long that took (s): a ladder's last step fails by leaving a backlog, and rows of one
+   * shape stored during the next one's first step were counted as that step's ("36,182 more rows than
+   * published").
+   */
+  settle?: () => Promise<number>;
+  /**
    * Open files per process here (`openFileLimit`): a shape's devices share fewer connections when one
    * each would not fit; a shape whose explicit connection count does not fit is not tried.
    */
@@ -108,6 +115,8 @@ export async function measureScaling(options: {
     }
     let load: LoadProcess | undefined;
     try {
+      if (options.settle)
+        options.log(`    the ingest had stored the earlier load after ${Math.round(await options.settle())} s`);
       load = await options.startLoad(await options.seed(config.devices), {
         readingsPerMessage: config.readingsPerMessage,
         connections,
