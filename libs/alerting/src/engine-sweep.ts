@@ -37,6 +37,7 @@ export function sweepAll(engine: EngineState, now: number): void {
     }
   }
   for (const patient of engine.patients.values()) {
+    if (patient.alerts.size === 0) continue;
     for (const [key, alert] of patient.alerts) {
       if (alert.state !== 'open' || alert.priority === 'low') continue;
       const step = escalateAlert(alert, now);

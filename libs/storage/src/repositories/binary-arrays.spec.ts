@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { classifyDatabaseError } from './sql-helpers.js';
-import { float8Array, textArray, timestamptzArray, uuidArray } from './binary-arrays.js';
+import { boolArray, float8Array, textArray, timestamptzArray, uuidArray } from './binary-arrays.js';
 
 /** The array header: dimensions, has-nulls, element oid, length, lower bound. */
 function header(buf: Buffer): number[] {
@@ -55,6 +55,20 @@ describe('PostgreSQL binary array parameters', () => {
     const buf = float8Array(values);
     expect(header(buf)).toEqual([1, 0, 701, values.length, 1]);
     expect(values.map((_, i) => buf.readDoubleBE(24 + i * 12))).toEqual(values);
+  });
+
+  it('boolean[]: oid 16, one byte per element; nulls flagged in the header and sent as length -1', () => {
+    const withNulls = boolArray([true, null, false]);
+    expect(header(withNulls)).toEqual([1, 1, 16, 3, 1]);
+    expect(withNulls.length).toBe(20 + 5 + 4 + 5);
+    expect([
+      withNulls.readInt32BE(20),
+      withNulls[24],
+      withNulls.readInt32BE(25),
+      withNulls.readInt32BE(29),
+      withNulls[33],
+    ]).toEqual([1, 1, -1, 1, 0]);
+    expect(header(boolArray([false]))).toEqual([1, 0, 16, 1, 1]);
   });
 
   it('text[]: oid 25, UTF-8 bytes with their length; refuses NUL as PostgreSQL does', () => {

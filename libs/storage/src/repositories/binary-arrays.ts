@@ -8,12 +8,12 @@
  *
  * Layout (PostgreSQL array_recv): int32 dimensions (1), int32 has-nulls (0), uint32 element type oid,
  * int32 length, int32 lower bound (1), then per element an int32 byte length and the element's own
- * binary form. No element may be null. What PostgreSQL would refuse as text is refused here with
+ * binary form. No element may be null, but in `boolean[]` (has-nulls 1, a null's length -1). What PostgreSQL would refuse as text is refused here with
  * the same SQLSTATE (class 22), so a caller classifies it as the database's refusal of the data.
  */
 
 const HEADER_BYTES = 20;
-const OID = { uuid: 2950, text: 25, timestamptz: 1184, float8: 701 } as const;
+const OID = { uuid: 2950, text: 25, timestamptz: 1184, float8: 701, bool: 16 } as const;
 /** PostgreSQL's timestamp epoch, 2000-01-01 UTC, in Unix ms. */
 const PG_EPOCH_MS = Date.UTC(2000, 0, 1);
 const TWO_32 = 2 ** 32;
@@ -29,9 +29,9 @@ function refused(code: string, message: string): Error {
   return Object.assign(new Error(message), { code });
 }
 
-function writeHeader(buf: Buffer, oid: number, n: number): number {
+function writeHeader(buf: Buffer, oid: number, n: number, hasNulls = false): number {
   buf.writeInt32BE(1, 0);
-  buf.writeInt32BE(0, 4);
+  buf.writeInt32BE(hasNulls ? 1 : 0, 4);
   buf.writeUInt32BE(oid, 8);
   buf.writeInt32BE(n, 12);
   buf.writeInt32BE(1, 16);
@@ -115,6 +115,27 @@ export function timestamptzArray(unixMs: readonly number[]): Buffer {
     buf.writeInt32BE(high, o + 4);
     buf.writeUInt32BE(micros - high * TWO_32, o + 8);
     o += 12;
+  }
+  return buf;
+}
+
+/** `boolean[]`, nulls allowed: each element one byte (1 or 0), a null only its length -1. */
+export function boolArray(values: readonly (boolean | null)[]): Buffer {
+  const n = values.length;
+  let nulls = 0;
+  for (let i = 0; i < n; i++) if (values[i] === null) nulls++;
+  const buf = Buffer.allocUnsafe(HEADER_BYTES + n * 5 - nulls);
+  let o = writeHeader(buf, OID.bool, n, nulls > 0);
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    if (v === null) {
+      buf.writeInt32BE(-1, o);
+      o += 4;
+    } else {
+      buf.writeInt32BE(1, o);
+      buf[o + 4] = v ? 1 : 0;
+      o += 5;
+    }
   }
   return buf;
 }
