@@ -5,9 +5,12 @@ import type { IngestMqttConnection } from '../consumer/ingest-mqtt.connection.js
 import { DevicePresenceService, LAST_SEEN_RESOLUTION_MS } from './device-presence.service.js';
 import type { DeviceRegistryService } from './device-registry.service.js';
 
-function presence() {
+function presence(failures = 0) {
   const writes: DeviceSeen[][] = [];
-  const repository = { touchLastSeen: (seen: readonly DeviceSeen[]) => (writes.push([...seen]), Promise.resolve()) };
+  const repository = {
+    touchLastSeen: (seen: readonly DeviceSeen[]) =>
+      failures-- > 0 ? Promise.reject(new Error('connection terminated')) : (writes.push([...seen]), Promise.resolve()),
+  };
   const registry = { update: () => undefined };
   const connection = { publish: () => undefined };
   const service = new DevicePresenceService(
@@ -43,6 +46,23 @@ describe('DevicePresenceService: last_seen_at writes', () => {
       [0],
       [LAST_SEEN_RESOLUTION_MS],
       [LAST_SEEN_RESOLUTION_MS + 500],
+    ]);
+  });
+
+  it('keeps what a failed write held for the next flush, unless something newer was heard meanwhile', async () => {
+    const { service, writes } = presence(1);
+    const t = 1_000_000;
+    service.heardFrom(device('c'), t);
+    service.heardFrom(device('d'), t);
+    await service.flush(); // fails
+    service.heardFrom(device('d'), t + 500);
+    await service.flush();
+    // c as it was held; d with the newer time heard after the failure, not the older one the write held.
+    expect(writes).toEqual([
+      [
+        { deviceId: 'c', lastSeenAt: t },
+        { deviceId: 'd', lastSeenAt: t + 500 },
+      ],
     ]);
   });
 

@@ -97,23 +97,23 @@ export class DevicePresenceService implements OnApplicationShutdown {
    */
   async flush(all = false): Promise<void> {
     if (this.flushing || this.dirty.size === 0) return;
-    const batch = new Map<string, DeviceSeen>();
+    const batch: DeviceSeen[] = [];
     for (const [id, seen] of this.dirty)
       if (
         all ||
         seen.online !== undefined ||
         seen.lastSeenAt - (this.written.get(id) ?? -Infinity) >= LAST_SEEN_RESOLUTION_MS
       ) {
-        batch.set(id, seen);
+        batch.push(seen);
         this.dirty.delete(id);
       }
-    if (batch.size === 0) return;
+    if (batch.length === 0) return;
     this.flushing = true;
     try {
-      await this.repository.touchLastSeen([...batch.values()]);
-      for (const [id, seen] of batch) this.written.set(id, seen.lastSeenAt);
+      await this.repository.touchLastSeen(batch);
+      for (const seen of batch) this.written.set(seen.deviceId, seen.lastSeenAt);
     } catch (error) {
-      for (const [id, seen] of batch) if (!this.dirty.has(id)) this.dirty.set(id, seen);
+      for (const seen of batch) if (!this.dirty.has(seen.deviceId)) this.dirty.set(seen.deviceId, seen);
       this.logger.warn(`last_seen_at update failed (kept for the next flush): ${(error as Error).message}`);
     } finally {
       this.flushing = false;
