@@ -185,6 +185,14 @@ async function main(): Promise<number> {
       let load: LoadProcess | undefined;
       let token = '';
       const metricsText = () => metrics.text();
+      /** Until the ingest holds nothing it received but has not stored (its own queue, not the broker's). */
+      const backlogStored = () =>
+        waitUntil(
+          'the ingest to store its backlog',
+          async () => /^lantern_ingest_pending_messages 0$/m.test(await metricsText()),
+          120_000,
+          ingest,
+        );
       const startIngest = async () => {
         ingest = startProcess(
           'ingest',
@@ -248,12 +256,7 @@ async function main(): Promise<number> {
       let freshProcesses: PhaseOutcome<boolean> | undefined;
       if (steadyWanted && phases.lantern.status === 'ok') {
         freshProcesses = await guard('fresh ingest and simulator for the steady window', async () => {
-          await waitUntil(
-            'the ingest to store its backlog',
-            async () => /^lantern_ingest_pending_messages 0$/m.test(await metricsText()),
-            120_000,
-            ingest,
-          );
+          await backlogStored();
           noteRss('ingest', ingest);
           noteRss('simulator', load?.process);
           await load!.stop();
@@ -355,12 +358,7 @@ async function main(): Promise<number> {
               settle: async () => {
                 const started = Date.now();
                 await untilCaughtUp(metricsText);
-                await waitUntil(
-                  'the ingest to store its backlog',
-                  async () => /^lantern_ingest_pending_messages 0$/m.test(await metricsText()),
-                  120_000,
-                  ingest,
-                );
+                await backlogStored();
                 return (Date.now() - started) / 1000;
               },
               log,

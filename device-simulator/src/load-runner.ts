@@ -102,9 +102,9 @@ export class LoadRunner {
   /** Device i publishes on connection i mod this. */
   private readonly connectionCount: number;
   /** Per device: the event time its next reading pair may take at the earliest. */
-  private readonly clock: number[] = [];
+  private readonly clock: number[];
   private readonly backdateMs: number;
-  private readonly seq: number[] = [];
+  private readonly seq: number[];
   private readonly progress: LoadProgress;
   private readonly prng: Prng;
   private readonly perMessage: number;
@@ -116,6 +116,8 @@ export class LoadRunner {
     this.prng = new Prng(options.seed ?? 1);
     const t = topicsFor(options.topicRoot ?? 'lantern/v1');
     this.topics = options.devices.map((d) => t.telemetry(d.deviceId));
+    this.clock = new Array<number>(this.topics.length).fill(-Infinity);
+    this.seq = new Array<number>(this.topics.length).fill(0);
     this.connectionCount = Math.min(options.connections ?? options.devices.length, options.devices.length);
     if (options.devices.length > 0 && !(Number.isInteger(this.connectionCount) && this.connectionCount >= 1))
       throw new Error(`connections must be a whole number of at least 1 (got ${options.connections})`);
@@ -203,8 +205,6 @@ export class LoadRunner {
   }
 
   private async connectAll(): Promise<void> {
-    this.clock.push(...this.topics.map(() => -Infinity));
-    this.seq.push(...this.topics.map(() => 0));
     const concurrency = this.options.connectConcurrency ?? 200;
     let next = 0;
     const worker = async () => {

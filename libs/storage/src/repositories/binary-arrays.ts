@@ -8,8 +8,9 @@
  *
  * Layout (PostgreSQL array_recv): int32 dimensions (1), int32 has-nulls (0), uint32 element type oid,
  * int32 length, int32 lower bound (1), then per element an int32 byte length and the element's own
- * binary form. No element may be null, but in `boolean[]` (has-nulls 1, a null's length -1). What PostgreSQL would refuse as text is refused here with
- * the same SQLSTATE (class 22), so a caller classifies it as the database's refusal of the data.
+ * binary form. No element may be null, except in `boolean[]` (has-nulls 1, a null's length -1). What
+ * PostgreSQL would refuse as text is refused here with the same SQLSTATE (class 22), so a caller
+ * classifies it as the database's refusal of the data.
  */
 
 const HEADER_BYTES = 20;
