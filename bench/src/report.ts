@@ -284,7 +284,7 @@ export function renderMarkdown(report: BenchReport): string {
     if (r.stages?.length)
       lines.push(
         '',
-        "Where the time went, from each opened alert's provenance (`receivedAt`, `raisedAt`; wall clock, ms): inbound is the publish until the ingest has the message (the broker hop and the ingest's event loop), evaluation until the core raised the alert, outbound until the socket has it (the alert write and commit, the event through the broker, the api).",
+        "Where the time went, from each opened alert's provenance (`receivedAt`, `raisedAt`) and a subscriber of its broker topic beside the api (wall clock, ms): inbound is the publish until the ingest has the message (the broker hop and the ingest's event loop), evaluation until the core raised the alert, store until its event came out of the broker (the alert write and commit, the ingest's publish, the broker), relay until the socket has it (the api).",
         '',
         '| stage | p50 ms | p99 ms | max ms | share of the slowest 1 % |',
         '|---|---|---|---|---|',

@@ -1,3 +1,5 @@
+// First: V8 flags must be set before the modules below allocate.
+import './v8-flags.js';
 import 'reflect-metadata';
 import { Logger, type INestApplicationContext, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';

@@ -71,13 +71,15 @@ export interface AlertLatencyResult {
 }
 
 /**
- * One stage of the path, from the opened alert's provenance (contract §4.4): wall-clock times in ms
- * (one machine, one clock). `inbound`: publish → the ingest has the message (the device's broker
- * hop and the ingest's event loop); `evaluation`: → the core raised the alert; `outbound`: → the
- * socket has it (the alert write and its commit, the event through the broker, the api).
+ * One stage of the path, from the opened alert's provenance (contract §4.4) and a subscriber of the
+ * alert's broker topic beside the sockets: wall-clock times in ms (one machine, one clock).
+ * `inbound`: publish → the ingest has the message (the device's broker hop and the ingest's event
+ * loop); `evaluation`: → the core raised the alert; `store`: → the alert event came out of the
+ * broker (the alert write and its commit, the ingest's publish, the broker); `relay`: → the socket
+ * has it (the api).
  */
 export interface AlertLatencyStage {
-  name: 'inbound' | 'evaluation' | 'outbound';
+  name: 'inbound' | 'evaluation' | 'store' | 'relay';
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
@@ -85,11 +87,12 @@ export interface AlertLatencyStage {
   shareOfSlowest: number;
 }
 
-/** Wall-clock times of one probe: publish, the alert's receivedAt and raisedAt, the socket's event. */
+/** Wall-clock times of one probe: publish, the alert's receivedAt and raisedAt, its broker event, the socket's event. */
 interface ProbeTimes {
   published: number;
   received: number;
   raised: number;
+  relayed: number;
   delivered: number;
 }
 
@@ -99,7 +102,8 @@ export function alertStages(probes: readonly ProbeTimes[]): AlertLatencyStage[] 
   const spans: Record<AlertLatencyStage['name'], (p: ProbeTimes) => number> = {
     inbound: (p) => p.received - p.published,
     evaluation: (p) => p.raised - p.received,
-    outbound: (p) => p.delivered - p.raised,
+    store: (p) => p.relayed - p.raised,
+    relay: (p) => p.delivered - p.relayed,
   };
   const total = (p: ProbeTimes) => p.delivered - p.published;
   const slowest = [...probes].sort((a, b) => total(b) - total(a)).slice(0, Math.max(1, Math.ceil(probes.length / 100)));
@@ -189,6 +193,23 @@ export async function measureAlertLatency(options: AlertLatencyOptions): Promise
         w.resolve({ at: performance.now(), deliveredAt: Date.now(), alert });
       }
     });
+    // A subscriber of the probe patients' alert topic, beside the api: when the event came out of the broker.
+    const relayedAt = new Map<string, number>();
+    const tap = await mqtt.connectAsync(options.mqttUrl, {
+      clean: true,
+      ...(options.mqttCa && { ca: options.mqttCa }),
+    });
+    clients.push(tap);
+    tap.on('message', (_topic, payload) => {
+      const alert = JSON.parse(payload.toString('utf8')) as AlertResource;
+      if (alert.rule === 'body_temperature.fever' && alert.state === 'open' && !relayedAt.has(alert.patientId))
+        relayedAt.set(alert.patientId, Date.now());
+    });
+    const topics = topicsFor(options.topicRoot);
+    await tap.subscribeAsync(
+      options.probes.map((p) => topics.patientAlerts(p.patientId)),
+      { qos: 0 },
+    );
     for (const probe of options.probes) {
       const client = await mqtt.connectAsync(options.mqttUrl, {
         clientId: probe.deviceId, // a device's client id is its id (the broker refuses any other)
@@ -231,9 +252,10 @@ export async function measureAlertLatency(options: AlertLatencyOptions): Promise
       const warming = i < 0;
       const k = (i + WARM_UP_PROBES) % options.probes.length;
       const probe = options.probes[k];
-      const topic = topicsFor(options.topicRoot).telemetry(probe.deviceId);
+      const topic = topics.telemetry(probe.deviceId);
       const ahead = clocks[k] + PROBE_STEP_MS - (Date.now() + PROBE_MAX_LEAD_MS);
       if (ahead > 0) await sleep(ahead);
+      relayedAt.delete(probe.patientId);
       const opened = wait(probe.patientId, 'open', 5000);
       const publishedAt = Date.now();
       const t0 = performance.now();
@@ -247,12 +269,14 @@ export async function measureAlertLatency(options: AlertLatencyOptions): Promise
       if (!answer) timeouts++;
       else (warming ? warmUp : latencies).push(answer.at - t0);
       const { receivedAt, raisedAt } = answer?.alert ?? {};
+      const relayed = relayedAt.get(probe.patientId);
       const times =
-        answer && receivedAt && raisedAt
+        answer && receivedAt && raisedAt && relayed !== undefined
           ? {
               published: publishedAt,
               received: Date.parse(receivedAt),
               raised: Date.parse(raisedAt),
+              relayed,
               delivered: answer.deliveredAt,
             }
           : undefined;
@@ -262,7 +286,7 @@ export async function measureAlertLatency(options: AlertLatencyOptions): Promise
         options.log(
           `    ${warming ? `warm-up probe ${i + WARM_UP_PROBES + 1}` : `probe ${i}`}: ${answer ? `${Math.round(answer.at - t0)} ms` : 'timed out'} (${new Date().toISOString()})` +
             (times
-              ? ` inbound ${times.received - times.published}, evaluation ${times.raised - times.received}, outbound ${times.delivered - times.raised} ms`
+              ? ` inbound ${times.received - times.published}, evaluation ${times.raised - times.received}, store ${times.relayed - times.raised}, relay ${times.delivered - times.relayed} ms`
               : ''),
         );
       const resolved = wait(probe.patientId, 'resolved', 5000);

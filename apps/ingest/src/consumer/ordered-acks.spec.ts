@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import type { InboundMessage } from './inbound-message.js';
 import { OrderedAcks } from './ordered-acks.js';
 
 describe('OrderedAcks', () => {
@@ -44,5 +45,21 @@ describe('OrderedAcks', () => {
     acks.begin(3, 0, 1_000);
     acks.connectionLost();
     expect(acks.pendingBytes).toBe(0);
+  });
+
+  it("lets go of a message's payload once it is complete, while the message waits in the queue to be compacted", () => {
+    const acks = new OrderedAcks(() => undefined);
+    const [first, second] = [1, 2].map((id) => acks.begin(id, 0));
+    for (const m of [first, second]) {
+      m.inbound = { topic: 't', payload: Buffer.from('{}'), qos: 1, receivedAt: 0, pending: m } as InboundMessage;
+      m.hold();
+      m.seal();
+    }
+    second.release();
+    // Complete but not yet acknowledged (behind the first): a refusal could no longer reach it anyway.
+    expect(second.inbound).toBeUndefined();
+    expect(first.inbound).toBeDefined();
+    first.release();
+    expect(first.inbound).toBeUndefined();
   });
 });

@@ -15,6 +15,8 @@ export class PendingMessage {
    * The message as the pipeline received it, kept so that an item the database refuses can be
    * dead-lettered with its topic and payload (StorageRefusals). A field, not a WeakMap entry: one
    * is made per message, and WeakMap insertion cost 3 % of the ingest's CPU (docs/performance.md).
+   * Dropped once the message is complete: OrderedAcks keeps acknowledged messages until it next
+   * compacts its queue, and their payloads should not outlive the young generation with them.
    */
   inbound: InboundMessage | undefined = undefined;
 
@@ -54,6 +56,7 @@ export class PendingMessage {
   private check(): void {
     if (this.sealed && this.holds === 0 && !this.completed) {
       this.completed = true;
+      this.inbound = undefined;
       this.onComplete(this);
     }
   }

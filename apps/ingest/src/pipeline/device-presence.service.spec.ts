@@ -66,6 +66,21 @@ describe('DevicePresenceService: last_seen_at writes', () => {
     ]);
   });
 
+  it('leaves what a write in progress holds as it was when heard from again meanwhile (entries are updated in place)', async () => {
+    const { service, writes } = presence();
+    const t = 1_000_000;
+    service.heardFrom(device('e'), t);
+    service.heardFrom(device('e'), t + 100); // updates the pending entry
+    const writing = service.flush();
+    service.heardFrom(device('e'), t + LAST_SEEN_RESOLUTION_MS + 100); // after the flush took the entry
+    await writing;
+    await service.flush();
+    expect(writes).toEqual([
+      [{ deviceId: 'e', lastSeenAt: t + 100 }],
+      [{ deviceId: 'e', lastSeenAt: t + LAST_SEEN_RESOLUTION_MS + 100 }],
+    ]);
+  });
+
   it('writes an online flag at the next flush, however recent the last write', async () => {
     const { service, writes } = presence();
     const t = 1_000_000;

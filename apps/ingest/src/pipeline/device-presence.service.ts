@@ -5,6 +5,7 @@ import { PatientEventPublisher, topicsFor } from '@lantern/messaging';
 import { DeviceStatusRepository, type DeviceSeen, type IngestDevice } from '@lantern/storage';
 import { IngestMqttConnection } from '../consumer/ingest-mqtt.connection.js';
 import { DeviceRegistryService } from './device-registry.service.js';
+import type { Mutable } from './mutable.js';
 
 /** How often last_seen_at is written: one UPDATE for all devices due, not one per message. */
 const LAST_SEEN_FLUSH_MS = 2000;
@@ -26,8 +27,12 @@ export const LAST_SEEN_RESOLUTION_MS = 10_000;
 export class DevicePresenceService implements OnApplicationShutdown {
   private readonly logger = new Logger('DevicePresence');
   private readonly events: PatientEventPublisher;
-  /** The newest last-seen of each device heard from since its last write. */
-  private dirty = new Map<string, DeviceSeen>();
+  /**
+   * The newest last-seen of each device heard from since its last write, updated in place (a new
+   * object per message outlived the young generation: docs/performance.md, "What survives a
+   * scavenge"); an entry is never changed once a flush has taken it out.
+   */
+  private dirty = new Map<string, Mutable<DeviceSeen>>();
   /** The last_seen_at last written per device. */
   private readonly written = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
@@ -60,12 +65,15 @@ export class DevicePresenceService implements OnApplicationShutdown {
     const updated =
       this.registry.update(device.id, becameOnline ? { lastSeenAt, online: true } : { lastSeenAt }) ?? device;
     const prior = this.dirty.get(device.id);
-    this.dirty.set(
-      device.id,
-      becameOnline || prior?.online
-        ? { deviceId: device.id, lastSeenAt, online: true }
-        : { deviceId: device.id, lastSeenAt },
-    );
+    if (prior === undefined)
+      this.dirty.set(
+        device.id,
+        becameOnline ? { deviceId: device.id, lastSeenAt, online: true } : { deviceId: device.id, lastSeenAt },
+      );
+    else {
+      prior.lastSeenAt = lastSeenAt;
+      if (becameOnline) prior.online = true;
+    }
     if (becameOnline) this.publish(updated);
   }
 
@@ -86,7 +94,7 @@ export class DevicePresenceService implements OnApplicationShutdown {
     // The status row itself is written by the pipeline's status writer (acknowledged after commit);
     // a pending last-seen write must not undo its online flag.
     const prior = this.dirty.get(device.id);
-    if (prior) this.dirty.set(device.id, { ...prior, online });
+    if (prior) prior.online = online;
     if (changed) this.publish(updated);
   }
 

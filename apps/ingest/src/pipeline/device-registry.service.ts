@@ -1,6 +1,7 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { DeviceStatusRepository, type IngestDevice } from '@lantern/storage';
 import { CANONICAL_UUID_PATTERN } from '@lantern/domain';
+import type { Mutable } from './mutable.js';
 
 /** How long an unknown id is remembered as unknown, so a flood of spoofed ids costs one query each per window. */
 const UNKNOWN_TTL_MS = 30_000;
@@ -29,7 +30,8 @@ export type DeviceLookup = { kind: 'known'; device: IngestDevice } | { kind: 'un
 @Injectable()
 export class DeviceRegistryService implements OnApplicationShutdown {
   private readonly logger = new Logger('DeviceRegistry');
-  private devices = new Map<string, IngestDevice>();
+  /** Updated in place by {@link update}. */
+  private devices = new Map<string, Mutable<IngestDevice>>();
   private readonly unknownUntil = new Map<string, number>();
   private refreshTimer: NodeJS.Timeout | undefined;
   private syncTimer: NodeJS.Timeout | undefined;
@@ -94,7 +96,7 @@ export class DeviceRegistryService implements OnApplicationShutdown {
   async reload(): Promise<void> {
     // Every device has changed since the epoch: the full set, with the clock the change poll goes on from.
     const { now, devices: all } = await this.repository.changedSince(0);
-    const next = new Map<string, IngestDevice>();
+    const next = new Map<string, Mutable<IngestDevice>>();
     for (const d of all) next.set(d.id, this.devices.get(d.id) ? { ...d, ...this.liveFields(d.id) } : d);
     this.devices = next;
     this.unknownUntil.clear();
@@ -136,16 +138,23 @@ export class DeviceRegistryService implements OnApplicationShutdown {
     return { kind: 'known', device };
   }
 
-  /** Records the live status the ingest itself changed (so a reload does not roll it back). */
+  /**
+   * Records the live status the ingest itself changed (so a reload does not roll it back), in the
+   * cached object itself: this runs for every message, and a copy per message lived until the
+   * device's next one — seconds, long enough for V8 to promote every copy to the old generation,
+   * where only a full collection frees it (docs/performance.md, "What survives a scavenge"). A
+   * caller that needs a value from before the update reads it first.
+   */
   update(
     id: string,
     fields: Partial<Pick<IngestDevice, 'online' | 'battery' | 'lastSeenAt'>>,
   ): IngestDevice | undefined {
     const device = this.devices.get(id);
     if (!device) return undefined;
-    const next = { ...device, ...fields };
-    this.devices.set(id, next);
-    return next;
+    if (fields.online !== undefined) device.online = fields.online;
+    if (fields.battery !== undefined) device.battery = fields.battery;
+    if (fields.lastSeenAt !== undefined) device.lastSeenAt = fields.lastSeenAt;
+    return device;
   }
 
   private liveFields(id: string): Partial<IngestDevice> {
