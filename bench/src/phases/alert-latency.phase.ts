@@ -8,7 +8,7 @@ import {
 } from '@lantern/domain';
 import mqtt from 'mqtt';
 import { io, type Socket } from 'socket.io-client';
-import { topicsFor } from '@lantern/messaging/contract';
+import { decodePatientEvent, topicsFor } from '@lantern/messaging/contract';
 import { metricValue } from '../infra/ingest-metrics.js';
 import { percentile, sleep } from '../infra/processes.js';
 
@@ -200,8 +200,10 @@ export async function measureAlertLatency(options: AlertLatencyOptions): Promise
       ...(options.mqttCa && { ca: options.mqttCa }),
     });
     clients.push(tap);
-    tap.on('message', (_topic, payload) => {
-      const alert = JSON.parse(payload.toString('utf8')) as AlertResource;
+    tap.on('message', (topic, payload) => {
+      const event = decodePatientEvent(options.topicRoot, topic, payload);
+      if (event?.kind !== 'alerts') return;
+      const alert = event.payload;
       if (alert.rule === 'body_temperature.fever' && alert.state === 'open' && !relayedAt.has(alert.patientId))
         relayedAt.set(alert.patientId, Date.now());
     });
