@@ -39,6 +39,18 @@ export interface StorageModuleOptions {
 const STORAGE_OPTIONS = Symbol('STORAGE_OPTIONS');
 
 /**
+ * `backend_flush_after` for every connection (DATABASE_BACKEND_FLUSH_AFTER_KB; none at 0, the
+ * server's setting). PostgreSQL's default, 0, leaves what a backend writes out dirty in the page
+ * cache; under the ingest's write rate that grew to 600 MB, which the kernel wrote out in bursts
+ * every ~30 s (dirty_expire_centisecs), the moments the bench's slow commits fell in
+ * (docs/operations.md, "PostgreSQL settings for the write rate"). PGlite ignores it.
+ */
+function writeBackSettings(config: LanternConfig): Record<string, string> {
+  const kb = config.databaseBackendFlushAfterKb;
+  return kb > 0 ? { backend_flush_after: `${kb}kB` } : {};
+}
+
+/**
  * The streaming core's own database connection (a DataSource of one), for the alert write and
  * what it reads back: never behind the readings writers in the pool, and with
  * `plan_cache_mode = force_generic_plan`, so its prepared alert write is planned once per
@@ -84,6 +96,7 @@ export class StorageModule implements OnApplicationBootstrap, OnApplicationShutd
               url: config.databaseUrl,
               poolSize: config.databasePoolSize,
               applicationName: options.applicationName,
+              sessionSettings: writeBackSettings(config),
             });
             await dataSource.initialize();
             if (options.migrate ?? true) {
@@ -102,7 +115,7 @@ export class StorageModule implements OnApplicationBootstrap, OnApplicationShutd
               url: config.databaseUrl!,
               poolSize: 1,
               applicationName: `${options.applicationName ?? 'lantern'}-alerts`,
-              sessionSettings: { plan_cache_mode: 'force_generic_plan' },
+              sessionSettings: { ...writeBackSettings(config), plan_cache_mode: 'force_generic_plan' },
             });
             await lane.initialize();
             return lane;

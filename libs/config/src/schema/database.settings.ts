@@ -21,6 +21,13 @@ export const DATABASE_SETTINGS = {
     default: '10',
     parse: int(1, 200),
   },
+  databaseBackendFlushAfterKb: {
+    env: 'DATABASE_BACKEND_FLUSH_AFTER_KB',
+    description:
+      "PostgreSQL's backend_flush_after (kB) for Lantern's own connections: a backend that writes out more than this asks the kernel to write it to disk, instead of leaving hundreds of MB dirty for the kernel's periodic bursts, which stall commits (docs/operations.md). 0: the server's setting.",
+    default: '256',
+    parse: int(0, 2048),
+  },
   embeddedPostgresPort: {
     env: 'EMBEDDED_POSTGRES_PORT',
     description: 'Port of the embedded PostgreSQL.',
